@@ -1,0 +1,9 @@
+// One entry per subcommand; each takes its arguments (after the command name) and resolves to an exit code.
+import { checkReferenceCommand } from './checkReference';
+import { trainCommand } from './train';
+
+export type Command = (args: string[]) => Promise<number>;
+export const COMMANDS: Record<string, Command> = {
+  train: trainCommand,
+  'check-reference': checkReferenceCommand,
+};

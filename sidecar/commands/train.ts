@@ -1,0 +1,188 @@
+// adam-trainer train: the seed's experiment from the command line (DESIGN.md "Command line").
+// A readable progress line on a terminal; with --json, JSON lines only on stdout (notices on stderr).
+import { UserError } from '../errors';
+import { configFieldSchemas, fieldError, resolveConfig, type LiveHyperparameters, type RunConfig, type StartConfig } from '../protocol';
+import { defaultWorkers } from '../session';
+import { readCheckpoint } from '../store/checkpoint';
+import { adamTrainerHome, newRunId, resolveUserPath } from '../store/paths';
+import { RunStore } from '../store/runs';
+import { Run, type RunSummaryDone } from '../trainer';
+import { parseFlags, type FlagSpec } from './args';
+import { startDashboard, type Dashboard } from './dashboardHook';
+
+export const TRAIN_HELP = `usage: adam-trainer train [flags]
+
+  --data DIR             CIFAR-10 binary layout or image folder (train/<class>/*, test/<class>/*), or "sample";
+                         default: the cached download (the built-in sample when offline)
+  --optimizer NAME       adam | adamw | amsgrad | sgd            (default adam)
+  --lr X                 learning rate in (0, 1]                  (default 0.001)
+  --beta1 X, --beta2 X   Adam's decay rates in [0, 1)             (default 0.9, 0.999)
+  --eps X                Adam's epsilon > 0                       (default 1e-8)
+  --weight-decay X       >= 0                                     (default 0; AdamW 0.01)
+  --momentum X           SGD momentum in [0, 1)                   (default 0.9)
+  --batch-size N         1..1024                                  (default 4)
+  --epochs N             (default 2)        --max-steps N   stop after N steps in all (default: no limit)
+  --workers N            worker threads (default: the number of cores)
+  --seed N               (default 0)        --log-every N   steps per progress line (default 100)
+  --checkpoint-dir DIR   (default: the run's folder)    --checkpoint-every N   (default 1000)
+  --resume FILE          continue the run in a checkpoint
+  --runs-dir DIR         (default ~/.adam-trainer/runs) --cache-dir DIR (default ~/.cache/adam-trainer)
+  --dashboard            serve the live dashboard and print its URL
+  --json                 JSON lines on stdout: metrics, eval, done
+`;
+
+const check = (field: keyof typeof configFieldSchemas) => (v: number | string) => fieldError(field, v);
+
+const FLAGS: Record<string, FlagSpec> = {
+  data: { kind: 'string' },
+  optimizer: { kind: 'string', check: check('optimizer') },
+  lr: { kind: 'number', check: check('learningRate') },
+  beta1: { kind: 'number', check: check('beta1') },
+  beta2: { kind: 'number', check: check('beta2') },
+  eps: { kind: 'number', check: check('epsilon') },
+  'weight-decay': { kind: 'number', check: check('weightDecay') },
+  momentum: { kind: 'number', check: check('momentum') },
+  'batch-size': { kind: 'int', check: check('batchSize') },
+  epochs: { kind: 'int', check: check('epochs') },
+  'max-steps': { kind: 'int', check: check('maxSteps') },
+  workers: { kind: 'int', check: check('workers') },
+  seed: { kind: 'int', check: check('seed') },
+  'log-every': { kind: 'int', check: check('logEvery') },
+  'checkpoint-dir': { kind: 'string' },
+  'checkpoint-every': { kind: 'int', check: check('checkpointEvery') },
+  resume: { kind: 'string' },
+  'runs-dir': { kind: 'string' },
+  'cache-dir': { kind: 'string' },
+  dashboard: { kind: 'boolean' },
+  json: { kind: 'boolean' },
+  help: { kind: 'boolean' },
+  engine: { kind: 'string', check: (v) => (v === 'wasm' || v === 'reference' ? undefined : `engine must be wasm or reference, got '${v}'`) },
+};
+
+const HYPER_FLAGS: Array<[string, keyof LiveHyperparameters]> = [
+  ['lr', 'learningRate'], ['beta1', 'beta1'], ['beta2', 'beta2'], ['eps', 'epsilon'],
+  ['weight-decay', 'weightDecay'], ['momentum', 'momentum'], ['batch-size', 'batchSize'],
+];
+
+export async function trainCommand(args: string[]): Promise<number> {
+  const { flags } = parseFlags(args, FLAGS);
+  if (flags.help) {
+    process.stdout.write(TRAIN_HELP);
+    return 0;
+  }
+  const json = flags.json === true;
+  const home = adamTrainerHome();
+  const runsDir = resolveUserPath(String(flags['runs-dir'] ?? home.runsDir), '--runs-dir');
+  const cacheDir = resolveUserPath(String(flags['cache-dir'] ?? home.cacheDir), '--cache-dir');
+  const notice = (line: string) => process.stderr.write(line + '\n');
+
+  // Where and how to run: allowed with --resume too.
+  const place: StartConfig = {};
+  if (flags.data !== undefined) place.data = String(flags.data) === 'sample' ? 'sample' : resolveUserPath(String(flags.data), '--data');
+  if (flags['max-steps'] !== undefined) place.maxSteps = flags['max-steps'] as number;
+  if (flags.epochs !== undefined) place.epochs = flags.epochs as number;
+  if (flags.workers !== undefined) place.workers = flags.workers as number;
+  if (flags['log-every'] !== undefined) place.logEvery = flags['log-every'] as number;
+  if (flags['checkpoint-every'] !== undefined) place.checkpointEvery = flags['checkpoint-every'] as number;
+
+  const edits: LiveHyperparameters = {};
+  for (const [flag, field] of HYPER_FLAGS) if (flags[flag] !== undefined) edits[field] = flags[flag] as number;
+
+  let config: RunConfig;
+  let runId: string;
+  let resume;
+  if (flags.resume !== undefined) {
+    resume = readCheckpoint(resolveUserPath(String(flags.resume), '--resume'));
+    if (flags.seed !== undefined && flags.seed !== resume.config.seed) {
+      throw new UserError('bad_usage', `--seed ${flags.seed} differs from the checkpoint's seed ${resume.config.seed}; a resumed run keeps its seed (fork it instead)`);
+    }
+    if (flags.optimizer !== undefined && flags.optimizer !== resume.config.optimizer) {
+      throw new UserError('bad_usage', `--optimizer ${flags.optimizer} differs from the checkpoint's optimizer ${resume.config.optimizer}; a resumed run keeps its optimizer`);
+    }
+    config = { ...resume.config, ...place };
+    if (place.data === undefined && resume.config.data !== undefined) config.data = resume.config.data;
+    runId = resume.runId;
+  } else {
+    const start: StartConfig = { ...place, ...edits };
+    if (flags.optimizer !== undefined) start.optimizer = flags.optimizer as RunConfig['optimizer'];
+    if (flags.seed !== undefined) start.seed = flags.seed as number;
+    config = resolveConfig(start, defaultWorkers());
+    runId = newRunId();
+  }
+
+  const store = new RunStore(runsDir);
+  if (!store.exists(runId)) store.createRun(runId, config, resume?.parentRunId ? { parentRunId: resume.parentRunId, forkStep: resume.forkStep ?? 0 } : undefined);
+  const run = new Run({
+    runId,
+    config,
+    cacheDir,
+    store,
+    checkpointDir: flags['checkpoint-dir'] !== undefined ? resolveUserPath(String(flags['checkpoint-dir']), '--checkpoint-dir') : undefined,
+    resume,
+    engine: (flags.engine as 'wasm' | 'reference' | undefined) ?? 'wasm',
+    notice,
+  });
+  // A hyperparameter flag given with --resume is an edit at the resume step, recorded like one.
+  if (resume && Object.keys(edits).length) run.update(edits);
+
+  let dashboard: Dashboard | null = null;
+  if (flags.dashboard) dashboard = await startDashboard({ run, runsDir, cacheDir, notice });
+
+  const out = (obj: unknown) => process.stdout.write(JSON.stringify(obj) + '\n');
+  run.on('dataset', (source: string) => { if (!json) notice(`data: ${source}`); });
+  run.on('log', (m) => {
+    if (json) {
+      const { optimizer: _o, ...line } = m;
+      out(line);
+    } else {
+      process.stdout.write(
+        `step ${m.step.toLocaleString('en-US').padStart(7)}  epoch ${m.epoch.toFixed(2)}  loss ${m.loss.toFixed(4)}  ` +
+          `acc ${(100 * m.accuracy).toFixed(1).padStart(5)}%  ${Math.round(m.samplesPerSec).toLocaleString('en-US')} samples/s\n`,
+      );
+    }
+  });
+  run.on('eval', (e) => {
+    if (json) out(e);
+    else process.stdout.write(`eval at step ${e.step}: test accuracy ${(100 * e.testAccuracy).toFixed(2)}%  test loss ${e.testLoss.toFixed(4)}\n`);
+  });
+  run.on('state', (s) => {
+    if (s.state === 'paused' && s.reason) notice(`paused: ${s.reason}`);
+  });
+
+  // Ctrl-C (or SIGTERM) stops after a checkpoint; a second one exits at once.
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (++signals > 1) process.exit(130);
+    notice(`${sig}: stopping after a checkpoint...`);
+    void run.stop();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let summary: RunSummaryDone;
+  try {
+    summary = await run.start();
+  } catch (e) {
+    if (e instanceof UserError) {
+      notice(`adam-trainer train: ${e.message}`);
+      await dashboard?.close();
+      return e.code === 'bad_usage' || e.code === 'bad_config' ? 2 : 1;
+    }
+    notice(`adam-trainer train: run failed: ${(e as Error).stack ?? e}`);
+    await dashboard?.close();
+    return 1;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  const done = { type: 'done', runId, ...summary };
+  if (json) out(done);
+  else {
+    process.stdout.write(
+      `done: ${summary.steps.toLocaleString('en-US')} steps in ${summary.seconds.toFixed(1)} s of training ` +
+        `(${Math.round(summary.samplesPerSec).toLocaleString('en-US')} samples/s), train loss ${summary.trainLoss.toFixed(4)}, ` +
+        `test accuracy ${(100 * summary.testAccuracy).toFixed(2)}%\n  run ${runId} in ${store.dir(runId)}\n`,
+    );
+  }
+  await dashboard?.close();
+  return run.state === 'failed' ? 1 : 0;
+}

@@ -1,0 +1,31 @@
+// Fully connected layer y = x W^T + b with W [out, in] row-major, as PyTorch's nn.Linear.
+
+export function linearForward(batch: number, inF: number, outF: number, x: Float32Array, weight: Float32Array, bias: Float32Array, y: Float32Array): void {
+  for (let n = 0; n < batch; n++) {
+    for (let o = 0; o < outF; o++) {
+      let acc = bias[o];
+      for (let i = 0; i < inF; i++) acc += weight[o * inF + i] * x[n * inF + i];
+      y[n * outF + o] = acc;
+    }
+  }
+}
+
+/** dW = dy^T x and db = sum_n dy (overwritten); dx = dy W (overwritten). */
+export function linearBackward(
+  batch: number, inF: number, outF: number, x: Float32Array, weight: Float32Array, gradY: Float32Array,
+  gradWeight: Float32Array, gradBias: Float32Array, gradX: Float32Array,
+): void {
+  gradWeight.fill(0);
+  gradBias.fill(0);
+  gradX.fill(0, 0, batch * inF);
+  for (let n = 0; n < batch; n++) {
+    for (let o = 0; o < outF; o++) {
+      const g = gradY[n * outF + o];
+      gradBias[o] += g;
+      for (let i = 0; i < inF; i++) {
+        gradWeight[o * inF + i] += g * x[n * inF + i];
+        gradX[n * inF + i] += g * weight[o * inF + i];
+      }
+    }
+  }
+}

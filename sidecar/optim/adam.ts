@@ -1,0 +1,63 @@
+// Adam (Kingma & Ba, 2015, Algorithm 1) exactly as PyTorch's torch.optim.Adam / AdamW compute it:
+//   g <- g + wd*p                      (Adam's L2 weight decay)   |  p <- p*(1 - lr*wd)  (AdamW, decoupled)
+//   m <- beta1*m + (1-beta1)*g         first-moment estimate
+//   v <- beta2*v + (1-beta2)*g^2       second-moment estimate
+//   vMax <- max(vMax, v)               (AMSGrad only; v below means vMax then)
+//   p <- p - (lr / (1-beta1^t)) * m / (sqrt(v)/sqrt(1-beta2^t) + eps)
+// i.e. lr * m_hat / (sqrt(v_hat) + eps) with the bias corrections folded in as PyTorch does. Generic over
+// Float32Array (training) and Float64Array (the reference's float64 adam_only check): the same code.
+// Hyperparameters are read at every call, so they can change between any two steps.
+
+export type FloatArray = Float32Array | Float64Array;
+
+export interface AdamHyperparameters {
+  learningRate: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  weightDecay: number;
+  decoupledWeightDecay: boolean; // AdamW
+  amsgrad: boolean;
+}
+
+/** Below this, m and v are flushed to zero: subnormal floats are very slow and far below float32 tolerance. */
+export const FLUSH_BELOW = 1e-30;
+
+export function biasCorrections(h: { beta1: number; beta2: number }, step: number): { biasCorrection1: number; biasCorrection2: number } {
+  return { biasCorrection1: 1 - Math.pow(h.beta1, step), biasCorrection2: 1 - Math.pow(h.beta2, step) };
+}
+
+/**
+ * One Adam step for parameters [start, end). `step` is t after this update (1 for the first).
+ * grad is read, not changed.
+ */
+export function adamStep<T extends FloatArray>(
+  params: T, grad: T, m: T, v: T, vMax: T | null, step: number, h: AdamHyperparameters, start = 0, end = params.length, flush = true,
+): void {
+  const { learningRate: lr, beta1, beta2, epsilon: eps, weightDecay: wd } = h;
+  const { biasCorrection1, biasCorrection2 } = biasCorrections(h, step);
+  const stepSize = lr / biasCorrection1;
+  const bc2Sqrt = Math.sqrt(biasCorrection2);
+  const decay = h.decoupledWeightDecay ? 1 - lr * wd : 1;
+  const l2 = h.decoupledWeightDecay ? 0 : wd;
+  for (let i = start; i < end; i++) {
+    let p = params[i];
+    if (decay !== 1) p *= decay;
+    const g = l2 !== 0 ? grad[i] + l2 * p : grad[i];
+    let mi = beta1 * m[i] + (1 - beta1) * g;
+    let vi = beta2 * v[i] + (1 - beta2) * g * g;
+    if (flush) {
+      if (Math.abs(mi) < FLUSH_BELOW) mi = 0;
+      if (vi < FLUSH_BELOW) vi = 0;
+    }
+    m[i] = mi;
+    v[i] = vi;
+    let vUsed = v[i];
+    if (h.amsgrad && vMax) {
+      if (vUsed > vMax[i]) vMax[i] = vUsed;
+      vUsed = vMax[i];
+    }
+    const denom = Math.sqrt(vUsed) / bc2Sqrt + eps;
+    params[i] = p - stepSize * (m[i] / denom);
+  }
+}

@@ -1,0 +1,83 @@
+// What a worker computes with: the WebAssembly SIMD kernels (the fast path), or the plain TypeScript
+// reference layers (the slow path, used where WebAssembly SIMD is missing and by tests that compare the
+// two). Both work on the shared memory through byte offsets.
+import type { KernelExports } from '../kernels/loader';
+import { ReferenceNet } from '../nn/net';
+import { adamStep } from '../optim/adam';
+import { sgdStep } from '../optim/sgd';
+
+export interface StepHyper {
+  learningRate: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  weightDecay: number;
+  momentum: number;
+  optimizer: number; // OPTIMIZER_CODE
+  biasCorrection1: number;
+  biasCorrection2: number;
+  step: number; // t, 1-based
+}
+
+export interface Backend {
+  scratchBytes(capacity: number): number;
+  /** Returns the shard's summed loss; writes its correct count into the stats slot. */
+  trainShard(params: number, grads: number, images: number, labels: number, indices: number, count: number, invBatch: number, scratch: number, stats: number): number;
+  evalShard(params: number, images: number, labels: number, indices: number, count: number, scratch: number, predictions: number): number;
+  optimizerSlice(h: StepHyper, params: number, grads: number, gradStrideBytes: number, numGrads: number, m: number, v: number, vMax: number, start: number, end: number): void;
+}
+
+export function wasmBackend(k: KernelExports): Backend {
+  return {
+    scratchBytes: (c) => k.scratchBytes(c),
+    trainShard: (...a) => k.trainShard(...a),
+    evalShard: (...a) => k.evalShard(...a),
+    optimizerSlice(h, params, grads, stride, numGrads, m, v, vMax, start, end) {
+      if (h.optimizer === 3) {
+        k.sgdStep(params, grads, stride, numGrads, m, start, end, h.learningRate, h.momentum, h.weightDecay, h.step === 1 ? 1 : 0);
+      } else {
+        const flags = (h.optimizer === 1 ? 1 : 0) | (h.optimizer === 2 ? 2 : 0);
+        k.adamStep(params, grads, stride, numGrads, m, v, vMax, start, end, h.learningRate, h.beta1, h.beta2, h.epsilon, h.weightDecay, h.biasCorrection1, h.biasCorrection2, flags);
+      }
+    },
+  };
+}
+
+export function referenceBackend(memory: WebAssembly.Memory, parameterCount: number, maxCount: () => number): Backend {
+  let net: ReferenceNet | null = null;
+  const sum = new Float32Array(parameterCount);
+  const f32 = (o: number, n: number) => new Float32Array(memory.buffer, o, n);
+  const ensureNet = () => {
+    const need = Math.max(1, maxCount());
+    if (!net || net.maxCount < need) net = new ReferenceNet(need);
+    return net;
+  };
+  return {
+    scratchBytes: () => 64,
+    trainShard(params, grads, images, labels, indices, count, invBatch, _scratch, stats) {
+      const buf = memory.buffer;
+      const r = ensureNet().trainShard(f32(params, parameterCount), f32(grads, parameterCount), new Uint8Array(buf, images), new Uint8Array(buf, labels), new Int32Array(buf, indices, count), count, invBatch);
+      new Int32Array(buf, stats, 1)[0] = r.correct;
+      return r.lossSum;
+    },
+    evalShard(params, images, labels, indices, count, _scratch, predictions) {
+      const buf = memory.buffer;
+      return ensureNet().evalShard(f32(params, parameterCount), new Uint8Array(buf, images), new Uint8Array(buf, labels), new Int32Array(buf, indices, count), count, new Int32Array(buf, predictions, count));
+    },
+    optimizerSlice(h, params, grads, stride, numGrads, m, v, vMax, start, end) {
+      for (let i = start; i < end; i++) sum[i] = 0;
+      for (let k = 0; k < numGrads; k++) {
+        const g = f32(grads + k * stride, parameterCount);
+        for (let i = start; i < end; i++) sum[i] += g[i];
+      }
+      const p = f32(params, parameterCount);
+      if (h.optimizer === 3) {
+        sgdStep(p, sum, f32(m, parameterCount), h.step === 1, h, start, end);
+      } else {
+        adamStep(p, sum, f32(m, parameterCount), f32(v, parameterCount), f32(vMax, parameterCount), h.step,
+          { ...h, decoupledWeightDecay: h.optimizer === 1, amsgrad: h.optimizer === 2 }, start, end);
+      }
+    },
+  };
+}
+

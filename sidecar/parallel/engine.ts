@@ -1,0 +1,294 @@
+// The parallel engine, main-thread side. It owns the worker threads and the shared layout, and runs
+// training in chunks: it writes the chunk (first step, data cursor, batch size) into the control block,
+// wakes the workers, and awaits their completion without blocking the event loop (Atomics.waitAsync), so
+// the sidecar keeps serving its sockets while the workers train. Between chunks the run is quiescent:
+// that is where evaluation, checkpoints, metrics and batch-size changes happen.
+import { Worker } from 'node:worker_threads';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { UserError } from '../errors';
+import { IMAGE_BYTES, PARAMETER_COUNT } from '../nn/spec';
+import type { SharedArena } from './arena';
+import { CTRL, COMMAND, HYPER, MAX_CHUNK_STEPS, OPTIMIZER_CODE, type EngineLayout } from './layout';
+import type { OptimizerName } from '../protocol';
+
+export interface EngineHyper {
+  learningRate: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  weightDecay: number;
+  momentum: number;
+  optimizer: OptimizerName;
+}
+
+export interface EngineOptions {
+  arena: SharedArena;
+  workers: number;
+  module: WebAssembly.Module | null; // null: TypeScript reference layers
+  scratchBytes: (capacity: number) => number;
+  train: { images: Uint8Array; labels: Uint8Array; count: number };
+  test: { images: Uint8Array; labels: Uint8Array; count: number };
+  batchSize: number;
+  hyper: EngineHyper;
+  spinIterations?: number;
+}
+
+export interface ChunkResult {
+  steps: number;
+  losses: Float64Array; // view, valid until the next chunk
+  correct: Int32Array;
+  appliedAtStep: number | null; // set when a pending hyperparameter edit took effect in this chunk
+}
+
+export function workerScriptPath(): string {
+  for (const p of [join(__dirname, 'worker.js'), join(__dirname, '..', '..', 'dist', 'worker.js')]) if (existsSync(p)) return p;
+  throw new Error('dist/worker.js not found: run `npm run build`');
+}
+
+/** The byte offset of a Uint8Array that lives in the arena's memory (the dataset loader allocated it there). */
+function offsetIn(arena: SharedArena, a: Uint8Array): number {
+  if (a.buffer !== arena.memory.buffer && !(a.buffer instanceof SharedArrayBuffer)) throw new Error('dataset is not in shared memory');
+  return a.byteOffset;
+}
+
+export class ParallelEngine {
+  readonly layout: EngineLayout;
+  readonly params: Float32Array;
+  readonly m: Float32Array;
+  readonly v: Float32Array;
+  readonly vMax: Float32Array;
+  readonly permutation: Int32Array;
+  readonly predictions: Int32Array;
+  private readonly ctrl: Int32Array;
+  private readonly pending: Float64Array;
+  private readonly results: Float64Array;
+  private readonly stepLoss: Float64Array;
+  private readonly stepCorrect: Int32Array;
+  private readonly scratchTable: Int32Array;
+  private readonly threads: Worker[] = [];
+  private failure: Error | null = null;
+  private failureListeners: Array<(e: Error) => void> = [];
+  private busy = false;
+  private closed = false;
+  private batchSize: number;
+  private appliedSeen = 0;
+
+  private constructor(private readonly opts: EngineOptions) {
+    const { arena, workers: W } = opts;
+    const P = PARAMETER_COUNT;
+    const padded = Math.ceil(P / 16) * 16;
+    const a = (bytes: number) => arena.alloc(bytes);
+    const L: EngineLayout = {
+      workers: W,
+      parameterCount: P,
+      control: a(CTRL.size * 4),
+      pendingHyper: a(HYPER.size * 8),
+      activeHyper: a(HYPER.size * 8),
+      results: a(W * 2 * 8),
+      stepLoss: a(MAX_CHUNK_STEPS * 8),
+      stepCorrect: a(MAX_CHUNK_STEPS * 4),
+      params: a(padded * 4),
+      gradStrideBytes: padded * 4,
+      grads: a(padded * 4 * W),
+      m: a(padded * 4),
+      v: a(padded * 4),
+      vMax: a(padded * 4),
+      permutation: a(opts.train.count * 4),
+      testIndices: a(opts.test.count * 4),
+      predictions: a(opts.test.count * 4),
+      scratchTable: a(W * 4),
+      stats: a(W * 16),
+      trainImages: offsetIn(arena, opts.train.images),
+      trainLabels: offsetIn(arena, opts.train.labels),
+      trainCount: opts.train.count,
+      testImages: offsetIn(arena, opts.test.images),
+      testLabels: offsetIn(arena, opts.test.labels),
+      testCount: opts.test.count,
+    };
+    this.layout = L;
+    this.ctrl = arena.i32(L.control, CTRL.size);
+    this.pending = arena.f64(L.pendingHyper, HYPER.size);
+    this.results = arena.f64(L.results, W * 2);
+    this.stepLoss = arena.f64(L.stepLoss, MAX_CHUNK_STEPS);
+    this.stepCorrect = arena.i32(L.stepCorrect, MAX_CHUNK_STEPS);
+    this.scratchTable = arena.i32(L.scratchTable, W);
+    this.params = arena.f32(L.params, P);
+    this.m = arena.f32(L.m, P);
+    this.v = arena.f32(L.v, P);
+    this.vMax = arena.f32(L.vMax, P);
+    this.permutation = arena.i32(L.permutation, opts.train.count);
+    this.predictions = arena.i32(L.predictions, opts.test.count);
+    const testIndices = arena.i32(L.testIndices, opts.test.count);
+    for (let i = 0; i < opts.test.count; i++) testIndices[i] = i;
+    this.batchSize = opts.batchSize;
+    this.ensureScratch(opts.batchSize);
+    this.setHyper(opts.hyper);
+    // The first edit is the initial configuration: make it active before any step.
+    arena.f64(L.activeHyper, HYPER.size).set(this.pending);
+    this.appliedSeen = Atomics.load(this.ctrl, CTRL.hyperVersion);
+    Atomics.store(this.ctrl, CTRL.appliedVersion, this.appliedSeen);
+  }
+
+  static async start(opts: EngineOptions): Promise<ParallelEngine> {
+    const engine = new ParallelEngine(opts);
+    await engine.spawn(opts.spinIterations ?? 20000);
+    return engine;
+  }
+
+  private async spawn(spinIterations: number): Promise<void> {
+    const script = workerScriptPath();
+    const ready: Array<Promise<void>> = [];
+    for (let index = 0; index < this.layout.workers; index++) {
+      const w = new Worker(script, {
+        workerData: { index, memory: this.opts.arena.memory, module: this.opts.module, layout: this.layout, spinIterations },
+        // The worker needs no command-line flags of ours (and refuses V8 flags in execArgv).
+        execArgv: [],
+        resourceLimits: { stackSizeMb: 8 },
+      });
+      this.threads.push(w);
+      ready.push(new Promise<void>((resolve, reject) => {
+        w.once('message', () => resolve());
+        w.once('error', reject);
+        w.once('exit', (code) => reject(new Error(`worker ${index} exited with code ${code} while starting`)));
+      }));
+      w.on('error', (e) => this.fail(new UserError('worker_failed', `worker ${index} failed: ${e.message}`)));
+      w.on('exit', (code) => { if (!this.closed) this.fail(new UserError('worker_failed', `worker ${index} exited unexpectedly (code ${code})`)); });
+    }
+    try {
+      await Promise.all(ready);
+    } catch (e) {
+      await this.close();
+      throw e;
+    }
+  }
+
+  private fail(e: Error): void {
+    if (this.failure || this.closed) return;
+    this.failure = e;
+    Atomics.store(this.ctrl, CTRL.abort, 1);
+    for (const slot of [CTRL.release, CTRL.done, CTRL.commandSeq]) Atomics.notify(this.ctrl, slot);
+    for (const l of this.failureListeners) l(e);
+  }
+
+  /** Called once if a worker throws or dies; the run should be failed with this error. */
+  onFailure(listener: (e: Error) => void): void {
+    this.failureListeners.push(listener);
+  }
+
+  get failed(): Error | null {
+    return this.failure;
+  }
+
+  /** Scratch big enough for a worker's shard of a batch (and for evaluation slices). */
+  private ensureScratch(batchSize: number): void {
+    const capacity = Math.max(32, Math.ceil(batchSize / this.layout.workers));
+    if (capacity <= Atomics.load(this.ctrl, CTRL.scratchCapacity)) return;
+    const bytes = this.opts.scratchBytes(capacity);
+    for (let k = 0; k < this.layout.workers; k++) this.scratchTable[k] = this.opts.arena.alloc(bytes);
+    Atomics.store(this.ctrl, CTRL.scratchCapacity, capacity);
+  }
+
+  /** Stage hyperparameters; the workers adopt them at the next step boundary (seqlock, see worker.ts). */
+  setHyper(h: EngineHyper): void {
+    Atomics.add(this.ctrl, CTRL.hyperVersion, 1);
+    this.pending[HYPER.learningRate] = h.learningRate;
+    this.pending[HYPER.beta1] = h.beta1;
+    this.pending[HYPER.beta2] = h.beta2;
+    this.pending[HYPER.epsilon] = h.epsilon;
+    this.pending[HYPER.weightDecay] = h.weightDecay;
+    this.pending[HYPER.momentum] = h.momentum;
+    this.pending[HYPER.optimizer] = OPTIMIZER_CODE[h.optimizer];
+    Atomics.add(this.ctrl, CTRL.hyperVersion, 1);
+  }
+
+  /** Changes the batch size between chunks (buffers re-sized here, never inside a step). */
+  setBatchSize(batchSize: number): void {
+    this.ensureScratch(batchSize);
+    this.batchSize = batchSize;
+  }
+
+  private async command(command: number): Promise<void> {
+    if (this.failure) throw this.failure;
+    if (this.closed) throw new Error('engine closed');
+    if (this.busy) throw new Error('engine busy: one command at a time');
+    this.busy = true;
+    try {
+      const c = this.ctrl;
+      Atomics.store(c, CTRL.done, 0);
+      Atomics.store(c, CTRL.arrive, 0);
+      Atomics.store(c, CTRL.release, 0);
+      Atomics.store(c, CTRL.command, command);
+      Atomics.add(c, CTRL.commandSeq, 1);
+      Atomics.notify(c, CTRL.commandSeq);
+      const W = this.layout.workers;
+      for (;;) {
+        if (this.failure) throw this.failure;
+        const done = Atomics.load(c, CTRL.done);
+        if (done >= W) break;
+        const r = Atomics.waitAsync(c, CTRL.done, done, 1000);
+        if (r.async) await r.value;
+      }
+      if (this.failure) throw this.failure;
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /**
+   * Trains `steps` steps on the permutation starting at `cursor`, with Adam's t starting at startStep + 1.
+   * The caller keeps the chunk inside one epoch.
+   */
+  async train(startStep: number, cursor: number, steps: number): Promise<ChunkResult> {
+    if (steps < 1 || steps > MAX_CHUNK_STEPS) throw new Error(`chunk of ${steps} steps`);
+    if (cursor + steps * this.batchSize > this.layout.trainCount) throw new Error('chunk runs past the epoch');
+    const c = this.ctrl;
+    Atomics.store(c, CTRL.chunkSteps, steps);
+    Atomics.store(c, CTRL.chunkStartStep, startStep);
+    Atomics.store(c, CTRL.chunkCursor, cursor);
+    Atomics.store(c, CTRL.batchSize, this.batchSize);
+    await this.command(COMMAND.train);
+    const applied = Atomics.load(c, CTRL.appliedVersion);
+    let appliedAtStep: number | null = null;
+    if (applied !== this.appliedSeen) {
+      this.appliedSeen = applied;
+      appliedAtStep = Atomics.load(c, CTRL.appliedAtStep);
+    }
+    return { steps, losses: this.stepLoss.subarray(0, steps), correct: this.stepCorrect.subarray(0, steps), appliedAtStep };
+  }
+
+  /** Hyperparameter edits staged but not yet taken by a step. */
+  get hyperPending(): boolean {
+    return Atomics.load(this.ctrl, CTRL.hyperVersion) !== Atomics.load(this.ctrl, CTRL.appliedVersion);
+  }
+
+  /** Evaluates the first `count` test images (all by default); predictions land in this.predictions. */
+  async evaluate(count = this.layout.testCount): Promise<{ lossSum: number; predictions: Int32Array }> {
+    Atomics.store(this.ctrl, CTRL.evalCount, count);
+    await this.command(COMMAND.evaluate);
+    let lossSum = 0;
+    for (let k = 0; k < this.layout.workers; k++) lossSum += this.results[k * 2];
+    return { lossSum, predictions: this.predictions.subarray(0, count) };
+  }
+
+  get currentBatchSize(): number {
+    return this.batchSize;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    Atomics.store(this.ctrl, CTRL.command, COMMAND.exit);
+    Atomics.store(this.ctrl, CTRL.abort, 1);
+    Atomics.add(this.ctrl, CTRL.commandSeq, 1);
+    for (const slot of [CTRL.release, CTRL.done, CTRL.commandSeq]) Atomics.notify(this.ctrl, slot);
+    await Promise.all(this.threads.map((w) => w.terminate()));
+  }
+
+  /** Thread ids, for tests that kill a real worker. */
+  get workerThreads(): readonly Worker[] {
+    return this.threads;
+  }
+}
+
+export { IMAGE_BYTES };

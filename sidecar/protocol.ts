@@ -1,0 +1,314 @@
+// The one protocol module (DESIGN.md "WebSocket"): every message between the sidecar and its clients is
+// defined here once, as a zod schema that gives both the TypeScript type and the runtime check. The
+// sidecar, the extension and the webview all import it; nothing else parses JSON from the wire.
+import { z } from 'zod';
+
+export const PROTOCOL_VERSION = 1;
+
+// ---------------------------------------------------------------------------------------------------
+// Hyperparameters and run configuration: one name per hyperparameter on the wire, in settings and in code.
+
+export const OPTIMIZERS = ['adam', 'adamw', 'amsgrad', 'sgd'] as const;
+export type OptimizerName = (typeof OPTIMIZERS)[number];
+
+const finite = () => z.number({ error: (i) => (i.input === undefined ? 'is required' : `must be a finite number, got ${show(i.input)}`) });
+const int = () => z.number({ error: (i) => `must be an integer, got ${show(i.input)}` }).int({ error: (i) => `must be an integer, got ${show(i.input)}` });
+
+function show(v: unknown): string {
+  if (typeof v === 'number') return String(v);
+  try {
+    const s = JSON.stringify(v);
+    return s === undefined ? String(v) : s.length > 40 ? s.slice(0, 40) + '…' : s;
+  } catch {
+    return typeof v;
+  }
+}
+
+const inRange = (lo: number, hi: number, hiOpen: boolean, loOpen = false) =>
+  finite().refine((x) => (loOpen ? x > lo : x >= lo) && (hiOpen ? x < hi : x <= hi), {
+    error: (i) => `must be in ${loOpen ? '(' : '['}${lo}, ${hi}${hiOpen ? ')' : ']'}, got ${show(i.input)}`,
+  });
+
+export const hyperparameterSchemas = {
+  learningRate: inRange(0, 1, false, true),
+  beta1: inRange(0, 1, true),
+  beta2: inRange(0, 1, true),
+  epsilon: finite().refine((x) => x > 0, { error: (i) => `must be > 0, got ${show(i.input)}` }),
+  weightDecay: finite().refine((x) => x >= 0, { error: (i) => `must be >= 0, got ${show(i.input)}` }),
+  momentum: inRange(0, 1, true),
+  batchSize: int().refine((x) => x >= 1 && x <= 1024, { error: (i) => `must be an integer in 1..1024, got ${show(i.input)}` }),
+};
+export const LIVE_HYPERPARAMETERS = ['learningRate', 'beta1', 'beta2', 'epsilon', 'weightDecay', 'momentum', 'batchSize'] as const;
+export type LiveHyperparameter = (typeof LIVE_HYPERPARAMETERS)[number];
+
+export const configFieldSchemas = {
+  ...hyperparameterSchemas,
+  optimizer: z.enum(OPTIMIZERS, { error: (i) => `must be one of ${OPTIMIZERS.join(', ')}, got ${show(i.input)}` }),
+  epochs: int().refine((x) => x >= 1 && x <= 10000, { error: (i) => `must be an integer in 1..10000, got ${show(i.input)}` }),
+  workers: int().refine((x) => x >= 1 && x <= 64, { error: (i) => `must be an integer in 1..64, got ${show(i.input)}` }),
+  seed: int().refine((x) => x >= 0 && x <= 0xffffffff, { error: (i) => `must be an integer in 0..4294967295, got ${show(i.input)}` }),
+  maxSteps: int().refine((x) => x >= 0, { error: (i) => `must be an integer >= 0 (0 = no limit), got ${show(i.input)}` }),
+  logEvery: int().refine((x) => x >= 1, { error: (i) => `must be an integer >= 1, got ${show(i.input)}` }),
+  checkpointEvery: int().refine((x) => x >= 1, { error: (i) => `must be an integer >= 1, got ${show(i.input)}` }),
+  data: z.string({ error: 'must be a string (a dataset folder, or "sample")' }).max(4096).refine((s) => !s.includes('\0'), 'must not contain NUL bytes'),
+};
+
+export const liveHyperparametersSchema = z.strictObject({
+  learningRate: hyperparameterSchemas.learningRate.optional(),
+  beta1: hyperparameterSchemas.beta1.optional(),
+  beta2: hyperparameterSchemas.beta2.optional(),
+  epsilon: hyperparameterSchemas.epsilon.optional(),
+  weightDecay: hyperparameterSchemas.weightDecay.optional(),
+  momentum: hyperparameterSchemas.momentum.optional(),
+  batchSize: hyperparameterSchemas.batchSize.optional(),
+});
+export type LiveHyperparameters = z.infer<typeof liveHyperparametersSchema>;
+
+/** What a client may send in `start`: every field optional; an omitted one takes the command line's default. */
+export const startConfigSchema = z.strictObject({
+  optimizer: configFieldSchemas.optimizer.optional(),
+  learningRate: configFieldSchemas.learningRate.optional(),
+  beta1: configFieldSchemas.beta1.optional(),
+  beta2: configFieldSchemas.beta2.optional(),
+  epsilon: configFieldSchemas.epsilon.optional(),
+  weightDecay: configFieldSchemas.weightDecay.optional(),
+  momentum: configFieldSchemas.momentum.optional(),
+  batchSize: configFieldSchemas.batchSize.optional(),
+  epochs: configFieldSchemas.epochs.optional(),
+  workers: configFieldSchemas.workers.optional(),
+  seed: configFieldSchemas.seed.optional(),
+  maxSteps: configFieldSchemas.maxSteps.optional(),
+  logEvery: configFieldSchemas.logEvery.optional(),
+  checkpointEvery: configFieldSchemas.checkpointEvery.optional(),
+  data: configFieldSchemas.data.optional(),
+});
+export type StartConfig = z.infer<typeof startConfigSchema>;
+
+/** A fully resolved run configuration (every field present). */
+export const runConfigSchema = z.strictObject({
+  optimizer: configFieldSchemas.optimizer,
+  learningRate: configFieldSchemas.learningRate,
+  beta1: configFieldSchemas.beta1,
+  beta2: configFieldSchemas.beta2,
+  epsilon: configFieldSchemas.epsilon,
+  weightDecay: configFieldSchemas.weightDecay,
+  momentum: configFieldSchemas.momentum,
+  batchSize: configFieldSchemas.batchSize,
+  epochs: configFieldSchemas.epochs,
+  workers: configFieldSchemas.workers,
+  seed: configFieldSchemas.seed,
+  maxSteps: configFieldSchemas.maxSteps,
+  logEvery: configFieldSchemas.logEvery,
+  checkpointEvery: configFieldSchemas.checkpointEvery,
+  data: configFieldSchemas.data.optional(),
+});
+export type RunConfig = z.infer<typeof runConfigSchema>;
+
+/** PyTorch's defaults (Adam lr 1e-3, betas 0.9/0.999, eps 1e-8; AdamW's weight decay 0.01; the seed's SGD momentum 0.9). */
+export function resolveConfig(partial: StartConfig, defaultWorkers: number): RunConfig {
+  const optimizer = partial.optimizer ?? 'adam';
+  return {
+    optimizer,
+    learningRate: partial.learningRate ?? 1e-3,
+    beta1: partial.beta1 ?? 0.9,
+    beta2: partial.beta2 ?? 0.999,
+    epsilon: partial.epsilon ?? 1e-8,
+    weightDecay: partial.weightDecay ?? (optimizer === 'adamw' ? 0.01 : 0),
+    momentum: partial.momentum ?? 0.9,
+    batchSize: partial.batchSize ?? 4,
+    epochs: partial.epochs ?? 2,
+    workers: partial.workers ?? defaultWorkers,
+    seed: partial.seed ?? 0,
+    maxSteps: partial.maxSteps ?? 0,
+    logEvery: partial.logEvery ?? 100,
+    checkpointEvery: partial.checkpointEvery ?? 1000,
+    ...(partial.data !== undefined ? { data: partial.data } : {}),
+  };
+}
+
+/** The sentence for one field's value, or undefined when it is valid (used by the form, the settings and the CLI). */
+export function fieldError(field: keyof typeof configFieldSchemas, value: unknown): string | undefined {
+  const r = configFieldSchemas[field].safeParse(value);
+  return r.success ? undefined : `${field} ${r.error.issues[0]?.message ?? 'is invalid'}`;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Client to sidecar.
+
+const runId = z.string().min(1).max(128).regex(/^[A-Za-z0-9._-]+$/, 'must be a run id (letters, digits, . _ -)');
+const requestId = z.union([z.string().max(128), z.number().int()]).optional();
+
+export const clientMessageSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('start'), config: startConfigSchema, resumeFrom: z.string().max(4096).optional(), requestId }),
+  liveHyperparametersSchema.extend({ type: z.literal('update'), runId, requestId }).strict(),
+  z.strictObject({ type: z.literal('pause'), runId, requestId }),
+  z.strictObject({ type: z.literal('resume'), runId, requestId }),
+  z.strictObject({ type: z.literal('stop'), runId, requestId }),
+  z.strictObject({ type: z.literal('checkpoint'), runId, requestId }),
+  z.strictObject({ type: z.literal('evaluate'), runId, requestId }),
+  z.strictObject({ type: z.literal('fork'), runId, step: int().refine((x) => x >= 0, 'must be >= 0'), changes: liveHyperparametersSchema, requestId }),
+  z.strictObject({ type: z.literal('subscribe'), runId, requestId }),
+  z.strictObject({ type: z.literal('unsubscribe'), runId, requestId }),
+  z.strictObject({ type: z.literal('list'), requestId }),
+  z.strictObject({ type: z.literal('delete'), runId, requestId }),
+]);
+export type ClientMessage = z.infer<typeof clientMessageSchema>;
+
+// ---------------------------------------------------------------------------------------------------
+// Sidecar to client.
+
+export const RUN_STATES = ['idle', 'downloading', 'running', 'paused', 'stopped', 'done', 'failed'] as const;
+export type RunState = (typeof RUN_STATES)[number];
+
+const num = z.number();
+const layerStats = z.record(z.string(), num);
+
+export const runSummarySchema = z.strictObject({
+  runId,
+  state: z.enum(RUN_STATES),
+  config: runConfigSchema,
+  parentRunId: runId.optional(),
+  forkStep: z.number().int().optional(),
+  createdAt: z.string().optional(),
+  step: z.number().int().optional(),
+  testAccuracy: num.optional(),
+  /** The run's last state is running or paused but the process that ran it is gone: offer to resume it. */
+  orphaned: z.boolean().optional(),
+});
+export type RunSummary = z.infer<typeof runSummarySchema>;
+
+export const optimizerStatsSchema = z.strictObject({
+  step: z.number().int(),
+  learningRate: num,
+  beta1: num,
+  beta2: num,
+  epsilon: num,
+  biasCorrection1: num,
+  biasCorrection2: num,
+  /** Per layer: RMS of m_hat, RMS of sqrt(v_hat), RMS of the step (all parameters of the layer). */
+  layers: z.record(z.string(), z.strictObject({ mHatRms: num, sqrtVHatRms: num, stepRms: num })),
+});
+export type OptimizerStats = z.infer<typeof optimizerStatsSchema>;
+
+export const metricsMessageSchema = z.strictObject({
+  type: z.literal('metrics'),
+  runId,
+  step: z.number().int(),
+  epoch: num,
+  samplesSeen: z.number().int(),
+  loss: num,
+  lossMin: num,
+  lossMax: num,
+  accuracy: num,
+  learningRate: num,
+  samplesPerSec: num,
+  /** Per layer: RMS of the parameter update / learningRate, Adam's trust region made visible. */
+  updateRatio: layerStats,
+  optimizer: optimizerStatsSchema.optional(),
+});
+export type MetricsMessage = z.infer<typeof metricsMessageSchema>;
+
+export const evalMessageSchema = z.strictObject({
+  type: z.literal('eval'),
+  runId,
+  step: z.number().int(),
+  epoch: num,
+  testLoss: num,
+  testAccuracy: num,
+  perClassAccuracy: z.array(num).length(10),
+  confusion: z.array(z.array(z.number().int()).length(10)).length(10),
+});
+export type EvalMessage = z.infer<typeof evalMessageSchema>;
+
+export const appliedMessageSchema = z.strictObject({
+  type: z.literal('applied'),
+  runId,
+  step: z.number().int(),
+  changes: z.record(z.string(), z.strictObject({ from: num, to: num })),
+  requestId,
+});
+export type AppliedMessage = z.infer<typeof appliedMessageSchema>;
+
+export const stateMessageSchema = z.strictObject({ type: z.literal('state'), runId, state: z.enum(RUN_STATES), reason: z.string().optional(), step: z.number().int().optional() });
+export type StateMessage = z.infer<typeof stateMessageSchema>;
+
+export const serverMessageSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('hello'), protocolVersion: z.number().int(), runs: z.array(runSummarySchema) }),
+  z.strictObject({ type: z.literal('started'), runId, config: runConfigSchema, parentRunId: runId.optional(), forkStep: z.number().int().optional(), requestId }),
+  metricsMessageSchema,
+  evalMessageSchema,
+  appliedMessageSchema,
+  stateMessageSchema,
+  z.strictObject({ type: z.literal('progress'), phase: z.enum(['download', 'extract', 'decode']), done: num, total: num, runId: runId.optional() }),
+  z.strictObject({ type: z.literal('error'), code: z.string(), message: z.string(), field: z.string().optional(), runId: runId.optional(), requestId }),
+  z.strictObject({
+    type: z.literal('history'),
+    runId,
+    config: runConfigSchema,
+    state: z.enum(RUN_STATES),
+    parentRunId: runId.optional(),
+    forkStep: z.number().int().optional(),
+    metrics: z.array(metricsMessageSchema),
+    evals: z.array(evalMessageSchema),
+    applied: z.array(appliedMessageSchema),
+    requestId,
+  }),
+  z.strictObject({ type: z.literal('runs'), runs: z.array(runSummarySchema), requestId }),
+  z.strictObject({ type: z.literal('checkpointed'), runId, step: z.number().int(), path: z.string(), requestId }),
+  z.strictObject({ type: z.literal('system'), cpuPercent: num, rssBytes: num }),
+]);
+export type ServerMessage = z.infer<typeof serverMessageSchema>;
+
+// ---------------------------------------------------------------------------------------------------
+// Parsing: the only place JSON from the wire is read.
+
+export interface ProtocolError {
+  code: 'bad_message';
+  message: string;
+  field?: string;
+}
+export type Parsed<T> = { ok: true; message: T } | { ok: false; error: ProtocolError };
+
+function parseWith<T>(schema: z.ZodType<T>, text: string): Parsed<T> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    return { ok: false, error: { code: 'bad_message', message: `not valid JSON: ${(e as Error).message}` } };
+  }
+  return validate(schema, value);
+}
+
+function validate<T>(schema: z.ZodType<T>, value: unknown): Parsed<T> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { ok: false, error: { code: 'bad_message', message: 'a message must be a JSON object with a "type"' } };
+  }
+  const r = schema.safeParse(value);
+  if (r.success) return { ok: true, message: r.data };
+  const issue = r.error.issues[0];
+  const path = issue.path.filter((p) => p !== 'config').join('.');
+  let field = issue.path.length ? issue.path.join('.') : undefined;
+  let message: string;
+  if (issue.code === 'unrecognized_keys') {
+    message = `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`;
+    field = [...issue.path, issue.keys[0]].join('.');
+  } else if (issue.path.length === 1 && issue.path[0] === 'type') message = `unknown message type ${show((value as { type?: unknown }).type)}`;
+  else message = path ? `${path} ${issue.message}` : issue.message;
+  return { ok: false, error: { code: 'bad_message', message, ...(field ? { field } : {}) } };
+}
+
+export function parseClientMessage(text: string): Parsed<ClientMessage> {
+  return parseWith(clientMessageSchema, text);
+}
+export function parseServerMessage(text: string): Parsed<ServerMessage> {
+  return parseWith(serverMessageSchema, text);
+}
+export function validateClientMessage(value: unknown): Parsed<ClientMessage> {
+  return validate(clientMessageSchema, value);
+}
+export function validateServerMessage(value: unknown): Parsed<ServerMessage> {
+  return validate(serverMessageSchema, value);
+}
+/** The `listening` handshake, the sidecar's first stdout line under `serve`. */
+export const listeningSchema = z.strictObject({ type: z.literal('listening'), port: z.number().int(), token: z.string(), url: z.string() });
+export type Listening = z.infer<typeof listeningSchema>;

@@ -1,0 +1,285 @@
+// A training session: the dataset in shared memory, the parallel engine, and the bookkeeping of a run that
+// must survive a checkpoint: the step count, the epoch and data cursor, the data-order RNG and this epoch's
+// permutation. The trainer (trainer.ts) drives it chunk by chunk; check-reference drives it on given data.
+import { createHash } from 'node:crypto';
+import { cpus } from 'node:os';
+import { UserError } from './errors';
+import { loadDataset, type Dataset, type Progress } from './data';
+import { compileKernels, instantiateKernels, relaxedSimdSupported } from './kernels/loader';
+import { initParameters } from './nn/init';
+import { LAYER_NAMES, NUM_CLASSES, PARAMETERS, PARAMETER_COUNT } from './nn/spec';
+import { biasCorrections } from './optim/adam';
+import { SharedArena } from './parallel/arena';
+import { ParallelEngine, type ChunkResult } from './parallel/engine';
+import { MAX_CHUNK_STEPS } from './parallel/layout';
+import { LIVE_HYPERPARAMETERS, type LiveHyperparameters, type OptimizerStats, type RunConfig } from './protocol';
+import { Rng } from './rng';
+import type { TrainingState } from './store/state';
+
+export type EngineKind = 'wasm' | 'reference';
+
+export interface SessionOptions {
+  config: RunConfig;
+  cacheDir: string;
+  resume?: TrainingState;
+  engine?: EngineKind;
+  notice?: (line: string) => void;
+  onProgress?: (p: Progress) => void;
+  signal?: AbortSignal;
+  /** Tests and check-reference: build the dataset in the arena themselves. */
+  dataset?: (arena: SharedArena) => Dataset;
+  downloadUrl?: string;
+}
+
+export interface EvalResult {
+  testLoss: number;
+  testAccuracy: number;
+  perClassAccuracy: number[];
+  confusion: number[][];
+}
+
+export interface TrainedChunk extends ChunkResult {
+  firstStep: number; // the step number (1-based) of losses[0]
+  batchSize: number;
+  epochEnded: boolean; // this chunk finished an epoch (the cursor moved to the next one)
+}
+
+export function defaultWorkers(): number {
+  return Math.max(1, cpus().length);
+}
+
+let compiled: { relaxed: WebAssembly.Module | null; plain: WebAssembly.Module | null } | null = null;
+function kernelModule(engine: EngineKind): WebAssembly.Module | null {
+  if (engine === 'reference') return null;
+  if (!compiled) {
+    const relaxed = relaxedSimdSupported();
+    compiled = { relaxed: relaxed ? compileKernels(true) : null, plain: relaxed ? null : compileKernels(false) };
+  }
+  return compiled.relaxed ?? compiled.plain;
+}
+
+export class TrainingSession {
+  config: RunConfig;
+  step: number;
+  epoch: number;
+  cursor: number;
+  private rng: Rng;
+  readonly datasetSource: string;
+  readonly datasetId: string;
+
+  private constructor(
+    readonly engine: ParallelEngine,
+    readonly dataset: Dataset,
+    readonly arena: SharedArena,
+    config: RunConfig,
+    resume: TrainingState | undefined,
+  ) {
+    this.config = { ...config };
+    this.datasetSource = dataset.source;
+    this.datasetId = `${dataset.train.count}/${dataset.test.count}`;
+    if (resume) {
+      if (resume.permutation.length !== dataset.train.count) {
+        throw new UserError('bad_checkpoint', `the checkpoint was trained on ${resume.permutation.length} training images, this dataset has ${dataset.train.count}; resume with the same --data`);
+      }
+      engine.params.set(resume.params);
+      engine.m.set(resume.m);
+      engine.v.set(resume.v);
+      engine.vMax.set(resume.vMax);
+      engine.permutation.set(resume.permutation);
+      this.rng = Rng.fromState(resume.rng);
+      this.step = resume.step;
+      this.epoch = resume.epoch;
+      this.cursor = resume.cursor;
+    } else {
+      initParameters(engine.params, config.seed);
+      this.rng = new Rng(config.seed);
+      this.rng.permutation(engine.permutation);
+      this.step = 0;
+      this.epoch = 0;
+      this.cursor = 0;
+    }
+  }
+
+  static async create(opts: SessionOptions): Promise<TrainingSession> {
+    const { config } = opts;
+    const engineKind = opts.engine ?? 'wasm';
+    const module = kernelModule(engineKind);
+    const arena = new SharedArena();
+    const dataset = opts.dataset
+      ? opts.dataset(arena)
+      : await loadDataset({
+          data: config.data,
+          cacheDir: opts.cacheDir,
+          allocate: (bytes) => arena.allocU8(bytes).view,
+          notice: opts.notice,
+          onProgress: opts.onProgress,
+          signal: opts.signal,
+          downloadUrl: opts.downloadUrl,
+        });
+    if (dataset.train.count < config.batchSize) {
+      throw new UserError('bad_config', `batchSize ${config.batchSize} is larger than the training set (${dataset.train.count} images)`);
+    }
+    const scratchBytes = module ? instantiateKernels(module, arena.memory).scratchBytes : () => 64;
+    const engine = await ParallelEngine.start({
+      arena,
+      workers: config.workers,
+      module,
+      scratchBytes: (c) => scratchBytes(c),
+      train: dataset.train,
+      test: dataset.test,
+      batchSize: config.batchSize,
+      hyper: config,
+    });
+    try {
+      return new TrainingSession(engine, dataset, arena, config, opts.resume);
+    } catch (e) {
+      await engine.close();
+      throw e;
+    }
+  }
+
+  get stepsPerEpoch(): number {
+    return Math.floor(this.dataset.train.count / this.config.batchSize);
+  }
+
+  /** Steps left in this epoch at the current batch size. */
+  get stepsLeftInEpoch(): number {
+    return Math.floor((this.dataset.train.count - this.cursor) / this.engine.currentBatchSize);
+  }
+
+  /** Fractional epoch for charts: epochs done plus the fraction of this one. */
+  get epochProgress(): number {
+    return this.epoch + this.cursor / this.dataset.train.count;
+  }
+
+  /** Trains up to `maxSteps` steps without crossing the end of the epoch. */
+  async trainChunk(maxSteps: number): Promise<TrainedChunk> {
+    const steps = Math.max(1, Math.min(maxSteps, MAX_CHUNK_STEPS, this.stepsLeftInEpoch));
+    const firstStep = this.step + 1;
+    const batchSize = this.engine.currentBatchSize;
+    const r = await this.engine.train(this.step, this.cursor, steps);
+    this.step += steps;
+    this.cursor += steps * batchSize;
+    let epochEnded = false;
+    if (this.stepsLeftInEpoch === 0) {
+      // The incomplete last batch is dropped, as the seed's loop does (range(0, n - bs + 1, bs)).
+      this.epoch++;
+      this.cursor = 0;
+      this.rng.permutation(this.engine.permutation);
+      epochEnded = true;
+    }
+    return { ...r, firstStep, batchSize, epochEnded };
+  }
+
+  /**
+   * Stages live hyperparameter changes. Optimizer values reach the workers at their next step boundary;
+   * a batch size change is applied here, between chunks. Returns what changed.
+   */
+  update(changes: LiveHyperparameters): Record<string, { from: number; to: number }> {
+    const changed: Record<string, { from: number; to: number }> = {};
+    for (const key of LIVE_HYPERPARAMETERS) {
+      const to = changes[key];
+      if (to === undefined || to === this.config[key]) continue;
+      changed[key] = { from: this.config[key], to };
+      this.config = { ...this.config, [key]: to };
+    }
+    if (changed.batchSize) {
+      if (this.config.batchSize > this.dataset.train.count) throw new UserError('bad_config', `batchSize ${this.config.batchSize} is larger than the training set`);
+      this.engine.setBatchSize(this.config.batchSize);
+    }
+    if (Object.keys(changed).some((k) => k !== 'batchSize')) this.engine.setHyper(this.config);
+    return changed;
+  }
+
+  async evaluate(): Promise<EvalResult> {
+    const n = this.dataset.test.count;
+    const { lossSum, predictions } = await this.engine.evaluate(n);
+    const confusion = Array.from({ length: NUM_CLASSES }, () => new Array<number>(NUM_CLASSES).fill(0));
+    const labels = this.dataset.test.labels;
+    let correct = 0;
+    for (let i = 0; i < n; i++) {
+      confusion[labels[i]][predictions[i]]++;
+      if (labels[i] === predictions[i]) correct++;
+    }
+    const perClassAccuracy = confusion.map((row, c) => {
+      const total = row.reduce((a, b) => a + b, 0);
+      return total ? row[c] / total : 0;
+    });
+    return { testLoss: n ? lossSum / n : 0, testAccuracy: n ? correct / n : 0, perClassAccuracy, confusion };
+  }
+
+  /**
+   * Per layer, the RMS of the last update divided by the learning rate (Adam's trust region: about 1 or
+   * less), and for Adam the RMS of m_hat, sqrt(v_hat) and the step, computed from the optimizer state.
+   */
+  optimizerStats(): { updateRatio: Record<string, number>; optimizer: OptimizerStats } {
+    const c = this.config;
+    const t = Math.max(1, this.step);
+    const { biasCorrection1, biasCorrection2 } = biasCorrections(c, t);
+    const { params, m, v, vMax } = this.engine;
+    const sgd = c.optimizer === 'sgd';
+    const layers: OptimizerStats['layers'] = {};
+    const updateRatio: Record<string, number> = {};
+    for (const layer of LAYER_NAMES) {
+      let sm = 0, sv = 0, ss = 0, n = 0;
+      for (const p of PARAMETERS) {
+        if (p.layer !== layer) continue;
+        for (let i = p.offset; i < p.offset + p.size; i++) {
+          let stepValue: number;
+          if (sgd) {
+            stepValue = c.learningRate * m[i];
+          } else {
+            const mHat = m[i] / biasCorrection1;
+            const vHat = (c.optimizer === 'amsgrad' ? vMax[i] : v[i]) / biasCorrection2;
+            const sqrtVHat = Math.sqrt(vHat);
+            stepValue = (c.learningRate * mHat) / (sqrtVHat + c.epsilon);
+            if (c.optimizer === 'adamw') stepValue += c.learningRate * c.weightDecay * params[i];
+            sm += mHat * mHat;
+            sv += vHat;
+          }
+          ss += stepValue * stepValue;
+          n++;
+        }
+      }
+      const stepRms = Math.sqrt(ss / n);
+      updateRatio[layer] = this.step === 0 ? 0 : stepRms / c.learningRate;
+      layers[layer] = { mHatRms: Math.sqrt(sm / n), sqrtVHatRms: Math.sqrt(sv / n), stepRms: this.step === 0 ? 0 : stepRms };
+    }
+    return {
+      updateRatio,
+      optimizer: { step: this.step, learningRate: c.learningRate, beta1: c.beta1, beta2: c.beta2, epsilon: c.epsilon, biasCorrection1, biasCorrection2, layers },
+    };
+  }
+
+  /** Lowercase hex SHA-256 of the parameters' little-endian float32 bytes in state_dict order. */
+  parametersSha256(): string {
+    const copy = Float32Array.from(this.engine.params);
+    return createHash('sha256').update(new Uint8Array(copy.buffer)).digest('hex');
+  }
+
+  snapshot(runId: string, lossSum: number, lossCount: number, extra: Partial<TrainingState> = {}): TrainingState {
+    return {
+      runId,
+      config: { ...this.config },
+      step: this.step,
+      epoch: this.epoch,
+      cursor: this.cursor,
+      rng: this.rng.state(),
+      permutation: Uint32Array.from(this.engine.permutation),
+      params: Float32Array.from(this.engine.params),
+      m: Float32Array.from(this.engine.m),
+      v: Float32Array.from(this.engine.v),
+      vMax: Float32Array.from(this.engine.vMax),
+      lossSum,
+      lossCount,
+      datasetId: this.datasetId,
+      ...extra,
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.engine.close();
+  }
+}
+
+export { PARAMETER_COUNT };

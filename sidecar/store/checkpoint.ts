@@ -1,0 +1,272 @@
+// Our `.ckpt` format (DESIGN.md "Nothing lost"): everything a run needs to continue bit for bit.
+//
+//   bytes 0..7     magic "ADAMCKPT"
+//   bytes 8..11    format version, uint32 LE (1)
+//   bytes 12..15   header length H, uint32 LE
+//   16..16+H       JSON header (UTF-8): runId, config, step, epoch, cursor, rng, lossSum, lossCount, parent,
+//                  datasetId and the length of every array below
+//   zero padding to a multiple of 4 bytes
+//   float32 LE     params, m, v, vMax
+//   uint32 LE      permutation
+//   32 bytes       SHA-256 of every byte before it
+//
+// Decoding checks all of it before it builds anything, so a bad file is refused whole, never half-loaded.
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { endianness } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { z } from 'zod';
+import { UserError } from '../errors';
+import { PARAMETER_COUNT } from '../nn/spec';
+import { runConfigSchema } from '../protocol';
+import { resolveUserPath } from './paths';
+import type { TrainingState } from './state';
+
+export const CHECKPOINT_MAGIC = Buffer.from('ADAMCKPT', 'latin1');
+export const CHECKPOINT_VERSION = 1;
+const PREFIX_BYTES = 16;
+const HASH_BYTES = 32;
+const MAX_HEADER_BYTES = 1 << 20;
+const MAX_PERMUTATION = 100_000_000;
+const LITTLE_ENDIAN = endianness() === 'LE';
+
+const count = z.number().int().min(0);
+const headerSchema = z.object({
+  runId: z.string().regex(/^[A-Za-z0-9._-]+$/).max(128),
+  config: z.unknown(),
+  step: count,
+  epoch: count,
+  cursor: count,
+  rng: z.tuple([count.max(0xffffffff), count.max(0xffffffff), count.max(0xffffffff), count.max(0xffffffff)]),
+  // JSON has no NaN: a diverged run's loss sum is written as the string "NaN" (or "Infinity").
+  lossSum: z.union([z.number(), z.enum(['NaN', 'Infinity', '-Infinity'])]),
+  lossCount: count,
+  parentRunId: z.string().regex(/^[A-Za-z0-9._-]+$/).max(128).optional(),
+  forkStep: count.optional(),
+  datasetId: z.string().max(4096).optional(),
+  lengths: z.object({ params: count, m: count, v: count, vMax: count, permutation: count.max(MAX_PERMUTATION) }),
+});
+type Header = z.infer<typeof headerSchema>;
+
+export function encodeCheckpoint(state: TrainingState): Buffer {
+  const header: Header = {
+    runId: state.runId,
+    config: state.config,
+    step: state.step,
+    epoch: state.epoch,
+    cursor: state.cursor,
+    rng: [...state.rng] as Header['rng'],
+    lossSum: Number.isFinite(state.lossSum) ? state.lossSum : (String(state.lossSum) as 'NaN'),
+    lossCount: state.lossCount,
+    ...(state.parentRunId !== undefined ? { parentRunId: state.parentRunId } : {}),
+    ...(state.forkStep !== undefined ? { forkStep: state.forkStep } : {}),
+    ...(state.datasetId !== undefined ? { datasetId: state.datasetId } : {}),
+    lengths: { params: state.params.length, m: state.m.length, v: state.v.length, vMax: state.vMax.length, permutation: state.permutation.length },
+  };
+  const json = Buffer.from(JSON.stringify(header), 'utf8');
+  const dataStart = align4(PREFIX_BYTES + json.length);
+  const arrays = [state.params, state.m, state.v, state.vMax, state.permutation];
+  const dataBytes = arrays.reduce((n, a) => n + a.length * 4, 0);
+  const out = Buffer.alloc(dataStart + dataBytes + HASH_BYTES);
+  CHECKPOINT_MAGIC.copy(out, 0);
+  out.writeUInt32LE(CHECKPOINT_VERSION, 8);
+  out.writeUInt32LE(json.length, 12);
+  json.copy(out, PREFIX_BYTES);
+  let offset = dataStart;
+  for (const a of arrays) offset = writeLittleEndian(out, offset, a);
+  createHash('sha256').update(out.subarray(0, offset)).digest().copy(out, offset);
+  return out;
+}
+
+/** Decodes and checks a checkpoint; every problem is a UserError('bad_checkpoint') naming the file. */
+export function decodeCheckpoint(buf: Buffer, fileNameForErrors: string): TrainingState {
+  const bad = (problem: string) => new UserError('bad_checkpoint', `${fileNameForErrors} ${problem}`);
+  if (buf.length < CHECKPOINT_MAGIC.length || !buf.subarray(0, CHECKPOINT_MAGIC.length).equals(CHECKPOINT_MAGIC)) {
+    throw bad('is not a Train with Adam checkpoint (wrong magic bytes)');
+  }
+  if (buf.length < PREFIX_BYTES + HASH_BYTES) throw bad(`is truncated (${buf.length} bytes)`);
+  const version = buf.readUInt32LE(8);
+  if (version !== CHECKPOINT_VERSION) throw bad(`has format version ${version}; this adam-trainer reads version ${CHECKPOINT_VERSION}`);
+  const headerBytes = buf.readUInt32LE(12);
+  if (headerBytes > MAX_HEADER_BYTES) throw bad(`is damaged (header length ${headerBytes} is implausible)`);
+
+  // The checksum comes first: a damaged file is reported as damaged, not as whatever its damage looks like.
+  const hashAt = buf.length - HASH_BYTES;
+  const intact = createHash('sha256').update(buf.subarray(0, hashAt)).digest().equals(buf.subarray(hashAt));
+  const header = parseHeader(buf, headerBytes);
+  const expected = expectedBytes(header, headerBytes);
+  if (!intact) {
+    if (expected !== undefined && buf.length < expected) throw bad(`is truncated (${buf.length} of ${expected} bytes)`);
+    if (PREFIX_BYTES + headerBytes + HASH_BYTES > buf.length) throw bad(`is truncated (${buf.length} bytes, the header alone needs more)`);
+    throw bad('is damaged (checksum mismatch): the file was changed or not completely written');
+  }
+  if (!header.ok) throw bad(`has an invalid header: ${header.problem}`);
+  if (buf.length !== expected) throw bad(`is damaged (${buf.length} bytes where its header describes ${expected})`);
+  const h = header.value;
+  const { lengths } = h;
+  const dataStart = align4(PREFIX_BYTES + headerBytes);
+
+  for (const name of ['params', 'm', 'v', 'vMax'] as const) {
+    if (lengths[name] !== PARAMETER_COUNT) {
+      throw bad(`holds ${lengths[name]} values for ${name}, this network has ${PARAMETER_COUNT} parameters; it is from a different network`);
+    }
+  }
+  const config = runConfigSchema.safeParse(h.config);
+  if (!config.success) {
+    const issue = config.error.issues[0];
+    const field = issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : issue.path.join('.');
+    throw bad(`has an invalid configuration: ${field} ${issue.code === 'unrecognized_keys' ? 'is not a known field' : issue.message}`);
+  }
+  if (h.cursor > lengths.permutation) throw bad(`has data cursor ${h.cursor} beyond its permutation of ${lengths.permutation}`);
+
+  let offset = dataStart;
+  const params = readFloat32(buf, offset, lengths.params);
+  offset += lengths.params * 4;
+  const m = readFloat32(buf, offset, lengths.m);
+  offset += lengths.m * 4;
+  const v = readFloat32(buf, offset, lengths.v);
+  offset += lengths.v * 4;
+  const vMax = readFloat32(buf, offset, lengths.vMax);
+  offset += lengths.vMax * 4;
+  const permutation = readUint32(buf, offset, lengths.permutation);
+
+  return {
+    runId: h.runId,
+    config: config.data,
+    step: h.step,
+    epoch: h.epoch,
+    cursor: h.cursor,
+    rng: h.rng,
+    permutation,
+    params,
+    m,
+    v,
+    vMax,
+    lossSum: typeof h.lossSum === 'number' ? h.lossSum : Number(h.lossSum),
+    lossCount: h.lossCount,
+    ...(h.parentRunId !== undefined ? { parentRunId: h.parentRunId } : {}),
+    ...(h.forkStep !== undefined ? { forkStep: h.forkStep } : {}),
+    ...(h.datasetId !== undefined ? { datasetId: h.datasetId } : {}),
+  };
+}
+
+type HeaderResult = { ok: true; value: Header } | { ok: false; problem: string };
+
+function parseHeader(buf: Buffer, headerBytes: number): HeaderResult {
+  if (PREFIX_BYTES + headerBytes > buf.length) return { ok: false, problem: 'it is longer than the file' };
+  let json: unknown;
+  try {
+    json = JSON.parse(buf.toString('utf8', PREFIX_BYTES, PREFIX_BYTES + headerBytes));
+  } catch {
+    return { ok: false, problem: 'it is not valid JSON' };
+  }
+  const parsed = headerSchema.safeParse(json);
+  if (parsed.success) return { ok: true, value: parsed.data };
+  const issue = parsed.error.issues[0];
+  return { ok: false, problem: `${issue.path.join('.') || 'header'} ${issue.message}` };
+}
+
+function expectedBytes(header: HeaderResult, headerBytes: number): number | undefined {
+  if (!header.ok) return undefined;
+  const l = header.value.lengths;
+  return align4(PREFIX_BYTES + headerBytes) + 4 * (l.params + l.m + l.v + l.vMax + l.permutation) + HASH_BYTES;
+}
+
+/** Reads and checks a checkpoint file chosen by the user (any folder; validated by format and checksum). */
+export function readCheckpoint(file: string): TrainingState {
+  const path = resolveUserPath(file, 'checkpoint');
+  let buf: Buffer;
+  try {
+    buf = readFileSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'does not exist' : code === 'EISDIR' ? 'is a folder, not a checkpoint file' : `cannot be read (${code ?? (e as Error).message})`;
+    throw new UserError('bad_checkpoint', `checkpoint ${path} ${why}`);
+  }
+  return decodeCheckpoint(buf, `checkpoint ${path}`);
+}
+
+/**
+ * Writes a checkpoint so that `file` always holds either the old complete checkpoint or the new one: a
+ * temporary file in the same folder, fsync, rename over the old name, fsync the folder (so the rename
+ * itself survives a power cut).
+ */
+export function writeCheckpointAtomic(file: string, state: TrainingState): void {
+  writeFileAtomic(file, encodeCheckpoint(state));
+}
+
+export function writeFileAtomic(file: string, data: Buffer | string): void {
+  const dir = dirname(file);
+  const temp = join(dir, `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const fd = openSync(temp, 'wx', 0o644);
+  try {
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    let written = 0;
+    while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
+    fsyncSync(fd);
+  } catch (e) {
+    closeSync(fd);
+    unlinkQuietly(temp);
+    throw e;
+  }
+  closeSync(fd);
+  try {
+    renameSync(temp, file);
+  } catch (e) {
+    unlinkQuietly(temp);
+    throw e;
+  }
+  fsyncDir(dir);
+}
+
+function fsyncDir(dir: string): void {
+  // Windows cannot open a folder for fsync; there the rename is as durable as the OS makes it.
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, 'r');
+    fsyncSync(fd);
+  } catch {
+    // best effort
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+function unlinkQuietly(file: string): void {
+  try {
+    unlinkSync(file);
+  } catch {
+    // already gone
+  }
+}
+
+function align4(n: number): number {
+  return (n + 3) & ~3;
+}
+
+function writeLittleEndian(out: Buffer, offset: number, a: Float32Array | Uint32Array): number {
+  if (LITTLE_ENDIAN) {
+    out.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), offset);
+    return offset + a.byteLength;
+  }
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  for (let i = 0; i < a.length; i++, offset += 4) {
+    if (a instanceof Float32Array) view.setFloat32(offset, a[i], true);
+    else view.setUint32(offset, a[i], true);
+  }
+  return offset;
+}
+
+function readFloat32(buf: Buffer, offset: number, n: number): Float32Array {
+  const out = new Float32Array(n);
+  if (LITTLE_ENDIAN) new Uint8Array(out.buffer).set(buf.subarray(offset, offset + n * 4));
+  else for (let i = 0; i < n; i++) out[i] = buf.readFloatLE(offset + i * 4);
+  return out;
+}
+
+function readUint32(buf: Buffer, offset: number, n: number): Uint32Array {
+  const out = new Uint32Array(n);
+  if (LITTLE_ENDIAN) new Uint8Array(out.buffer).set(buf.subarray(offset, offset + n * 4));
+  else for (let i = 0; i < n; i++) out[i] = buf.readUInt32LE(offset + i * 4);
+  return out;
+}

@@ -1,0 +1,413 @@
+// A run: the training loop around a TrainingSession, shared by `adam-trainer train` and the sidecar's
+// WebSocket runs. It trains in short chunks (a few tens of milliseconds), and between chunks it applies
+// edits, aggregates metrics (at most 20 a second, mean/min/max so spikes survive), evaluates at epoch
+// ends, writes checkpoints, and honours pause, resume and stop. Every step's loss goes to the run store.
+import { EventEmitter } from 'node:events';
+import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { UserError, isUserError } from './errors';
+import type { Progress } from './data';
+import type { AppliedMessage, EvalMessage, LiveHyperparameters, MetricsMessage, RunConfig, RunState, StateMessage } from './protocol';
+import { TrainingSession, type EngineKind, type EvalResult, type TrainedChunk } from './session';
+import { writeCheckpointAtomic } from './store/checkpoint';
+import type { RunStore } from './store/runs';
+import type { TrainingState } from './store/state';
+
+export interface RunOptions {
+  runId: string;
+  config: RunConfig;
+  cacheDir: string;
+  store?: RunStore;
+  checkpointDir?: string;
+  resume?: TrainingState;
+  parentRunId?: string;
+  forkStep?: number;
+  engine?: EngineKind;
+  notice?: (line: string) => void;
+  metricsIntervalMs?: number;
+  chunkMs?: number;
+  downloadUrl?: string;
+}
+
+export interface RunSummaryDone {
+  steps: number;
+  seconds: number;
+  samplesPerSec: number;
+  trainLoss: number;
+  testAccuracy: number;
+  parametersSha256: string;
+}
+
+/** Aggregates per-step losses over a window: mean, min, max, accuracy. */
+class Window {
+  lossSum = 0;
+  lossMin = Infinity;
+  lossMax = -Infinity;
+  correct = 0;
+  samples = 0;
+  steps = 0;
+  trainSeconds = 0;
+  add(loss: number, correct: number, batch: number): void {
+    this.lossSum += loss;
+    if (loss < this.lossMin) this.lossMin = loss;
+    if (loss > this.lossMax) this.lossMax = loss;
+    this.correct += correct;
+    this.samples += batch;
+    this.steps++;
+  }
+  reset(): void {
+    this.lossSum = 0; this.lossMin = Infinity; this.lossMax = -Infinity; this.correct = 0; this.samples = 0; this.steps = 0; this.trainSeconds = 0;
+  }
+}
+
+const MAX_HISTORY = 4000;
+
+export class Run extends EventEmitter {
+  readonly runId: string;
+  state: RunState = 'idle';
+  private session: TrainingSession | null = null;
+  private readonly opts: RunOptions;
+  private pendingEdits: LiveHyperparameters = {};
+  private pendingRequestIds: Array<string | number> = [];
+  private evalRequested = false;
+  private checkpointRequests: Array<(path: string) => void> = [];
+  private stopRequested = false;
+  private pauseRequested = false;
+  private wake: (() => void) | null = null;
+  private readonly live = new Window();
+  private readonly log = new Window();
+  private epochLoss = new Window();
+  private lastLiveEmit = 0;
+  private trainSeconds = 0;
+  private samplesTrained = 0;
+  private lastEval: EvalResult | null = null;
+  private lastEvalStep = -1;
+  private readonly metricsHistory: MetricsMessage[] = [];
+  private readonly evalHistory: EvalMessage[] = [];
+  private readonly appliedHistory: AppliedMessage[] = [];
+  private stateReason: string | undefined;
+  config: RunConfig;
+
+  constructor(opts: RunOptions) {
+    super();
+    this.opts = opts;
+    this.runId = opts.runId;
+    this.config = { ...opts.config };
+    if (opts.resume) {
+      this.log.lossSum = opts.resume.lossSum;
+      this.log.steps = opts.resume.lossCount;
+    }
+  }
+
+  get step(): number {
+    return this.session?.step ?? this.opts.resume?.step ?? 0;
+  }
+
+  get checkpointDir(): string | undefined {
+    return this.opts.checkpointDir ?? (this.opts.store ? this.opts.store.dir(this.runId) : undefined);
+  }
+
+  history(): { metrics: MetricsMessage[]; evals: EvalMessage[]; applied: AppliedMessage[]; state: RunState } {
+    return { metrics: [...this.metricsHistory], evals: [...this.evalHistory], applied: [...this.appliedHistory], state: this.state };
+  }
+
+  // ---- control, from the command line or the WebSocket -------------------------------------------
+
+  update(changes: LiveHyperparameters, requestId?: string | number): void {
+    if (this.state === 'done' || this.state === 'failed' || this.state === 'stopped') throw new UserError('bad_config', `run ${this.runId} has ended (${this.state}); fork it to train on with other values`);
+    this.pendingEdits = { ...this.pendingEdits, ...changes };
+    if (requestId !== undefined) this.pendingRequestIds.push(requestId);
+    this.poke();
+  }
+
+  pause(): void {
+    if (this.state === 'running' || this.state === 'downloading' || this.state === 'idle') this.pauseRequested = true;
+    this.poke();
+  }
+
+  resume(): void {
+    this.pauseRequested = false;
+    this.poke();
+  }
+
+  async stop(): Promise<void> {
+    this.stopRequested = true;
+    this.poke();
+    if (this.finished) await this.finished.catch(() => undefined);
+  }
+
+  evaluate(): void {
+    this.evalRequested = true;
+    this.poke();
+  }
+
+  /** Writes a step-<N>.ckpt (kept for forks) at the next step boundary; resolves with its path. */
+  checkpoint(): Promise<string> {
+    if (!this.checkpointDir) return Promise.reject(new UserError('bad_config', 'this run has no checkpoint folder'));
+    if (this.state === 'done' || this.state === 'failed' || this.state === 'stopped' || !this.session) {
+      return Promise.reject(new UserError('bad_config', `run ${this.runId} is not training (${this.state})`));
+    }
+    return new Promise((resolve) => {
+      this.checkpointRequests.push(resolve);
+      this.poke();
+    });
+  }
+
+  private poke(): void {
+    const w = this.wake;
+    this.wake = null;
+    w?.();
+  }
+
+  private setState(state: RunState, reason?: string): void {
+    this.state = state;
+    this.stateReason = reason;
+    const msg: StateMessage = { type: 'state', runId: this.runId, state, ...(reason ? { reason } : {}), step: this.step };
+    this.opts.store?.appendEvent(this.runId, msg);
+    this.emit('state', msg);
+  }
+
+  get reason(): string | undefined {
+    return this.stateReason;
+  }
+
+  // ---- the loop ----------------------------------------------------------------------------------
+
+  private finished: Promise<RunSummaryDone> | null = null;
+
+  start(): Promise<RunSummaryDone> {
+    if (!this.finished) this.finished = this.loop();
+    return this.finished;
+  }
+
+  private async loop(): Promise<RunSummaryDone> {
+    const cfg = this.config;
+    try {
+      this.setState(cfg.data === undefined ? 'downloading' : 'idle');
+      this.session = await TrainingSession.create({
+        config: this.opts.resume ? { ...cfg } : cfg,
+        cacheDir: this.opts.cacheDir,
+        resume: this.opts.resume,
+        engine: this.opts.engine,
+        notice: (line) => { this.opts.notice?.(line); this.emit('notice', line); },
+        onProgress: (p: Progress) => this.emit('progress', p),
+        downloadUrl: this.opts.downloadUrl,
+      });
+      if (this.checkpointDir) mkdirSync(this.checkpointDir, { recursive: true });
+      this.emit('dataset', this.session.datasetSource);
+      return await this.trainLoop(this.session);
+    } catch (e) {
+      const message = isUserError(e) ? e.message : `${(e as Error).message}`;
+      if (this.session) this.tryCheckpoint('latest.ckpt');
+      this.setState('failed', message);
+      throw e;
+    } finally {
+      await this.session?.close();
+    }
+  }
+
+  private async trainLoop(s: TrainingSession): Promise<RunSummaryDone> {
+    const cfg = () => s.config;
+    this.setState('running');
+    let stepsPerChunk = 8;
+    const chunkMs = this.opts.chunkMs ?? 25;
+    const intervalMs = this.opts.metricsIntervalMs ?? 50;
+    this.lastLiveEmit = performance.now();
+    while (true) {
+      this.applyEdits(s);
+      if (this.evalRequested) { this.evalRequested = false; await this.runEval(s); }
+      while (this.checkpointRequests.length) {
+        const path = this.tryCheckpoint(`step-${s.step}.ckpt`);
+        for (const r of this.checkpointRequests.splice(0)) r(path ?? '');
+      }
+      if (this.stopRequested) break;
+      if (this.pauseRequested) {
+        if (this.state !== 'paused') {
+          this.tryCheckpoint('latest.ckpt');
+          this.emitLive(s, true);
+          this.setState('paused', this.stateReason);
+        }
+        await new Promise<void>((r) => { this.wake = r; });
+        continue;
+      }
+      if (this.state === 'paused') this.setState('running');
+      if (s.epoch >= this.config.epochs || (this.config.maxSteps > 0 && s.step >= this.config.maxSteps)) break;
+
+      // Chunk boundaries: never cross a checkpoint, a log line, --max-steps or the end of the epoch.
+      let n = Math.max(1, stepsPerChunk);
+      const c = cfg();
+      n = Math.min(n, c.checkpointEvery - (s.step % c.checkpointEvery), c.logEvery - (s.step % c.logEvery));
+      if (c.maxSteps > 0) n = Math.min(n, c.maxSteps - s.step);
+      const t0 = performance.now();
+      const chunk = await s.trainChunk(n);
+      const seconds = (performance.now() - t0) / 1000;
+      this.trainSeconds += seconds;
+      this.samplesTrained += chunk.steps * chunk.batchSize;
+      this.live.trainSeconds += seconds;
+      this.log.trainSeconds += seconds;
+      // Size the next chunk to about chunkMs of work, so edits, pauses and metrics stay responsive.
+      const perStep = seconds / chunk.steps;
+      stepsPerChunk = Math.max(1, Math.min(4096, Math.round(chunkMs / 1000 / Math.max(perStep, 1e-6))));
+      const bad = this.consume(s, chunk);
+      if (chunk.appliedAtStep !== null) this.announceApplied(chunk.appliedAtStep);
+      if (s.step % c.checkpointEvery === 0) this.tryCheckpoint('latest.ckpt');
+      if (chunk.epochEnded) {
+        await this.runEval(s);
+        this.tryCheckpoint(`step-${s.step}.ckpt`);
+        this.epochLossDone = this.epochLoss;
+        this.epochLoss = new Window();
+      }
+      if (performance.now() - this.lastLiveEmit >= intervalMs) this.emitLive(s, false);
+      if (bad !== null) {
+        this.pauseRequested = true;
+        this.stateReason = `the training loss became ${bad} at step ${s.step}: paused instead of training on garbage. Lower the learning rate and resume, or fork from an earlier checkpoint.`;
+      }
+      // Let sockets, timers and signals run between chunks.
+      await new Promise<void>((r) => setImmediate(r));
+    }
+    this.emitLive(s, true);
+    if (this.lastEvalStep !== s.step) await this.runEval(s);
+    this.tryCheckpoint('latest.ckpt');
+    const ended = this.stopRequested && !(s.epoch >= this.config.epochs || (this.config.maxSteps > 0 && s.step >= this.config.maxSteps));
+    this.setState(ended ? 'stopped' : 'done');
+    const lossWindow = this.epochLoss.steps > 0 ? this.epochLoss : this.epochLossDone;
+    return {
+      steps: s.step,
+      seconds: this.trainSeconds,
+      samplesPerSec: this.trainSeconds > 0 ? this.samplesTrained / this.trainSeconds : 0,
+      trainLoss: lossWindow && lossWindow.steps ? lossWindow.lossSum / lossWindow.steps : NaN,
+      testAccuracy: this.lastEval?.testAccuracy ?? 0,
+      parametersSha256: s.parametersSha256(),
+    };
+  }
+
+  private epochLossDone: Window | null = null;
+
+  /** Folds a chunk's per-step losses into the windows; returns 'NaN'/'Infinity' if a loss was not finite. */
+  private consume(s: TrainingSession, chunk: TrainedChunk): string | null {
+    let bad: string | null = null;
+    const c = s.config;
+    for (let i = 0; i < chunk.steps; i++) {
+      const loss = chunk.losses[i];
+      const correct = chunk.correct[i];
+      if (!Number.isFinite(loss) && bad === null) bad = String(loss);
+      this.live.add(loss, correct, chunk.batchSize);
+      this.epochLoss.add(loss, correct, chunk.batchSize);
+      this.log.add(loss, correct, chunk.batchSize);
+      const step = chunk.firstStep + i;
+      if (step % c.logEvery === 0) {
+        this.emit('log', this.metricsFrom(s, this.log, step, this.log.trainSeconds));
+        this.log.reset();
+      }
+    }
+    this.opts.store?.appendLosses(this.runId, Float32Array.from(chunk.losses));
+    return bad;
+  }
+
+  private metricsFrom(s: TrainingSession, w: Window, step: number, seconds: number): MetricsMessage {
+    const stats = s.optimizerStats();
+    const n = Math.max(1, w.steps);
+    return {
+      type: 'metrics',
+      runId: this.runId,
+      step,
+      epoch: s.epochProgress,
+      samplesSeen: this.samplesSeen(s),
+      loss: w.lossSum / n,
+      lossMin: w.steps ? w.lossMin : 0,
+      lossMax: w.steps ? w.lossMax : 0,
+      accuracy: w.samples ? w.correct / w.samples : 0,
+      learningRate: s.config.learningRate,
+      samplesPerSec: seconds > 0 ? w.samples / seconds : this.trainSeconds > 0 ? this.samplesTrained / this.trainSeconds : 0,
+      updateRatio: stats.updateRatio,
+      optimizer: stats.optimizer,
+    };
+  }
+
+  private samplesSeen(s: TrainingSession): number {
+    return s.epoch * s.dataset.train.count + s.cursor;
+  }
+
+  private emitLive(s: TrainingSession, force: boolean): void {
+    if (this.live.steps === 0 && !force) return;
+    if (this.live.steps === 0) return;
+    const msg = this.metricsFrom(s, this.live, s.step, this.live.trainSeconds);
+    this.live.reset();
+    this.lastLiveEmit = performance.now();
+    this.metricsHistory.push(msg);
+    if (this.metricsHistory.length > MAX_HISTORY) compact(this.metricsHistory);
+    this.opts.store?.appendEvent(this.runId, msg);
+    this.emit('metrics', msg);
+  }
+
+  private applyEdits(s: TrainingSession): void {
+    const edits = this.pendingEdits;
+    if (Object.keys(edits).length === 0) return;
+    this.pendingEdits = {};
+    let changes: Record<string, { from: number; to: number }>;
+    try {
+      changes = s.update(edits);
+    } catch (e) {
+      this.emit('editError', e);
+      return;
+    }
+    this.config = { ...s.config };
+    if (Object.keys(changes).length === 0) { this.pendingRequestIds = []; return; }
+    this.pendingApplied = { ...(this.pendingApplied ?? {}), ...changes };
+    // A batch size change alone is applied here, between chunks; optimizer values at the workers' next step.
+    if (Object.keys(changes).every((k) => k === 'batchSize') || !s.engine.hyperPending) this.announceApplied(s.step + 1);
+  }
+
+  private pendingApplied: Record<string, { from: number; to: number }> | null = null;
+
+  private announceApplied(step: number): void {
+    if (!this.pendingApplied) return;
+    const msg: AppliedMessage = { type: 'applied', runId: this.runId, step, changes: this.pendingApplied };
+    const ids = this.pendingRequestIds.splice(0);
+    if (ids.length) msg.requestId = ids[ids.length - 1];
+    this.pendingApplied = null;
+    this.appliedHistory.push(msg);
+    this.opts.store?.appendEvent(this.runId, msg);
+    this.emit('applied', msg);
+  }
+
+  private async runEval(s: TrainingSession): Promise<void> {
+    const r = await s.evaluate();
+    this.lastEval = r;
+    this.lastEvalStep = s.step;
+    const msg: EvalMessage = { type: 'eval', runId: this.runId, step: s.step, epoch: s.epochProgress, ...r };
+    this.evalHistory.push(msg);
+    this.opts.store?.appendEvent(this.runId, msg);
+    this.emit('eval', msg);
+  }
+
+  /** Writes a checkpoint; a failure to write is reported, never fatal to the run. */
+  private tryCheckpoint(name: string): string | null {
+    const dir = this.checkpointDir;
+    if (!dir || !this.session) return null;
+    const file = join(dir, name);
+    try {
+      const state = this.session.snapshot(this.runId, this.log.lossSum, this.log.steps, {
+        ...(this.opts.parentRunId ? { parentRunId: this.opts.parentRunId, forkStep: this.opts.forkStep } : {}),
+      });
+      writeCheckpointAtomic(file, state);
+      this.emit('checkpoint', { step: this.session.step, path: file });
+      return file;
+    } catch (e) {
+      this.emit('notice', `could not write checkpoint ${file}: ${(e as Error).message}`);
+      return null;
+    }
+  }
+}
+
+/** Halves a long metrics history by merging neighbours: means weighted, min and max kept, so spikes survive. */
+function compact(h: MetricsMessage[]): void {
+  const out: MetricsMessage[] = [];
+  for (let i = 0; i + 1 < h.length; i += 2) {
+    const a = h[i], b = h[i + 1];
+    out.push({ ...b, loss: (a.loss + b.loss) / 2, lossMin: Math.min(a.lossMin, b.lossMin), lossMax: Math.max(a.lossMax, b.lossMax), accuracy: (a.accuracy + b.accuracy) / 2 });
+  }
+  if (h.length % 2) out.push(h[h.length - 1]);
+  h.length = 0;
+  h.push(...out);
+}

@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { UserError } from '../../sidecar/errors';
+import { PARAMETER_COUNT } from '../../sidecar/nn/spec';
+import { decodeCheckpoint, encodeCheckpoint, readCheckpoint, writeCheckpointAtomic } from '../../sidecar/store/checkpoint';
+import { sampleState, tempDir } from './helpers';
+
+function refused(pattern: RegExp) {
+  return (e: unknown) => {
+    assert.ok(e instanceof UserError, `expected a UserError, got ${e}`);
+    assert.equal(e.code, 'bad_checkpoint');
+    assert.match(e.message, pattern);
+    return true;
+  };
+}
+
+test('a checkpoint round-trips every field bit for bit', () => {
+  const state = sampleState({ parentRunId: 'parent-1', forkStep: 100, datasetId: 'sample:2000' });
+  const back = decodeCheckpoint(encodeCheckpoint(state), 'x.ckpt');
+  assert.deepEqual(back, state);
+  assert.equal(back.params.length, PARAMETER_COUNT);
+});
+
+test('a diverged run (NaN loss sum, NaN parameters) still round-trips', () => {
+  const state = sampleState({ lossSum: NaN });
+  state.params[3] = NaN;
+  state.m[5] = Infinity;
+  const back = decodeCheckpoint(encodeCheckpoint(state), 'x.ckpt');
+  assert.ok(Number.isNaN(back.lossSum));
+  assert.ok(Number.isNaN(back.params[3]));
+  assert.equal(back.m[5], Infinity);
+});
+
+test('a file that is not a checkpoint is refused as such, naming the file', () => {
+  assert.throws(() => decodeCheckpoint(Buffer.from('{"hello": "world"}'), 'checkpoint /tmp/notes.json'), refused(/checkpoint \/tmp\/notes\.json is not a Train with Adam checkpoint/));
+  assert.throws(() => decodeCheckpoint(Buffer.alloc(0), 'empty.ckpt'), refused(/empty\.ckpt is not a Train with Adam checkpoint/));
+});
+
+test('a flipped byte anywhere is a checksum mismatch', () => {
+  const buf = encodeCheckpoint(sampleState());
+  for (const at of [20, 4000, buf.length - 100, buf.length - 1]) {
+    const bad = Buffer.from(buf);
+    bad[at] ^= 0x01;
+    assert.throws(() => decodeCheckpoint(bad, 'flipped.ckpt'), refused(/flipped\.ckpt is damaged \(checksum mismatch\)/));
+  }
+});
+
+test('a truncated checkpoint is refused as truncated', () => {
+  const buf = encodeCheckpoint(sampleState());
+  for (const length of [buf.length - 1, buf.length - 32, 1000, 40]) {
+    assert.throws(() => decodeCheckpoint(buf.subarray(0, length), 'cut.ckpt'), refused(/cut\.ckpt is truncated/));
+  }
+});
+
+test('a checkpoint of a different network (parameter count) is refused', () => {
+  const state = sampleState({ params: new Float32Array(100), m: new Float32Array(100), v: new Float32Array(100), vMax: new Float32Array(100) });
+  assert.throws(() => decodeCheckpoint(encodeCheckpoint(state), 'other.ckpt'), refused(/other\.ckpt holds 100 values for params, this network has 62006/));
+});
+
+test('a checkpoint whose configuration is invalid is refused, naming the field', () => {
+  const state = sampleState();
+  const bad = { ...state, config: { ...state.config, beta1: 1.5 } };
+  assert.throws(() => decodeCheckpoint(encodeCheckpoint(bad), 'cfg.ckpt'), refused(/cfg\.ckpt has an invalid configuration: beta1 must be in \[0, 1\), got 1\.5/));
+});
+
+test('writeCheckpointAtomic leaves only the checkpoint, and readCheckpoint reads it back', () => {
+  const dir = tempDir();
+  const file = join(dir, 'latest.ckpt');
+  writeCheckpointAtomic(file, sampleState({ step: 1 }));
+  writeCheckpointAtomic(file, sampleState({ step: 2 }));
+  assert.deepEqual(readdirSync(dir), ['latest.ckpt']);
+  assert.equal(readCheckpoint(file).step, 2);
+});
+
+test('a failed write leaves the old checkpoint intact and no temporary file', { skip: process.getuid?.() === 0 ? 'root ignores file modes' : false }, () => {
+  const dir = tempDir();
+  const file = join(dir, 'latest.ckpt');
+  writeCheckpointAtomic(file, sampleState({ step: 7 }));
+  const before = readFileSync(file);
+  chmodSync(dir, 0o500); // the folder refuses new files: the temporary file cannot be created
+  try {
+    assert.throws(() => writeCheckpointAtomic(file, sampleState({ step: 8 })), /EACCES/);
+  } finally {
+    chmodSync(dir, 0o700);
+  }
+  assert.deepEqual(readFileSync(file), before);
+  assert.deepEqual(readdirSync(dir), ['latest.ckpt']);
+  assert.equal(readCheckpoint(file).step, 7);
+});
+
+test('the write goes to a temporary file in the same folder that is then renamed over the old name', () => {
+  // A write that dies before the rename (a kill, a power cut) leaves only such a temporary file behind:
+  // readers of latest.ckpt never see it.
+  const dir = tempDir();
+  const file = join(dir, 'latest.ckpt');
+  writeCheckpointAtomic(file, sampleState({ step: 7 }));
+  writeFileSync(join(dir, '.latest.ckpt.999.deadbeef.tmp'), encodeCheckpoint(sampleState({ step: 8 })).subarray(0, 5000));
+  assert.equal(readCheckpoint(file).step, 7);
+  writeCheckpointAtomic(file, sampleState({ step: 9 }));
+  assert.equal(readCheckpoint(file).step, 9);
+});
+
+test('a write whose rename fails removes its temporary file', () => {
+  const dir = tempDir();
+  const target = join(dir, 'latest.ckpt');
+  mkdirSync(join(target, 'occupied'), { recursive: true }); // a non-empty folder cannot be renamed over
+  assert.throws(() => writeCheckpointAtomic(target, sampleState()));
+  assert.deepEqual(readdirSync(dir), ['latest.ckpt']);
+});
+
+test('readers never see a partial checkpoint while a writer is killed mid-write', async () => {
+  const dir = tempDir();
+  const file = join(dir, 'latest.ckpt');
+  writeCheckpointAtomic(file, sampleState({ step: 0 }));
+  const script = `
+    const { writeCheckpointAtomic } = require(${JSON.stringify(require.resolve('../../sidecar/store/checkpoint'))});
+    const { sampleState } = require(${JSON.stringify(require.resolve('./helpers'))});
+    for (let step = 1; ; step++) writeCheckpointAtomic(${JSON.stringify(file)}, sampleState({ step }));`;
+  const child = spawn(process.execPath, ['--import', 'tsx', '-e', script], { stdio: 'ignore' });
+  const until = Date.now() + 1500;
+  let reads = 0;
+  let lastStep = 0;
+  while (Date.now() < until) {
+    const state = readCheckpoint(file); // throws if a reader ever saw a torn file
+    assert.ok(state.step >= lastStep);
+    lastStep = state.step;
+    reads++;
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  child.kill('SIGKILL');
+  await new Promise((r) => child.once('exit', r));
+  assert.ok(lastStep > 0, 'the writer wrote while we read');
+  assert.ok(reads > 10);
+  assert.ok(readCheckpoint(file).step >= lastStep);
+  // What a kill can leave is only a temporary file beside it, never a damaged latest.ckpt.
+  for (const name of readdirSync(dir)) assert.ok(name === 'latest.ckpt' || /^\.latest\.ckpt\.\d+\.[0-9a-f]+\.tmp$/.test(name), name);
+  assert.ok(existsSync(file));
+});
+
+test('readCheckpoint names a missing file and a folder', () => {
+  const dir = tempDir();
+  assert.throws(() => readCheckpoint(join(dir, 'nope.ckpt')), refused(/nope\.ckpt does not exist/));
+  assert.throws(() => readCheckpoint(dir), refused(/is a folder, not a checkpoint file/));
+  assert.throws(() => readCheckpoint('a\0b'), (e: unknown) => e instanceof UserError && e.code === 'bad_path');
+});

@@ -1,0 +1,71 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { RunData } from '../../webview/runData';
+import { resolveConfig, type MetricsMessage, type EvalMessage } from '../../sidecar/protocol';
+
+const config = resolveConfig({ data: 'sample' }, 2);
+const metrics = (step: number, loss = 2, extra: Partial<MetricsMessage> = {}): MetricsMessage => ({
+  type: 'metrics', runId: 'r1', step, epoch: step / 1000, samplesSeen: step * 4, loss, lossMin: loss / 2, lossMax: loss * 2,
+  accuracy: 0.3, learningRate: 0.001, samplesPerSec: 9000, updateRatio: { conv1: 0.8, fc3: 0.5 }, ...extra,
+});
+const evalAt = (step: number, epoch: number, testAccuracy: number): EvalMessage => ({
+  type: 'eval', runId: 'r1', step, epoch, testLoss: 1.5, testAccuracy, perClassAccuracy: Array(10).fill(testAccuracy),
+  confusion: Array.from({ length: 10 }, () => Array(10).fill(1)),
+});
+
+test('metrics become loss, band, learning rate, speed and per-layer update-ratio series', () => {
+  const r = new RunData('r1', config, 'running', 0);
+  r.addMetrics(metrics(100, 2.2));
+  r.addMetrics(metrics(200, 2.0));
+  assert.deepEqual(r.loss.raw, [{ x: 100, y: 2.2 }, { x: 200, y: 2.0 }]);
+  assert.deepEqual(r.lossMin.map((p) => p.y), [1.1, 1.0]);
+  assert.deepEqual(r.lossMax.map((p) => p.y), [4.4, 4.0]);
+  assert.deepEqual([...r.updateRatio.keys()], ['conv1', 'fc3']);
+  assert.deepEqual(r.updateRatio.get('conv1'), [{ x: 100, y: 0.8 }, { x: 200, y: 0.8 }]);
+  assert.equal(r.lastStep, 200);
+});
+
+test('a metrics message repeated by a re-subscribe is dropped', () => {
+  const r = new RunData('r1', config, 'running', 0);
+  assert.equal(r.addMetrics(metrics(100)), true);
+  assert.equal(r.addMetrics(metrics(100)), false);
+  assert.equal(r.loss.raw.length, 1);
+});
+
+test('history replaces the run\'s series in the same arrays the charts hold', () => {
+  const r = new RunData('r1', config, 'running', 0);
+  r.addMetrics(metrics(100));
+  const held = r.loss.raw;
+  const heldRatio = r.updateRatio.get('conv1');
+  r.loadHistory({ type: 'history', runId: 'r1', config, state: 'paused', metrics: [metrics(100, 3), metrics(200, 2.5)], evals: [evalAt(12500, 1, 0.45)], applied: [] });
+  assert.equal(r.loss.raw, held);
+  assert.equal(r.updateRatio.get('conv1'), heldRatio);
+  assert.deepEqual(held.map((p) => p.y), [3, 2.5]);
+  assert.equal(r.state, 'paused');
+  assert.deepEqual(r.testAccuracy, [{ x: 1, y: 0.45 }]);
+});
+
+test('test accuracy is a series over epochs, one point per eval', () => {
+  const r = new RunData('r1', config, 'running', 0);
+  r.addEval(evalAt(25000, 2, 0.55));
+  r.addEval(evalAt(12500, 1, 0.45));
+  r.addEval(evalAt(12500, 1, 0.45));
+  assert.deepEqual(r.testAccuracy, [{ x: 1, y: 0.45 }, { x: 2, y: 0.55 }]);
+  assert.equal(r.latestEval?.step, 25000);
+});
+
+test('an applied change updates the run\'s current hyperparameters once', () => {
+  const r = new RunData('r1', config, 'running', 0);
+  const a = { type: 'applied' as const, runId: 'r1', step: 300, changes: { learningRate: { from: 0.001, to: 0.003 } } };
+  assert.equal(r.addApplied(a), true);
+  assert.equal(r.addApplied({ ...a }), false);
+  assert.equal(r.config.learningRate, 0.003);
+  assert.equal(r.applied.length, 1);
+});
+
+test('the nearest logged step is what "Fork from here" uses', () => {
+  const r = new RunData('r1', config, 'running', 0);
+  for (const s of [100, 200, 300]) r.addMetrics(metrics(s));
+  assert.equal(r.nearestStep(240), 200);
+  assert.equal(r.nearestStep(10_000), 300);
+});

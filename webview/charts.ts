@@ -1,0 +1,194 @@
+// The dashboard's charts, created once. Datasets hold references to each run's series (RunData); a draw
+// only rebuilds the dataset list when the set of shown runs changes, otherwise it re-points the data and
+// calls `update('none')` (no animation, no re-creation).
+import type { ChartDataset, ChartOptions } from 'chart.js';
+import { Chart, markerPlugin, stepChartOptions, type DrawnMarker, type MarkerLayer } from './chartKit';
+import { LAYER_PALETTE, withAlpha } from './colors';
+import { formatNumber, markersFromApplied } from './markers';
+import type { RunData } from './runData';
+import type { XY } from './series';
+
+export interface ShownRun {
+  data: RunData;
+  color: string;
+  primary: boolean;
+}
+
+type LineDataset = ChartDataset<'line', XY[]> & { tooltip?: boolean };
+
+export interface ChartCanvases {
+  loss: HTMLCanvasElement;
+  accuracy: HTMLCanvasElement;
+  testAccuracy: HTMLCanvasElement;
+  learningRate: HTMLCanvasElement;
+  samplesPerSec: HTMLCanvasElement;
+  updateRatio: HTMLCanvasElement;
+}
+
+const percent = (v: number | string) => `${formatNumber(Number(v) * 100)}%`;
+
+export class DashboardCharts {
+  private readonly loss: Chart<'line', XY[]>;
+  private readonly accuracy: Chart<'line', XY[]>;
+  private readonly testAccuracy: Chart<'line', XY[]>;
+  private readonly learningRate: Chart<'line', XY[]>;
+  private readonly samplesPerSec: Chart<'line', XY[]>;
+  private readonly updateRatio: Chart<'line', XY[]>;
+  private readonly layers = new Map<Chart, MarkerLayer>();
+  private structureKey = '';
+  private syncing = false;
+  private pickedStep?: number;
+  private pointerDown?: { x: number; y: number };
+  private shown: ShownRun[] = [];
+
+  constructor(canvases: ChartCanvases, private readonly onPickStep: (step: number) => void) {
+    const hooks = { onZoomed: (c: Chart) => this.syncZoom(c) };
+    this.loss = this.stepChart(canvases.loss, stepChartOptions('training loss', hooks), true);
+    this.accuracy = this.stepChart(canvases.accuracy, stepChartOptions('training accuracy', hooks, { min: 0, max: 1, ticks: { callback: percent, maxTicksLimit: 6 } }), false);
+    this.learningRate = this.stepChart(canvases.learningRate, stepChartOptions('learning rate', hooks, { type: 'logarithmic' }), true);
+    this.samplesPerSec = this.stepChart(canvases.samplesPerSec, stepChartOptions('samples / s', hooks, { beginAtZero: true }), false);
+    this.updateRatio = this.stepChart(canvases.updateRatio, stepChartOptions('RMS step / lr', hooks, { beginAtZero: true, suggestedMax: 1.2 }), false, {
+      markers: [],
+      showLabels: false,
+      referenceY: { value: 1, label: 'step = lr', color: '#888' },
+    });
+    (this.updateRatio.options.plugins as Record<string, unknown>).legend = { display: true, position: 'bottom', labels: { boxWidth: 12, boxHeight: 2 } };
+
+    this.testAccuracy = new Chart(canvases.testAccuracy, {
+      type: 'line',
+      data: { datasets: [] },
+      options: {
+        animation: false,
+        responsive: true,
+        maintainAspectRatio: false,
+        parsing: false,
+        elements: { point: { radius: 3 }, line: { borderWidth: 2 } },
+        scales: {
+          x: { type: 'linear', min: 0, suggestedMax: 2, title: { display: true, text: 'epoch' }, ticks: { stepSize: 1, precision: 0 } },
+          y: { type: 'linear', min: 0, suggestedMax: 0.7, title: { display: true, text: 'test accuracy' }, ticks: { callback: percent } },
+        },
+        plugins: {
+          legend: { display: false },
+          tooltip: { callbacks: { title: (items) => (items.length ? `epoch ${formatNumber(items[0].parsed.x ?? NaN)}` : ''), label: (i) => `${i.dataset.label}: ${percent(i.parsed.y ?? NaN)}` } },
+        },
+      } as ChartOptions<'line'>,
+    });
+
+    // A click (not the end of a pan) on the loss chart picks the step to fork from.
+    canvases.loss.addEventListener('pointerdown', (e) => (this.pointerDown = { x: e.clientX, y: e.clientY }));
+    this.loss.options.onClick = (event, _elements, chart) => {
+      const native = event.native as PointerEvent | null;
+      if (native && this.pointerDown && Math.hypot(native.clientX - this.pointerDown.x, native.clientY - this.pointerDown.y) > 5) return;
+      const area = chart.chartArea;
+      if (event.x === null || event.y === null || event.x < area.left || event.x > area.right || event.y < area.top || event.y > area.bottom) return;
+      const step = chart.scales.x.getValueForPixel(event.x);
+      if (step !== undefined) this.onPickStep(step);
+    };
+  }
+
+  private stepChart(canvas: HTMLCanvasElement, options: ChartOptions<'line'>, showLabels: boolean, layer?: MarkerLayer): Chart<'line', XY[]> {
+    const markers: MarkerLayer = layer ?? { markers: [], showLabels };
+    const chart = new Chart<'line', XY[]>(canvas, { type: 'line', data: { datasets: [] }, options, plugins: [markerPlugin(markers)] });
+    this.layers.set(chart as unknown as Chart, markers);
+    return chart;
+  }
+
+  private get stepCharts(): Chart<'line', XY[]>[] {
+    return [this.loss, this.accuracy, this.learningRate, this.samplesPerSec, this.updateRatio];
+  }
+
+  private get allCharts(): Chart<'line', XY[]>[] {
+    return [...this.stepCharts, this.testAccuracy];
+  }
+
+  /** Zooming or panning one step chart moves all of them, so the curves stay aligned by step. */
+  private syncZoom(source: Chart): void {
+    if (this.syncing) return;
+    this.syncing = true;
+    const { min, max } = source.scales.x;
+    for (const c of this.stepCharts) if ((c as unknown as Chart) !== source) c.zoomScale('x', { min, max }, 'none');
+    this.syncing = false;
+  }
+
+  resetZoom(): void {
+    for (const c of this.stepCharts) c.resetZoom('none');
+  }
+
+  setLogLoss(log: boolean): void {
+    const y = this.loss.options.scales!.y!;
+    const type = log ? 'logarithmic' : 'linear';
+    if (y.type === type) return;
+    y.type = type;
+    this.loss.update('none');
+  }
+
+  setPickedStep(step: number | undefined): void {
+    this.pickedStep = step;
+    this.draw(this.shown);
+  }
+
+  /** Re-reads theme colours (VS Code theme switch). */
+  restyle(): void {
+    this.structureKey = '';
+    for (const c of this.allCharts) {
+      const scales = c.options.scales as Record<string, { ticks?: { color?: string }; grid?: { color?: string }; title?: { color?: string } }>;
+      for (const s of Object.values(scales)) {
+        if (s.ticks) s.ticks.color = Chart.defaults.color as string;
+        if (s.grid) s.grid.color = Chart.defaults.borderColor as string;
+        if (s.title) s.title.color = Chart.defaults.color as string;
+      }
+    }
+    this.draw(this.shown);
+  }
+
+  draw(shown: ShownRun[]): void {
+    this.shown = shown;
+    const primary = shown.find((s) => s.primary);
+    const layerNames = primary ? [...primary.data.updateRatio.keys()] : [];
+    const key = JSON.stringify([shown.map((s) => [s.data.runId, s.primary]), layerNames]);
+    if (key !== this.structureKey) {
+      this.structureKey = key;
+      this.rebuild(shown, layerNames);
+    } else {
+      // Same datasets: re-point data (the decimation plugin keeps the full array behind `data`'s setter).
+      for (const c of this.allCharts) for (const ds of c.data.datasets) ds.data = (ds as unknown as { source: XY[] }).source;
+    }
+    this.updateMarkers(shown);
+    for (const c of this.allCharts) c.update('none');
+  }
+
+  private rebuild(shown: ShownRun[], layerNames: string[]): void {
+    const line = (label: string, source: XY[], extra: Partial<LineDataset>): LineDataset =>
+      ({ label, data: source, source, ...extra }) as LineDataset;
+    // Overlays first so the primary run is drawn on top.
+    const ordered = [...shown].sort((a, b) => Number(a.primary) - Number(b.primary));
+
+    this.loss.data.datasets = ordered.flatMap(({ data: r, color, primary }) => [
+      ...(primary
+        ? [
+            line(`${r.runId} max`, r.lossMax, { borderWidth: 0, backgroundColor: withAlpha(color, 0.13), fill: '+1', tooltip: false }),
+            line(`${r.runId} min`, r.lossMin, { borderWidth: 0, fill: false, tooltip: false }),
+          ]
+        : []),
+      line(`${r.runId} loss`, r.loss.raw, { borderColor: withAlpha(color, 0.35), borderWidth: 1 }),
+      line(`${r.runId} smoothed`, r.loss.smoothed, { borderColor: color, borderWidth: primary ? 2 : 1.5 }),
+    ]);
+    this.accuracy.data.datasets = ordered.flatMap(({ data: r, color, primary }) => [
+      line(`${r.runId} accuracy`, r.accuracy.raw, { borderColor: withAlpha(color, 0.35), borderWidth: 1 }),
+      line(`${r.runId} smoothed`, r.accuracy.smoothed, { borderColor: color, borderWidth: primary ? 2 : 1.5 }),
+    ]);
+    this.learningRate.data.datasets = ordered.map(({ data: r, color }) => line(`${r.runId} lr`, r.learningRate, { borderColor: color, stepped: 'before' }));
+    this.samplesPerSec.data.datasets = ordered.map(({ data: r, color }) => line(`${r.runId}`, r.samplesPerSec, { borderColor: color }));
+    this.testAccuracy.data.datasets = ordered.map(({ data: r, color }) => line(`${r.runId}`, r.testAccuracy, { borderColor: color, backgroundColor: color }));
+    const primary = shown.find((s) => s.primary);
+    this.updateRatio.data.datasets = primary
+      ? layerNames.map((name, i) => line(name, primary.data.updateRatio.get(name)!, { borderColor: LAYER_PALETTE[i % LAYER_PALETTE.length], backgroundColor: LAYER_PALETTE[i % LAYER_PALETTE.length] }))
+      : [];
+  }
+
+  private updateMarkers(shown: ShownRun[]): void {
+    const markers: DrawnMarker[] = shown.flatMap(({ data, color }) => markersFromApplied(data.applied).map((m) => ({ step: m.step, label: m.label, color })));
+    if (this.pickedStep !== undefined) markers.push({ step: this.pickedStep, label: `fork from step ${this.pickedStep}`, color: Chart.defaults.color as string, dashed: true });
+    for (const layer of this.layers.values()) layer.markers = markers;
+  }
+}

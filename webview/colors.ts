@@ -1,0 +1,27 @@
+// A stable colour per run id, so a run keeps its colour across reloads, overlays and windows.
+
+/** Distinguishable on dark and light themes (Tableau 10, minus grey, which reads as "disabled"). */
+export const RUN_PALETTE = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#b07aa1', '#76b7b2', '#edc948', '#ff9da7', '#9c755f'];
+
+/** Per-layer colours for the trust-region chart (conv1, conv2, fc1, fc2, fc3, then any others). */
+export const LAYER_PALETTE = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#b07aa1', '#76b7b2', '#edc948', '#9c755f'];
+
+/** FNV-1a over the run id's UTF-16 code units. */
+export function hashString(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h;
+}
+
+export function runColor(runId: string): string {
+  return RUN_PALETTE[hashString(runId) % RUN_PALETTE.length];
+}
+
+/** `#rrggbb` with an alpha, for bands and faint raw curves. */
+export function withAlpha(hex: string, alpha: number): string {
+  const n = parseInt(hex.slice(1), 16);
+  return `rgba(${(n >> 16) & 255}, ${(n >> 8) & 255}, ${n & 255}, ${alpha})`;
+}

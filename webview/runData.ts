@@ -1,0 +1,121 @@
+// Everything the dashboard knows about one run, as series ready for the charts. Long series live here,
+// outside the DOM and outside chart.js; the charts hold references to these arrays and are only told to
+// redraw. Messages repeated by a re-subscribe (history overlapping live messages) are dropped by step.
+import type { AppliedMessage, EvalMessage, MetricsMessage, RunConfig, RunState, ServerMessage } from '../sidecar/protocol';
+import { appendIncreasing, SmoothedSeries, type XY } from './series';
+
+type History = Extract<ServerMessage, { type: 'history' }>;
+
+export class RunData {
+  config: RunConfig;
+  state: RunState;
+  parentRunId?: string;
+  forkStep?: number;
+  readonly loss: SmoothedSeries;
+  readonly accuracy: SmoothedSeries;
+  readonly lossMin: XY[] = [];
+  readonly lossMax: XY[] = [];
+  readonly learningRate: XY[] = [];
+  readonly samplesPerSec: XY[] = [];
+  /** Per layer: RMS step / learning rate over steps. */
+  readonly updateRatio = new Map<string, XY[]>();
+  /** Test accuracy by epoch (x = epoch, possibly fractional when a run stopped mid-epoch). */
+  readonly testAccuracy: XY[] = [];
+  readonly evals: EvalMessage[] = [];
+  readonly applied: AppliedMessage[] = [];
+  lastMetrics?: MetricsMessage;
+
+  constructor(
+    readonly runId: string,
+    config: RunConfig,
+    state: RunState,
+    smoothingWeight: number,
+  ) {
+    this.config = config;
+    this.state = state;
+    this.loss = new SmoothedSeries(smoothingWeight);
+    this.accuracy = new SmoothedSeries(smoothingWeight);
+  }
+
+  get lastStep(): number {
+    return this.lastMetrics?.step ?? -1;
+  }
+
+  /** `history` replaces what we had: it is the sidecar's whole record of the run. */
+  loadHistory(h: History): void {
+    this.clear();
+    this.config = h.config;
+    this.state = h.state;
+    this.parentRunId = h.parentRunId;
+    this.forkStep = h.forkStep;
+    for (const m of h.metrics) this.addMetrics(m);
+    for (const e of h.evals) this.addEval(e);
+    for (const a of h.applied) this.addApplied(a);
+  }
+
+  /** Returns false for a repeat (a step we already have). */
+  addMetrics(m: MetricsMessage): boolean {
+    if (m.step <= this.lastStep) return false;
+    this.lastMetrics = m;
+    this.loss.push(m.step, m.loss);
+    this.accuracy.push(m.step, m.accuracy);
+    this.lossMin.push({ x: m.step, y: m.lossMin });
+    this.lossMax.push({ x: m.step, y: m.lossMax });
+    this.learningRate.push({ x: m.step, y: m.learningRate });
+    this.samplesPerSec.push({ x: m.step, y: m.samplesPerSec });
+    for (const [layer, ratio] of Object.entries(m.updateRatio)) {
+      let s = this.updateRatio.get(layer);
+      if (!s) this.updateRatio.set(layer, (s = []));
+      appendIncreasing(s, m.step, ratio);
+    }
+    return true;
+  }
+
+  addEval(e: EvalMessage): boolean {
+    if (this.evals.some((x) => x.step === e.step)) return false;
+    this.evals.push(e);
+    this.evals.sort((a, b) => a.step - b.step);
+    this.testAccuracy.length = 0;
+    for (const x of this.evals) appendIncreasing(this.testAccuracy, x.epoch, x.testAccuracy);
+    return true;
+  }
+
+  addApplied(a: AppliedMessage): boolean {
+    const key = JSON.stringify(a.changes);
+    if (this.applied.some((x) => x.step === a.step && JSON.stringify(x.changes) === key)) return false;
+    this.applied.push(a);
+    this.applied.sort((p, q) => p.step - q.step);
+    // The configuration shown in the form follows the run's current hyperparameters.
+    const config = { ...this.config } as Record<string, unknown>;
+    for (const [field, { to }] of Object.entries(a.changes)) if (field in config) config[field] = to;
+    this.config = config as RunConfig;
+    return true;
+  }
+
+  get latestEval(): EvalMessage | undefined {
+    return this.evals[this.evals.length - 1];
+  }
+
+  setSmoothing(weight: number): void {
+    this.loss.setWeight(weight);
+    this.accuracy.setWeight(weight);
+  }
+
+  /** The step of the metrics point nearest to `step`, for "Fork from here". */
+  nearestStep(step: number): number | undefined {
+    let best: number | undefined;
+    for (const p of this.loss.raw) if (best === undefined || Math.abs(p.x - step) < Math.abs(best - step)) best = p.x;
+    return best;
+  }
+
+  private clear(): void {
+    this.lastMetrics = undefined;
+    this.loss.clear();
+    this.accuracy.clear();
+    for (const s of [this.lossMin, this.lossMax, this.learningRate, this.samplesPerSec, this.testAccuracy]) s.length = 0;
+    // Emptied, not replaced: the charts hold references to these arrays.
+    for (const s of this.updateRatio.values()) s.length = 0;
+    this.evals.length = 0;
+    this.applied.length = 0;
+  }
+}

@@ -1,0 +1,186 @@
+// How the dashboard talks to the sidecar: one interface, two implementations. Inside VS Code the
+// extension host is the WebSocket client and relays with postMessage; in a plain browser served by the
+// sidecar the page opens the WebSocket itself. Messages are checked with the protocol module either way.
+import { parseServerMessage, validateServerMessage, type ClientMessage, type ServerMessage } from '../sidecar/protocol';
+
+export type ConnectionState = 'connecting' | 'open' | 'closed';
+
+/** What survives a reload of the page or of the VS Code webview: small settings, never run data. */
+export interface PersistedState {
+  primaryRunId?: string;
+  overlaidRunIds?: string[];
+  smoothing?: number;
+  logLoss?: boolean;
+}
+
+export interface Transport {
+  send(msg: ClientMessage): boolean;
+  onMessage(cb: (msg: ServerMessage) => void): void;
+  onState(cb: (state: ConnectionState, detail?: string) => void): void;
+  /** Reports a message that failed validation (shown, never thrown). */
+  onInvalid(cb: (error: string) => void): void;
+  loadState(): PersistedState;
+  saveState(state: PersistedState): void;
+  /** Called once the dashboard's handlers are in place. */
+  start(): void;
+}
+
+/** Messages between the webview and the extension host that are not protocol messages. */
+export type WebviewToHost = { type: 'ready' };
+export type HostToWebview = { type: 'host'; connection: ConnectionState; detail?: string };
+
+abstract class BaseTransport implements Transport {
+  protected messageCbs: Array<(m: ServerMessage) => void> = [];
+  protected stateCbs: Array<(s: ConnectionState, detail?: string) => void> = [];
+  protected invalidCbs: Array<(e: string) => void> = [];
+  abstract send(msg: ClientMessage): boolean;
+  abstract loadState(): PersistedState;
+  abstract saveState(state: PersistedState): void;
+  abstract start(): void;
+  onMessage(cb: (m: ServerMessage) => void): void {
+    this.messageCbs.push(cb);
+  }
+  onState(cb: (s: ConnectionState, detail?: string) => void): void {
+    this.stateCbs.push(cb);
+  }
+  onInvalid(cb: (e: string) => void): void {
+    this.invalidCbs.push(cb);
+  }
+  protected emitState(s: ConnectionState, detail?: string): void {
+    for (const cb of this.stateCbs) cb(s, detail);
+  }
+  protected emit(parsed: ReturnType<typeof validateServerMessage>): void {
+    if (!parsed.ok) {
+      for (const cb of this.invalidCbs) cb(parsed.error.message);
+      return;
+    }
+    for (const cb of this.messageCbs) cb(parsed.message);
+  }
+}
+
+interface VsCodeApi {
+  postMessage(msg: unknown): void;
+  getState(): unknown;
+  setState(state: unknown): void;
+}
+declare function acquireVsCodeApi(): VsCodeApi;
+
+export function inVsCode(): boolean {
+  return typeof (globalThis as { acquireVsCodeApi?: unknown }).acquireVsCodeApi === 'function';
+}
+
+/** Inside a VS Code webview: the extension relays protocol messages and says whether the sidecar is up. */
+export class PostMessageTransport extends BaseTransport {
+  private readonly vscode = acquireVsCodeApi();
+
+  start(): void {
+    window.addEventListener('message', (event: MessageEvent) => {
+      const data = event.data as { type?: unknown } | null;
+      if (data && data.type === 'host') {
+        const h = data as HostToWebview;
+        this.emitState(h.connection, h.detail);
+        return;
+      }
+      this.emit(validateServerMessage(data));
+    });
+    // The extension posts nothing before this (DVC's INITIALIZED): then it sends the whole state at once.
+    const ready: WebviewToHost = { type: 'ready' };
+    this.vscode.postMessage(ready);
+  }
+
+  send(msg: ClientMessage): boolean {
+    this.vscode.postMessage(msg);
+    return true;
+  }
+
+  loadState(): PersistedState {
+    return (this.vscode.getState() as PersistedState | undefined) ?? {};
+  }
+
+  saveState(state: PersistedState): void {
+    this.vscode.setState(state);
+  }
+}
+
+const STORAGE_KEY = 'adam-trainer.dashboard';
+
+/**
+ * In a plain browser: the page served by the sidecar opens the WebSocket on its own origin. The token
+ * comes in the page's URL once (`?token=`) and is then removed from the address bar; without one, the
+ * server's HttpOnly cookie authenticates the upgrade. Reconnects with backoff when the socket closes.
+ */
+export class WebSocketTransport extends BaseTransport {
+  private socket?: WebSocket;
+  private token?: string;
+  private attempt = 0;
+  private retryTimer?: ReturnType<typeof setTimeout>;
+
+  constructor(private readonly location: Location = window.location) {
+    super();
+    const url = new URL(location.href);
+    const token = url.searchParams.get('token');
+    if (token) {
+      this.token = token;
+      url.searchParams.delete('token');
+      history.replaceState(history.state, '', url.pathname + url.search + url.hash);
+    }
+  }
+
+  start(): void {
+    this.connect();
+  }
+
+  private connect(): void {
+    const query = this.token ? `?token=${encodeURIComponent(this.token)}` : '';
+    this.emitState('connecting');
+    const ws = new WebSocket(`ws://${this.location.host}/${query}`);
+    this.socket = ws;
+    ws.onopen = () => {
+      this.attempt = 0;
+      this.emitState('open');
+    };
+    ws.onmessage = (event) => {
+      if (typeof event.data === 'string') this.emit(parseServerMessage(event.data));
+    };
+    ws.onclose = (event) => {
+      if (this.socket !== ws) return;
+      this.socket = undefined;
+      // 0.5 s, 1 s, 2 s ... capped at 10 s, with jitter so several tabs do not reconnect in step.
+      const delayMs = Math.min(10_000, 500 * 2 ** this.attempt++) * (0.8 + 0.4 * Math.random());
+      this.emitState('closed', event.code === 1008 ? 'the sidecar refused the connection (token or origin)' : `reconnecting in ${Math.round(delayMs / 1000)} s`);
+      this.retryTimer = setTimeout(() => this.connect(), delayMs);
+    };
+  }
+
+  send(msg: ClientMessage): boolean {
+    if (!this.socket || this.socket.readyState !== WebSocket.OPEN) return false;
+    this.socket.send(JSON.stringify(msg));
+    return true;
+  }
+
+  loadState(): PersistedState {
+    try {
+      const raw = localStorage.getItem(STORAGE_KEY);
+      return raw ? (JSON.parse(raw) as PersistedState) : {};
+    } catch {
+      return {};
+    }
+  }
+
+  saveState(state: PersistedState): void {
+    try {
+      localStorage.setItem(STORAGE_KEY, JSON.stringify(state));
+    } catch {
+      // Storage can be disabled; the dashboard then starts from defaults after a reload.
+    }
+  }
+
+  close(): void {
+    clearTimeout(this.retryTimer);
+    this.socket?.close();
+  }
+}
+
+export function createTransport(): Transport {
+  return inVsCode() ? new PostMessageTransport() : new WebSocketTransport();
+}
