@@ -45,7 +45,7 @@ export class DashboardCharts {
     const hooks = { onZoomed: (c: Chart) => this.syncZoom(c) };
     this.loss = this.stepChart(canvases.loss, stepChartOptions('training loss', hooks), true);
     this.accuracy = this.stepChart(canvases.accuracy, stepChartOptions('training accuracy', hooks, { min: 0, max: 1, ticks: { callback: percent, maxTicksLimit: 6 } }), false);
-    this.learningRate = this.stepChart(canvases.learningRate, stepChartOptions('learning rate', hooks, { type: 'logarithmic' }), true);
+    this.learningRate = this.stepChart(canvases.learningRate, stepChartOptions('learning rate', hooks, { beginAtZero: true }), true);
     this.samplesPerSec = this.stepChart(canvases.samplesPerSec, stepChartOptions('samples / s', hooks, { beginAtZero: true }), false);
     this.updateRatio = this.stepChart(canvases.updateRatio, stepChartOptions('RMS step / lr', hooks, { beginAtZero: true, suggestedMax: 1.2 }), false, {
       markers: [],

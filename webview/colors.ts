@@ -25,3 +25,20 @@ export function withAlpha(hex: string, alpha: number): string {
   const n = parseInt(hex.slice(1), 16);
   return `rgba(${(n >> 16) & 255}, ${(n >> 8) & 255}, ${n & 255}, ${alpha})`;
 }
+
+/**
+ * Colours for the runs drawn together: each run takes its own colour (by id) unless a run before it in
+ * `runIds` (the open run comes first) already has it, then the next free one, so runs drawn together never
+ * share a colour and the same set of runs always gets the same colours.
+ */
+export function assignRunColors(runIds: readonly string[]): Map<string, string> {
+  const colors = new Map<string, string>();
+  const used = new Set<number>();
+  for (const id of runIds) {
+    let i = hashString(id) % RUN_PALETTE.length;
+    for (let probe = 0; probe < RUN_PALETTE.length && used.has(i); probe++) i = (i + 1) % RUN_PALETTE.length;
+    used.add(i);
+    colors.set(id, RUN_PALETTE[i]);
+  }
+  return colors;
+}

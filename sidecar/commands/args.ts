@@ -14,9 +14,18 @@ export type FlagValues = Record<string, string | number | boolean | undefined>;
 export function parseFlags(args: string[], specs: Record<string, FlagSpec>, positionals = false): { flags: FlagValues; positionals: string[] } {
   const options: Record<string, { type: 'string' | 'boolean' }> = {};
   for (const [name, spec] of Object.entries(specs)) options[name] = { type: spec.kind === 'boolean' ? 'boolean' : 'string' };
+  // `--lr -1` means the value -1 (as argparse reads it), not a flag: join negative numbers to their flag.
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const name = args[i].startsWith('--') ? args[i].slice(2) : '';
+    if (name && specs[name] && specs[name].kind !== 'boolean' && i + 1 < args.length && /^-(\d|\.\d|Infinity)/.test(args[i + 1])) {
+      joined.push(`${args[i]}=${args[i + 1]}`);
+      i++;
+    } else joined.push(args[i]);
+  }
   let parsed;
   try {
-    parsed = parseArgs({ args, options, strict: true, allowPositionals: positionals });
+    parsed = parseArgs({ args: joined, options, strict: true, allowPositionals: positionals });
   } catch (e) {
     const msg = (e as Error).message.replace(/\. To specify a positional argument.*$/s, '');
     throw new UserError('bad_usage', `${msg}; run with --help for the flags`);

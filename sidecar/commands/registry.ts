@@ -1,9 +1,15 @@
 // One entry per subcommand; each takes its arguments (after the command name) and resolves to an exit code.
 import { checkReferenceCommand } from './checkReference';
+import { exportCommand } from './export';
+import { runs } from './runs';
+import { serve } from './serve';
 import { trainCommand } from './train';
 
 export type Command = (args: string[]) => Promise<number>;
 export const COMMANDS: Record<string, Command> = {
   train: trainCommand,
   'check-reference': checkReferenceCommand,
+  serve,
+  runs,
+  export: exportCommand,
 };

@@ -52,14 +52,14 @@ function jpegFrame(b: Uint8Array): JpegFrame | undefined {
   return undefined;
 }
 
-// YCbCr with luma at 1x1, 2x1 or 2x2 and chroma at 1x1 (JFIF's usual forms) gets libjpeg's colour path;
-// anything rarer keeps jpeg-js's own conversion.
+// YCbCr with luma sampled 1 or 2 each way and chroma at 1x1 (JFIF's usual forms) gets libjpeg's colour
+// path; anything rarer keeps jpeg-js's own conversion.
 function libjpegSampling(frame: JpegFrame): [number, number] | undefined {
   const [luma, cb, cr] = frame.sampling;
   if (frame.adobe || frame.sampling.length !== 3) return undefined;
   if (cb[0] !== 1 || cb[1] !== 1 || cr[0] !== 1 || cr[1] !== 1) return undefined;
   const [h, v] = luma;
-  return (h === 1 && v === 1) || (h === 2 && (v === 1 || v === 2)) ? [h, v] : undefined;
+  return (h === 1 || h === 2) && (v === 1 || v === 2) ? [h, v] : undefined;
 }
 
 function pngSize(b: Uint8Array): { width: number; height: number } {

@@ -9,7 +9,7 @@
 // then the payload: count label bytes, then count * 3,072 image bytes.
 
 import { createHash, randomBytes } from 'node:crypto';
-import { promises as fsp, mkdirSync, readdirSync, unlinkSync } from 'node:fs';
+import { promises as fsp, mkdirSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { IMAGE_BYTES } from '../nn/spec';
 import type { Split } from './types';
@@ -108,14 +108,20 @@ export async function writeCachedSplit(entry: CacheEntry, cacheDir: string, spli
   removeStale(entry.file);
 }
 
-// Older caches of the same folder and split (same first part of the name) are dead weight of up to 150 MB.
+// Older caches of the same folder and split (same first part of the name) are dead weight of up to 150 MB,
+// as are temp files that a killed process left behind (old enough not to be another one's write in progress).
 function removeStale(current: string): void {
   const dir = dirname(current);
   const name = basename(current);
   const prefix = name.slice(0, 'decoded-'.length + 16);
+  const abandoned = Date.now() - 3_600_000;
   for (const other of readdirSync(dir)) {
-    if (other !== name && other.startsWith(prefix) && other.endsWith('.bin')) {
-      try { unlinkSync(join(dir, other)); } catch { /* another process may have removed it */ }
+    if (other === name || !other.startsWith(prefix)) continue;
+    const path = join(dir, other);
+    try {
+      if (other.endsWith('.bin') || (other.endsWith('.tmp') && statSync(path).mtimeMs < abandoned)) unlinkSync(path);
+    } catch {
+      /* another process may have removed it first */
     }
   }
 }

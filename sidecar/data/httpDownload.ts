@@ -19,14 +19,17 @@ export class HttpDownloadError extends Error {
   }
 }
 
+// Set when the request was ended for lack of data.
+type Stall = { error?: HttpDownloadError };
+
 export interface HttpDownloadOptions {
   timeoutMs: number;
   signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
 }
 
-// A stall destroys the request with `stalled`, so that it, not the socket's "aborted", is what gets reported.
-function get(url: URL, opts: HttpDownloadOptions, stall: { error?: HttpDownloadError }): Promise<http.IncomingMessage> {
+// A stall destroys the request with stall.error, so that it, not the socket's "aborted", is what gets reported.
+function get(url: URL, opts: HttpDownloadOptions, stall: Stall): Promise<http.IncomingMessage> {
   const client = url.protocol === 'https:' ? https : url.protocol === 'http:' ? http : undefined;
   if (!client) return Promise.reject(new HttpDownloadError(`unsupported URL ${url.href}`, true));
   return new Promise((resolve, reject) => {
@@ -41,7 +44,7 @@ function get(url: URL, opts: HttpDownloadOptions, stall: { error?: HttpDownloadE
 }
 
 // Every failure but a cancellation becomes an HttpDownloadError with a short reason.
-function reason(e: unknown, stall: { error?: HttpDownloadError }, signal?: AbortSignal): unknown {
+function reason(e: unknown, stall: Stall, signal?: AbortSignal): unknown {
   if (signal?.aborted || (e as Error)?.name === 'AbortError') return e;
   if (stall.error) return stall.error;
   if (e instanceof HttpDownloadError) return e;
@@ -51,7 +54,7 @@ function reason(e: unknown, stall: { error?: HttpDownloadError }, signal?: Abort
 
 // Resolves with the MD5 (hex) of what was written to `file`.
 export async function httpDownload(url: string, file: string, opts: HttpDownloadOptions): Promise<string> {
-  const stall: { error?: HttpDownloadError } = {};
+  const stall: Stall = {};
   try {
     return await download(url, file, opts, stall);
   } catch (e) {
@@ -59,7 +62,7 @@ export async function httpDownload(url: string, file: string, opts: HttpDownload
   }
 }
 
-async function download(url: string, file: string, opts: HttpDownloadOptions, stall: { error?: HttpDownloadError }): Promise<string> {
+async function download(url: string, file: string, opts: HttpDownloadOptions, stall: Stall): Promise<string> {
   let current = new URL(url);
   for (let redirects = 0; ; redirects++) {
     const res = await get(current, opts, stall);

@@ -74,8 +74,9 @@ export interface LoadedImageFolder {
 }
 
 export async function loadImageFolder(dir: string, cacheDir: string, ctx: LoadContext): Promise<LoadedImageFolder> {
+  // Messages name the folder as the user gave it; the cache is keyed by where it really is (through links).
   const realDir = realpathSync(dir);
-  const listed = SPLITS.map((s) => listSplit(realDir, s)); // both listed (and checked) before any allocation
+  const listed = SPLITS.map((s) => listSplit(dir, s)); // both listed (and checked) before any allocation
   const splits: Split[] = [];
   let cached = true;
   for (let s = 0; s < SPLITS.length; s++) {

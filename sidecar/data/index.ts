@@ -17,7 +17,7 @@ export type { Allocate, Dataset, Progress, Split } from './types';
 export { sampleDir } from './sample';
 
 export interface LoadOptions {
-  data?: string; // undefined = the cached download; 'sample' = the shipped sample; else a folder
+  data?: string; // undefined = the cached download; 'sample' = the shipped sample (a folder so named: ./sample)
   cacheDir: string; // downloads and decoded caches (created if missing)
   allocate?: Allocate;
   onProgress?: (p: Progress) => void;

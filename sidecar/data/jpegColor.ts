@@ -1,6 +1,6 @@
 // libjpeg's last two decoding steps, redone after jpeg-js so that our pixels match PIL's (and so
 // torchvision's): jpeg-js widens subsampled chroma by repeating samples, libjpeg by its "fancy" triangle
-// filter (jdsample.c, h2v1/h2v2_fancy_upsample), which moves edge colours by up to ~50 levels; and libjpeg
+// filter (jdsample.c, h2v1/h1v2/h2v2_fancy_upsample), which moves edge colours by up to ~50 levels; and libjpeg
 // turns YCbCr into RGB with fixed-point tables (jdcolor.c, ycc_rgb_convert). With both, the remaining
 // difference is jpeg-js's IDCT: luma within 1 level.
 
@@ -41,7 +41,8 @@ function upsample(ycc: Uint8Array, channel: number, h: number, v: number, out: I
     const col = (x: number) => (v === 1 ? sample(x, y) : sample(x, y) * 3 + sample(x, near));
     const row = outY * N;
     if (h === 1) {
-      for (let x = 0; x < N; x++) out[row + x] = col(x); // h1v1 only: the caller refuses h1v2
+      const bias = outY % 2 === 0 ? 1 : 2; // h1v2_fancy_upsample's, alternating like those below
+      for (let x = 0; x < N; x++) out[row + x] = v === 1 ? col(x) : (col(x) + bias) >> 2;
       continue;
     }
     // Horizontally each sample becomes two, each mixed 3:1 with its nearer neighbour (the edges with
@@ -58,7 +59,7 @@ function upsample(ycc: Uint8Array, channel: number, h: number, v: number, out: I
 const cb = new Int32Array(PLANE);
 const cr = new Int32Array(PLANE);
 
-// For luma sampling (h, v) of (1, 1), (2, 1) or (2, 2) with chroma at 1x1: what common JPEG writers produce.
+// For luma sampling factors (h, v) of 1 or 2 and chroma at 1x1: what common JPEG writers produce.
 export function yccToPlanes(ycc: Uint8Array, h: number, v: number, out: Uint8Array, offset: number): void {
   upsample(ycc, 1, h, v, cb);
   upsample(ycc, 2, h, v, cr);

@@ -1,5 +1,6 @@
 // 2-D convolution, stride 1, no padding (PyTorch's nn.Conv2d(in, out, k)), over a batch in N,C,H,W order.
 // This is the plain reference the WebAssembly kernels are tested against; clarity over speed.
+import type { FloatArray } from '../optim/adam';
 
 export interface Conv2dShape {
   inChannels: number;
@@ -13,7 +14,7 @@ export function conv2dOutSize(s: Conv2dShape): number {
 }
 
 /** out[n,o,y,x] = bias[o] + sum_{c,i,j} weight[o,c,i,j] * input[n,c,y+i,x+j] */
-export function conv2dForward(s: Conv2dShape, batch: number, input: Float32Array, weight: Float32Array, bias: Float32Array, out: Float32Array): void {
+export function conv2dForward(s: Conv2dShape, batch: number, input: FloatArray, weight: FloatArray, bias: FloatArray, out: FloatArray): void {
   const { inChannels: C, outChannels: O, kernel: K, inSize: H } = s;
   const Ho = H - K + 1;
   for (let n = 0; n < batch; n++) {
@@ -41,8 +42,8 @@ export function conv2dForward(s: Conv2dShape, batch: number, input: Float32Array
  * when gradInput is given; the first layer does not need it).
  */
 export function conv2dBackward(
-  s: Conv2dShape, batch: number, input: Float32Array, weight: Float32Array, gradOut: Float32Array,
-  gradWeight: Float32Array, gradBias: Float32Array, gradInput: Float32Array | null,
+  s: Conv2dShape, batch: number, input: FloatArray, weight: FloatArray, gradOut: FloatArray,
+  gradWeight: FloatArray, gradBias: FloatArray, gradInput: FloatArray | null,
 ): void {
   const { inChannels: C, outChannels: O, kernel: K, inSize: H } = s;
   const Ho = H - K + 1;

@@ -1,4 +1,5 @@
 // Softmax cross-entropy averaged over the batch (F.cross_entropy with reduction='mean').
+import type { FloatArray } from '../optim/adam';
 
 /**
  * Returns the SUM over the batch of -log softmax(logits)[label]; writes d(mean loss)/d(logits) =
@@ -6,7 +7,7 @@
  * into stats[0] when given.
  */
 export function softmaxCrossEntropy(
-  batch: number, classes: number, logits: Float32Array, labels: ArrayLike<number>, scale: number, grad: Float32Array | null,
+  batch: number, classes: number, logits: FloatArray, labels: ArrayLike<number>, scale: number, grad: FloatArray | null,
 ): { lossSum: number; correct: number } {
   let lossSum = 0;
   let correct = 0;

@@ -1,6 +1,7 @@
 // Fully connected layer y = x W^T + b with W [out, in] row-major, as PyTorch's nn.Linear.
+import type { FloatArray } from '../optim/adam';
 
-export function linearForward(batch: number, inF: number, outF: number, x: Float32Array, weight: Float32Array, bias: Float32Array, y: Float32Array): void {
+export function linearForward(batch: number, inF: number, outF: number, x: FloatArray, weight: FloatArray, bias: FloatArray, y: FloatArray): void {
   for (let n = 0; n < batch; n++) {
     for (let o = 0; o < outF; o++) {
       let acc = bias[o];
@@ -12,8 +13,8 @@ export function linearForward(batch: number, inF: number, outF: number, x: Float
 
 /** dW = dy^T x and db = sum_n dy (overwritten); dx = dy W (overwritten). */
 export function linearBackward(
-  batch: number, inF: number, outF: number, x: Float32Array, weight: Float32Array, gradY: Float32Array,
-  gradWeight: Float32Array, gradBias: Float32Array, gradX: Float32Array,
+  batch: number, inF: number, outF: number, x: FloatArray, weight: FloatArray, gradY: FloatArray,
+  gradWeight: FloatArray, gradBias: FloatArray, gradX: FloatArray,
 ): void {
   gradWeight.fill(0);
   gradBias.fill(0);

@@ -1,8 +1,9 @@
 // Max pooling 2x2, stride 2 (nn.MaxPool2d(2, 2)) over N*C planes of size inSize x inSize. The forward
 // pass records which input won each window so the backward pass routes the gradient there (ties go to the
 // first, as PyTorch does).
+import type { FloatArray } from '../optim/adam';
 
-export function maxPoolForward(planes: number, inSize: number, input: Float32Array, out: Float32Array, argmax: Int32Array): void {
+export function maxPoolForward(planes: number, inSize: number, input: FloatArray, out: FloatArray, argmax: Int32Array): void {
   const o = inSize >> 1;
   for (let p = 0; p < planes; p++) {
     const inBase = p * inSize * inSize;
@@ -22,7 +23,7 @@ export function maxPoolForward(planes: number, inSize: number, input: Float32Arr
 }
 
 /** gradInput is overwritten: zero except at each window's winner. */
-export function maxPoolBackward(planes: number, inSize: number, gradOut: Float32Array, argmax: Int32Array, gradInput: Float32Array): void {
+export function maxPoolBackward(planes: number, inSize: number, gradOut: FloatArray, argmax: Int32Array, gradInput: FloatArray): void {
   const outCount = planes * (inSize >> 1) * (inSize >> 1);
   gradInput.fill(0, 0, planes * inSize * inSize);
   for (let i = 0; i < outCount; i++) gradInput[argmax[i]] += gradOut[i];

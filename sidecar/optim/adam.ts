@@ -40,10 +40,12 @@ export function adamStep<T extends FloatArray>(
   const bc2Sqrt = Math.sqrt(biasCorrection2);
   const decay = h.decoupledWeightDecay ? 1 - lr * wd : 1;
   const l2 = h.decoupledWeightDecay ? 0 : wd;
+  // Training runs in float32 as PyTorch does: round where PyTorch's float32 ops would store a value.
+  const round = params instanceof Float32Array ? Math.fround : (x: number) => x;
   for (let i = start; i < end; i++) {
     let p = params[i];
-    if (decay !== 1) p *= decay;
-    const g = l2 !== 0 ? grad[i] + l2 * p : grad[i];
+    if (decay !== 1) p = round(p * decay);
+    const g = l2 !== 0 ? round(grad[i] + l2 * p) : grad[i];
     let mi = beta1 * m[i] + (1 - beta1) * g;
     let vi = beta2 * v[i] + (1 - beta2) * g * g;
     if (flush) {

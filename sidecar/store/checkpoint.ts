@@ -12,7 +12,7 @@
 //
 // Decoding checks all of it before it builds anything, so a bad file is refused whole, never half-loaded.
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
@@ -184,6 +184,41 @@ export function readCheckpoint(file: string): TrainingState {
     throw new UserError('bad_checkpoint', `checkpoint ${path} ${why}`);
   }
   return decodeCheckpoint(buf, `checkpoint ${path}`);
+}
+
+export interface CheckpointFile {
+  step: number;
+  path: string;
+  state?: TrainingState; // loaded already (latest.ckpt has to be read to learn its step)
+}
+
+/**
+ * The checkpoints in a folder (`step-<N>.ckpt`, and `latest.ckpt`, read to learn its step; a damaged
+ * one is left out here, reading it directly says why), oldest first.
+ */
+export function checkpointsIn(dir: string): CheckpointFile[] {
+  const names = readdirSync(dir);
+  const out: CheckpointFile[] = [];
+  for (const name of names) {
+    const m = /^step-(\d+)\.ckpt$/.exec(name);
+    if (m) out.push({ step: Number(m[1]), path: join(dir, name) });
+  }
+  if (names.includes('latest.ckpt')) {
+    try {
+      const state = readCheckpoint(join(dir, 'latest.ckpt'));
+      out.push({ step: state.step, path: join(dir, 'latest.ckpt'), state });
+    } catch {
+      // skipped
+    }
+  }
+  return out.sort((a, b) => a.step - b.step);
+}
+
+/** The newest checkpoint in a folder (a run folder or a --checkpoint-dir), checked and loaded. */
+export function newestCheckpointIn(dir: string): TrainingState {
+  const newest = checkpointsIn(dir).pop();
+  if (!newest) throw new UserError('bad_checkpoint', `folder ${dir} holds no readable checkpoint (latest.ckpt or step-<N>.ckpt)`);
+  return newest.state ?? readCheckpoint(newest.path);
 }
 
 /**

@@ -24,7 +24,7 @@ import {
   runConfigSchema,
   validateServerMessage,
 } from '../protocol';
-import { readCheckpoint, writeFileAtomic } from './checkpoint';
+import { type CheckpointFile, checkpointsIn, readCheckpoint, writeFileAtomic } from './checkpoint';
 import { checkRunId, RUN_ID_PATTERN, resolveUserPath, runDir } from './paths';
 import type { TrainingState } from './state';
 
@@ -274,29 +274,14 @@ export class RunStore {
     return join(this.dir(runId), `${m[1]}.ckpt`);
   }
 
-  /** The run's checkpoints with their steps (`latest.ckpt` read to learn its step), oldest first. */
-  checkpoints(runId: string): Array<{ step: number; path: string; state?: TrainingState }> {
+  /** The run's checkpoints with their steps, oldest first. */
+  checkpoints(runId: string): CheckpointFile[] {
     const dir = this.dir(runId);
-    const out: Array<{ step: number; path: string; state?: TrainingState }> = [];
-    let names: string[] = [];
     try {
-      names = readdirSync(dir);
+      return checkpointsIn(dir);
     } catch {
       throw new UserError('unknown_run', `no run ${runId} in ${this.root}`);
     }
-    for (const name of names) {
-      const m = /^step-(\d+)\.ckpt$/.exec(name);
-      if (m) out.push({ step: Number(m[1]), path: join(dir, name) });
-    }
-    if (names.includes('latest.ckpt')) {
-      try {
-        const state = readCheckpoint(join(dir, 'latest.ckpt'));
-        out.push({ step: state.step, path: join(dir, 'latest.ckpt'), state });
-      } catch {
-        // a damaged latest.ckpt is skipped here; reading it directly reports why
-      }
-    }
-    return out.sort((a, b) => a.step - b.step);
   }
 
   /** The checkpoint nearest at or before `step` (for forks), checked and loaded. */

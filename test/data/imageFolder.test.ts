@@ -41,6 +41,23 @@ test('JPEG pixels match libjpeg, the decoder behind PIL, within a level or so', 
   }
 });
 
+test('every common chroma subsampling (4:4:4, 4:4:0, 4:2:2, 4:2:0) decodes like libjpeg', async (t) => {
+  const dir = tempDir(t);
+  writeImageFolder(dir, 1, 1);
+  const fixtures = join(__dirname, '..', 'fixtures', 'data');
+  const names = ['sampling-1x1.jpg', 'sampling-1x2.jpg', 'sampling-2x1.jpg', 'sampling-2x2.jpg']; // name order
+  for (const name of names) copyFileSync(join(fixtures, name), join(dir, 'train', 'airplane', name));
+  const d = await loadDataset({ data: dir, cacheDir: join(dir, 'cache') });
+  const expected = readFileSync(join(fixtures, 'sampling-expected.bin'));
+  names.forEach((name, k) => {
+    const got = d.train.images.subarray((k + 1) * IMAGE_BYTES, (k + 2) * IMAGE_BYTES); // after 0000.jpg
+    const want = expected.subarray(k * IMAGE_BYTES, (k + 1) * IMAGE_BYTES);
+    const diffs = got.map((v, i) => Math.abs(v - want[i]));
+    assert.ok(diffs.reduce((a, b) => a + b, 0) / IMAGE_BYTES < 0.5, `${name}: mean abs diff too large`);
+    assert.ok(Math.max(...diffs) <= 4, `${name}: max abs diff ${Math.max(...diffs)}`);
+  });
+});
+
 test('PNGs load exactly, in C,H,W order: RGB as is, grey copied to R, G and B, alpha dropped', async (t) => {
   const dir = tempDir(t);
   writeImageFolder(dir, 1, 1);

@@ -2,14 +2,19 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after } from 'node:test';
 import { PARAMETER_COUNT } from '../../sidecar/nn/spec';
 import { resolveConfig } from '../../sidecar/protocol';
 import type { TrainingState } from '../../sidecar/store/state';
 
+const made: string[] = [];
+process.on('exit', () => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh temporary folder, removed when the test process exits (hooks would end it with the test that made it). */
 export function tempDir(prefix = 'adam-trainer-test-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  made.push(dir);
   return dir;
 }
 

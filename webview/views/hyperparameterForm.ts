@@ -8,11 +8,11 @@ import type { RunData } from '../runData';
 
 const LABELS: Record<LiveHyperparameter, [string, string]> = {
   learningRate: ['lr', 'learning rate'],
-  beta1: ['β1', 'decay of m, the mean of gradients'],
-  beta2: ['β2', 'decay of v, the mean of squared gradients'],
+  beta1: ['β1', 'decay of m'],
+  beta2: ['β2', 'decay of v'],
   epsilon: ['ε', 'added to √v̂'],
-  weightDecay: ['weight decay', 'L2 (Adam) or decoupled (AdamW)'],
-  momentum: ['momentum', 'SGD only'],
+  weightDecay: ['weight decay', ''],
+  momentum: ['momentum', 'SGD'],
   batchSize: ['batch size', '1..1024'],
 };
 
@@ -57,7 +57,7 @@ export class HyperparameterForm {
       });
       this.inputs.set(field, input);
       this.errors.set(field, error);
-      return h('div', { class: 'field' }, h('label', { for: `field-${field}`, title: hint }, symbol, h('span', { class: 'hint' }, hint)), input, error);
+      return h('div', { class: 'field' }, h('label', { for: `field-${field}` }, symbol, hint ? h('span', { class: 'hint' }, hint) : null), input, error);
     });
 
     this.applyButton = h('button', { id: 'apply', class: 'primary', type: 'button' }, 'Apply to run');
@@ -142,6 +142,11 @@ export class HyperparameterForm {
   showFieldError(field: string, message: string): void {
     const el = this.errors.get(field as LiveHyperparameter);
     if (el) setText(el, message);
+  }
+
+  /** The form's values as a new run's configuration, or undefined while a field is invalid. */
+  newRunConfig(): StartConfig | undefined {
+    return this.readNewRun().config;
   }
 
   private fill(values: Partial<Record<LiveHyperparameter, number>>, keep?: Set<LiveHyperparameter>): void {

@@ -1,0 +1,413 @@
+// Maps client messages to runs (DESIGN.md "WebSocket"): starts, resumes and forks runs, forwards the
+// controls, and sends each run's messages to the clients subscribed to it. Runs train in this process
+// (the Run in trainer.ts); what they record lives in the run store, so a client that subscribes late, or
+// after a restart, gets the whole history from disk.
+import { statSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
+import { isUserError, UserError } from './errors';
+import {
+  LIVE_HYPERPARAMETERS,
+  type ClientMessage,
+  type LiveHyperparameters,
+  type RunConfig,
+  type RunSummary,
+  type ServerMessage,
+  type StartConfig,
+  resolveConfig,
+} from './protocol';
+import { defaultWorkers } from './session';
+import { newestCheckpointIn, readCheckpoint } from './store/checkpoint';
+import { newRunId, resolveUserPath } from './store/paths';
+import type { RunStore } from './store/runs';
+import type { TrainingState } from './store/state';
+import { Run, type RunOptions } from './trainer';
+
+/** One connected client, as the manager sees it; the server decides how (and whether) bytes go out. */
+export interface Client {
+  readonly id: number;
+  send(msg: ServerMessage): void;
+}
+
+/** What the server needs from whatever handles messages: the RunManager, or a test's stand-in. */
+export interface MessageHandler {
+  listRuns(): RunSummary[];
+  handle(client: Client, msg: ClientMessage): Promise<void>;
+  disconnect(client: Client): void;
+  /** Checkpoints every training run (within `timeoutMs`), before the process exits. */
+  shutdown(timeoutMs?: number): Promise<void>;
+}
+
+export interface RunManagerOptions {
+  store: RunStore;
+  cacheDir: string;
+  workers?: number;
+  notice?: (line: string) => void;
+  /** Extra options for every Run (tests: a smaller chunk or metrics interval). */
+  runOptions?: Partial<RunOptions>;
+}
+
+interface LiveRun {
+  run: Run;
+  parentRunId?: string;
+  forkStep?: number;
+  checkpointSteps: Map<string, number>;
+  /** Clients waiting for their own `checkpoint` reply (they get it with their requestId, once). */
+  checkpointRequesters: Set<Client>;
+}
+
+const ACTIVE = new Set(['idle', 'downloading', 'running', 'paused']);
+const HISTORY_METRICS = 4000;
+/** Configuration fields that say where and how to run, which a resume may change (DESIGN.md `--resume`). */
+const WHERE_AND_HOW = ['data', 'epochs', 'maxSteps', 'workers', 'logEvery', 'checkpointEvery'] as const;
+
+export class RunManager implements MessageHandler {
+  private readonly live = new Map<string, LiveRun>();
+  private readonly subscribers = new Map<string, Set<Client>>();
+
+  constructor(private readonly opts: RunManagerOptions) {}
+
+  get store(): RunStore {
+    return this.opts.store;
+  }
+
+  run(runId: string): Run | undefined {
+    return this.live.get(runId)?.run;
+  }
+
+  listRuns(): RunSummary[] {
+    return this.opts.store.listRuns((runId) => {
+      const l = this.live.get(runId);
+      return l ? { state: l.run.state, step: l.run.step } : undefined;
+    });
+  }
+
+  async handle(client: Client, msg: ClientMessage): Promise<void> {
+    const requestId = msg.requestId;
+    try {
+      await this.dispatch(client, msg);
+    } catch (e) {
+      if (!isUserError(e)) throw e;
+      client.send({
+        type: 'error',
+        code: e.code,
+        message: e.message,
+        ...(e.field ? { field: e.field } : {}),
+        ...('runId' in msg ? { runId: msg.runId } : {}),
+        ...(requestId !== undefined ? { requestId } : {}),
+      });
+    }
+  }
+
+  private async dispatch(client: Client, msg: ClientMessage): Promise<void> {
+    const requestId = msg.requestId;
+    switch (msg.type) {
+      case 'start': {
+        await this.start(msg.config, { resumeFrom: msg.resumeFrom, client, requestId });
+        return;
+      }
+      case 'fork': {
+        await this.fork(msg.runId, msg.step, msg.changes, { client, requestId });
+        return;
+      }
+      case 'update': {
+        const { type: _t, runId, requestId: _r, ...changes } = msg;
+        this.liveRun(runId).run.update(changes, requestId);
+        return;
+      }
+      case 'pause':
+        this.liveRun(msg.runId).run.pause();
+        return;
+      case 'resume':
+        this.liveRun(msg.runId).run.resume();
+        return;
+      case 'stop':
+        await this.liveRun(msg.runId).run.stop();
+        return;
+      case 'evaluate':
+        this.liveRun(msg.runId).run.evaluate();
+        return;
+      case 'checkpoint': {
+        const l = this.liveRun(msg.runId);
+        l.checkpointRequesters.add(client);
+        try {
+          const path = await l.run.checkpoint();
+          client.send({ type: 'checkpointed', runId: msg.runId, step: l.checkpointSteps.get(path) ?? l.run.step, path, ...(requestId !== undefined ? { requestId } : {}) });
+        } finally {
+          l.checkpointRequesters.delete(client);
+        }
+        return;
+      }
+      case 'subscribe':
+        this.subscribe(client, msg.runId, requestId);
+        return;
+      case 'unsubscribe':
+        this.subscribers.get(msg.runId)?.delete(client);
+        return;
+      case 'list':
+        client.send({ type: 'runs', runs: this.listRuns(), ...(requestId !== undefined ? { requestId } : {}) });
+        return;
+      case 'delete': {
+        const l = this.live.get(msg.runId);
+        if (l) {
+          await l.run.stop().catch(() => undefined);
+          this.live.delete(msg.runId);
+        }
+        this.opts.store.deleteRun(msg.runId);
+        this.subscribers.delete(msg.runId);
+        client.send({ type: 'runs', runs: this.listRuns(), ...(requestId !== undefined ? { requestId } : {}) });
+        return;
+      }
+    }
+  }
+
+  disconnect(client: Client): void {
+    for (const set of this.subscribers.values()) set.delete(client);
+    for (const l of this.live.values()) l.checkpointRequesters.delete(client);
+  }
+
+  /**
+   * Starts a run: a fresh one, or one resumed from a checkpoint (a `.ckpt` file, or a run folder, whose
+   * newest checkpoint is taken). A resume continues the checkpoint's own run in place when that run is in
+   * this runs folder, idle, and the checkpoint is its newest; otherwise it starts a new run whose parent
+   * is the checkpoint's run. Fields of `start.config` given with a resume: live hyperparameters become
+   * edits applied at the resume step; where-and-how fields replace the checkpoint's; a different seed or
+   * optimizer is an error.
+   */
+  async start(start: StartConfig, opts: { resumeFrom?: string; client?: Client; requestId?: string | number } = {}): Promise<Run> {
+    if (start.data !== undefined && start.data !== 'sample') start = { ...start, data: wirePath(start.data, 'data') };
+    if (opts.resumeFrom !== undefined) opts = { ...opts, resumeFrom: wirePath(opts.resumeFrom, 'resumeFrom') };
+    if (opts.resumeFrom === undefined) {
+      const config = resolveConfig(start, this.opts.workers ?? defaultWorkers());
+      return this.launch({ runId: newRunId(), config, fresh: true }, opts);
+    }
+    const { state, inPlace } = this.checkpointToResume(opts.resumeFrom);
+    const { config, edits } = resumedConfig(state, start);
+    if (inPlace) {
+      const record = this.opts.store.readRecord(state.runId);
+      this.opts.store.rewindLosses(state.runId, state.step);
+      return this.launch({ runId: state.runId, config, resume: state, edits, parentRunId: record.parentRunId, forkStep: record.forkStep, fresh: false }, opts);
+    }
+    return this.launch({ runId: newRunId(), config, resume: state, edits, parentRunId: state.runId, forkStep: state.step, fresh: true }, opts);
+  }
+
+  /**
+   * Serves a run made elsewhere (`train --dashboard`): its messages go to subscribers like any other's.
+   * The caller created its folder in the store and starts it.
+   */
+  adopt(run: Run, parent?: { parentRunId: string; forkStep: number }): void {
+    const l: LiveRun = { run, ...parent, checkpointSteps: new Map(), checkpointRequesters: new Set() };
+    this.live.set(run.runId, l);
+    this.wire(l);
+    run.on('state', (msg: { state: string }) => {
+      if (msg.state === 'done' || msg.state === 'stopped' || msg.state === 'failed') this.ended(l);
+    });
+  }
+
+  /** A new run from the nearest checkpoint at or before `step` of `runId`, with `changes` applied there. */
+  async fork(runId: string, step: number, changes: LiveHyperparameters, opts: { client?: Client; requestId?: string | number } = {}): Promise<Run> {
+    const l = this.live.get(runId);
+    let state: TrainingState;
+    if (l && ACTIVE.has(l.run.state) && step >= l.run.step && l.run.step > 0) {
+      state = readCheckpoint(await l.run.checkpoint()); // "fork from here": checkpoint now
+    } else {
+      if (!this.opts.store.exists(runId)) throw new UserError('unknown_run', `no run ${runId} to fork`);
+      state = this.opts.store.checkpointAtOrBefore(runId, step).state;
+    }
+    return this.launch({ runId: newRunId(), config: state.config, resume: state, edits: changes, parentRunId: runId, forkStep: state.step, fresh: true }, opts);
+  }
+
+  /** Checkpoints every active run (bounded by `timeoutMs`) so that a restarted sidecar can resume them. */
+  async shutdown(timeoutMs = 4000): Promise<void> {
+    const pending = [...this.live.values()]
+      .filter((l) => l.run.state === 'running' || l.run.state === 'paused')
+      .map((l) => l.run.checkpoint().catch(() => undefined));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(pending), new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
+    clearTimeout(timer);
+    this.opts.store.closeAll();
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+
+  private liveRun(runId: string): LiveRun {
+    const l = this.live.get(runId);
+    if (l) return l;
+    if (this.opts.store.exists(runId)) {
+      throw new UserError('unknown_run', `run ${runId} is not training in this sidecar; resume it (start with resumeFrom) or fork it`);
+    }
+    throw new UserError('unknown_run', `no run ${runId}`);
+  }
+
+  private subscribe(client: Client, runId: string, requestId?: string | number): void {
+    const l = this.live.get(runId);
+    if (!l && !this.opts.store.exists(runId)) throw new UserError('unknown_run', `no run ${runId}`);
+    const h = this.opts.store.readHistory(runId);
+    client.send({
+      type: 'history',
+      runId,
+      config: l ? l.run.config : h.config,
+      state: l ? l.run.state : h.state,
+      ...(h.parentRunId !== undefined ? { parentRunId: h.parentRunId } : {}),
+      ...(h.forkStep !== undefined ? { forkStep: h.forkStep } : {}),
+      metrics: compactMetrics(h.metrics, HISTORY_METRICS),
+      evals: h.evals,
+      applied: h.applied,
+      ...(requestId !== undefined ? { requestId } : {}),
+    });
+    // Reading the history and subscribing happen in one turn of the event loop: no message falls between.
+    this.subscriberSet(runId).add(client);
+  }
+
+  private subscriberSet(runId: string): Set<Client> {
+    let set = this.subscribers.get(runId);
+    if (!set) this.subscribers.set(runId, (set = new Set()));
+    return set;
+  }
+
+  private broadcast(runId: string, msg: ServerMessage, except?: Set<Client>): void {
+    for (const c of this.subscribers.get(runId) ?? []) if (!except?.has(c)) c.send(msg);
+  }
+
+  private checkpointToResume(resumeFrom: string): { state: TrainingState; inPlace: boolean } {
+    const path = resolveUserPath(resumeFrom, 'resumeFrom');
+    let isDir = false;
+    try {
+      isDir = statSync(path).isDirectory();
+    } catch {
+      // readCheckpoint names the missing file
+    }
+    const state = isDir ? newestCheckpointIn(path) : readCheckpoint(path);
+    const store = this.opts.store;
+    let inPlace = false;
+    try {
+      if (store.exists(state.runId) && !this.live.has(state.runId) && !store.activeElsewhere(state.runId)) {
+        const newest = store.checkpoints(state.runId).pop();
+        inPlace = newest === undefined || state.step >= newest.step;
+      }
+    } catch {
+      inPlace = false;
+    }
+    return { state, inPlace };
+  }
+
+  private launch(
+    r: { runId: string; config: RunConfig; resume?: TrainingState; edits?: LiveHyperparameters; parentRunId?: string; forkStep?: number; fresh: boolean },
+    opts: { client?: Client; requestId?: string | number },
+  ): Run {
+    const store = this.opts.store;
+    if (r.fresh) {
+      store.createRun(r.runId, r.config, r.parentRunId !== undefined && r.forkStep !== undefined ? { parentRunId: r.parentRunId, forkStep: r.forkStep } : undefined);
+      // losses.f32 holds step i's loss at index i - 1, for every run: a branch starts with its parent's.
+      if (r.resume && r.resume.step > 0) {
+        const losses = new Float32Array(r.resume.step).fill(NaN);
+        if (r.parentRunId && store.exists(r.parentRunId)) losses.set(store.readLosses(r.parentRunId).subarray(0, r.resume.step));
+        store.appendLosses(r.runId, losses);
+      }
+    }
+    const run = new Run({
+      ...this.opts.runOptions,
+      runId: r.runId,
+      config: r.config,
+      store,
+      cacheDir: this.opts.cacheDir,
+      ...(r.resume ? { resume: { ...r.resume, runId: r.runId, ...(r.fresh ? { parentRunId: r.parentRunId, forkStep: r.forkStep } : {}) } } : {}),
+      ...(r.parentRunId !== undefined ? { parentRunId: r.parentRunId, forkStep: r.forkStep } : {}),
+      notice: (line) => this.opts.notice?.(`run ${r.runId}: ${line}`),
+    });
+    const l: LiveRun = { run, parentRunId: r.parentRunId, forkStep: r.forkStep, checkpointSteps: new Map(), checkpointRequesters: new Set() };
+    this.live.set(r.runId, l);
+    this.wire(l);
+    if (opts.client) {
+      opts.client.send({
+        type: 'started',
+        runId: r.runId,
+        config: r.config,
+        ...(r.parentRunId !== undefined ? { parentRunId: r.parentRunId } : {}),
+        ...(r.forkStep !== undefined ? { forkStep: r.forkStep } : {}),
+        ...(opts.requestId !== undefined ? { requestId: opts.requestId } : {}),
+      });
+      this.subscriberSet(r.runId).add(opts.client);
+    }
+    const edits = pickChanges(r.edits ?? {});
+    if (Object.keys(edits).length) run.update(edits);
+    run.start().then(
+      () => this.ended(l),
+      (e: unknown) => {
+        const message = isUserError(e) ? e.message : `run ${r.runId} failed: ${(e as Error)?.message ?? e}`;
+        if (!isUserError(e)) this.opts.notice?.(`run ${r.runId} failed: ${(e as Error)?.stack ?? e}`);
+        this.broadcast(r.runId, { type: 'error', code: isUserError(e) ? e.code : 'run_failed', message, runId: r.runId });
+        this.ended(l);
+      },
+    );
+    return run;
+  }
+
+  private wire(l: LiveRun): void {
+    const { run } = l;
+    const runId = run.runId;
+    for (const event of ['metrics', 'eval', 'applied', 'state'] as const) {
+      run.on(event, (msg: ServerMessage) => this.broadcast(runId, msg));
+    }
+    run.on('progress', (p: { phase: 'download' | 'extract' | 'decode'; done: number; total: number }) =>
+      this.broadcast(runId, { type: 'progress', phase: p.phase, done: p.done, total: p.total, runId }),
+    );
+    run.on('checkpoint', (c: { step: number; path: string }) => {
+      l.checkpointSteps.set(c.path, c.step);
+      this.broadcast(runId, { type: 'checkpointed', runId, step: c.step, path: c.path }, l.checkpointRequesters);
+    });
+    run.on('editError', (e: unknown) => {
+      const message = isUserError(e) ? e.message : String((e as Error)?.message ?? e);
+      this.broadcast(runId, { type: 'error', code: isUserError(e) ? e.code : 'bad_config', message, runId });
+    });
+  }
+
+  private ended(l: LiveRun): void {
+    if (this.live.get(l.run.runId) === l) this.live.delete(l.run.runId);
+    this.opts.store.close(l.run.runId);
+  }
+}
+
+/** A path from the wire: absolute (the sidecar's working folder means nothing to a client), NUL-free, real. */
+function wirePath(p: string, field: string): string {
+  if (!isAbsolute(p)) throw new UserError('bad_config', `${field} must be an absolute path${field === 'data' ? " or 'sample'" : ''}, got ${JSON.stringify(p.slice(0, 200))}`, field);
+  return resolveUserPath(p, field);
+}
+
+function pickChanges(changes: LiveHyperparameters): LiveHyperparameters {
+  const out: LiveHyperparameters = {};
+  for (const k of LIVE_HYPERPARAMETERS) if (changes[k] !== undefined) out[k] = changes[k];
+  return out;
+}
+
+/** The configuration a resumed run trains with, and the live hyperparameter edits to apply at its first step. */
+export function resumedConfig(state: TrainingState, start: StartConfig): { config: RunConfig; edits: LiveHyperparameters } {
+  for (const field of ['seed', 'optimizer'] as const) {
+    if (start[field] !== undefined && start[field] !== state.config[field]) {
+      throw new UserError('bad_config', `${field} ${JSON.stringify(start[field])} differs from the checkpoint's ${JSON.stringify(state.config[field])}; a resumed run keeps its ${field} (fork it, or start a new run)`, field);
+    }
+  }
+  const config: RunConfig = { ...state.config };
+  for (const field of WHERE_AND_HOW) if (start[field] !== undefined) (config as Record<string, unknown>)[field] = start[field];
+  const edits: LiveHyperparameters = {};
+  for (const k of LIVE_HYPERPARAMETERS) if (start[k] !== undefined && start[k] !== state.config[k]) edits[k] = start[k];
+  return { config, edits };
+}
+
+/** Merges neighbouring metrics so a long run's history stays under `max` messages; min and max survive. */
+export function compactMetrics<T extends { loss: number; lossMin: number; lossMax: number; accuracy: number }>(list: T[], max: number): T[] {
+  if (list.length <= max) return list;
+  const per = Math.ceil(list.length / max);
+  const out: T[] = [];
+  for (let i = 0; i < list.length; i += per) {
+    const group = list.slice(i, i + per);
+    const last = group[group.length - 1];
+    out.push({
+      ...last,
+      loss: group.reduce((a, m) => a + m.loss, 0) / group.length,
+      accuracy: group.reduce((a, m) => a + m.accuracy, 0) / group.length,
+      lossMin: Math.min(...group.map((m) => m.lossMin)),
+      lossMax: Math.max(...group.map((m) => m.lossMax)),
+    });
+  }
+  return out;
+}

@@ -1,0 +1,398 @@
+// The dashboard's controller: turns protocol messages into run data and view updates, and user actions
+// into protocol messages. Data is updated on every message; charts are redrawn at most every ~100 ms.
+import type { ClientMessage, LiveHyperparameters, RunSummary, ServerMessage, StartConfig } from '../sidecar/protocol';
+import { applyTheme, readTheme } from './chartKit';
+import type { ShownRun } from './charts';
+import { assignRunColors, runColor } from './colors';
+import { h } from './dom';
+import { appliedLabel } from './markers';
+import { RunData } from './runData';
+import { compareRuns, initialSelection, selectionAfterStart, shownRunIds, type Selection } from './runSelection';
+import { FrameThrottle } from './throttle';
+import type { ConnectionState, PersistedState, Transport } from './transport';
+import { AdamPanel } from './views/adamPanel';
+import { ChartsView } from './views/chartsView';
+import { EvalView } from './views/evalView';
+import { Header } from './views/header';
+import { HyperparameterForm } from './views/hyperparameterForm';
+import { RunsList } from './views/runsList';
+
+const REQUEST_TIMEOUT_MS = 15_000;
+const RUNS_REFRESH_MS = 15_000;
+const DEFAULT_SMOOTHING = 0.6;
+
+interface PendingRequest {
+  kind: 'update' | 'start' | 'fork' | 'control';
+  timer: ReturnType<typeof setTimeout>;
+  compare?: boolean;
+}
+
+export class Dashboard {
+  private readonly runs = new Map<string, RunSummary>();
+  private readonly data = new Map<string, RunData>();
+  private selection: Selection = { overlaid: [] };
+  private smoothing: number;
+  private logLoss: boolean;
+  private connected = false;
+  private pickedStep?: number;
+  private nextRequest = 1;
+  private readonly pending = new Map<string, PendingRequest>();
+  private readonly throttle = new FrameThrottle(() => this.render());
+  private refreshTimer?: ReturnType<typeof setInterval>;
+
+  private readonly header: Header;
+  private readonly chartsView: ChartsView;
+  private readonly form: HyperparameterForm;
+  private readonly adam: AdamPanel;
+  private readonly evalView: EvalView;
+  private readonly runsList: RunsList;
+
+  constructor(
+    root: HTMLElement,
+    private readonly transport: Transport,
+  ) {
+    const saved = transport.loadState();
+    this.smoothing = typeof saved.smoothing === 'number' && saved.smoothing >= 0 && saved.smoothing < 1 ? saved.smoothing : DEFAULT_SMOOTHING;
+    this.logLoss = saved.logLoss === true;
+    this.selection = {
+      primaryRunId: typeof saved.primaryRunId === 'string' ? saved.primaryRunId : undefined,
+      overlaid: Array.isArray(saved.overlaidRunIds) ? saved.overlaidRunIds.filter((x) => typeof x === 'string') : [],
+    };
+
+    applyTheme(readTheme());
+    this.header = new Header({
+      pause: () => this.control('pause'),
+      resume: () => this.control('resume'),
+      stop: () => this.control('stop'),
+      checkpoint: () => this.control('checkpoint'),
+      compare: () => this.compare(),
+    });
+    this.chartsView = new ChartsView(
+      {
+        smoothingChanged: (w) => this.setSmoothing(w),
+        logLossChanged: (log) => {
+          this.logLoss = log;
+          this.chartsView.charts.setLogLoss(log);
+          this.persist();
+        },
+        stepPicked: (step) => this.pickStep(step),
+      },
+      { smoothing: this.smoothing, logLoss: this.logLoss },
+    );
+    this.form = new HyperparameterForm({
+      apply: (runId, changes) => this.update(runId, changes),
+      start: (config) => this.start(config),
+      fork: (runId, step, changes) => this.fork(runId, step, changes),
+    });
+    this.adam = new AdamPanel();
+    this.evalView = new EvalView();
+    this.runsList = new RunsList({ open: (id) => this.open(id), toggleOverlay: (id, on) => this.toggleOverlay(id, on) });
+
+    root.replaceChildren(
+      this.header.element,
+      h('main', { class: 'layout' }, this.chartsView.element, h('aside', { class: 'side' }, this.form.element, this.adam.element, this.runsList.element)),
+      this.evalView.element,
+    );
+    this.watchTheme();
+
+    transport.onMessage((m) => this.handle(m));
+    transport.onState((s, detail) => this.connectionChanged(s, detail));
+    transport.onInvalid((error) => this.header.notice(`Ignored a message from the sidecar: ${error}`, 'error'));
+    this.renderPanels();
+    this.render();
+    transport.start();
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Messages from the sidecar.
+
+  private handle(m: ServerMessage): void {
+    switch (m.type) {
+      case 'hello':
+        this.setRuns(m.runs);
+        this.select(initialSelection(m.runs, this.selection), true);
+        break;
+      case 'runs':
+        this.setRuns(m.runs);
+        break;
+      case 'started': {
+        const req = this.settle(m.requestId);
+        this.runs.set(m.runId, { runId: m.runId, state: 'running', config: m.config, parentRunId: m.parentRunId, forkStep: m.forkStep, createdAt: new Date().toISOString() });
+        const run = this.runData(m.runId);
+        run.config = m.config;
+        run.parentRunId = m.parentRunId;
+        run.forkStep = m.forkStep;
+        this.pickStep(undefined);
+        this.select(selectionAfterStart(this.selection, { runId: m.runId, parentRunId: m.parentRunId, optimizer: m.config.optimizer }, req?.compare === true || isCompareRequest(m.requestId)), false);
+        this.send({ type: 'list' });
+        this.form.setStatus({ text: `Started ${m.runId}.`, kind: 'ok' });
+        break;
+      }
+      case 'history': {
+        const run = this.runData(m.runId);
+        run.loadHistory(m);
+        this.patchSummary(m.runId, { state: m.state, config: m.config, step: run.lastMetrics?.step, testAccuracy: run.latestEval?.testAccuracy });
+        break;
+      }
+      case 'metrics': {
+        const run = this.data.get(m.runId);
+        if (run?.addMetrics(m)) this.patchSummary(m.runId, { step: m.step });
+        break;
+      }
+      case 'eval':
+        if (this.data.get(m.runId)?.addEval(m)) this.patchSummary(m.runId, { testAccuracy: m.testAccuracy });
+        break;
+      case 'applied': {
+        const run = this.data.get(m.runId);
+        run?.addApplied(m);
+        if (run) this.patchSummary(m.runId, { config: run.config });
+        if (this.settle(m.requestId)) {
+          this.form.applied(Object.keys(m.changes));
+          this.form.setPending(false, { text: `Applied at step ${m.step.toLocaleString('en-US')}: ${appliedLabel(m.changes)}`, kind: 'ok' });
+        } else if (m.runId === this.selection.primaryRunId) this.form.applied([]);
+        break;
+      }
+      case 'state': {
+        const run = this.data.get(m.runId);
+        if (run) run.state = m.state;
+        this.patchSummary(m.runId, { state: m.state, ...(m.step !== undefined ? { step: m.step } : {}) });
+        if (m.state === 'done' || m.state === 'failed' || m.state === 'stopped') {
+          this.header.notice(`${m.runId} ${m.state}${m.reason ? `: ${m.reason}` : ''}`, m.state === 'failed' ? 'error' : 'info');
+          if (m.state !== 'failed') this.header.setProgress(undefined);
+        }
+        break;
+      }
+      case 'progress':
+        this.header.setProgress(m);
+        break;
+      case 'checkpointed':
+        this.settle(m.requestId);
+        this.header.notice(`Checkpoint of ${m.runId} at step ${m.step.toLocaleString('en-US')} saved.`);
+        break;
+      case 'system':
+        this.header.setSystem(m.cpuPercent, m.rssBytes);
+        return;
+      case 'error': {
+        const req = this.settle(m.requestId);
+        if (req && req.kind !== 'control') {
+          this.form.setPending(false, { text: m.message, kind: 'error' });
+          if (m.field) this.form.showFieldError(m.field.replace(/^config\./, ''), m.message);
+        } else this.header.notice(m.message, 'error');
+        break;
+      }
+    }
+    this.renderPanels();
+    this.throttle.request();
+  }
+
+  private connectionChanged(state: ConnectionState, detail?: string): void {
+    this.connected = state === 'open';
+    this.header.setConnection(state, detail);
+    if (!this.connected) {
+      // Requests die with their connection; the sidecar will not answer them on the next one.
+      for (const p of this.pending.values()) clearTimeout(p.timer);
+      if (this.pending.size) this.form.setPending(false, { text: 'The connection closed before the trainer answered.', kind: 'error' });
+      this.pending.clear();
+      clearInterval(this.refreshTimer);
+      this.refreshTimer = undefined;
+    } else if (!this.refreshTimer) {
+      // States of runs we do not follow (other windows, the command line) are refreshed now and then.
+      this.refreshTimer = setInterval(() => this.send({ type: 'list' }), RUNS_REFRESH_MS);
+    }
+    this.renderPanels();
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Which runs are shown.
+
+  private setRuns(runs: RunSummary[]): void {
+    this.runs.clear();
+    for (const r of runs) this.runs.set(r.runId, r);
+    for (const [id, run] of this.data) {
+      const r = this.runs.get(id);
+      if (r) run.state = r.state;
+    }
+  }
+
+  private patchSummary(runId: string, patch: Partial<RunSummary>): void {
+    const r = this.runs.get(runId);
+    if (r) this.runs.set(runId, { ...r, ...Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) });
+  }
+
+  private runData(runId: string): RunData {
+    let run = this.data.get(runId);
+    if (!run) {
+      const summary = this.runs.get(runId);
+      if (!summary) throw new Error(`no summary for ${runId}`);
+      run = new RunData(runId, summary.config, summary.state, this.smoothing);
+      this.data.set(runId, run);
+    }
+    return run;
+  }
+
+  /** Shows `next`: subscribes runs that are new to the view (or all, after a (re)connect) and drops the others. */
+  private select(next: Selection, resubscribeAll: boolean): void {
+    const before = new Set(shownRunIds(this.selection));
+    this.selection = next;
+    const after = shownRunIds(next).filter((id) => this.runs.has(id));
+    for (const id of after) {
+      const isNew = !this.data.has(id);
+      this.runData(id);
+      if (resubscribeAll || isNew || !before.has(id)) this.send({ type: 'subscribe', runId: id });
+    }
+    for (const id of before) {
+      if (!after.includes(id)) {
+        this.data.delete(id);
+        this.send({ type: 'unsubscribe', runId: id });
+      }
+    }
+    if (!after.includes(next.primaryRunId ?? '')) this.pickStep(undefined);
+    this.persist();
+    this.renderPanels();
+    this.throttle.request();
+  }
+
+  private open(runId: string): void {
+    if (runId === this.selection.primaryRunId) return;
+    this.pickStep(undefined);
+    this.select({ primaryRunId: runId, overlaid: this.selection.overlaid.filter((id) => id !== runId) }, false);
+  }
+
+  private toggleOverlay(runId: string, on: boolean): void {
+    const overlaid = new Set(this.selection.overlaid);
+    if (on) overlaid.add(runId);
+    else overlaid.delete(runId);
+    this.select({ ...this.selection, overlaid: [...overlaid] }, false);
+  }
+
+  private compare(): void {
+    const { adam, sgd, missing } = compareRuns([...this.runs.values()]);
+    if (adam && sgd) {
+      this.select({ primaryRunId: adam, overlaid: [sgd] }, false);
+      return;
+    }
+    const existing = adam ?? sgd;
+    if (existing) this.select({ primaryRunId: existing, overlaid: [] }, false);
+    const base = this.form.newRunConfig();
+    if (!base) {
+      this.header.notice('Fix the hyperparameter form before starting the comparison runs.', 'error');
+      return;
+    }
+    for (const optimizer of missing) this.start({ ...base, optimizer }, true);
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Requests to the sidecar.
+
+  private send(msg: ClientMessage): boolean {
+    return this.transport.send(msg);
+  }
+
+  private request(kind: PendingRequest['kind'], make: (requestId: string) => ClientMessage, compare = false): boolean {
+    const requestId = `${compare ? 'compare' : 'web'}-${this.nextRequest++}`;
+    if (!this.send(make(requestId))) {
+      this.header.notice('Not connected to the sidecar.', 'error');
+      return false;
+    }
+    const timer = setTimeout(() => {
+      if (!this.pending.delete(requestId)) return;
+      if (kind !== 'control') this.form.setPending(false, { text: 'The trainer did not answer within 15 s.', kind: 'error' });
+    }, REQUEST_TIMEOUT_MS);
+    this.pending.set(requestId, { kind, timer, compare });
+    return true;
+  }
+
+  private settle(requestId: string | number | undefined): PendingRequest | undefined {
+    if (requestId === undefined) return undefined;
+    const p = this.pending.get(String(requestId));
+    if (!p) return undefined;
+    clearTimeout(p.timer);
+    this.pending.delete(String(requestId));
+    return p;
+  }
+
+  private control(type: 'pause' | 'resume' | 'stop' | 'checkpoint'): void {
+    const runId = this.selection.primaryRunId;
+    if (runId) this.request('control', (requestId) => ({ type, runId, requestId }));
+  }
+
+  private update(runId: string, changes: LiveHyperparameters): void {
+    if (this.request('update', (requestId) => ({ type: 'update', runId, requestId, ...changes }))) {
+      this.form.setPending(true, { text: `Waiting for the trainer to apply ${Object.keys(changes).join(', ')} at the next step…`, kind: 'pending' });
+    }
+  }
+
+  private start(config: StartConfig, compare = false): void {
+    if (this.request('start', (requestId) => ({ type: 'start', config, requestId }), compare)) this.form.setStatus({ text: `Starting a ${config.optimizer ?? 'adam'} run…`, kind: 'pending' });
+  }
+
+  private fork(runId: string, step: number, changes: LiveHyperparameters): void {
+    if (this.request('fork', (requestId) => ({ type: 'fork', runId, step, changes, requestId }))) this.form.setStatus({ text: `Forking ${runId} from step ${step}…`, kind: 'pending' });
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Settings and drawing.
+
+  private pickStep(step: number | undefined): void {
+    const run = this.selection.primaryRunId ? this.data.get(this.selection.primaryRunId) : undefined;
+    this.pickedStep = step === undefined || !run ? undefined : run.nearestStep(step);
+    this.form.setPickedStep(this.pickedStep);
+    this.chartsView.charts.setPickedStep(this.pickedStep);
+  }
+
+  private setSmoothing(weight: number): void {
+    this.smoothing = weight;
+    for (const run of this.data.values()) run.setSmoothing(weight);
+    this.persist();
+    this.throttle.request();
+  }
+
+  private persist(): void {
+    const state: PersistedState = { primaryRunId: this.selection.primaryRunId, overlaidRunIds: this.selection.overlaid, smoothing: this.smoothing, logLoss: this.logLoss };
+    this.transport.saveState(state);
+  }
+
+  private get primary(): RunData | undefined {
+    return this.selection.primaryRunId ? this.data.get(this.selection.primaryRunId) : undefined;
+  }
+
+  /** Colours of the runs drawn together (never two alike); other runs keep their own colour. */
+  private colorOf(runId: string): string {
+    return assignRunColors(shownRunIds(this.selection)).get(runId) ?? runColor(runId);
+  }
+
+  /** Text panels: cheap, updated on every message. */
+  private renderPanels(): void {
+    const run = this.primary;
+    this.header.update(run, this.connected, run ? this.colorOf(run.runId) : undefined);
+    this.form.setRun(run, this.connected);
+    this.runsList.update([...this.runs.values()], this.selection.primaryRunId, new Set(this.selection.overlaid), (id) => this.colorOf(id));
+  }
+
+  /** Charts and the heavier panels: at most every ~100 ms. */
+  private render(): void {
+    const colors = assignRunColors(shownRunIds(this.selection));
+    const shown: ShownRun[] = shownRunIds(this.selection)
+      .map((id) => this.data.get(id))
+      .filter((r): r is RunData => r !== undefined)
+      .map((data) => ({ data, color: colors.get(data.runId)!, primary: data.runId === this.selection.primaryRunId }));
+    this.chartsView.charts.draw(shown);
+    this.chartsView.updateLegend(shown);
+    this.adam.update(this.primary);
+    this.evalView.update(this.primary?.latestEval);
+  }
+
+  /** VS Code changes theme by changing the body's class; the charts re-read the colours. */
+  private watchTheme(): void {
+    const restyle = () => {
+      applyTheme(readTheme());
+      this.chartsView.charts.restyle();
+    };
+    new MutationObserver(restyle).observe(document.body, { attributes: true, attributeFilter: ['class'] });
+    window.matchMedia?.('(prefers-color-scheme: dark)').addEventListener?.('change', restyle);
+  }
+}
+
+function isCompareRequest(requestId: string | number | undefined): boolean {
+  return typeof requestId === 'string' && requestId.startsWith('compare');
+}

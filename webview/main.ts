@@ -1,0 +1,10 @@
+// The dashboard's entry point, bundled to dist/webview/dashboard.js: inside a VS Code webview it talks to
+// the extension with postMessage, in a plain browser to the sidecar over a WebSocket.
+import { Dashboard } from './dashboard';
+import { createTransport } from './transport';
+
+const root = document.getElementById('app');
+if (root) {
+  const dashboard = new Dashboard(root, createTransport());
+  (window as unknown as { adamDashboard?: Dashboard }).adamDashboard = dashboard;
+}

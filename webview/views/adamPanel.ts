@@ -1,0 +1,100 @@
+// "Adam, live": the update rule of Kingma & Ba (2015, Algorithm 1) with the numbers it is using right now,
+// and per layer the sizes of m̂, √v̂ and the step. It shows why Adam's step is about lr: m̂/√v̂ is a ratio
+// of a mean to a root-mean-square, so its size stays near or below 1 whatever the gradients' scale.
+import { adamSnapshot } from '../adamMath';
+import { h, setText } from '../dom';
+import { formatNumber } from '../markers';
+import type { RunData } from '../runData';
+
+interface Line {
+  formula: string;
+  values: HTMLElement;
+}
+
+export class AdamPanel {
+  readonly element: HTMLElement;
+  private readonly title: HTMLElement;
+  private readonly lines: Line[];
+  private readonly variant: HTMLElement;
+  private readonly tableBody: HTMLTableSectionElement;
+  private readonly note: HTMLElement;
+
+  constructor() {
+    const formulas = [
+      'm ← β1·m + (1 − β1)·g',
+      'v ← β2·v + (1 − β2)·g²',
+      'm̂ = m / (1 − β1ᵗ)',
+      'v̂ = v / (1 − β2ᵗ)',
+      'θ ← θ − lr · m̂ / (√v̂ + ε)',
+    ];
+    this.lines = formulas.map((formula) => ({ formula, values: h('span', { class: 'values' }) }));
+    this.title = h('h2', { id: 'adam-title' }, 'Adam, live');
+    this.variant = h('div', { class: 'variant' });
+    this.tableBody = h('tbody');
+    this.note = h('p', { class: 'caption' });
+    this.element = h(
+      'section',
+      { class: 'card adam-card', 'aria-labelledby': 'adam-title', id: 'adam-panel' },
+      this.title,
+      h('div', { class: 'rule' }, ...this.lines.map((l) => h('div', { class: 'rule-line' }, h('code', { class: 'formula' }, l.formula), l.values))),
+      this.variant,
+      h(
+        'table',
+        { class: 'layers' },
+        h('thead', {}, h('tr', {}, h('th', {}, 'layer'), h('th', { title: 'root mean square of the bias-corrected first moment' }, 'RMS m̂'), h('th', { title: 'root mean square of √v̂' }, 'RMS √v̂'), h('th', { title: 'root mean square of the parameter step' }, 'RMS step'), h('th', { title: 'RMS step / lr' }, 'step / lr'))),
+        this.tableBody,
+      ),
+      this.note,
+    );
+  }
+
+  update(run: RunData | undefined): void {
+    if (!run) {
+      setText(this.title, 'Adam, live');
+      for (const l of this.lines) setText(l.values, '');
+      setText(this.note, 'Start or open a run to see the rule with its current numbers.');
+      this.tableBody.replaceChildren();
+      return;
+    }
+    const c = run.config;
+    const s = adamSnapshot(c, run.lastMetrics);
+    const f = formatNumber;
+    setText(this.title, `Adam, live — t = ${s.step.toLocaleString('en-US')}`);
+    setText(this.lines[0].values, `β1 = ${f(s.beta1)}`);
+    setText(this.lines[1].values, `β2 = ${f(s.beta2)}`);
+    setText(this.lines[2].values, `1 − β1ᵗ = ${s.biasCorrection1.toFixed(4)}`);
+    setText(this.lines[3].values, `1 − β2ᵗ = ${s.biasCorrection2.toFixed(4)}`);
+    setText(this.lines[4].values, `lr = ${f(s.learningRate)}, ε = ${f(s.epsilon)}`);
+    const variants: Record<string, string> = {
+      adam: c.weightDecay > 0 ? `Adam with L2 weight decay: g ← g + ${f(c.weightDecay)}·θ before the moments.` : '',
+      adamw: `AdamW: decoupled weight decay, θ ← θ − lr·${f(c.weightDecay)}·θ beside the step.`,
+      amsgrad: 'AMSGrad: v̂ is replaced by the running maximum of v̂, so the step never grows back.',
+      sgd: `This run uses SGD with momentum ${f(c.momentum)}: b ← μ·b + g; θ ← θ − lr·b. No m̂/√v̂ normalisation, so its steps scale with the gradients.`,
+    };
+    setText(this.variant, variants[c.optimizer] ?? '');
+    this.variant.hidden = !variants[c.optimizer];
+
+    const ratios = run.lastMetrics?.updateRatio ?? {};
+    const layerNames = [...new Set([...Object.keys(s.layers), ...Object.keys(ratios)])];
+    const rows = layerNames.map((name) => {
+      const l = s.layers[name];
+      const ratio = ratios[name] ?? (l ? l.stepRms / s.learningRate : NaN);
+      return h(
+        'tr',
+        {},
+        h('td', {}, name),
+        h('td', {}, l ? f(l.mHatRms) : '–'),
+        h('td', {}, l ? f(l.sqrtVHatRms) : '–'),
+        h('td', {}, l ? f(l.stepRms) : '–'),
+        h('td', { class: ratio > 1 ? 'over' : '' }, Number.isFinite(ratio) ? ratio.toFixed(3) : '–'),
+      );
+    });
+    this.tableBody.replaceChildren(...rows);
+    setText(
+      this.note,
+      s.source === 'sidecar'
+        ? 'm̂/(√v̂+ε) is a mean over a root-mean-square, so each parameter moves by about lr or less: the per-layer step / lr stays near or below 1.'
+        : 'Per-layer moments appear when the trainer sends optimizer statistics; step / lr comes from the latest metrics.',
+    );
+  }
+}
