@@ -231,7 +231,8 @@ export class RunManager implements MessageHandler {
 
   private liveRun(runId: string): LiveRun {
     const l = this.live.get(runId);
-    if (l) return l;
+    // A run that has ended is no longer live, even in the moment before its loop has wound down.
+    if (l && ACTIVE.has(l.run.state)) return l;
     if (this.opts.store.exists(runId)) {
       throw new UserError('unknown_run', `run ${runId} is not training in this sidecar; resume it (start with resumeFrom) or fork it`);
     }

@@ -41,6 +41,8 @@ export interface ServerOptions {
   handler?: MessageHandler;
   workers?: number;
   notice?: (line: string) => void;
+  /** How often clients are pinged; one that has not answered the previous ping is dropped. */
+  pingIntervalMs?: number;
 }
 
 export interface RunningServer {
@@ -184,7 +186,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       c.alive = false;
       c.ws.ping();
     }
-  }, PING_INTERVAL_MS);
+  }, opts.pingIntervalMs ?? PING_INTERVAL_MS);
   heartbeat.unref();
   const system = systemSampler((msg) => {
     for (const c of connections) c.send(msg);

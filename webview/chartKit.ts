@@ -120,7 +120,8 @@ export function markerPlugin(layer: MarkerLayer): Plugin<'line'> {
           ctx.fillStyle = currentTheme?.background ?? '#ffffff';
           ctx.fillRect(tx - 2, ty - 1, width + 4, 13);
           ctx.globalAlpha = 1;
-          ctx.fillStyle = m.color;
+          // The line carries the run's colour; the text is in the theme's foreground, readable on any run colour.
+          ctx.fillStyle = currentTheme?.foreground ?? m.color;
           ctx.textAlign = 'left';
           ctx.fillText(m.label, tx, ty);
         }

@@ -45,7 +45,7 @@ export class DashboardCharts {
     const hooks = { onZoomed: (c: Chart) => this.syncZoom(c) };
     this.loss = this.stepChart(canvases.loss, stepChartOptions('training loss', hooks), true);
     this.accuracy = this.stepChart(canvases.accuracy, stepChartOptions('training accuracy', hooks, { min: 0, max: 1, ticks: { callback: percent, maxTicksLimit: 6 } }), false);
-    this.learningRate = this.stepChart(canvases.learningRate, stepChartOptions('learning rate', hooks, { beginAtZero: true }), true);
+    this.learningRate = this.stepChart(canvases.learningRate, stepChartOptions('learning rate', hooks, { beginAtZero: true, grace: '12%' }), true);
     this.samplesPerSec = this.stepChart(canvases.samplesPerSec, stepChartOptions('samples / s', hooks, { beginAtZero: true }), false);
     this.updateRatio = this.stepChart(canvases.updateRatio, stepChartOptions('RMS step / lr', hooks, { beginAtZero: true, suggestedMax: 1.2 }), false, {
       markers: [],
@@ -155,6 +155,22 @@ export class DashboardCharts {
     }
     this.updateMarkers(shown);
     for (const c of this.allCharts) c.update('none');
+    this.describe(primary?.data);
+  }
+
+  /** What each canvas shows, as data attributes: for tests and tools that cannot read pixels. */
+  private describe(run: RunData | undefined): void {
+    const set = (c: Chart<'line', XY[]>, points: XY[] | undefined) => {
+      const last = points?.[points.length - 1];
+      Object.assign(c.canvas.dataset, { points: String(points?.length ?? 0), lastX: last ? String(last.x) : '', lastY: last ? String(last.y) : '' });
+    };
+    set(this.loss, run?.loss.raw);
+    set(this.accuracy, run?.accuracy.raw);
+    set(this.learningRate, run?.learningRate);
+    set(this.samplesPerSec, run?.samplesPerSec.raw);
+    set(this.testAccuracy, run?.testAccuracy);
+    set(this.updateRatio, run ? [...run.updateRatio.values()][0] : undefined);
+    this.loss.canvas.dataset.markers = (this.layers.get(this.loss as unknown as Chart)?.markers ?? []).map((m) => `${m.step}:${m.label ?? ''}`).join('|');
   }
 
   private rebuild(shown: ShownRun[], layerNames: string[]): void {
@@ -178,7 +194,10 @@ export class DashboardCharts {
       line(`${r.runId} smoothed`, r.accuracy.smoothed, { borderColor: color, borderWidth: primary ? 2 : 1.5 }),
     ]);
     this.learningRate.data.datasets = ordered.map(({ data: r, color }) => line(`${r.runId} lr`, r.learningRate, { borderColor: color, stepped: 'before' }));
-    this.samplesPerSec.data.datasets = ordered.map(({ data: r, color }) => line(`${r.runId}`, r.samplesPerSec, { borderColor: color }));
+    this.samplesPerSec.data.datasets = ordered.flatMap(({ data: r, color }) => [
+      line(`${r.runId}`, r.samplesPerSec.raw, { borderColor: withAlpha(color, 0.3), borderWidth: 1 }),
+      line(`${r.runId} smoothed`, r.samplesPerSec.smoothed, { borderColor: color }),
+    ]);
     this.testAccuracy.data.datasets = ordered.map(({ data: r, color }) => line(`${r.runId}`, r.testAccuracy, { borderColor: color, backgroundColor: color }));
     const primary = shown.find((s) => s.primary);
     this.updateRatio.data.datasets = primary

@@ -1,10 +1,13 @@
 // A stable colour per run id, so a run keeps its colour across reloads, overlays and windows.
 
-/** Distinguishable on dark and light themes (Tableau 10, minus grey, which reads as "disabled"). */
-export const RUN_PALETTE = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#b07aa1', '#76b7b2', '#edc948', '#ff9da7', '#9c755f'];
+/**
+ * Readable on dark and light themes: Tableau 10 without its grey (reads as "disabled"), its yellow and
+ * pink (too pale on white), and with its teal darkened for the same reason.
+ */
+export const RUN_PALETTE = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#b07aa1', '#3f9c96', '#9c755f'];
 
 /** Per-layer colours for the trust-region chart (conv1, conv2, fc1, fc2, fc3, then any others). */
-export const LAYER_PALETTE = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#b07aa1', '#76b7b2', '#edc948', '#9c755f'];
+export const LAYER_PALETTE = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#b07aa1', '#3f9c96', '#9c755f'];
 
 /** FNV-1a over the run id's UTF-16 code units. */
 export function hashString(s: string): number {

@@ -155,7 +155,7 @@ export class Dashboard {
       case 'state': {
         const run = this.data.get(m.runId);
         if (run) run.state = m.state;
-        this.patchSummary(m.runId, { state: m.state, ...(m.step !== undefined ? { step: m.step } : {}) });
+        this.patchSummary(m.runId, { state: m.state, orphaned: false, ...(m.step !== undefined ? { step: m.step } : {}) });
         if (m.state === 'done' || m.state === 'failed' || m.state === 'stopped') {
           this.header.notice(`${m.runId} ${m.state}${m.reason ? `: ${m.reason}` : ''}`, m.state === 'failed' ? 'error' : 'info');
           if (m.state !== 'failed') this.header.setProgress(undefined);
@@ -166,8 +166,8 @@ export class Dashboard {
         this.header.setProgress(m);
         break;
       case 'checkpointed':
-        this.settle(m.requestId);
-        this.header.notice(`Checkpoint of ${m.runId} at step ${m.step.toLocaleString('en-US')} saved.`);
+        // Periodic and epoch-end checkpoints are routine; only the ones asked for here are worth a notice.
+        if (this.settle(m.requestId)) this.header.notice(`Checkpoint of ${m.runId} at step ${m.step.toLocaleString('en-US')} saved: ${m.path}`);
         break;
       case 'system':
         this.header.setSystem(m.cpuPercent, m.rssBytes);
@@ -364,7 +364,8 @@ export class Dashboard {
   /** Text panels: cheap, updated on every message. */
   private renderPanels(): void {
     const run = this.primary;
-    this.header.update(run, this.connected, run ? this.colorOf(run.runId) : undefined);
+    const interrupted = run !== undefined && this.runs.get(run.runId)?.orphaned === true;
+    this.header.update(run, this.connected, run ? this.colorOf(run.runId) : undefined, interrupted);
     this.form.setRun(run, this.connected);
     this.runsList.update([...this.runs.values()], this.selection.primaryRunId, new Set(this.selection.overlaid), (id) => this.colorOf(id));
   }

@@ -1,5 +1,6 @@
 // The dashboard's entry point, bundled to dist/webview/dashboard.js: inside a VS Code webview it talks to
 // the extension with postMessage, in a plain browser to the sidecar over a WebSocket.
+import './zodJitless'; // first: before the protocol's schemas are built
 import { Dashboard } from './dashboard';
 import { createTransport } from './transport';
 

@@ -13,10 +13,10 @@ export class RunData {
   forkStep?: number;
   readonly loss: SmoothedSeries;
   readonly accuracy: SmoothedSeries;
+  readonly samplesPerSec: SmoothedSeries;
   readonly lossMin: XY[] = [];
   readonly lossMax: XY[] = [];
   readonly learningRate: XY[] = [];
-  readonly samplesPerSec: XY[] = [];
   /** Per layer: RMS step / learning rate over steps. */
   readonly updateRatio = new Map<string, XY[]>();
   /** Test accuracy by epoch (x = epoch, possibly fractional when a run stopped mid-epoch). */
@@ -35,6 +35,7 @@ export class RunData {
     this.state = state;
     this.loss = new SmoothedSeries(smoothingWeight);
     this.accuracy = new SmoothedSeries(smoothingWeight);
+    this.samplesPerSec = new SmoothedSeries(smoothingWeight);
   }
 
   get lastStep(): number {
@@ -62,7 +63,7 @@ export class RunData {
     this.lossMin.push({ x: m.step, y: m.lossMin });
     this.lossMax.push({ x: m.step, y: m.lossMax });
     this.learningRate.push({ x: m.step, y: m.learningRate });
-    this.samplesPerSec.push({ x: m.step, y: m.samplesPerSec });
+    this.samplesPerSec.push(m.step, m.samplesPerSec);
     for (const [layer, ratio] of Object.entries(m.updateRatio)) {
       let s = this.updateRatio.get(layer);
       if (!s) this.updateRatio.set(layer, (s = []));
@@ -99,6 +100,7 @@ export class RunData {
   setSmoothing(weight: number): void {
     this.loss.setWeight(weight);
     this.accuracy.setWeight(weight);
+    this.samplesPerSec.setWeight(weight);
   }
 
   /** The step of the metrics point nearest to `step`, for "Fork from here". */
@@ -112,7 +114,8 @@ export class RunData {
     this.lastMetrics = undefined;
     this.loss.clear();
     this.accuracy.clear();
-    for (const s of [this.lossMin, this.lossMax, this.learningRate, this.samplesPerSec, this.testAccuracy]) s.length = 0;
+    this.samplesPerSec.clear();
+    for (const s of [this.lossMin, this.lossMax, this.learningRate, this.testAccuracy]) s.length = 0;
     // Emptied, not replaced: the charts hold references to these arrays.
     for (const s of this.updateRatio.values()) s.length = 0;
     this.evals.length = 0;

@@ -25,7 +25,7 @@ export function initialSelection(runs: readonly RunSummary[], persisted: Selecti
   const ids = new Set(runs.map((r) => r.runId));
   const primary =
     (persisted.primaryRunId && ids.has(persisted.primaryRunId) ? persisted.primaryRunId : undefined) ??
-    newestRun(runs, (r) => LIVE.has(r.state))?.runId ??
+    newestRun(runs, (r) => LIVE.has(r.state) && !r.orphaned)?.runId ??
     newestRun(runs)?.runId;
   return { primaryRunId: primary, overlaid: persisted.overlaid.filter((id) => ids.has(id) && id !== primary) };
 }

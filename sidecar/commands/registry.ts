@@ -1,4 +1,5 @@
 // One entry per subcommand; each takes its arguments (after the command name) and resolves to an exit code.
+import { benchCommand } from './bench';
 import { checkReferenceCommand } from './checkReference';
 import { exportCommand } from './export';
 import { runs } from './runs';
@@ -8,6 +9,7 @@ import { trainCommand } from './train';
 export type Command = (args: string[]) => Promise<number>;
 export const COMMANDS: Record<string, Command> = {
   train: trainCommand,
+  bench: benchCommand,
   'check-reference': checkReferenceCommand,
   serve,
   runs,

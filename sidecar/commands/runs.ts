@@ -1,4 +1,5 @@
 // `adam-trainer runs [--runs-dir DIR] [--json]`: the runs in the runs folder, oldest first.
+import { existsSync } from 'node:fs';
 import type { RunSummary } from '../protocol';
 import { adamTrainerHome, resolveUserPath } from '../store/paths';
 import { RunStore } from '../store/runs';
@@ -18,7 +19,7 @@ export async function runs(args: string[]): Promise<number> {
     return 0;
   }
   const runsDir = resolveUserPath(String(flags['runs-dir'] ?? adamTrainerHome().runsDir), '--runs-dir');
-  const list = new RunStore(runsDir).listRuns();
+  const list = existsSync(runsDir) ? new RunStore(runsDir).listRuns() : [];
   if (flags.json) {
     process.stdout.write(JSON.stringify(list) + '\n');
     return 0;

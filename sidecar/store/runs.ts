@@ -10,7 +10,7 @@
 // A crash can leave a torn last line or a partial float; readers skip the one and ignore the other, and
 // the first append after a crash starts on a fresh line.
 import { closeSync, existsSync, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { hostname, uptime } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../errors';
 import {
@@ -391,6 +391,9 @@ function processAlive(status: Status): boolean {
   if (status.pid === undefined) return false;
   if (status.host !== undefined && status.host !== hostname()) return true;
   if (status.pid === process.pid) return true;
+  // Written before this machine booted: whatever process has that pid now is another one.
+  const bootMs = Date.now() - uptime() * 1000;
+  if (status.updatedAt !== undefined && Date.parse(status.updatedAt) < bootMs - 60_000) return false;
   try {
     process.kill(status.pid, 0);
     return true;

@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
+import { spawnSync } from 'node:child_process';
 import { PARAMETERS, PARAMETER_COUNT } from '../../sidecar/nn/spec';
 import { ADAM_FLAG_ADAMW, ADAM_FLAG_AMSGRAD, compileKernels, kernelWasmPath } from '../../sidecar/kernels/loader';
 import { BUILDS, Harness, flatten, loadFixture, rng, worst } from './harness';
@@ -49,9 +50,17 @@ function argmax(xs: ArrayLike<number>, from: number, n: number): number {
   return b - from;
 }
 
-test('loader finds both builds', () => {
+test('loader finds both builds; the plain-SIMD build needs no V8 flag, the relaxed one does', () => {
   for (const b of BUILDS) assert.ok(kernelWasmPath(b.relaxed).endsWith(`kernels-${b.name}.wasm`));
   for (const b of BUILDS) assert.ok(compileKernels(b.relaxed) instanceof WebAssembly.Module);
+  // a fresh process without --experimental-wasm-relaxed-simd (relaxed SIMD is not on by default in Node 20)
+  const code = `const fs = require('fs');
+    const ok = (p) => WebAssembly.validate(fs.readFileSync(p));
+    console.log(JSON.stringify([ok(${JSON.stringify(kernelWasmPath(false))}), ok(${JSON.stringify(kernelWasmPath(true))})]));`;
+  const out = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8' });
+  const [simdOk, relaxedOk] = JSON.parse(out.stdout) as [boolean, boolean];
+  assert.equal(simdOk, true);
+  if (process.versions.node.startsWith('20.')) assert.equal(relaxedOk, false);
 });
 
 for (const build of BUILDS) {
@@ -176,6 +185,35 @@ for (const build of BUILDS) {
       expectClose(`logits of image ${i} alone`, h.f32(out, 10), logits.slice(i * 10, i * 10 + 10), 1e-7, 1e-6);
     }
     assert.equal(k.evalShard(s.P, s.images, s.labels, s.indices, 0, s.scratch[0], pred), 0);
+  });
+
+  test(`${build.name}: a shard of 16 equals four shards of 4 (scratch only 16-byte aligned)`, () => {
+    const fx = loadFixture();
+    const s = setup(build.relaxed, 1, 80, 16);
+    const { h } = s;
+    const k = h.k[0];
+    h.f32(s.P, NP).set(flatten(fx.init_params));
+    h.u8(s.images, 80 * 3072).set(fx.training.images_u8);
+    h.u8(s.labels, 80).set(fx.training.labels);
+    const idx = [3, 77, 12, 40, 41, 9, 66, 5, 21, 22, 23, 58, 70, 1, 30, 49];
+    h.i32(s.indices, 16).set(idx);
+    const scratch = h.alloc(k.scratchBytes(16) + 16, 64) + 16; // 16-byte but not 64-byte aligned
+    const G2 = h.alloc(NP * 4);
+    const loss16 = k.trainShard(s.P, G2, s.images, s.labels, s.indices, 16, 1 / 16, scratch, s.stats);
+    const correct16 = h.i32(s.stats, 1)[0];
+    const big = Float64Array.from(h.f32(G2, NP));
+    const sum = new Float64Array(NP);
+    let loss4 = 0;
+    let correct4 = 0;
+    for (let q = 0; q < 4; q++) {
+      loss4 += k.trainShard(s.P, s.G[0], s.images, s.labels, s.indices + 16 * q, 4, 1 / 16, s.scratch[0], s.stats);
+      correct4 += h.i32(s.stats, 1)[0];
+      const g = h.f32(s.G[0], NP);
+      for (let i = 0; i < NP; i++) sum[i] += g[i];
+    }
+    expectClose('loss', [loss16], [loss4], 1e-6, 1e-6);
+    assert.equal(correct16, correct4);
+    expectClose('gradients', big, sum, 1e-7, 1e-4);
   });
 
   test(`${build.name}: adamStep matches a float64 Adam (weight decay, AdamW, AMSGrad, several gradient buffers)`, () => {

@@ -1,6 +1,6 @@
 // DESIGN.md "Security of the local server", against a real `adam-trainer serve`.
 import assert from 'node:assert/strict';
-import { before, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { rawRequest, startSidecar, TestClient, upgradeHeaders, type Sidecar } from './sidecar';
 
 describe('the sidecar only accepts WebSocket connections that prove they are ours', () => {
@@ -8,6 +8,7 @@ describe('the sidecar only accepts WebSocket connections that prove they are our
   before(async () => {
     s = await startSidecar();
   });
+  after(() => s.kill());
 
   test('the listening line carries a 32-byte token and a loopback URL', () => {
     assert.ok(Buffer.from(s.token, 'base64url').length >= 32);
@@ -111,6 +112,9 @@ describe('the sidecar only accepts WebSocket connections that prove they are our
       assert.ok(r.status === 404 || r.status === 400, `${path} gave ${r.status}`);
       assert.ok(!r.body.includes('"name"'), path);
     }
+    const js = await rawRequest(s.port, '/dashboard.js', host);
+    assert.equal(js.status, 200);
+    assert.match(String(js.headers['content-type']), /^text\/javascript/);
     const post = await rawRequest(s.port, '/', host, 'POST');
     assert.equal(post.status, 405);
   });

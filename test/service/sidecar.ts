@@ -33,6 +33,8 @@ export interface Sidecar {
   runsDir: string;
   cacheDir: string;
   stderr: () => string;
+  /** Kills the process (if it still runs) and waits for it. */
+  kill(): Promise<void>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
@@ -51,14 +53,23 @@ export async function startSidecar(opts: { runsDir?: string; args?: string[]; sp
   const first = await Promise.race([
     new Promise<string>((r) => lines.once('line', r)),
     exited.then(({ code }) => Promise.reject(new Error(`serve exited with ${code} before listening: ${err}`))),
-    delay(15_000).then(() => Promise.reject(new Error(`serve did not print its listening line: ${err}`))),
+    unrefDelay(15_000).then(() => Promise.reject(new Error(`serve did not print its listening line: ${err}`))),
   ]);
   const listening = listeningSchema.parse(JSON.parse(first));
-  return { proc, port: listening.port, token: listening.token, url: listening.url, runsDir, cacheDir, stderr: () => err, exited };
+  const kill = async () => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+    await exited;
+  };
+  return { proc, port: listening.port, token: listening.token, url: listening.url, runsDir, cacheDir, stderr: () => err, kill, exited };
 }
 
 export function delay(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** A delay that does not keep the test process alive (for the losing side of a race). */
+export function unrefDelay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
 }
 
 /** A WebSocket client that keeps every message it receives, for `next` to pick from in order. */
@@ -108,6 +119,7 @@ export class TestClient {
       if (left <= 0) throw new Error(`no ${type} within ${timeoutMs} ms; got ${this.received.slice(-5).map((m) => JSON.stringify(m).slice(0, 200)).join('\n')}`);
       await new Promise<void>((r) => {
         const t = setTimeout(r, left);
+        t.unref();
         this.waiters.push(() => {
           clearTimeout(t);
           r();

@@ -70,12 +70,14 @@ export class Header {
     );
   }
 
-  update(run: RunData | undefined, connected: boolean, color: string | undefined): void {
-    const state: RunState | undefined = run?.state;
+  /** `interrupted`: the run's last state is active but the sidecar that ran it is gone. */
+  update(run: RunData | undefined, connected: boolean, color: string | undefined, interrupted = false): void {
+    const state: RunState | 'interrupted' | undefined = interrupted ? 'interrupted' : run?.state;
     this.swatch.style.background = color ?? 'transparent';
     setText(this.runName, run ? run.runId : 'no run open');
     setText(this.badge, state ?? '');
-    this.badge.className = `badge state-${state ?? 'none'}`;
+    this.badge.className = `badge state-${state === 'interrupted' ? 'paused' : (state ?? 'none')}`;
+    this.badge.title = interrupted ? 'Its sidecar is gone. Resume it from its latest checkpoint (Adam: Resume from Checkpoint…, or the offer when VS Code starts).' : '';
     const m = run?.lastMetrics;
     const e = run?.latestEval;
     const parts = run

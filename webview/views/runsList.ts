@@ -42,7 +42,7 @@ export class RunsList {
         return h(
           'li',
           { class: r.runId === primaryRunId ? 'current' : '', title: r.runId },
-          h('div', { class: 'run-line' }, swatch, overlay, open, h('span', { class: `badge state-${r.state}` }, r.state)),
+          h('div', { class: 'run-line' }, swatch, overlay, open, h('span', { class: `badge state-${r.orphaned ? 'paused' : r.state}`, title: r.orphaned ? 'left running by a sidecar that is gone; resume it from its latest checkpoint' : undefined }, r.orphaned ? 'interrupted' : r.state)),
           h('div', { class: 'run-details' }, details.join(' · ')),
         );
       }),

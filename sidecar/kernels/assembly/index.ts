@@ -19,7 +19,7 @@ import {
   convBackwardEntries, conv2WeightGrad, conv1WeightGrad,
 } from './kernels';
 
-/** Bytes below which the module's static data lives; put caller buffers at or above this (16-aligned). */
+/** Bytes below which the module's static data lives; put caller buffers at or above this (64-aligned). */
 export function heapBase(): usize {
   return (__heap_base + 63) & ~<usize>63;
 }
@@ -36,9 +36,8 @@ export function trainShard(params: usize, grads: usize, images: usize, labels: u
   invBatch: f32, scratch: usize, stats: usize): f32 {
   const n = max(count, 0);
   const N = <usize>n;
-  const fixed = scratch;
   const base = scratch + FIXED;
-  forwardSamples(params, images, indices, n, N, scratch);
+  forwardSamples(params, images, indices, n, N, scratch, true);
 
   // loss and d loss / d logits
   const lg = base + N * LG_CUM;
@@ -70,7 +69,7 @@ export function trainShard(params: usize, grads: usize, images: usize, labels: u
 
   convBackwardEntries(params, n, N, scratch);
   conv2WeightGrad(grads, N, scratch);
-  conv1WeightGrad(grads, N, scratch);
+  conv1WeightGrad(grads, n, N, scratch);
   return <f32>loss;
 }
 
@@ -82,7 +81,7 @@ export function evalShard(params: usize, images: usize, labels: usize, indices: 
   let loss: f64 = 0;
   for (let s0 = 0; s0 < count; s0 += EVAL_CHUNK) {
     const n = min(EVAL_CHUNK, count - s0);
-    forwardSamples(params, images, indices + <usize>s0 * 4, n, N, scratch);
+    forwardSamples(params, images, indices + <usize>s0 * 4, n, N, scratch, false);
     for (let s = 0; s < n; s++) {
       const su = <usize>s;
       const y = <i32>load<u8>(labels + <usize>load<i32>(indices + <usize>(s0 + s) * 4));
@@ -100,7 +99,7 @@ export function logitsShard(params: usize, images: usize, indices: usize, count:
   const lg = scratch + FIXED + N * LG_CUM;
   for (let s0 = 0; s0 < count; s0 += EVAL_CHUNK) {
     const n = min(EVAL_CHUNK, count - s0);
-    forwardSamples(params, images, indices + <usize>s0 * 4, n, N, scratch);
+    forwardSamples(params, images, indices + <usize>s0 * 4, n, N, scratch, false);
     for (let s = 0; s < n; s++) {
       const l = lg + <usize>s * LG_SIZE;
       const o = out + <usize>(s0 + s) * 40;
@@ -114,11 +113,15 @@ export function logitsShard(params: usize, images: usize, indices: usize, count:
 
 // @ts-ignore: decorator
 @inline function sumGrads(gradsBase: usize, stride: usize, numGrad: i32, off: usize): v128 {
-  let g = v128.load(gradsBase + off);
   let p = gradsBase + off;
-  for (let k = 1; k < numGrad; k++) {
+  let g = v128.load(p);
+  if (numGrad > 1) {
     p += stride;
     g = f32x4.add(g, v128.load(p));
+    for (let k = 2; k < numGrad; k++) {
+      p += stride;
+      g = f32x4.add(g, v128.load(p));
+    }
   }
   return g;
 }
@@ -136,13 +139,58 @@ export function logitsShard(params: usize, images: usize, indices: usize, count:
 
 // flush |x| < 1e-30 to zero (keeps NaN)
 // @ts-ignore: decorator
-@inline function flush(x: v128, tiny: v128): v128 {
-  return v128.andnot(x, f32x4.lt(f32x4.abs(x), tiny));
+@inline function flush(x: v128, tiny: v128, absMask: v128): v128 {
+  return v128.andnot(x, f32x4.lt(v128.and(x, absMask), tiny));
 }
 
 // @ts-ignore: decorator
 @inline function flush1(x: f32): f32 {
   return abs(x) < <f32>1e-30 ? <f32>0 : x;
+}
+
+// One vector of Adam at byte offset i (flags as compile-time constants after inlining).
+// @ts-ignore: decorator
+@inline function adamVec(i: usize, params: usize, gradsBase: usize, stride: usize, numGrad: i32, m: usize, v: usize,
+  vmax: usize, adamw: bool, useWd: bool, ams: bool, vwd: v128, vdecay: v128, vb1: v128, vob1: v128, vb2: v128,
+  vob2: v128, vbc2s: v128, veps: v128, vnstep: v128, tiny: v128, absMask: v128): void {
+  let g = sumGrads(gradsBase, stride, numGrad, i);
+  let p = v128.load(params + i);
+  if (adamw) p = f32x4.mul(p, vdecay);
+  else if (useWd) g = f32x4.add(g, f32x4.mul(vwd, p));
+  const mm = flush(f32x4.add(f32x4.mul(v128.load(m + i), vb1), f32x4.mul(vob1, g)), tiny, absMask);
+  // v >= 0 (or NaN): no abs needed
+  let vv = f32x4.add(f32x4.mul(v128.load(v + i), vb2), f32x4.mul(f32x4.mul(vob2, g), g));
+  vv = v128.andnot(vv, f32x4.lt(vv, tiny));
+  v128.store(m + i, mm);
+  v128.store(v + i, vv);
+  if (ams) {
+    vv = f32x4.pmax(vv, v128.load(vmax + i)); // max; a NaN in v stays NaN
+    v128.store(vmax + i, vv);
+  }
+  const denom = f32x4.add(f32x4.div(f32x4.sqrt(vv), vbc2s), veps);
+  p = f32x4.add(p, f32x4.mul(vnstep, f32x4.div(mm, denom)));
+  v128.store(params + i, p);
+}
+
+// The vector part of Adam over byte offsets [from, to), two vectors per iteration.
+// @ts-ignore: decorator
+@inline function adamLoop(from: usize, to: usize, params: usize, gradsBase: usize, stride: usize, numGrad: i32, m: usize,
+  v: usize, vmax: usize, adamw: bool, useWd: bool, ams: bool, wd: f32, decay: f32, b1: f32, ob1: f32, b2: f32, ob2: f32,
+  bc2s: f32, ep: f32, nstep: f32): void {
+  const tiny = f32x4.splat(1e-30);
+  // |x| mask built from a run-time value so that V8 keeps it in a register instead of rematerialising it
+  const absMask = i32x4.splat(0x7fffffff & ~(numGrad >> 31));
+  const vb1 = f32x4.splat(b1), vb2 = f32x4.splat(b2), vob1 = f32x4.splat(ob1), vob2 = f32x4.splat(ob2);
+  const vbc2s = f32x4.splat(bc2s), veps = f32x4.splat(ep), vnstep = f32x4.splat(nstep);
+  const vwd = f32x4.splat(wd), vdecay = f32x4.splat(decay);
+  let i = from;
+  for (; i + 32 <= to; i += 32) {
+    adamVec(i, params, gradsBase, stride, numGrad, m, v, vmax, adamw, useWd, ams, vwd, vdecay, vb1, vob1, vb2, vob2, vbc2s, veps, vnstep, tiny, absMask);
+    adamVec(i + 16, params, gradsBase, stride, numGrad, m, v, vmax, adamw, useWd, ams, vwd, vdecay, vb1, vob1, vb2, vob2, vbc2s, veps, vnstep, tiny, absMask);
+  }
+  if (i < to) {
+    adamVec(i, params, gradsBase, stride, numGrad, m, v, vmax, adamw, useWd, ams, vwd, vdecay, vb1, vob1, vb2, vob2, vbc2s, veps, vnstep, tiny, absMask);
+  }
 }
 
 /** PyTorch 1.13 Adam / AdamW (flags&1) / AMSGrad (flags&2) over [start, end); g = sum of numGradBuffers buffers. */
@@ -159,31 +207,22 @@ export function adamStep(params: usize, gradsBase: usize, gradStrideBytes: usize
   const bc2s = <f32>Math.sqrt(biasCorrection2);
   const ep = <f32>eps;
   const nstep = <f32>(-(lr / biasCorrection1));
-  const tiny = f32x4.splat(1e-30);
-  const vb1 = f32x4.splat(b1), vb2 = f32x4.splat(b2), vob1 = f32x4.splat(ob1), vob2 = f32x4.splat(ob2);
-  const vbc2s = f32x4.splat(bc2s), veps = f32x4.splat(ep), vnstep = f32x4.splat(nstep);
-  const vwd = f32x4.splat(wd), vdecay = f32x4.splat(decay);
   const s = max(start, 0);
   const e = min(end, PARAM_COUNT);
   if (e <= s) return;
   const e4 = s + ((e - s) & ~3);
-  for (let i = <usize>s * 4; i < <usize>e4 * 4; i += 16) {
-    let g = sumGrads(gradsBase, gradStrideBytes, numGradBuffers, i);
-    let p = v128.load(params + i);
-    if (adamw) p = f32x4.mul(p, vdecay);
-    else if (useWd) g = f32x4.add(g, f32x4.mul(vwd, p));
-    const mm = flush(f32x4.add(f32x4.mul(v128.load(m + i), vb1), f32x4.mul(vob1, g)), tiny);
-    let vv = flush(f32x4.add(f32x4.mul(v128.load(v + i), vb2), f32x4.mul(f32x4.mul(vob2, g), g)), tiny);
-    v128.store(m + i, mm);
-    v128.store(v + i, vv);
-    if (ams) {
-      vv = f32x4.max(v128.load(vmax + i), vv);
-      v128.store(vmax + i, vv);
-    }
-    const denom = f32x4.add(f32x4.div(f32x4.sqrt(vv), vbc2s), veps);
-    p = f32x4.add(p, f32x4.mul(vnstep, f32x4.div(mm, denom)));
-    v128.store(params + i, p);
+  const from = <usize>s * 4, to = <usize>e4 * 4;
+  // one specialised loop per flag combination (no branches inside)
+  if (ams) {
+    if (adamw) adamLoop(from, to, params, gradsBase, gradStrideBytes, numGradBuffers, m, v, vmax, true, false, true, wd, decay, b1, ob1, b2, ob2, bc2s, ep, nstep);
+    else if (useWd) adamLoop(from, to, params, gradsBase, gradStrideBytes, numGradBuffers, m, v, vmax, false, true, true, wd, decay, b1, ob1, b2, ob2, bc2s, ep, nstep);
+    else adamLoop(from, to, params, gradsBase, gradStrideBytes, numGradBuffers, m, v, vmax, false, false, true, wd, decay, b1, ob1, b2, ob2, bc2s, ep, nstep);
+  } else {
+    if (adamw) adamLoop(from, to, params, gradsBase, gradStrideBytes, numGradBuffers, m, v, vmax, true, false, false, wd, decay, b1, ob1, b2, ob2, bc2s, ep, nstep);
+    else if (useWd) adamLoop(from, to, params, gradsBase, gradStrideBytes, numGradBuffers, m, v, vmax, false, true, false, wd, decay, b1, ob1, b2, ob2, bc2s, ep, nstep);
+    else adamLoop(from, to, params, gradsBase, gradStrideBytes, numGradBuffers, m, v, vmax, false, false, false, wd, decay, b1, ob1, b2, ob2, bc2s, ep, nstep);
   }
+  // scalar tail (end not a multiple of 4)
   for (let i = <usize>e4 * 4; i < <usize>e * 4; i += 4) {
     let g = sumGrad1(gradsBase, gradStrideBytes, numGradBuffers, i);
     let p = load<f32>(params + i);
@@ -194,7 +233,8 @@ export function adamStep(params: usize, gradsBase: usize, gradStrideBytes: usize
     store<f32>(m + i, mm);
     store<f32>(v + i, vv);
     if (ams) {
-      vv = max(load<f32>(vmax + i), vv);
+      const old = load<f32>(vmax + i);
+      vv = vv < old ? old : vv;
       store<f32>(vmax + i, vv);
     }
     const denom = Mathf.sqrt(vv) / bc2s + ep;
@@ -212,6 +252,7 @@ export function sgdStep(params: usize, gradsBase: usize, gradStrideBytes: usize,
   const wd = <f32>weightDecay, mo = <f32>momentum, nlr = <f32>(-lr);
   const vwd = f32x4.splat(wd), vmo = f32x4.splat(mo), vnlr = f32x4.splat(nlr);
   const tiny = f32x4.splat(1e-30);
+  const absMask = i32x4.splat(0x7fffffff & ~(numGradBuffers >> 31));
   const s = max(start, 0);
   const e = min(end, PARAM_COUNT);
   if (e <= s) return;
@@ -222,7 +263,7 @@ export function sgdStep(params: usize, gradsBase: usize, gradStrideBytes: usize,
     if (useWd) d = f32x4.add(d, f32x4.mul(vwd, p));
     if (useMom) {
       if (!first) d = f32x4.add(f32x4.mul(v128.load(momentumBuf + i), vmo), d);
-      d = flush(d, tiny);
+      d = flush(d, tiny, absMask);
       v128.store(momentumBuf + i, d);
     }
     v128.store(params + i, f32x4.add(p, f32x4.mul(vnlr, d)));

@@ -2,7 +2,7 @@
 // `reps` times on the state a previous trainShard call left in scratch. Built and used by bench/kernels-profile.mjs.
 export * from './index';
 import {
-  FIXED, S_Y1, S_Y2, S_W2T, normalise, conv1Forward, pool1, transposeConv2, conv2Forward, pool2,
+  FIXED, S_Y1, S_Y2, S_W2T, S_W1S, S_TAP, S_CNT, P1T_CUM, XT_CUM, transposeImage, prepareConv1, normalise, conv1Forward, pool1, transposeConv2, conv2Forward, pool2,
   linearForward, linearBackwardW, linearBackwardX, convBackwardEntries, conv2WeightGrad, conv1WeightGrad,
   F1W, F1B, F2W, F2B, F3W, F3B, X_CUM, P1_CUM, A1G_CUM, A1_CUM, A2G_CUM, H1_CUM, H2_CUM, LG_CUM, DL_CUM,
   DH2_CUM, DH1_CUM, DA1_CUM, H1_SIZE, H2_SIZE, LG_SIZE, DL_SIZE, DH2_SIZE, DH1_SIZE,
@@ -11,12 +11,18 @@ import {
 export function profNormalise(images: usize, scratch: usize, reps: i32): void {
   for (let r = 0; r < reps; r++) normalise(images, scratch + FIXED);
 }
+export function profTransposeImage(scratch: usize, N: usize, reps: i32): void {
+  for (let r = 0; r < reps; r++) transposeImage(scratch + FIXED, scratch + FIXED + N * XT_CUM);
+}
+export function profPrepareConv1(params: usize, scratch: usize, reps: i32): void {
+  for (let r = 0; r < reps; r++) prepareConv1(params, scratch + S_W1S, scratch + S_TAP);
+}
 export function profConv1(params: usize, scratch: usize, reps: i32): void {
-  for (let r = 0; r < reps; r++) conv1Forward(params, scratch + FIXED, scratch + S_Y1);
+  for (let r = 0; r < reps; r++) conv1Forward(params, scratch + S_W1S, scratch + S_TAP, scratch + FIXED, scratch + S_Y1);
 }
 export function profPool1(scratch: usize, N: usize, reps: i32): void {
   const base = scratch + FIXED;
-  for (let r = 0; r < reps; r++) pool1(scratch + S_Y1, base + N * P1_CUM, base + N * A1G_CUM);
+  for (let r = 0; r < reps; r++) pool1(scratch + S_Y1, base + N * P1_CUM, base + N * P1T_CUM, base + N * A1G_CUM, base, base + N * XT_CUM);
 }
 export function profConv2(params: usize, scratch: usize, N: usize, reps: i32): void {
   const base = scratch + FIXED;
@@ -61,5 +67,8 @@ export function profConv2W(grads: usize, scratch: usize, n: i32, reps: i32): voi
   for (let r = 0; r < reps; r++) conv2WeightGrad(grads, <usize>n, scratch);
 }
 export function profConv1W(grads: usize, scratch: usize, n: i32, reps: i32): void {
-  for (let r = 0; r < reps; r++) conv1WeightGrad(grads, <usize>n, scratch);
+  for (let r = 0; r < reps; r++) conv1WeightGrad(grads, n, <usize>n, scratch);
+}
+export function profCountsOffset(): usize {
+  return S_CNT;
 }

@@ -1,0 +1,226 @@
+// The "Adam: …" commands. Each reads what it needs (settings, a run, a file), asks the sidecar through the
+// controller, and says what happened; errors a user can meet are messages, never exceptions.
+import { fork } from 'node:child_process';
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as vscode from 'vscode';
+import type { RunSummary, StartConfig } from '../sidecar/protocol';
+import { RunStore } from '../sidecar/store/runs';
+import { LIVE, type Controller } from './controller';
+import { runCsv } from './csv';
+import { runDescription } from './format';
+import { readSettings, type SettingName } from './settings';
+
+/** The `adamTrainer.*` settings as a run configuration, or undefined after telling the user what is wrong. */
+export function settingsConfig(): StartConfig | undefined {
+  const section = vscode.workspace.getConfiguration('adamTrainer');
+  const result = readSettings(
+    {
+      get: (name: SettingName) => section.get(name),
+      userValue: (name: SettingName) => section.inspect(name)?.globalValue,
+    },
+    { trusted: vscode.workspace.isTrusted, workspaceFolder: vscode.workspace.workspaceFolders?.[0]?.uri.fsPath },
+  );
+  if (result.ok) return result.config;
+  const first = result.errors[0].split(' ')[0];
+  void vscode.window.showErrorMessage(`Train with Adam: ${result.errors.join('; ')}. No run was started.`, 'Open Settings').then((choice) => {
+    if (choice === 'Open Settings') void vscode.commands.executeCommand('workbench.action.openSettings', first);
+  });
+  return undefined;
+}
+
+async function reportErrors(what: string, work: () => Promise<void>): Promise<void> {
+  try {
+    await work();
+  } catch (e) {
+    void vscode.window.showErrorMessage(`Train with Adam: ${what}: ${(e as Error).message}`);
+  }
+}
+
+export function train(c: Controller): Promise<void> {
+  return reportErrors('could not start the run', async () => {
+    const config = settingsConfig();
+    if (!config) return;
+    await c.ensureSidecar();
+    const live = c.liveRuns();
+    if (live.length) {
+      const names = live.map((r) => r.runId).join(', ');
+      const choice = await vscode.window.showWarningMessage(
+        `A run is training: ${names}. Stop it, or run the new one beside it (both share the CPU)?`,
+        { modal: true },
+        'Stop it',
+        'Run beside it',
+      );
+      if (!choice) return;
+      if (choice === 'Stop it') for (const r of live) await c.send((requestId) => ({ type: 'stop', runId: r.runId, requestId }));
+    }
+    c.openDashboard();
+    await c.startRun((requestId) => ({ type: 'start', config, requestId }));
+  });
+}
+
+export function compare(c: Controller): Promise<void> {
+  return reportErrors('could not start the comparison', async () => {
+    const config = settingsConfig();
+    if (!config) return;
+    c.openDashboard();
+    // Same seed, data and batch size; the seed's SGD is momentum 0.9 at the same learning rate.
+    // The requestIds start with "compare" so that the dashboard overlays the two runs.
+    for (const optimizer of ['adam', 'sgd'] as const) {
+      await c.startRun((requestId) => ({ type: 'start', config: { ...config, optimizer, ...(optimizer === 'sgd' ? { weightDecay: config.weightDecay ?? 0 } : {}) }, requestId: `compare-${requestId}` }));
+    }
+  });
+}
+
+/** The run a control command acts on: the followed one if it is live, otherwise one the user picks. */
+async function liveTarget(c: Controller, states: string[], verb: string): Promise<string | undefined> {
+  await c.ensureSidecar();
+  const candidates = c.liveRuns().filter((r) => states.includes(r.state));
+  const current = candidates.find((r) => r.runId === c.current);
+  if (current) return current.runId;
+  if (candidates.length === 0) {
+    void vscode.window.showInformationMessage(`Train with Adam: no run to ${verb}.`);
+    return undefined;
+  }
+  if (candidates.length === 1) return candidates[0].runId;
+  return (await pickRun(candidates, `Run to ${verb}`))?.runId;
+}
+
+export function control(c: Controller, type: 'pause' | 'resume' | 'stop'): Promise<void> {
+  const states = { pause: ['running', 'downloading'], resume: ['paused'], stop: [...LIVE] }[type];
+  return reportErrors(`could not ${type} the run`, async () => {
+    const runId = await liveTarget(c, states, type);
+    if (runId) await c.send((requestId) => ({ type, runId, requestId }));
+  });
+}
+
+export function resumeFromCheckpoint(c: Controller): Promise<void> {
+  return reportErrors('could not resume', async () => {
+    const picked = await vscode.window.showOpenDialog({
+      title: 'Resume from checkpoint',
+      canSelectFiles: true,
+      canSelectFolders: true,
+      canSelectMany: false,
+      defaultUri: vscode.Uri.file(c.runsDir),
+      filters: { Checkpoints: ['ckpt'] },
+      openLabel: 'Resume',
+    });
+    if (!picked?.[0]) return;
+    c.openDashboard();
+    await c.startRun((requestId) => ({ type: 'start', config: {}, resumeFrom: picked[0].fsPath, requestId }));
+  });
+}
+
+function store(c: Controller): RunStore {
+  return new RunStore(c.runsDir);
+}
+
+async function pickRun(runs: RunSummary[], title: string): Promise<RunSummary | undefined> {
+  if (runs.length === 0) {
+    void vscode.window.showInformationMessage('Train with Adam: there are no runs yet.');
+    return undefined;
+  }
+  const items = [...runs].reverse().map((r) => ({ label: r.runId, description: runDescription(r), run: r }));
+  return (await vscode.window.showQuickPick(items, { title, matchOnDescription: true }))?.run;
+}
+
+export function exportCsv(c: Controller): Promise<void> {
+  return reportErrors('could not export the run', async () => {
+    const s = store(c);
+    const run = await pickRun(s.listRuns(), 'Export run as CSV');
+    if (!run) return;
+    const target = await vscode.window.showSaveDialog({ title: 'Export run as CSV', defaultUri: defaultTarget(`${run.runId}.csv`), filters: { CSV: ['csv'] } });
+    if (!target) return;
+    await writeFile(target.fsPath, runCsv(s.readHistory(run.runId)));
+    offerToOpen(`Exported ${run.runId} to ${target.fsPath}.`, target);
+  });
+}
+
+export function exportWeights(c: Controller): Promise<void> {
+  return reportErrors('could not export the weights', async () => {
+    const s = store(c);
+    const run = await pickRun(s.listRuns(), 'Export weights (safetensors)');
+    if (!run) return;
+    const checkpoints = s.checkpoints(run.runId).reverse();
+    if (checkpoints.length === 0) throw new Error(`run ${run.runId} has no checkpoint yet`);
+    const picked = await vscode.window.showQuickPick(
+      checkpoints.map((k) => ({ label: `step ${k.step.toLocaleString('en-US')}`, description: k.path.endsWith('latest.ckpt') ? 'latest' : undefined, checkpoint: k })),
+      { title: `Checkpoint of ${run.runId} to export` },
+    );
+    if (!picked) return;
+    const target = await vscode.window.showSaveDialog({ title: 'Export weights', defaultUri: defaultTarget(`${run.runId}-step-${picked.checkpoint.step}.safetensors`), filters: { safetensors: ['safetensors'] } });
+    if (!target) return;
+    await runCli(c, ['export', picked.checkpoint.path, target.fsPath]);
+    void vscode.window.showInformationMessage(`Exported the weights of ${run.runId} at step ${picked.checkpoint.step} to ${target.fsPath} (PyTorch: safetensors.torch.load_file).`);
+  });
+}
+
+export function deleteRun(c: Controller): Promise<void> {
+  return reportErrors('could not delete the run', async () => {
+    const runs = store(c).listRuns().filter((r) => !(LIVE.has(r.state) && !r.orphaned));
+    const run = await pickRun(runs, 'Delete run (runs that are training are not listed)');
+    if (!run) return;
+    const choice = await vscode.window.showWarningMessage(`Delete run ${run.runId}, its metrics and its checkpoints? This cannot be undone.`, { modal: true }, 'Delete');
+    if (choice !== 'Delete') return;
+    await c.request((requestId) => ({ type: 'delete', runId: run.runId, requestId }));
+    void vscode.window.showInformationMessage(`Deleted run ${run.runId}.`);
+  });
+}
+
+export function clearDatasetCache(c: Controller): Promise<void> {
+  return reportErrors('could not clear the dataset cache', async () => {
+    const choice = await vscode.window.showWarningMessage(
+      `Delete the downloaded and decoded CIFAR-10 in ${c.cacheDir}? The next run downloads it again (about 160 MB).`,
+      { modal: true },
+      'Delete',
+    );
+    if (choice !== 'Delete') return;
+    await rm(c.cacheDir, { recursive: true, force: true });
+    void vscode.window.showInformationMessage('Train with Adam: the dataset cache is cleared.');
+  });
+}
+
+/** On activation: runs left training when the last window closed (or the sidecar died) are offered for resuming. */
+export async function offerToResumeInterrupted(c: Controller): Promise<void> {
+  let interrupted: RunSummary[];
+  try {
+    interrupted = store(c).listRuns().filter((r) => r.orphaned);
+  } catch {
+    return; // an unreadable runs folder is reported by the commands that need it
+  }
+  if (interrupted.length === 0) return;
+  const names = interrupted.map((r) => r.runId).join(', ');
+  const choice = await vscode.window.showInformationMessage(
+    `Train with Adam: ${interrupted.length === 1 ? 'a run was' : `${interrupted.length} runs were`} interrupted (${names}). Resume from the latest checkpoint?`,
+    'Resume',
+    'Not now',
+  );
+  if (choice !== 'Resume') return;
+  await reportErrors('could not resume', async () => {
+    c.openDashboard();
+    for (const r of interrupted) await c.startRun((requestId) => ({ type: 'start', config: {}, resumeFrom: join(c.runsDir, r.runId), requestId }));
+  });
+}
+
+function defaultTarget(name: string): vscode.Uri | undefined {
+  const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
+  return folder ? vscode.Uri.joinPath(folder, name) : undefined;
+}
+
+function offerToOpen(text: string, file: vscode.Uri): void {
+  void vscode.window.showInformationMessage(text, 'Open').then((choice) => {
+    if (choice === 'Open') void vscode.commands.executeCommand('vscode.open', file);
+  });
+}
+
+/** Runs a command of the bundled command line (VS Code's own Node, never PATH) and rejects with its stderr. */
+function runCli(c: Controller, args: string[]): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const child = fork(c.context.asAbsolutePath(join('bin', 'adam-trainer.js')), args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], execArgv: [], env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } });
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += d));
+    child.stdout!.on('data', (d) => c.output.append(String(d)));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(stderr.trim() || `exit code ${code}`))));
+  });
+}

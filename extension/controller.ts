@@ -1,0 +1,253 @@
+// The extension's state for one window: the sidecar it supervises, the relay to the dashboard, the runs
+// this window follows (status bar, end-of-run notifications, download progress) and requests awaiting
+// their answer. Commands (extension/commands.ts) call into it.
+import { join } from 'node:path';
+import * as vscode from 'vscode';
+import type { ClientMessage, RunSummary, ServerMessage } from '../sidecar/protocol';
+import { endedMessage, progressText, statusBarText, type FollowedRun } from './format';
+import { DashboardPanel } from './panel';
+import { Relay } from './relay';
+import { Sidecar, type SidecarState } from './sidecar';
+
+const REQUEST_TIMEOUT_MS = 60_000;
+const ENDED: ReadonlySet<string> = new Set(['done', 'stopped', 'failed']);
+export const LIVE: ReadonlySet<string> = new Set(['idle', 'downloading', 'running', 'paused']);
+
+type Reply = Exclude<ServerMessage, { type: 'error' }>;
+interface Pending {
+  resolve(msg: Reply): void;
+  reject(e: Error): void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+export class Controller implements vscode.Disposable {
+  readonly runsDir: string;
+  readonly cacheDir: string;
+  readonly output: vscode.OutputChannel;
+  readonly relay: Relay;
+  private readonly sidecar: Sidecar;
+  private readonly statusItem: vscode.StatusBarItem;
+  private readonly followed = new Map<string, FollowedRun>();
+  /** The run the status bar shows and the Pause/Resume/Stop commands act on first. */
+  private currentRunId?: string;
+  private readonly pending = new Map<string, Pending>();
+  private nextRequest = 1;
+  private progress?: { runId?: string; report(text: string, fraction: number): void; end(): void };
+  private readonly disposables: vscode.Disposable[] = [];
+
+  constructor(readonly context: vscode.ExtensionContext) {
+    const storage = context.globalStorageUri.fsPath;
+    this.runsDir = join(storage, 'runs');
+    this.cacheDir = join(storage, 'cache');
+    this.output = vscode.window.createOutputChannel('Train with Adam');
+    this.statusItem = vscode.window.createStatusBarItem('adamTrainer.status', vscode.StatusBarAlignment.Left, 50);
+    this.statusItem.name = 'Train with Adam';
+    this.statusItem.command = 'adamTrainer.openDashboard';
+    this.relay = new Relay({
+      post: (msg) => DashboardPanel.current?.post(msg),
+      send: (msg) => this.sidecar.send(msg),
+      followed: () => new Set(this.followed.keys()),
+    });
+    this.sidecar = new Sidecar(
+      { script: context.asAbsolutePath(join('bin', 'adam-trainer.js')), runsDir: this.runsDir, cacheDir: this.cacheDir },
+      {
+        message: (msg) => this.onMessage(msg),
+        state: (state, detail) => this.onSidecarState(state, detail),
+        log: (line) => this.output.appendLine(line),
+      },
+    );
+    this.disposables.push(this.output, this.statusItem);
+  }
+
+  /** Starts the sidecar if needed. Errors are shown to the user and rethrown. */
+  async ensureSidecar(): Promise<void> {
+    try {
+      await this.sidecar.start();
+    } catch (e) {
+      const choice = await vscode.window.showErrorMessage(`Train with Adam: the sidecar could not start (${(e as Error).message}).`, 'Open Log');
+      if (choice === 'Open Log') this.output.show();
+      throw e;
+    }
+  }
+
+  openDashboard(): void {
+    DashboardPanel.createOrShow(this.context.extensionUri, this.relay);
+    this.ensureSidecar().catch(() => undefined);
+  }
+
+  /** Sends a request and resolves with the reply carrying its requestId (or rejects with the error's message). */
+  async request(make: (requestId: string) => ClientMessage): Promise<Reply> {
+    await this.ensureSidecar();
+    const requestId = `ext-${this.nextRequest++}`;
+    return new Promise<Reply>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(requestId);
+        reject(new Error('the sidecar did not answer in time'));
+      }, REQUEST_TIMEOUT_MS);
+      this.pending.set(requestId, { resolve, reject, timer });
+      if (!this.sidecar.send(make(requestId))) {
+        clearTimeout(timer);
+        this.pending.delete(requestId);
+        reject(new Error('the sidecar is not connected'));
+      }
+    });
+  }
+
+  /** Sends a message whose answer is not awaited (pause/resume/stop answer with `state`); an error is shown. */
+  async send(make: (requestId: string) => ClientMessage): Promise<void> {
+    await this.ensureSidecar();
+    if (!this.sidecar.send(make(`ext-${this.nextRequest++}`))) throw new Error('the sidecar is not connected');
+  }
+
+  /** Starts (or resumes) a run, follows it, and shows the dashboard. */
+  async startRun(make: (requestId: string) => ClientMessage): Promise<string> {
+    const reply = await this.request(make);
+    if (reply.type !== 'started') throw new Error(`unexpected reply ${reply.type}`);
+    this.follow(reply.runId, reply.config.epochs);
+    return reply.runId;
+  }
+
+  follow(runId: string, epochs: number): void {
+    const previous = this.currentRunId ? this.followed.get(this.currentRunId) : undefined;
+    if (previous && ENDED.has(previous.state)) this.followed.delete(previous.runId);
+    this.followed.set(runId, { runId, state: 'running', epochs });
+    this.currentRunId = runId;
+    this.updateStatus();
+  }
+
+  /** Runs training now, as the sidecar last said (for the "Stop it / Run beside it" question and the pickers). */
+  liveRuns(): RunSummary[] {
+    return this.relay.runList().filter((r) => LIVE.has(r.state) && !r.orphaned);
+  }
+
+  get current(): string | undefined {
+    return this.currentRunId;
+  }
+
+  async stopSidecar(): Promise<void> {
+    await this.sidecar.stop();
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+
+  private onMessage(msg: ServerMessage): void {
+    this.relay.fromSidecar(msg);
+    const requestId = 'requestId' in msg && msg.requestId !== undefined ? String(msg.requestId) : undefined;
+    const pending = requestId ? this.pending.get(requestId) : undefined;
+    if (pending && requestId) {
+      this.pending.delete(requestId);
+      clearTimeout(pending.timer);
+      if (msg.type === 'error') pending.reject(new Error(msg.message));
+      else pending.resolve(msg);
+    } else if (msg.type === 'error' && requestId?.startsWith('ext-')) {
+      void vscode.window.showErrorMessage(`Train with Adam: ${msg.message}`);
+    }
+    const run = 'runId' in msg && msg.runId !== undefined ? this.followed.get(msg.runId) : undefined;
+    switch (msg.type) {
+      case 'started':
+        // A run resumed by the supervisor after a crash is one this window followed.
+        if (requestId?.startsWith('resume-')) this.follow(msg.runId, msg.config.epochs);
+        break;
+      case 'metrics':
+        if (run) run.metrics = msg;
+        break;
+      case 'eval':
+        if (run) run.eval = msg;
+        break;
+      case 'state':
+        if (run) this.runStateChanged(run, msg.state, msg.reason);
+        break;
+      case 'progress':
+        if (!msg.runId || this.followed.has(msg.runId)) this.showProgress(msg);
+        break;
+    }
+    if (run && run.runId === this.currentRunId) this.updateStatus();
+  }
+
+  private runStateChanged(run: FollowedRun, state: FollowedRun['state'], reason?: string): void {
+    run.state = state;
+    if (state !== 'downloading' && state !== 'idle') this.progress?.end();
+    if (!ENDED.has(state)) return;
+    // The current run stays on the status bar with its result until another run is followed.
+    if (run.runId !== this.currentRunId) this.followed.delete(run.runId);
+    if (state === 'stopped') return; // the user asked for it
+    const text = endedMessage(run, reason);
+    const show = state === 'failed' ? vscode.window.showErrorMessage : vscode.window.showInformationMessage;
+    void show(text, 'Open Dashboard', ...(state === 'failed' ? ['Open Log'] : [])).then((choice) => {
+      if (choice === 'Open Dashboard') this.openDashboard();
+      if (choice === 'Open Log') this.output.show();
+    });
+  }
+
+  private onSidecarState(state: SidecarState, detail?: string): void {
+    this.relay.setConnection(state === 'ready' ? 'open' : state === 'failed' || state === 'stopped' ? 'closed' : 'connecting', detail);
+    if (detail) this.output.appendLine(detail);
+    if (state !== 'ready') {
+      for (const p of this.pending.values()) {
+        clearTimeout(p.timer);
+        p.reject(new Error(detail ?? 'the sidecar stopped'));
+      }
+      this.pending.clear();
+      this.progress?.end();
+    }
+    if (state === 'failed') {
+      void vscode.window.showErrorMessage(`Train with Adam: ${detail ?? 'the sidecar failed.'}`, 'Open Log').then((choice) => {
+        if (choice === 'Open Log') this.output.show();
+      });
+    }
+  }
+
+  private updateStatus(): void {
+    const run = this.currentRunId ? this.followed.get(this.currentRunId) : undefined;
+    if (!run) {
+      this.statusItem.hide();
+      return;
+    }
+    this.statusItem.text = statusBarText(run);
+    this.statusItem.tooltip = `Train with Adam: run ${run.runId} (${run.state}). Click to open the dashboard.`;
+    this.statusItem.show();
+  }
+
+  /** One notification with a progress bar while data is downloaded, extracted and decoded; Cancel stops the run. */
+  private showProgress(p: Extract<ServerMessage, { type: 'progress' }>): void {
+    this.progress ??= this.openProgress(p.runId);
+    this.progress.report(progressText(p), p.total > 0 ? Math.min(1, p.done / p.total) : 0);
+  }
+
+  private openProgress(runId: string | undefined): NonNullable<Controller['progress']> {
+    let reporter: vscode.Progress<{ message?: string; increment?: number }> | undefined;
+    let finish: () => void = () => undefined;
+    let idle: ReturnType<typeof setTimeout> | undefined;
+    let shownPercent = 0;
+    const entry = {
+      runId,
+      report: (text: string, fraction: number) => {
+        // Increments only add up: a new phase (or the test set after the training set) starts the bar again.
+        if (fraction * 100 < shownPercent) shownPercent = 0;
+        reporter?.report({ message: text, increment: fraction * 100 - shownPercent });
+        shownPercent = fraction * 100;
+        clearTimeout(idle);
+        idle = setTimeout(() => entry.end(), 60_000); // a minute without news: the notification goes
+      },
+      end: () => {
+        clearTimeout(idle);
+        if (this.progress === entry) this.progress = undefined;
+        finish();
+      },
+    };
+    void vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Train with Adam', cancellable: runId !== undefined }, (progress, token) => {
+      reporter = progress;
+      token.onCancellationRequested(() => {
+        if (runId) this.sidecar.send({ type: 'stop', runId });
+        entry.end();
+      });
+      return new Promise<void>((resolve) => (finish = resolve));
+    });
+    return entry;
+  }
+
+  dispose(): void {
+    this.progress?.end();
+    while (this.disposables.length) this.disposables.pop()?.dispose();
+  }
+}

@@ -1,0 +1,65 @@
+// Short texts the extension shows (status bar, notifications, pickers), kept apart from the VS Code API so
+// they are tested as plain functions.
+import type { EvalMessage, MetricsMessage, RunState, RunSummary } from '../sidecar/protocol';
+
+export interface FollowedRun {
+  runId: string;
+  state: RunState;
+  epochs: number;
+  metrics?: MetricsMessage;
+  eval?: EvalMessage;
+}
+
+const ICONS: Partial<Record<RunState, string>> = {
+  downloading: '$(cloud-download)',
+  idle: '$(loading~spin)',
+  running: '$(loading~spin)',
+  paused: '$(debug-pause)',
+  done: '$(check)',
+  stopped: '$(debug-stop)',
+  failed: '$(error)',
+};
+
+export function statusBarText(run: FollowedRun): string {
+  const m = run.metrics;
+  const parts: string[] = [];
+  if (run.state === 'done' || run.state === 'stopped' || run.state === 'failed') {
+    parts.push(run.state);
+    if (run.eval) parts.push(`test ${percent(run.eval.testAccuracy)}`);
+  } else {
+    if (run.state === 'paused') parts.push('paused');
+    if (run.state === 'downloading') parts.push('preparing data');
+    if (m) {
+      parts.push(`epoch ${Math.min(run.epochs, Math.floor(m.epoch) + 1)}/${run.epochs}`);
+      parts.push(`loss ${m.loss.toFixed(3)}`);
+      parts.push(`acc ${percent(m.accuracy)}`);
+      parts.push(`${Math.round(m.samplesPerSec).toLocaleString('en-US')} samples/s`);
+    }
+  }
+  return `${ICONS[run.state] ?? ''} Adam ${parts.join(' · ')}`.trim();
+}
+
+export function endedMessage(run: FollowedRun, reason?: string): string {
+  const steps = run.metrics ? ` after ${run.metrics.step.toLocaleString('en-US')} steps` : '';
+  if (run.state === 'done') return `Run ${run.runId} finished${steps}${run.eval ? `: test accuracy ${percent(run.eval.testAccuracy)}` : ''}.`;
+  if (run.state === 'failed') return `Run ${run.runId} failed${steps}${reason ? `: ${reason}` : '.'}`;
+  return `Run ${run.runId} ${run.state}${steps}.`;
+}
+
+/** A quick-pick line for a run: "adam lr 0.001 · done · step 25,000 · test 54.2%". */
+export function runDescription(r: RunSummary): string {
+  const parts = [`${r.config.optimizer} lr ${r.config.learningRate}`, r.orphaned ? 'interrupted' : r.state];
+  if (r.step !== undefined) parts.push(`step ${r.step.toLocaleString('en-US')}`);
+  if (r.testAccuracy !== undefined) parts.push(`test ${percent(r.testAccuracy)}`);
+  if (r.parentRunId) parts.push(`fork of ${r.parentRunId}`);
+  return parts.join(' · ');
+}
+
+export function progressText(p: { phase: string; done: number; total: number }): string {
+  const names: Record<string, string> = { download: 'Downloading CIFAR-10', extract: 'Extracting the archive', decode: 'Decoding images' };
+  const amount = p.phase === 'download' ? `${mib(p.done)} of ${mib(p.total)} MB` : `${p.done.toLocaleString('en-US')} of ${p.total.toLocaleString('en-US')}`;
+  return `${names[p.phase] ?? p.phase}: ${amount}`;
+}
+
+const percent = (x: number) => `${(x * 100).toFixed(1)}%`;
+const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(0);

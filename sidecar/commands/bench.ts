@@ -1,0 +1,87 @@
+// adam-trainer bench: training throughput (samples/s, training steps only) by batch size and worker
+// count: the median of several timed windows after a warm-up, on one dataset loaded once per session.
+import { cpus } from 'node:os';
+import { UserError } from '../errors';
+import { TrainingSession, type EngineKind } from '../session';
+import { resolveConfig } from '../protocol';
+import { adamTrainerHome, resolveUserPath } from '../store/paths';
+import { parseFlags } from './args';
+
+const list = (v: string | number) => (String(v).split(',').every((x) => /^\d+$/.test(x) && Number(x) >= 1) ? undefined : `must be a comma-separated list of positive integers, got '${v}'`);
+
+export interface BenchRow {
+  batchSize: number;
+  workers: number;
+  optimizer: string;
+  samplesPerSec: number; // median over windows
+  windows: number[];
+}
+
+export async function benchCommand(args: string[]): Promise<number> {
+  const { flags } = parseFlags(args, {
+    data: { kind: 'string' },
+    'batch-sizes': { kind: 'string', check: list },
+    workers: { kind: 'string', check: list },
+    optimizer: { kind: 'string', check: (v) => (['adam', 'adamw', 'amsgrad', 'sgd'].includes(String(v)) ? undefined : `must be adam, adamw, amsgrad or sgd, got '${v}'`) },
+    windows: { kind: 'int', check: (v) => (Number(v) >= 1 && Number(v) <= 50 ? undefined : 'must be in 1..50') },
+    'window-ms': { kind: 'int', check: (v) => (Number(v) >= 50 ? undefined : 'must be >= 50') },
+    engine: { kind: 'string', check: (v) => (v === 'wasm' || v === 'reference' ? undefined : `must be wasm or reference, got '${v}'`) },
+    'cache-dir': { kind: 'string' },
+    json: { kind: 'boolean' },
+    help: { kind: 'boolean' },
+  });
+  if (flags.help) {
+    process.stdout.write('usage: adam-trainer bench [--data DIR|sample] [--batch-sizes 4,32,128] [--workers 1,2] [--optimizer adam]\n' +
+      '                         [--windows 7] [--window-ms 1000] [--engine wasm|reference] [--json]\n');
+    return 0;
+  }
+  const batchSizes = String(flags['batch-sizes'] ?? '4,32,128').split(',').map(Number);
+  const cores = cpus().length;
+  const workerCounts = String(flags.workers ?? Array.from({ length: cores }, (_, i) => i + 1).join(',')).split(',').map(Number);
+  const windows = (flags.windows as number | undefined) ?? 7;
+  const windowMs = (flags['window-ms'] as number | undefined) ?? 1000;
+  const optimizer = (flags.optimizer as 'adam' | undefined) ?? 'adam';
+  const data = flags.data === undefined ? 'sample' : String(flags.data) === 'sample' ? 'sample' : resolveUserPath(String(flags.data), '--data');
+  const cacheDir = resolveUserPath(String(flags['cache-dir'] ?? adamTrainerHome().cacheDir), '--cache-dir');
+  const rows: BenchRow[] = [];
+  if (!flags.json) process.stdout.write(`batch  workers  samples/s (median of ${windows} x ${windowMs} ms)   windows\n`);
+  for (const workers of workerCounts) {
+    for (const batchSize of batchSizes) {
+      const config = resolveConfig({ optimizer, batchSize, workers, data, epochs: 10000 }, workers);
+      let session: TrainingSession;
+      try {
+        session = await TrainingSession.create({ config, cacheDir, engine: (flags.engine as EngineKind | undefined) ?? 'wasm', notice: (l) => process.stderr.write(l + '\n') });
+      } catch (e) {
+        if (e instanceof UserError) throw e;
+        throw e;
+      }
+      try {
+        const timeWindow = async (ms: number) => {
+          let samples = 0;
+          let seconds = 0;
+          let chunk = 8;
+          while (seconds * 1000 < ms) {
+            const t0 = performance.now();
+            const r = await session.trainChunk(chunk);
+            const dt = (performance.now() - t0) / 1000;
+            seconds += dt;
+            samples += r.steps * r.batchSize;
+            chunk = Math.max(1, Math.min(4096, Math.round(0.025 / (dt / r.steps))));
+          }
+          return samples / seconds;
+        };
+        await timeWindow(Math.min(500, windowMs)); // warm-up: JIT, caches, page faults
+        const rates: number[] = [];
+        for (let w = 0; w < windows; w++) rates.push(await timeWindow(windowMs));
+        const sorted = [...rates].sort((a, b) => a - b);
+        const row = { batchSize, workers, optimizer, samplesPerSec: sorted[sorted.length >> 1], windows: rates.map((r) => Math.round(r)) };
+        rows.push(row);
+        if (flags.json) process.stdout.write(JSON.stringify({ type: 'bench', ...row }) + '\n');
+        else process.stdout.write(`${String(batchSize).padStart(5)}  ${String(workers).padStart(7)}  ${Math.round(row.samplesPerSec).toLocaleString('en-US').padStart(10)}                         ${row.windows.join(' ')}\n`);
+      } finally {
+        await session.close();
+      }
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,34 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { endedMessage, progressText, runDescription, statusBarText, type FollowedRun } from '../../extension/format';
+import { resolveConfig, type EvalMessage, type MetricsMessage } from '../../sidecar/protocol';
+
+const metrics: MetricsMessage = { type: 'metrics', runId: 'r1', step: 13_000, epoch: 1.04, samplesSeen: 52_000, loss: 1.2346, lossMin: 1, lossMax: 2, accuracy: 0.5612, learningRate: 0.001, samplesPerSec: 9876.4, updateRatio: {} };
+const evalMsg: EvalMessage = { type: 'eval', runId: 'r1', step: 25_000, epoch: 2, testLoss: 1.2, testAccuracy: 0.5534, perClassAccuracy: Array(10).fill(0.5), confusion: Array.from({ length: 10 }, () => Array(10).fill(0)) };
+const run = (extra: Partial<FollowedRun>): FollowedRun => ({ runId: 'r1', state: 'running', epochs: 2, ...extra });
+
+test('the status bar shows epoch, loss, accuracy and samples/s of a training run', () => {
+  assert.equal(statusBarText(run({ metrics })), '$(loading~spin) Adam epoch 2/2 · loss 1.235 · acc 56.1% · 9,876 samples/s');
+});
+
+test('the status bar says when the run is paused', () => {
+  assert.match(statusBarText(run({ state: 'paused', metrics })), /^\$\(debug-pause\) Adam paused · epoch 2\/2/);
+});
+
+test('a finished run shows its test accuracy', () => {
+  assert.equal(statusBarText(run({ state: 'done', metrics, eval: evalMsg })), '$(check) Adam done · test 55.3%');
+});
+
+test('the end-of-run notification says the result', () => {
+  assert.equal(endedMessage(run({ state: 'done', metrics, eval: evalMsg })), 'Run r1 finished after 13,000 steps: test accuracy 55.3%.');
+  assert.equal(endedMessage(run({ state: 'failed' }), 'the dataset folder is empty'), 'Run r1 failed: the dataset folder is empty');
+});
+
+test('pickers describe a run in one line', () => {
+  assert.equal(runDescription({ runId: 'r1', state: 'running', orphaned: true, config: resolveConfig({}, 2), step: 4000 }), 'adam lr 0.001 · interrupted · step 4,000');
+});
+
+test('download progress is in MB, decoding in images', () => {
+  assert.equal(progressText({ phase: 'download', done: 50 * 2 ** 20, total: 163 * 2 ** 20 }), 'Downloading CIFAR-10: 50 of 163 MB');
+  assert.equal(progressText({ phase: 'decode', done: 1000, total: 50000 }), 'Decoding images: 1,000 of 50,000');
+});

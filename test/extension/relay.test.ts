@@ -1,0 +1,90 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Relay } from '../../extension/relay';
+import { resolveConfig, type ClientMessage, type ServerMessage } from '../../sidecar/protocol';
+
+function relay(opts: { connected?: boolean; followed?: string[] } = {}) {
+  const posted: unknown[] = [];
+  const sent: ClientMessage[] = [];
+  const r = new Relay({
+    post: (m) => posted.push(m),
+    send: (m) => (opts.connected === false ? false : (sent.push(m), true)),
+    followed: () => new Set(opts.followed ?? []),
+  });
+  return { r, posted, sent };
+}
+const config = resolveConfig({}, 2);
+const hello: ServerMessage = { type: 'hello', protocolVersion: 1, runs: [{ runId: 'r1', state: 'running', config }] };
+const metrics: ServerMessage = { type: 'metrics', runId: 'r1', step: 100, epoch: 0.1, samplesSeen: 400, loss: 2, lossMin: 1, lossMax: 3, accuracy: 0.2, learningRate: 0.001, samplesPerSec: 5000, updateRatio: {} };
+
+test('nothing is posted to the webview before it says ready', () => {
+  const { r, posted } = relay();
+  r.setConnection('open');
+  r.fromSidecar(hello);
+  r.fromSidecar(metrics);
+  assert.deepEqual(posted, []);
+});
+
+test('on ready the webview gets the connection state and the whole run list at once', () => {
+  const { r, posted } = relay();
+  r.setConnection('open');
+  r.fromSidecar(hello);
+  r.fromSidecar({ type: 'started', runId: 'r2', config });
+  r.fromSidecar({ type: 'state', runId: 'r1', state: 'paused', step: 300 });
+  r.fromWebview({ type: 'ready' });
+  assert.deepEqual(posted[0], { type: 'host', connection: 'open' });
+  const h = posted[1] as Extract<ServerMessage, { type: 'hello' }>;
+  assert.equal(h.type, 'hello');
+  assert.deepEqual(h.runs.map((x) => [x.runId, x.state]), [['r1', 'paused'], ['r2', 'running']]);
+});
+
+test('after ready, sidecar messages are passed on as they come', () => {
+  const { r, posted } = relay();
+  r.fromWebview({ type: 'ready' });
+  r.fromSidecar(metrics);
+  assert.deepEqual(posted.at(-1), metrics);
+});
+
+test('a valid message from the webview is sent to the sidecar', () => {
+  const { r, sent } = relay();
+  r.fromWebview({ type: 'update', runId: 'r1', learningRate: 0.003, requestId: 'web-1' });
+  assert.deepEqual(sent, [{ type: 'update', runId: 'r1', learningRate: 0.003, requestId: 'web-1' }]);
+});
+
+test('an invalid message from the webview is answered with an error and never sent', () => {
+  const { r, posted, sent } = relay();
+  r.fromWebview({ type: 'ready' });
+  r.fromWebview({ type: 'update', runId: 'r1', beta1: 1.5 });
+  r.fromWebview({ type: 'shutdown' });
+  assert.deepEqual(sent, []);
+  const errors = posted.filter((m) => (m as { type: string }).type === 'error') as Array<{ message: string }>;
+  assert.equal(errors.length, 2);
+  assert.match(errors[0].message, /beta1 must be in \[0, 1\), got 1\.5/);
+});
+
+test('the webview cannot unsubscribe a run the extension follows', () => {
+  const { r, sent } = relay({ followed: ['r1'] });
+  r.fromWebview({ type: 'unsubscribe', runId: 'r1' });
+  r.fromWebview({ type: 'unsubscribe', runId: 'r2' });
+  assert.deepEqual(sent, [{ type: 'unsubscribe', runId: 'r2' }]);
+});
+
+test('a request while the sidecar is down gets an error with its request id', () => {
+  const { r, posted } = relay({ connected: false });
+  r.fromWebview({ type: 'ready' });
+  r.fromWebview({ type: 'pause', runId: 'r1', requestId: 'web-7' });
+  assert.deepEqual(posted.at(-1), { type: 'error', code: 'not_connected', message: 'The sidecar is not running; it is being started or restarted.', requestId: 'web-7' });
+});
+
+test('a reopened webview says ready again and gets the state again', () => {
+  const { r, posted } = relay();
+  r.setConnection('open');
+  r.fromSidecar(hello);
+  r.fromWebview({ type: 'ready' });
+  r.webviewGone();
+  r.fromSidecar(metrics);
+  const count = posted.length;
+  r.fromWebview({ type: 'ready' });
+  assert.equal(posted.length, count + 2);
+  assert.equal((posted.at(-1) as { type: string }).type, 'hello');
+});

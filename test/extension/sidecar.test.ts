@@ -1,0 +1,143 @@
+// Supervision of the sidecar with real processes: the real `adam-trainer serve` killed mid-run, and small
+// fixture scripts that crash, lie in their handshake or ignore SIGTERM.
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Sidecar, type SidecarOptions, type SidecarState } from '../../extension/sidecar';
+import type { ServerMessage } from '../../sidecar/protocol';
+
+const root = join(__dirname, '..', '..');
+const bin = join(root, 'bin', 'adam-trainer.js');
+const fixture = (name: string) => join(root, 'test', 'fixtures', 'sidecar', name);
+const tmp = mkdtempSync(join(tmpdir(), 'adam-sidecar-'));
+const started: Sidecar[] = [];
+
+function ensureBuilt(): void {
+  if (existsSync(join(root, 'dist', 'cli.js'))) return;
+  const r = spawnSync(process.execPath, [join(root, 'scripts', 'build.mjs')], { cwd: root, stdio: 'inherit' });
+  assert.equal(r.status, 0, 'the build failed');
+}
+
+/** A sidecar with everything it reports recorded, and a way to wait for what it reports next. */
+function supervise(opts: Partial<SidecarOptions> = {}) {
+  const messages: ServerMessage[] = [];
+  const states: Array<{ state: SidecarState; detail?: string }> = [];
+  const logs: string[] = [];
+  const waiters: Array<() => void> = [];
+  const poke = () => waiters.splice(0).forEach((w) => w());
+  const sidecar = new Sidecar(
+    { script: bin, runsDir: join(tmp, 'runs'), cacheDir: join(tmp, 'cache'), restartDelayMs: 50, ...opts },
+    {
+      message: (m) => (messages.push(m), poke()),
+      state: (state, detail) => (states.push({ state, detail }), poke()),
+      log: (line) => (logs.push(line), poke()),
+    },
+  );
+  started.push(sidecar);
+  async function until<T>(what: string, find: () => T | undefined, timeoutMs = 30_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = find();
+      if (found !== undefined && found !== false) return found;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; states ${JSON.stringify(states)}; log:\n${logs.join('\n')}`);
+      await new Promise<void>((resolve) => {
+        waiters.push(resolve);
+        setTimeout(resolve, 200);
+      });
+    }
+  }
+  return { sidecar, messages, states, logs, until };
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+after(async () => {
+  await Promise.all(started.map((s) => s.stop()));
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('sidecar supervision', { timeout: 90_000 }, () => {
+  test('the real sidecar starts, says hello, and the token is never logged', async () => {
+    ensureBuilt();
+    const { sidecar, logs, until } = supervise();
+    await sidecar.start();
+    assert.equal(sidecar.state, 'ready');
+    await until('hello', () => true);
+    assert.ok(logs.some((l) => l.includes('listening on 127.0.0.1')), 'the sidecar\'s stderr is relayed to the log');
+    assert.ok(!logs.some((l) => l.includes('"listening"') || l.includes('token')), `a log line holds the handshake:\n${logs.join('\n')}`);
+    await sidecar.stop();
+  });
+
+  test('a crashed sidecar is restarted and the run it was training resumes from its latest checkpoint', async () => {
+    ensureBuilt();
+    const { sidecar, messages, states, until } = supervise();
+    await sidecar.start();
+    assert.ok(sidecar.send({ type: 'start', config: { data: 'sample', epochs: 100, checkpointEvery: 100, workers: 1 }, requestId: 'first' }));
+    const runId = await until('started', () => messages.find((m) => m.type === 'started')?.runId);
+    const checkpointStep = await until('a checkpoint', () => {
+      const c = messages.find((m) => m.type === 'checkpointed' && m.runId === runId && m.path.endsWith('latest.ckpt'));
+      return c?.type === 'checkpointed' ? c.step : undefined;
+    });
+    const firstPid = sidecar.pid!;
+    const before = messages.length;
+    process.kill(firstPid, 'SIGKILL');
+
+    await until('a restart', () => states.some((s) => s.state === 'restarting'));
+    await until('ready again', () => sidecar.state === 'ready' && sidecar.pid !== firstPid);
+    const resumed = await until('the run resumed', () => messages.slice(before).find((m) => m.type === 'started' && m.runId === runId));
+    assert.equal(resumed.type === 'started' && resumed.runId, runId, 'the run continues in place, under its own id');
+    const next = await until('metrics after the resume', () => messages.slice(before).find((m) => m.type === 'metrics' && m.runId === runId));
+    assert.ok(next.type === 'metrics' && next.step > checkpointStep, `training continued from the checkpoint (step ${checkpointStep}), got metrics at ${next.type === 'metrics' && next.step}`);
+    assert.equal(alive(firstPid), false);
+    await sidecar.stop();
+  });
+
+  test('after 5 crashes within 3 minutes it stops restarting and says so', async () => {
+    const { sidecar, states, logs, until } = supervise({ script: fixture('exits-at-once.js'), args: [] });
+    await assert.rejects(sidecar.start());
+    const failed = await until('giving up', () => states.find((s) => s.state === 'failed'));
+    assert.match(failed.detail ?? '', /crashed 5 times in 3 minutes/);
+    assert.equal(logs.filter((l) => l.startsWith('sidecar started')).length, 5);
+    assert.ok(logs.includes('fixture: crashing at once'), 'the crashing process\'s stderr is in the log');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(logs.filter((l) => l.startsWith('sidecar started')).length, 5, 'no restart after giving up');
+  });
+
+  test('a first line that is not the handshake fails the start with a reason', async () => {
+    const { sidecar, logs } = supervise({ script: fixture('bad-handshake.js'), args: [], maxCrashes: 1 });
+    await assert.rejects(sidecar.start(), /not the JSON handshake/);
+    assert.ok(logs.some((l) => l.includes('not the JSON handshake')));
+  });
+
+  test('stop sends SIGTERM and the real sidecar exits on its own', async () => {
+    ensureBuilt();
+    const { sidecar, logs } = supervise();
+    await sidecar.start();
+    const pid = sidecar.pid!;
+    const t0 = Date.now();
+    await sidecar.stop();
+    assert.ok(Date.now() - t0 < 3000, 'exited before the kill timeout');
+    assert.equal(alive(pid), false);
+    assert.equal(sidecar.state, 'stopped');
+    assert.ok(logs.some((l) => l.includes('SIGTERM')), 'the sidecar said why it exited');
+  });
+
+  test('a sidecar that ignores SIGTERM is killed after the timeout', async () => {
+    const { sidecar, logs } = supervise({ script: fixture('ignores-sigterm.js'), args: [], killTimeoutMs: 300 });
+    await sidecar.start();
+    const pid = sidecar.pid!;
+    await sidecar.stop();
+    assert.equal(alive(pid), false);
+    assert.ok(logs.some((l) => l.includes('did not exit within 300 ms')));
+  });
+});

@@ -1,0 +1,165 @@
+// The dashboard in a real headless Chromium, served by a real `adam-trainer serve`, training the shipped
+// sample dataset: what a user sees when they open the URL the sidecar prints.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { listeningSchema, parseServerMessage, type ServerMessage } from '../../sidecar/protocol';
+
+const root = join(__dirname, '..', '..');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const skip = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (apt-get install -y chromium, or set CHROMIUM_PATH)`;
+
+let tmp: string;
+let serve: ChildProcess;
+let browser: Browser;
+let page: Page;
+const received: ServerMessage[] = [];
+const sent: string[] = [];
+const pageErrors: string[] = [];
+
+async function startServe(): Promise<string> {
+  serve = spawn(process.execPath, [join(root, 'bin', 'adam-trainer.js'), 'serve', '--runs-dir', join(tmp, 'runs'), '--cache-dir', join(tmp, 'cache')], {
+    cwd: root,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  serve.stderr!.on('data', (d) => (stderr += d));
+  const firstLine = await new Promise<string>((resolve, reject) => {
+    const lines = createInterface({ input: serve.stdout! });
+    lines.once('line', resolve);
+    serve.once('exit', (code) => reject(new Error(`serve exited with ${code} before listening: ${stderr}`)));
+  });
+  const listening = listeningSchema.parse(JSON.parse(firstLine));
+  return `http://127.0.0.1:${listening.port}/?token=${encodeURIComponent(listening.token)}`;
+}
+
+/** Reads a canvas's description (data-points, data-last-x, ...), written on every draw. */
+const chartData = (id: string) => page.locator(`#chart-${id}`).evaluate((el) => ({ ...(el as HTMLElement).dataset }));
+
+describe('the dashboard in a browser, served by adam-trainer serve', { skip, timeout: 120_000 }, () => {
+  before(async () => {
+    if (!existsSync(join(root, 'dist', 'webview', 'dashboard.js')) || !existsSync(join(root, 'dist', 'cli.js'))) {
+      const build = spawnSync(process.execPath, [join(root, 'scripts', 'build.mjs')], { cwd: root, stdio: 'inherit' });
+      assert.equal(build.status, 0, 'the build failed');
+    }
+    tmp = mkdtempSync(join(tmpdir(), 'adam-dashboard-'));
+    const url = await startServe();
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+    page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    await page.addInitScript(() => document.addEventListener('securitypolicyviolation', (e) => console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`)));
+    page.on('pageerror', (e) => pageErrors.push(e.stack ?? e.message));
+    page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') pageErrors.push(m.text());
+    });
+    page.on('websocket', (ws) => {
+      ws.on('framereceived', (f) => {
+        const parsed = parseServerMessage(String(f.payload));
+        if (parsed.ok) received.push(parsed.message);
+      });
+      ws.on('framesent', (f) => sent.push(String(f.payload)));
+    });
+    await page.goto(url);
+    await page.locator('#connection.open').waitFor({ timeout: 10_000 });
+  });
+
+  after(async () => {
+    await browser?.close();
+    if (serve && serve.exitCode === null) {
+      const exited = new Promise((resolve) => serve.once('exit', resolve));
+      serve.kill('SIGTERM');
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 6000))]);
+      if (serve.exitCode === null) serve.kill('SIGKILL');
+    }
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  test('the page hands the token to the server once and keeps it out of the address bar', async () => {
+    assert.doesNotMatch(page.url(), /token/);
+  });
+
+  test('the loss curve grows while a run started from the form trains on the sample data', async () => {
+    await page.fill('#field-data', 'sample');
+    await page.fill('#field-epochs', '200');
+    await page.fill('#field-maxSteps', '150000');
+    await page.click('#start');
+    await page.locator('#run-state', { hasText: 'running' }).waitFor({ timeout: 30_000 });
+    await page.waitForFunction(() => Number(document.querySelector<HTMLElement>('#chart-loss')?.dataset.points) >= 3, undefined, { timeout: 30_000 });
+    const first = Number((await chartData('loss')).points);
+    await page.waitForFunction((n) => Number(document.querySelector<HTMLElement>('#chart-loss')?.dataset.points) >= n + 3, first, { timeout: 15_000 });
+    for (const id of ['accuracy', 'learningRate', 'samplesPerSec', 'updateRatio']) assert.ok(Number((await chartData(id)).points) > 0, `${id} has no points`);
+    const startFrame = sent.map((s) => JSON.parse(s)).find((m) => m.type === 'start');
+    assert.equal(startFrame.config.data, 'sample');
+  });
+
+  test('an lr edit in the form is applied, marked on the curves, and carried by the next metrics', async () => {
+    await page.fill('#field-learningRate', '0.003');
+    assert.equal(await page.isDisabled('#apply'), false);
+    await page.click('#apply');
+    await page.locator('#form-status', { hasText: 'Applied at step' }).waitFor({ timeout: 15_000 });
+    await page.waitForFunction(() => (document.querySelector<HTMLElement>('#chart-loss')?.dataset.markers ?? '').includes('lr 0.001 → 0.003'), undefined, { timeout: 5_000 });
+    const appliedAt = received.findIndex((m) => m.type === 'applied');
+    const applied = received[appliedAt] as Extract<ServerMessage, { type: 'applied' }>;
+    assert.deepEqual(applied.changes, { learningRate: { from: 0.001, to: 0.003 } });
+    await page.waitForFunction(() => document.querySelector<HTMLElement>('#chart-learningRate')?.dataset.lastY === '0.003', undefined, { timeout: 10_000 });
+    const next = received.slice(appliedAt + 1).find((m): m is Extract<ServerMessage, { type: 'metrics' }> => m.type === 'metrics');
+    assert.ok(next, 'no metrics after the applied change');
+    assert.equal(next.learningRate, 0.003);
+    assert.ok(next.step > applied.step);
+  });
+
+  test('pause stops the curves and resume continues them', async () => {
+    await page.click('#pause');
+    await page.locator('#run-state', { hasText: 'paused' }).waitFor({ timeout: 10_000 });
+    assert.equal(await page.isDisabled('#pause'), true);
+    await page.waitForTimeout(250); // the charts draw at most every ~100 ms: let the last points before the pause land
+    const pausedAt = (await chartData('loss')).lastX;
+    const pausedFrame = received.findLastIndex((m) => m.type === 'state' && m.state === 'paused');
+    await page.waitForTimeout(800);
+    assert.equal((await chartData('loss')).lastX, pausedAt);
+    assert.equal(received.slice(pausedFrame + 1).filter((m) => m.type === 'metrics').length, 0, 'metrics arrived while paused');
+    await page.click('#resume');
+    await page.locator('#run-state', { hasText: 'running' }).waitFor({ timeout: 10_000 });
+    await page.waitForFunction((x) => Number(document.querySelector<HTMLElement>('#chart-loss')?.dataset.lastX) > Number(x), pausedAt, { timeout: 10_000 });
+  });
+
+  test('beta1 1.5 is refused in the form with the protocol\'s message and cannot be sent', async () => {
+    const updatesBefore = sent.filter((s) => s.includes('"update"')).length;
+    await page.fill('#field-beta1', '1.5');
+    assert.equal(await page.textContent('#error-beta1'), 'beta1 must be in [0, 1), got 1.5');
+    assert.equal(await page.getAttribute('#field-beta1', 'aria-invalid'), 'true');
+    assert.equal(await page.isDisabled('#apply'), true);
+    await page.press('#field-beta1', 'Enter');
+    assert.equal(sent.filter((s) => s.includes('"update"')).length, updatesBefore);
+  });
+
+  test('after an epoch the per-class accuracy and the confusion matrix are shown', async () => {
+    await page.locator('#confusion tbody tr').first().waitFor({ timeout: 30_000 });
+    assert.equal(await page.locator('#confusion tbody tr').count(), 10);
+    assert.equal(await page.locator('#class-bars .bar-row').count(), 10);
+    assert.ok(Number((await chartData('testAccuracy')).points) >= 1);
+  });
+
+  test('the dashboard looks right (screenshot in test-results/dashboard.png)', async () => {
+    await page.fill('#field-beta1', '1.5'); // the refused value stays visible in the picture
+    mkdirSync(join(root, 'test-results'), { recursive: true });
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: join(root, 'test-results', 'dashboard.png'), fullPage: true });
+  });
+
+  test('stop ends the run', async () => {
+    await page.click('#stop');
+    await page.locator('#run-state', { hasText: /stopped|done/ }).waitFor({ timeout: 15_000 });
+  });
+
+  test('the page logged no errors (CSP, scripts, icon)', () => {
+    assert.deepEqual(pageErrors, []);
+  });
+});
