@@ -168,8 +168,8 @@ export class RunManager implements MessageHandler {
   /**
    * Starts a run: a fresh one, or one resumed from a checkpoint (a `.ckpt` file, or a run folder, whose
    * newest checkpoint is taken). A resume continues the checkpoint's own run in place when that run is in
-   * this runs folder, idle, and the checkpoint is its newest; otherwise it starts a new run whose parent
-   * is the checkpoint's run. Fields of `start.config` given with a resume: live hyperparameters become
+   * this runs folder and the checkpoint is its newest; otherwise it starts a new run whose parent is the
+   * checkpoint's run. A run that is training (here or in another process) is not resumed: fork it. Fields of `start.config` given with a resume: live hyperparameters become
    * edits applied at the resume step; where-and-how fields replace the checkpoint's; a different seed or
    * optimizer is an error.
    */
@@ -279,9 +279,15 @@ export class RunManager implements MessageHandler {
     }
     const state = isDir ? newestCheckpointIn(path) : readCheckpoint(path);
     const store = this.opts.store;
+    if (this.live.has(state.runId) && ACTIVE.has(this.live.get(state.runId)!.run.state)) {
+      throw new UserError('run_busy', `run ${state.runId} is training in this sidecar already; fork it to branch off with other values`);
+    }
+    if (store.exists(state.runId) && store.activeElsewhere(state.runId)) {
+      throw new UserError('run_busy', `run ${state.runId} is being trained by another process; stop it there, or fork it`);
+    }
     let inPlace = false;
     try {
-      if (store.exists(state.runId) && !this.live.has(state.runId) && !store.activeElsewhere(state.runId)) {
+      if (store.exists(state.runId)) {
         const newest = store.checkpoints(state.runId).pop();
         inPlace = newest === undefined || state.step >= newest.step;
       }

@@ -143,7 +143,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     if (url.searchParams.has('token')) {
       if (!tokenMatches(url.searchParams.get('token'))) return text(res, 401, 'Unauthorized: this token is not valid (the sidecar prints a new one each time it starts)');
       res.setHeader('Set-Cookie', `${cookieName()}=${token}; HttpOnly; SameSite=Strict; Path=/`);
-      res.setHeader('Location', url.pathname);
+      // The rest of the query (which run to show, say) stays; only the token leaves the address bar.
+      url.searchParams.delete('token');
+      res.setHeader('Location', url.pathname + url.search);
       res.setHeader('Cache-Control', 'no-store');
       res.statusCode = 302;
       res.end();

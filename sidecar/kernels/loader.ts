@@ -15,11 +15,17 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as v8 from 'node:v8';
 
-/** Pointers are byte offsets into the shared memory; all float buffers 16-byte aligned. */
+/** Pointers are byte offsets into the shared memory. params, grads, m, v, vmax, momentum buffers and scratch
+ *  must be 16-byte aligned (64 recommended); images, labels, indices, stats, predictions and out need only
+ *  their element alignment (indices/stats/predictions 4 bytes). A worker must not share its scratch or its
+ *  grads buffer with another worker calling at the same time; params, images and labels are only read. */
 export interface KernelExports {
-  /** Bytes below which the module keeps its static data (read-only tables); put buffers at or above. 64-aligned. */
+  /** Bytes below which the module keeps its static data (read-only Math tables, rewritten with the same bytes by
+   *  every instantiation); put buffers at or above. 64-aligned (currently 7,168). */
   heapBase(): number;
-  /** Scratch bytes one worker needs for trainShard shards of up to maxCount images (eval/logits: any count). */
+  /** Scratch bytes one worker needs for trainShard shards of up to maxCount images: 54,432 + 61,216 * max(maxCount, 4)
+   *  (299,296 for 2, 1,033,888 for 16). evalShard/logitsShard work in chunks of 4 images and accept any count with
+   *  the same scratch. */
   scratchBytes(maxCount: number): number;
   /** Forward + backward over `count` images (dataset indices: i32 at `indices`). OVERWRITES `grads` (62,006 f32)
    *  with sum of per-sample gradients * invBatch; returns the sum of per-sample losses; writes the number of

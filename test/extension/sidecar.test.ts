@@ -96,7 +96,9 @@ describe('sidecar supervision', { timeout: 90_000 }, () => {
     await until('ready again', () => sidecar.state === 'ready' && sidecar.pid !== firstPid);
     const resumed = await until('the run resumed', () => messages.slice(before).find((m) => m.type === 'started' && m.runId === runId));
     assert.equal(resumed.type === 'started' && resumed.runId, runId, 'the run continues in place, under its own id');
-    const next = await until('metrics after the resume', () => messages.slice(before).find((m) => m.type === 'metrics' && m.runId === runId));
+    // Messages the killed process had already sent may still arrive after the kill: look after the resume.
+    const resumedAt = messages.indexOf(resumed);
+    const next = await until('metrics after the resume', () => messages.slice(resumedAt).find((m) => m.type === 'metrics' && m.runId === runId));
     assert.ok(next.type === 'metrics' && next.step > checkpointStep, `training continued from the checkpoint (step ${checkpointStep}), got metrics at ${next.type === 'metrics' && next.step}`);
     assert.equal(alive(firstPid), false);
     await sidecar.stop();

@@ -282,7 +282,9 @@ for (const build of BUILDS) {
         const tag = `flags ${c.flags} wd ${c.wd} [${c.start},${c.end}) step ${step}`;
         const check = (name: string, got: Float32Array, want: Float64Array, sc: Float64Array) => {
           for (let i = 0; i < NP; i++) {
-            assert.ok(Math.abs(got[i] - want[i]) <= 2e-6 * sc[i] + 1e-30, `${name} ${tag} [${i}]: got ${got[i]}, expected ${want[i]} (scale ${sc[i]})`);
+            if (!(Math.abs(got[i] - want[i]) <= 2e-6 * sc[i] + 1e-30)) {
+              assert.fail(`${name} ${tag} [${i}]: got ${got[i]}, expected ${want[i]} (scale ${sc[i]})`);
+            }
           }
         };
         check('m', m, exp.m, scale.m);
@@ -290,9 +292,9 @@ for (const build of BUILDS) {
         check('vmax', vm, exp.vm, scale.v);
         check('params', p, exp.p, scale.p);
         for (let i = 0; i < NP; i++) {
-          if (i < c.start || i >= c.end) assert.ok(p[i] === before.p[i] && m[i] === before.m[i] && v[i] === before.v[i], `index ${i} outside the range changed`);
+          if ((i < c.start || i >= c.end) && !(p[i] === before.p[i] && m[i] === before.m[i] && v[i] === before.v[i])) assert.fail(`index ${i} outside the range changed`);
         }
-        for (let i = c.start; i < c.end; i++) assert.ok(m[i] === 0 || Math.abs(m[i]) >= 1e-30, `m[${i}] = ${m[i]} not flushed`);
+        for (let i = c.start; i < c.end; i++) if (!(m[i] === 0 || Math.abs(m[i]) >= 1e-30)) assert.fail(`m[${i}] = ${m[i]} not flushed`);
       }
     }
   });

@@ -10,6 +10,7 @@ import { ensureBuilt, rawRequest, TestClient } from './sidecar';
 
 test('the dashboard shows the command-line run live and takes its edits', async () => {
   ensureBuilt();
+  process.env.BROWSER = 'none'; // no browser window from a test
   const runsDir = tempDir();
   const cacheDir = tempDir();
   const store = new RunStore(runsDir);

@@ -85,6 +85,8 @@ describe('the sidecar only accepts WebSocket connections that prove they are our
     const c = await TestClient.connect(`ws://127.0.0.1:${s.port}/`, { headers: { Cookie: pair }, origin: `http://127.0.0.1:${s.port}` });
     await c.next('hello');
     await c.close();
+    const withRun = await rawRequest(s.port, `/?token=${s.token}&run=r1`, { Host: `127.0.0.1:${s.port}` });
+    assert.equal(withRun.headers.location, '/?run=r1', 'the rest of the query survives the redirect');
     const bad = await rawRequest(s.port, '/?token=nope', { Host: `127.0.0.1:${s.port}` });
     assert.equal(bad.status, 401);
     assert.equal(bad.headers['set-cookie'], undefined);

@@ -1,6 +1,6 @@
 // A real `adam-trainer serve` process and real WebSocket clients for the service tests.
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -12,12 +12,12 @@ export const ROOT = join(__dirname, '..', '..');
 const CLI = join(ROOT, 'dist', 'cli.js');
 const BIN = join(ROOT, 'bin', 'adam-trainer.js');
 
-/** Builds dist/ when a sidecar source is newer than the bundle (npm test builds first anyway). */
+/**
+ * Builds dist/ if it is missing. `npm test` builds before it runs the tests; rebuilding here when sources
+ * look newer would race with the other test files that spawn dist/cli.js at the same time.
+ */
 export function ensureBuilt(): void {
-  const built = existsSync(CLI) ? statSync(CLI).mtimeMs : 0;
-  const newest = (dir: string): number =>
-    readdirSync(dir, { withFileTypes: true }).reduce((m, e) => Math.max(m, e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs), 0);
-  if (newest(join(ROOT, 'sidecar')) > built) execFileSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs')], { cwd: ROOT, stdio: 'inherit' });
+  if (!existsSync(CLI)) execFileSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs')], { cwd: ROOT, stdio: 'inherit' });
 }
 
 const live = new Set<ChildProcess>();

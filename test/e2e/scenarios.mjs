@@ -1,0 +1,277 @@
+// The end-to-end scenarios: each one is what a user does in VS Code and what they see. A scenario gets a
+// fresh code-server (own settings, global storage and logs) with the extension installed, and a page
+// showing its workbench.
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { sidecarProcesses, sleep, waitFor } from './workbench.mjs';
+
+/** Starts a run from the palette and waits for the dashboard to show it training; returns its id. */
+async function trainFromPalette(t) {
+  await t.wb.runCommand('Adam: Train with Adam');
+  return waitForRunning(t);
+}
+
+async function waitForRunning(t) {
+  const { wb } = t;
+  await waitFor('the dashboard to open', async () => (await wb.webviewCount()) > 0);
+  await waitFor('the dashboard to connect to the sidecar', async () => (await wb.dashboardText('#connection')) === 'connected');
+  await waitFor('the dashboard to show a running run', async () => (await wb.dashboardText('#run-state')) === 'running', { timeoutMs: 30_000 });
+  const runId = await wb.dashboardText('#run-name');
+  assert.match(runId, /^\d{8}-\d{6}-[0-9a-f]+$/, 'the dashboard names the run');
+  return runId;
+}
+
+async function lossPoints(t, atLeast) {
+  return waitFor(`the loss curve to have ${atLeast} points`, async () => {
+    const c = await t.wb.chart('loss');
+    return Number(c.points) >= atLeast ? c : undefined;
+  }, { timeoutMs: 30_000 });
+}
+
+/** The run's events as the sidecar wrote them (events.jsonl: metrics, eval, applied and state messages). */
+function events(t, runId) {
+  const file = join(t.cs.globalStorage(), 'runs', runId, 'events.jsonl');
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => {
+    try { return JSON.parse(l); } catch { return { type: 'unparsable', line: l }; }
+  });
+}
+
+async function stopFromPalette(t) {
+  await t.wb.runCommand('Adam: Stop Training');
+  await waitFor('the run to stop', async () => (await t.wb.dashboardText('#run-state')) === 'stopped');
+}
+
+export const scenarios = [
+  {
+    name: 'train',
+    title: 'Train with Adam from the palette: the dashboard opens, the loss curve grows, the status bar shows epoch and samples/s',
+    settings: { 'adamTrainer.epochs': 20 },
+    async run(t) {
+      const { wb } = t;
+      const runId = await trainFromPalette(t);
+      const first = await lossPoints(t, 3);
+      const status = await waitFor('the status bar to show the epoch and samples/s', async () => {
+        const s = await wb.statusText();
+        return /epoch \d+\/20/.test(s) && /[\d,]+ samples\/s/.test(s) ? s : undefined;
+      });
+      t.log(`status bar: ${status}`);
+      const later = await waitFor('the loss curve to grow', async () => {
+        const c = await wb.chart('loss');
+        return Number(c.points) > Number(first.points) + 5 && Number(c.lastX) > Number(first.lastX) ? c : undefined;
+      });
+      t.log(`loss curve: ${first.points} points (step ${first.lastX}) -> ${later.points} points (step ${later.lastX}), last loss ${Number(later.lastY).toFixed(3)}`);
+      assert.ok(Number.isFinite(Number(later.lastY)) && Number(later.lastY) > 0, 'the loss is a positive number');
+      const stats = await wb.dashboardText('#run-stats');
+      assert.match(stats, /epoch \d+ of 20/, 'the dashboard shows the epoch');
+      assert.match(stats, /[\d,]+ samples\/s/, 'the dashboard shows samples/s');
+      await t.shot('live');
+      // The run ends on its own: the status bar and the run list say so, with the test accuracy.
+      const done = await waitFor('the run to finish', async () => {
+        const s = await wb.statusText();
+        return /\bdone\b/.test(s) && /test \d+\.\d%/.test(s) ? s : undefined;
+      }, { timeoutMs: 90_000, intervalMs: 500 });
+      t.log(`status bar at the end: ${done}`);
+      assert.equal(await wb.dashboardText('#run-state'), 'done');
+      const item = wb.dashboard.locator('#runs-list li', { hasText: runId });
+      assert.match((await item.textContent()) ?? '', /done/);
+      assert.ok(Number((await wb.chart('testAccuracy')).points) === 20, 'one test accuracy point per epoch');
+      await t.shot('done');
+    },
+  },
+
+  {
+    name: 'learning-rate',
+    title: 'Change the learning rate in the dashboard: a marker appears on the curves and the metrics report the new lr',
+    settings: { 'adamTrainer.epochs': 1000 },
+    async run(t) {
+      const { wb } = t;
+      const runId = await trainFromPalette(t);
+      await lossPoints(t, 5);
+      assert.equal((await wb.chart('loss')).markers ?? '', '', 'no marker before the change');
+      const field = wb.dashboard.locator('#field-learningRate');
+      await field.fill('0.003');
+      await wb.dashboard.locator('#apply').click();
+      const status = await waitFor('the form to say the change was applied', async () => {
+        const s = await wb.dashboardText('#form-status');
+        return /^Applied at step/.test(s) ? s : undefined;
+      });
+      t.log(`form: ${status}`);
+      assert.match(status, /lr 0\.001 → 0\.003/);
+      const appliedStep = Number(/step ([\d,]+)/.exec(status)[1].replace(/,/g, ''));
+      const markers = await waitFor('a marker on the loss curve', async () => (await wb.chart('loss')).markers);
+      assert.match(markers, new RegExp(`^${appliedStep}:lr 0\\.001 → 0\\.003`), 'the marker sits at the step of the change');
+      const lr = await waitFor('the learning-rate curve to reach 0.003', async () => {
+        const c = await wb.chart('learningRate');
+        return Number(c.lastY) === 0.003 && Number(c.lastX) > appliedStep ? c : undefined;
+      });
+      t.log(`learning-rate curve: last point step ${lr.lastX}, lr ${lr.lastY}`);
+      await waitFor('the header to show lr 0.003', async () => /lr 0\.003/.test(await wb.dashboardText('#run-stats')));
+      // What the sidecar itself reported, as it stored it: the metrics after the change carry the new lr.
+      const metrics = await waitFor('metrics after the change in events.jsonl', () => {
+        const m = events(t, runId).filter((e) => e.type === 'metrics');
+        return m.some((e) => e.step > appliedStep) ? m : undefined;
+      });
+      const before = metrics.filter((e) => e.step <= appliedStep);
+      const after = metrics.filter((e) => e.step > appliedStep);
+      assert.ok(before.length > 0 && before.every((e) => e.learningRate === 0.001), 'metrics before the change report lr 0.001');
+      assert.ok(after.every((e) => e.learningRate === 0.003), `metrics after the change report lr 0.003 (got ${[...new Set(after.map((e) => e.learningRate))]})`);
+      const applied = events(t, runId).filter((e) => e.type === 'applied');
+      assert.deepEqual(applied.map((a) => [a.step, a.changes.learningRate]), [[appliedStep, { from: 0.001, to: 0.003 }]]);
+      await t.shot('marker');
+      await stopFromPalette(t);
+    },
+  },
+
+  {
+    name: 'pause-resume-stop',
+    title: 'Pause and resume from the palette, then stop: the run appears in the run list',
+    settings: { 'adamTrainer.epochs': 1000 },
+    async run(t) {
+      const { wb } = t;
+      const runId = await trainFromPalette(t);
+      await lossPoints(t, 3);
+      await wb.runCommand('Adam: Pause Training');
+      await waitFor('the dashboard to show the run paused', async () => (await wb.dashboardText('#run-state')) === 'paused');
+      await waitFor('the status bar to say paused', async () => /paused/.test(await wb.statusText()));
+      const pausedAt = await wb.shownStep();
+      await sleep(2000);
+      assert.equal(await wb.shownStep(), pausedAt, 'the step does not move while paused');
+      t.log(`paused at step ${pausedAt}; status bar: ${await wb.statusText()}`);
+      await t.shot('paused');
+      await wb.runCommand('Adam: Resume Training');
+      await waitFor('the dashboard to show the run running', async () => (await wb.dashboardText('#run-state')) === 'running');
+      await waitFor('the steps to move on after resuming', async () => (await wb.shownStep()) > pausedAt);
+      await stopFromPalette(t);
+      await waitFor('the status bar to say stopped', async () => /stopped/.test(await wb.statusText()));
+      const item = wb.dashboard.locator('#runs-list li', { hasText: runId });
+      await waitFor('the run in the run list, stopped', async () => /stopped/.test((await item.textContent({ timeout: 2000 })) ?? ''));
+      t.log(`run list: ${(await item.textContent()).replace(/\s+/g, ' ')}`);
+      await t.shot('stopped');
+    },
+  },
+
+  {
+    name: 'invalid-setting',
+    title: 'adamTrainer.beta1 = 1.5 in settings.json: a clear error naming the setting, no run starts',
+    settings: { 'adamTrainer.beta1': 1.5 },
+    async run(t) {
+      const { wb } = t;
+      await wb.runCommand('Adam: Train with Adam');
+      const message = await waitFor('an error notification', async () => (await wb.notifications()).find((n) => /adamTrainer\.beta1/.test(n)));
+      t.log(`notification: ${message}`);
+      assert.match(message, /adamTrainer\.beta1 must be in \[0, 1\), got 1\.5/);
+      assert.match(message, /No run was started/);
+      await t.shot('error');
+      await sleep(2000); // time for anything wrongly started to show
+      assert.equal(await wb.webviewCount(), 0, 'no dashboard opened');
+      assert.equal(await wb.statusText(), '', 'no run on the status bar');
+      const runs = join(t.cs.globalStorage(), 'runs');
+      assert.deepEqual(existsSync(runs) ? readdirSync(runs) : [], [], 'no run folder was created');
+    },
+  },
+
+  {
+    name: 'sidecar-crash',
+    title: 'Kill the sidecar mid-run: the extension restarts it and the run resumes from its checkpoint',
+    settings: { 'adamTrainer.epochs': 1000, 'adamTrainer.checkpointEveryNSteps': 300 },
+    async run(t) {
+      const { wb } = t;
+      const runId = await trainFromPalette(t);
+      await lossPoints(t, 10);
+      const [sidecar] = await waitFor('the sidecar in the process table', () => {
+        const p = sidecarProcesses(t.marker);
+        return p.length === 1 ? p : undefined;
+      });
+      await waitFor('a checkpoint on disk', () => existsSync(join(t.cs.globalStorage(), 'runs', runId, 'latest.ckpt')));
+      const stepAtKill = await wb.shownStep();
+      process.kill(sidecar.pid, 'SIGKILL');
+      t.log(`killed the sidecar (pid ${sidecar.pid}) at step ${stepAtKill}`);
+      const [restarted] = await waitFor('a new sidecar process', () => {
+        const p = sidecarProcesses(t.marker).filter((x) => x.pid !== sidecar.pid);
+        return p.length ? p : undefined;
+      }, { timeoutMs: 20_000 });
+      t.log(`new sidecar pid ${restarted.pid}`);
+      await waitFor('the dashboard to reconnect', async () => (await wb.dashboardText('#connection')) === 'connected', { timeoutMs: 20_000 });
+      await waitFor('the same run to be training again', async () => (await wb.dashboardText('#run-name')) === runId && (await wb.dashboardText('#run-state')) === 'running', { timeoutMs: 20_000 });
+      await waitFor('the run to get past the step where it was killed', async () => (await wb.shownStep()) > stepAtKill + 300, { timeoutMs: 30_000 });
+      // The sidecar's own record: after the kill, metrics start again from a checkpoint step (a multiple of
+      // 300, not 0) at or before the step reached.
+      const metrics = events(t, runId).filter((e) => e.type === 'metrics').map((e) => e.step);
+      const back = metrics.findIndex((s, i) => i > 0 && s <= metrics[i - 1]);
+      assert.ok(back > 0, `the metrics go back to the checkpoint after the kill (steps ${metrics.slice(0, 40).join(',')}…)`);
+      const resumedFrom = metrics[back] - 100; // metrics every 100 steps: the first one after the resume step
+      t.log(`metrics reached step ${metrics[back - 1]} before the kill; resumed from step ${resumedFrom}`);
+      assert.ok(resumedFrom > 0 && resumedFrom % 300 === 0, `resumed from a checkpoint step (a multiple of 300), got ${resumedFrom}`);
+      assert.ok(resumedFrom <= metrics[back - 1] + 100);
+      const log = t.cs.outputChannel();
+      assert.match(log, /sidecar exited unexpectedly \(SIGKILL\)/, 'the output channel says the sidecar died');
+      assert.match(log, new RegExp(`resuming ${runId} from its latest checkpoint`), 'the output channel says the run resumes');
+      await waitFor('the status bar to show the run', async () => /epoch \d+\/1000/.test(await wb.statusText()));
+      await t.shot('resumed');
+      await stopFromPalette(t);
+    },
+  },
+
+  {
+    name: 'close-window',
+    title: 'Close the window: no sidecar process is left',
+    settings: { 'adamTrainer.epochs': 1000 },
+    async run(t) {
+      const { wb, cs } = t;
+      const runId = await trainFromPalette(t);
+      await lossPoints(t, 3);
+      const before = sidecarProcesses(t.marker);
+      assert.equal(before.length, 1, 'one sidecar while training');
+      await t.shot('before-close');
+      await wb.page.close();
+      // code-server keeps the extension host for a reconnecting window; ending the server is what ends a
+      // VS Code window's extension host. Only the main process gets SIGTERM: killing the group would also
+      // kill a leaked sidecar and hide the leak.
+      await cs.terminateMain();
+      t.log(`code-server (pid ${cs.pid}) exited: ${JSON.stringify(await cs.exited)}`);
+      const left = await waitFor('the sidecar to exit', () => {
+        const p = sidecarProcesses(t.marker);
+        return p.length === 0 ? [] : undefined;
+      }, { timeoutMs: 15_000 }).catch((e) => {
+        const p = sidecarProcesses(t.marker);
+        throw new Error(`${e.message}; still running: ${p.map((x) => `${x.pid} ${x.args}`).join('; ')}`);
+      });
+      assert.deepEqual(left, []);
+      // It checkpointed on the way out, so the run can be resumed.
+      assert.ok(existsSync(join(cs.globalStorage(), 'runs', runId, 'latest.ckpt')), 'the run has a checkpoint');
+    },
+  },
+
+  {
+    name: 'compare',
+    title: 'Compare Adam with SGD: two curves overlaid',
+    settings: { 'adamTrainer.epochs': 25 },
+    async run(t) {
+      const { wb } = t;
+      await wb.runCommand('Adam: Compare Adam with SGD');
+      await waitFor('the dashboard to open', async () => (await wb.webviewCount()) > 0);
+      const legend = wb.dashboard.locator('#legend .legend-item');
+      const items = await waitFor('two runs in the legend', async () => {
+        const texts = await legend.allTextContents();
+        return texts.length === 2 ? texts : undefined;
+      }, { timeoutMs: 30_000 });
+      t.log(`legend: ${items.join(' | ')}`);
+      assert.ok(items.some((s) => /\(adam\)/.test(s)) && items.some((s) => /\(sgd\)/.test(s)), 'an Adam and an SGD run are overlaid');
+      await lossPoints(t, 10);
+      const rows = wb.dashboard.locator('#runs-list li');
+      await waitFor('both runs in the run list', async () => (await rows.count()) === 2);
+      const overlay = await rows.locator('input[type=checkbox]').evaluateAll((els) => els.map((e) => ({ checked: e.checked, disabled: e.disabled })));
+      assert.equal(overlay.filter((o) => o.checked).length, 1, 'the other run is overlaid on the open one');
+      await waitFor('both runs to finish', async () => {
+        const texts = (await rows.allTextContents()).join(' ');
+        return (texts.match(/\bdone\b/g) ?? []).length === 2;
+      }, { timeoutMs: 90_000, intervalMs: 500 });
+      const details = (await rows.allTextContents()).map((s) => s.replace(/\s+/g, ' ').trim());
+      t.log(`runs: ${details.join(' | ')}`);
+      assert.ok(details.every((d) => /test \d+\.\d%/.test(d)), 'both runs show their test accuracy');
+      await t.shot('overlay');
+    },
+  },
+];
