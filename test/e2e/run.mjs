@@ -109,7 +109,7 @@ async function runScenario(s, index, ctx) {
       marker: tmp,
       log: (line) => {
         notes.push(line);
-        console.log(`    ${line}`);
+        console.log(`    ${elapsed(started).padStart(7)}  ${line}`);
       },
       shot: async (suffix) => {
         const path = join(results, `${number}-${s.name}-${suffix}.png`);

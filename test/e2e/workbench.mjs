@@ -65,6 +65,8 @@ export class Workbench {
         return;
       } catch (e) {
         await this.page.keyboard.press('Escape');
+        this.retries = (this.retries ?? 0) + 1;
+        if (process.env.E2E_DEBUG) console.log(`    (palette retry for "${title}": ${e.message.split('\n')[0]})`);
         if (Date.now() > deadline) throw new Error(`command "${title}" never appeared in the palette: ${e.message.split('\n')[0]}`);
         await sleep(1000);
       }
