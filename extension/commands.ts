@@ -66,9 +66,9 @@ export function compare(c: Controller): Promise<void> {
     c.openDashboard();
     // Same seed, data and batch size; the seed's SGD is momentum 0.9 at the same learning rate.
     // The requestIds start with "compare" so that the dashboard overlays the two runs.
-    for (const optimizer of ['adam', 'sgd'] as const) {
-      await c.startRun((requestId) => ({ type: 'start', config: { ...config, optimizer, ...(optimizer === 'sgd' ? { weightDecay: config.weightDecay ?? 0 } : {}) }, requestId: `compare-${requestId}` }));
-    }
+    const adam = await c.startRun((requestId) => ({ type: 'start', config: { ...config, optimizer: 'adam' }, requestId }), 'compare');
+    await c.startRun((requestId) => ({ type: 'start', config: { ...config, optimizer: 'sgd' }, requestId }), 'compare');
+    c.setCurrent(adam); // the status bar follows the Adam run, as the dashboard opens it
   });
 }
 

@@ -75,10 +75,13 @@ export class Controller implements vscode.Disposable {
     this.ensureSidecar().catch(() => undefined);
   }
 
-  /** Sends a request and resolves with the reply carrying its requestId (or rejects with the error's message). */
-  async request(make: (requestId: string) => ClientMessage): Promise<Reply> {
+  /**
+   * Sends a request and resolves with the reply carrying its requestId (or rejects with the error's message).
+   * `prefix` names the requestId's kind for the dashboard ("compare" runs are overlaid there).
+   */
+  async request(make: (requestId: string) => ClientMessage, prefix = 'ext'): Promise<Reply> {
     await this.ensureSidecar();
-    const requestId = `ext-${this.nextRequest++}`;
+    const requestId = `${prefix}-${this.nextRequest++}`;
     return new Promise<Reply>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(requestId);
@@ -100,8 +103,8 @@ export class Controller implements vscode.Disposable {
   }
 
   /** Starts (or resumes) a run, follows it, and shows the dashboard. */
-  async startRun(make: (requestId: string) => ClientMessage): Promise<string> {
-    const reply = await this.request(make);
+  async startRun(make: (requestId: string) => ClientMessage, prefix = 'ext'): Promise<string> {
+    const reply = await this.request(make, prefix);
     if (reply.type !== 'started') throw new Error(`unexpected reply ${reply.type}`);
     this.follow(reply.runId, reply.config.epochs);
     return reply.runId;
@@ -122,6 +125,13 @@ export class Controller implements vscode.Disposable {
 
   get current(): string | undefined {
     return this.currentRunId;
+  }
+
+  /** Makes a followed run the one on the status bar. */
+  setCurrent(runId: string): void {
+    if (!this.followed.has(runId)) return;
+    this.currentRunId = runId;
+    this.updateStatus();
   }
 
   async stopSidecar(): Promise<void> {

@@ -21,6 +21,8 @@ export class Relay {
   private readonly runs = new Map<string, RunSummary>();
   private protocolVersion = PROTOCOL_VERSION;
   private helloSeen = false;
+  /** Runs started while the webview was not there (it is opened by the same command): replayed after `hello`. */
+  private missedStarts: ServerMessage[] = [];
 
   constructor(private readonly endpoints: RelayEndpoints) {}
 
@@ -30,6 +32,9 @@ export class Relay {
       this.ready = true;
       this.postConnection();
       if (this.helloSeen) this.endpoints.post({ type: 'hello', protocolVersion: this.protocolVersion, runs: [...this.runs.values()] });
+      // A command opens the dashboard and starts runs at once; the page usually says ready after they started.
+      // Replaying their `started` lets it show them as a start would (a comparison overlaid, a fork beside its parent).
+      for (const m of this.missedStarts.splice(0)) this.endpoints.post(m);
       return;
     }
     const checked = validateClientMessage(raw);
@@ -49,6 +54,7 @@ export class Relay {
   fromSidecar(msg: ServerMessage): void {
     this.remember(msg);
     if (this.ready) this.endpoints.post(msg);
+    else if (msg.type === 'started') this.missedStarts.push(msg);
   }
 
   setConnection(state: ConnectionState, detail?: string): void {

@@ -227,7 +227,8 @@ export class Run extends EventEmitter {
           this.emitLive(s, true);
           this.setState('paused', this.stateReason);
         }
-        await new Promise<void>((r) => { this.wake = r; });
+        // A listener of the 'paused' state may already have resumed or stopped the run.
+        await new Promise<void>((r) => { if (this.stopRequested || !this.pauseRequested) r(); else this.wake = r; });
         continue;
       }
       if (this.state === 'paused') this.setState('running');

@@ -111,7 +111,11 @@ export class DashboardCharts {
   }
 
   resetZoom(): void {
+    // resetZoom calls onZoomComplete: without this guard each reset chart would pin the others to the
+    // range it shows at that moment, and the curves would stop growing.
+    this.syncing = true;
     for (const c of this.stepCharts) c.resetZoom('none');
+    this.syncing = false;
   }
 
   setLogLoss(log: boolean): void {
@@ -162,7 +166,8 @@ export class DashboardCharts {
   private describe(run: RunData | undefined): void {
     const set = (c: Chart<'line', XY[]>, points: XY[] | undefined) => {
       const last = points?.[points.length - 1];
-      Object.assign(c.canvas.dataset, { points: String(points?.length ?? 0), lastX: last ? String(last.x) : '', lastY: last ? String(last.y) : '' });
+      const x = c.scales.x;
+      Object.assign(c.canvas.dataset, { points: String(points?.length ?? 0), lastX: last ? String(last.x) : '', lastY: last ? String(last.y) : '', xMin: String(x?.min ?? ''), xMax: String(x?.max ?? '') });
     };
     set(this.loss, run?.loss.raw);
     set(this.accuracy, run?.accuracy.raw);

@@ -145,8 +145,16 @@ export async function trainCommand(args: string[]): Promise<number> {
     if (json) out(e);
     else process.stdout.write(`eval at step ${e.step}: test accuracy ${(100 * e.testAccuracy).toFixed(2)}%  test loss ${e.testLoss.toFixed(4)}\n`);
   });
+  let diverged: string | null = null;
   run.on('state', (s) => {
-    if (s.state === 'paused' && s.reason) notice(`paused: ${s.reason}`);
+    if (s.state !== 'paused' || !s.reason) return;
+    if (dashboard) {
+      notice(`paused: ${s.reason} (edit and resume in the dashboard, or Ctrl-C)`);
+    } else {
+      // Headless, nobody can resume it: stop after the checkpoint and fail the run.
+      diverged = s.reason;
+      void run.stop();
+    }
   });
 
   // Ctrl-C (or SIGTERM) stops after a checkpoint; a second one exits at once.
@@ -173,6 +181,11 @@ export async function trainCommand(args: string[]): Promise<number> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+  }
+  if (diverged) {
+    notice(`adam-trainer train: ${diverged}`);
+    await dashboard?.close();
+    return 1;
   }
   const done = { type: 'done', runId, ...summary };
   if (json) out(done);

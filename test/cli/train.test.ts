@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { collect, run, runText, start, tempDir } from './helpers';
+import { readCheckpoint, writeCheckpointAtomic } from '../../sidecar/store/checkpoint';
 
 const home = tempDir('adam-home-');
 const env = { ADAM_TRAINER_HOME: home };
@@ -136,4 +137,18 @@ test('each run gets its own folder in the runs folder', () => {
   const runs = readdirSync(join(home, 'runs'));
   assert.ok(runs.length >= 3);
   for (const id of runs) assert.match(id, /^[A-Za-z0-9._-]+$/);
+});
+
+test('a loss that becomes NaN stops a headless run with a message saying why, instead of training on garbage', async () => {
+  const dir = tempDir('adam-ckpt-');
+  const r = await run([...base, '--max-steps', '20', '--checkpoint-dir', dir], env);
+  assert.equal(r.code, 0, r.stderr);
+  const file = join(dir, 'latest.ckpt');
+  const state = readCheckpoint(file);
+  state.params.fill(NaN, 0, 450); // conv1's weights diverged
+  writeCheckpointAtomic(file, state);
+  const resumed = await run([...base, '--resume', file, '--max-steps', '400'], env);
+  assert.equal(resumed.code, 1);
+  assert.match(resumed.stderr, /the training loss became NaN at step \d+: paused instead of training on garbage/);
+  assert.equal(resumed.lines.filter((l) => l.type === 'done').length, 0);
 });

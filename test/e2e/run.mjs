@@ -46,7 +46,8 @@ function packageVsix(tmp) {
   try {
     execFileSync('npm', ['run', 'package', '--', '-o', out], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 1024 * 1024 });
   } catch (e) {
-    fail(`npm run package failed:\n${e.stdout ?? ''}${e.stderr ?? ''}`);
+    const output = `${e.stdout ?? ''}${e.stderr ?? ''}`.split('\n').filter((l) => !/^\s*[│├└]/.test(l)).slice(-30).join('\n');
+    fail(`npm run package failed:\n${output}`);
   }
   if (!existsSync(out)) fail(`npm run package did not write ${out}`);
   return out;

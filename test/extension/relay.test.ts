@@ -88,3 +88,19 @@ test('a reopened webview says ready again and gets the state again', () => {
   assert.equal(posted.length, count + 2);
   assert.equal((posted.at(-1) as { type: string }).type, 'hello');
 });
+
+test('runs started before the webview was ready are announced to it after hello, in order', () => {
+  const { r, posted } = relay();
+  r.setConnection('open');
+  r.fromSidecar(hello);
+  const adam: ServerMessage = { type: 'started', runId: 'a', config, requestId: 'compare-ext-1' };
+  const sgd: ServerMessage = { type: 'started', runId: 's', config: { ...config, optimizer: 'sgd' }, requestId: 'compare-ext-2' };
+  r.fromSidecar(adam);
+  r.fromSidecar(sgd);
+  r.fromWebview({ type: 'ready' });
+  assert.deepEqual(posted.map((m) => (m as { type: string }).type), ['host', 'hello', 'started', 'started']);
+  assert.deepEqual(posted.slice(2), [adam, sgd]);
+  r.webviewGone();
+  r.fromWebview({ type: 'ready' });
+  assert.equal(posted.filter((m) => (m as { type: string }).type === 'started').length, 2, 'announced once');
+});

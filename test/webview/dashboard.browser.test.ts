@@ -111,7 +111,7 @@ describe('the dashboard in a browser, served by adam-trainer serve', { timeout: 
     const next = received.slice(appliedAt + 1).find((m): m is Extract<ServerMessage, { type: 'metrics' }> => m.type === 'metrics');
     assert.ok(next, 'no metrics after the applied change');
     assert.equal(next.learningRate, 0.003);
-    assert.ok(next.step > applied.step);
+    assert.ok(next.step >= applied.step, 'applied.step is the first step trained with the new value');
   });
 
   test('pause stops the curves and resume continues them', async () => {
@@ -127,6 +127,29 @@ describe('the dashboard in a browser, served by adam-trainer serve', { timeout: 
     await page.click('#resume');
     await page.locator('#run-state', { hasText: 'running' }).waitFor({ timeout: 10_000 });
     await page.waitForFunction((x) => Number(document.querySelector<HTMLElement>('#chart-loss')?.dataset.lastX) > Number(x), pausedAt, { timeout: 10_000 });
+  });
+
+  test('Shift+drag zooms every step chart to the same steps, and Reset zoom brings back the whole, growing run', async () => {
+    const box = (await page.locator('#chart-loss').boundingBox())!;
+    const full = await chartData('loss');
+    await page.keyboard.down('Shift');
+    await page.mouse.move(box.x + box.width * 0.35, box.y + box.height * 0.5);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.6, box.y + box.height * 0.5, { steps: 5 });
+    await page.mouse.up();
+    await page.keyboard.up('Shift');
+    await page.waitForTimeout(250);
+    const zoomed = await chartData('loss');
+    assert.ok(Number(zoomed.xMax) - Number(zoomed.xMin) < (Number(full.xMax) - Number(full.xMin)) / 2, `zoomed to ${zoomed.xMin}..${zoomed.xMax}`);
+    for (const id of ['accuracy', 'learningRate', 'samplesPerSec', 'updateRatio']) {
+      const c = await chartData(id);
+      assert.deepEqual([c.xMin, c.xMax], [zoomed.xMin, zoomed.xMax], `${id} follows the zoom`);
+    }
+    await page.click('#reset-zoom');
+    await page.waitForTimeout(250);
+    const reset = await chartData('loss');
+    assert.ok(Number(reset.xMin) <= Number(full.xMin) + 1);
+    await page.waitForFunction((x) => Number(document.querySelector<HTMLElement>('#chart-loss')?.dataset.xMax) > Number(x), reset.xMax, { timeout: 10_000 });
   });
 
   test('beta1 1.5 is refused in the form with the protocol\'s message and cannot be sent', async () => {

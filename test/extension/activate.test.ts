@@ -1,0 +1,103 @@
+// The extension's commands end to end with a stand-in for the VS Code API (the edge we do not own) and
+// everything else real: settings are read and checked, the bundled command line is forked as the sidecar,
+// a run trains on the sample data, the status bar follows it and the end is announced.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createFakeVscode, fakeContext, installFakeVscode } from './fakeVscode';
+
+const root = join(__dirname, '..', '..');
+const settings: Record<string, unknown> = { dataPath: 'sample', epochs: 1, checkpointEveryNSteps: 100, workers: 1, beta1: 1.5 };
+const fake = createFakeVscode(settings);
+installFakeVscode(fake.vscode);
+// Loaded after the fake is installed.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const extension = require('../../extension/extension') as typeof import('../../extension/extension');
+
+let storage: string;
+
+async function until<T>(what: string, find: () => T | undefined | false, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = find();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; shown: ${JSON.stringify(fake.shown)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('the extension with a stand-in VS Code', { timeout: 120_000 }, () => {
+  before(() => {
+    if (!existsSync(join(root, 'dist', 'cli.js'))) {
+      assert.equal(spawnSync(process.execPath, [join(root, 'scripts', 'build.mjs')], { cwd: root, stdio: 'inherit' }).status, 0, 'the build failed');
+    }
+    storage = mkdtempSync(join(tmpdir(), 'adam-extension-'));
+    extension.activate(fakeContext(root, storage) as never);
+  });
+
+  after(async () => {
+    await extension.deactivate();
+    rmSync(storage, { recursive: true, force: true });
+  });
+
+  test('activation registers every command of the manifest', () => {
+    const manifest = require('../../extension/package.contributes.json') as { contributes: { commands: Array<{ command: string }> } };
+    assert.deepEqual([...fake.commands.keys()].sort(), manifest.contributes.commands.map((c) => c.command).sort());
+  });
+
+  test('Train with Adam with beta1 1.5 in the settings says so, naming the setting, and starts nothing', async () => {
+    await fake.vscode.commands.executeCommand('adamTrainer.train');
+    const error = await until('an error', () => fake.shown.find((s) => s.kind === 'error'));
+    assert.match(error.text, /adamTrainer\.beta1 must be in \[0, 1\), got 1\.5/);
+    assert.deepEqual(error.items, ['Open Settings']);
+    assert.equal(fake.panels.length, 0);
+    assert.ok(!existsSync(join(storage, 'runs')) || readdirSync(join(storage, 'runs')).length === 0, 'no run was created');
+  });
+
+  test('Train with Adam starts a run on the settings, opens the dashboard and follows the run in the status bar', async () => {
+    settings.beta1 = 0.9;
+    settings.learningRate = 0.002;
+    await fake.vscode.commands.executeCommand('adamTrainer.train');
+    assert.equal(fake.panels.length, 1);
+    assert.match(fake.panels[0].html, /script-src 'nonce-/);
+    await until('the status bar', () => fake.statusBar.visible && /epoch 1\/1 · loss \d/.test(fake.statusBar.text));
+    const runs = readdirSync(join(storage, 'runs'));
+    assert.equal(runs.length, 1);
+
+    fake.fromWebview({ type: 'ready' });
+    const hello = (await until('hello to the webview', () => fake.posted.find((m) => (m as { type: string }).type === 'hello'))) as { runs: Array<{ runId: string; config: { learningRate: number } }> };
+    assert.equal(hello.runs[0].runId, runs[0]);
+    assert.equal(hello.runs[0].config.learningRate, 0.002);
+  });
+
+  test('a second Train with Adam asks whether to stop the running one, and "Stop it" does', async () => {
+    const first = readdirSync(join(storage, 'runs'))[0];
+    fake.answer(/A run is training/, 'Stop it');
+    await fake.vscode.commands.executeCommand('adamTrainer.train');
+    const question = fake.shown.find((s) => s.kind === 'warning')!;
+    assert.deepEqual(question.items, ['Stop it', 'Run beside it']);
+    await until('the first run stopped', () => fake.posted.some((m) => (m as { type: string; runId?: string; state?: string }).type === 'state' && (m as { runId: string }).runId === first && (m as { state: string }).state === 'stopped'));
+    assert.equal(readdirSync(join(storage, 'runs')).length, 2);
+  });
+
+  test('the end of a run is announced with its test accuracy and a button to the dashboard', async () => {
+    const done = await until('the end notification', () => fake.shown.find((s) => s.kind === 'info' && /finished/.test(s.text)), 60_000);
+    assert.match(done.text, /^Run \S+ finished after [\d,]+ steps: test accuracy \d+\.\d%\.$/);
+    assert.deepEqual(done.items, ['Open Dashboard']);
+    assert.match(fake.statusBar.text, /Adam done · test \d+\.\d%/);
+  });
+
+  test('Compare Adam with SGD starts one run of each on the same settings, and the dashboard is told both', async () => {
+    const before = new Set(readdirSync(join(storage, 'runs')));
+    fake.answer(/A run is training/, 'Run beside it');
+    await fake.vscode.commands.executeCommand('adamTrainer.compare');
+    const started = fake.posted.filter((m) => (m as { type: string; requestId?: string }).type === 'started' && String((m as { requestId?: string }).requestId).startsWith('compare')) as Array<{ runId: string; config: { optimizer: string; learningRate: number; seed: number } }>;
+    assert.deepEqual(started.map((m) => m.config.optimizer), ['adam', 'sgd']);
+    assert.equal(started[0].config.learningRate, started[1].config.learningRate);
+    assert.equal(started[0].config.seed, started[1].config.seed);
+    assert.deepEqual(readdirSync(join(storage, 'runs')).filter((r) => !before.has(r)).sort(), started.map((m) => m.runId).sort());
+  });
+});
