@@ -84,24 +84,8 @@ export const startConfigSchema = z.strictObject({
 });
 export type StartConfig = z.infer<typeof startConfigSchema>;
 
-/** A fully resolved run configuration (every field present). */
-export const runConfigSchema = z.strictObject({
-  optimizer: configFieldSchemas.optimizer,
-  learningRate: configFieldSchemas.learningRate,
-  beta1: configFieldSchemas.beta1,
-  beta2: configFieldSchemas.beta2,
-  epsilon: configFieldSchemas.epsilon,
-  weightDecay: configFieldSchemas.weightDecay,
-  momentum: configFieldSchemas.momentum,
-  batchSize: configFieldSchemas.batchSize,
-  epochs: configFieldSchemas.epochs,
-  workers: configFieldSchemas.workers,
-  seed: configFieldSchemas.seed,
-  maxSteps: configFieldSchemas.maxSteps,
-  logEvery: configFieldSchemas.logEvery,
-  checkpointEvery: configFieldSchemas.checkpointEvery,
-  data: configFieldSchemas.data.optional(),
-});
+/** A fully resolved run configuration (every field present but the dataset). */
+export const runConfigSchema = startConfigSchema.required().extend({ data: configFieldSchemas.data.optional() });
 export type RunConfig = z.infer<typeof runConfigSchema>;
 
 /** PyTorch's defaults (Adam lr 1e-3, betas 0.9/0.999, eps 1e-8; AdamW's weight decay 0.01; the seed's SGD momentum 0.9). */

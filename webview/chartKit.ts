@@ -148,8 +148,8 @@ export function stepChartOptions(yTitle: string, hooks: StepChartHooks, y: Recor
     interaction: { mode: 'nearest', axis: 'x', intersect: false },
     elements: { point: { radius: 0, hitRadius: 6, hoverRadius: 3 }, line: { borderWidth: 1.5, tension: 0 } },
     scales: {
-      // bounds 'data': the axis ends at the last step, not at the next round number.
-      x: { type: 'linear', bounds: 'data', title: { display: true, text: 'step' }, ticks: { maxTicksLimit: 8, includeBounds: false, callback: (v) => formatNumber(Number(v)) } },
+      // Round ticks; while zoomed, no odd labels at the zoom's edges (includeBounds: false).
+      x: { type: 'linear', title: { display: true, text: 'step' }, ticks: { maxTicksLimit: 8, includeBounds: false, callback: (v) => formatNumber(Number(v)) } },
       y: { type: 'linear', title: { display: true, text: yTitle }, ticks: { maxTicksLimit: 6, callback: (v) => formatNumber(Number(v)) }, ...y },
     },
     plugins: {

@@ -187,8 +187,8 @@ export class DashboardCharts {
     this.loss.data.datasets = ordered.flatMap(({ data: r, color, primary }) => [
       ...(primary
         ? [
-            line(`${r.runId} max`, r.lossMax, { borderWidth: 0, backgroundColor: withAlpha(color, 0.13), fill: '+1', tooltip: false }),
-            line(`${r.runId} min`, r.lossMin, { borderWidth: 0, fill: false, tooltip: false }),
+            line(`${r.runId} max`, r.lossMax, { borderWidth: 0, backgroundColor: withAlpha(color, 0.13), fill: '+1', tooltip: false, pointHoverRadius: 0, pointHitRadius: 0 }),
+            line(`${r.runId} min`, r.lossMin, { borderWidth: 0, fill: false, tooltip: false, pointHoverRadius: 0, pointHitRadius: 0 }),
           ]
         : []),
       line(`${r.runId} loss`, r.loss.raw, { borderColor: withAlpha(color, 0.35), borderWidth: 1 }),

@@ -12,8 +12,12 @@ import type { Run } from '../trainer';
 
 export interface Dashboard {
   url: string;
+  /** After the run: keeps serving a little while when a browser was opened, so it can show the finished run. */
+  linger(notice: (line: string) => void): Promise<void>;
   close(): Promise<void>;
 }
+
+const LINGER_MS = 15_000;
 
 export async function startDashboard(opts: { run: Run; runsDir: string; cacheDir: string; notice: (line: string) => void }): Promise<Dashboard> {
   const manager = new RunManager({ store: new RunStore(opts.runsDir), cacheDir: opts.cacheDir, notice: opts.notice });
@@ -24,6 +28,14 @@ export async function startDashboard(opts: { run: Run; runsDir: string; cacheDir
   const redirect = openBrowser(url, opts.notice);
   return {
     url,
+    async linger(say) {
+      if (!redirect) return;
+      say(`the dashboard stays up ${LINGER_MS / 1000} s to show the finished run (Ctrl-C to leave now)`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, LINGER_MS);
+        process.once('SIGINT', () => { clearTimeout(t); resolve(); });
+      });
+    },
     async close() {
       await server.close();
       if (redirect) rmSync(redirect, { recursive: true, force: true });

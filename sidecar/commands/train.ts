@@ -196,6 +196,7 @@ export async function trainCommand(args: string[]): Promise<number> {
         `test accuracy ${(100 * summary.testAccuracy).toFixed(2)}%\n  run ${runId} in ${store.dir(runId)}\n`,
     );
   }
+  await dashboard?.linger(notice);
   await dashboard?.close();
   return run.state === 'failed' ? 1 : 0;
 }

@@ -2,17 +2,13 @@
 // reference layers (the slow path, used where WebAssembly SIMD is missing and by tests that compare the
 // two). Both work on the shared memory through byte offsets.
 import type { KernelExports } from '../kernels/loader';
+import type { EngineHyper } from './engine';
 import { ReferenceNet } from '../nn/net';
 import { adamStep } from '../optim/adam';
 import { sgdStep } from '../optim/sgd';
 
-export interface StepHyper {
-  learningRate: number;
-  beta1: number;
-  beta2: number;
-  epsilon: number;
-  weightDecay: number;
-  momentum: number;
+/** The values one step uses: the run's hyperparameters plus what the step number makes of them. */
+export interface StepHyper extends Omit<EngineHyper, 'optimizer'> {
   optimizer: number; // OPTIMIZER_CODE
   biasCorrection1: number;
   biasCorrection2: number;

@@ -8,7 +8,7 @@
 //   E2E_VSIX=path.vsix                  use this package instead of building one
 //   E2E_KEEP=1                          keep the temp folder (code-server's user data, logs, runs)
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -154,8 +154,10 @@ async function main() {
   const missing = missingSystemPackages();
   if (missing.length) fail(`missing system packages: ${missing.join(' ')}. Install them with: apt-get install -y ${missing.join(' ')}`);
 
-  rmSync(results, { recursive: true, force: true });
+  // A full run starts from an empty results folder; a partial one replaces only its scenarios' pictures.
+  if (only.length === 0) rmSync(results, { recursive: true, force: true });
   mkdirSync(results, { recursive: true });
+  for (const f of readdirSync(results)) if (only.some((n) => f.slice(3).startsWith(`${n}-`))) rmSync(join(results, f));
   const tmp = mkdtempSync(join(tmpdir(), 'adam-e2e-'));
   const vsix = packageVsix(tmp);
   let codeServer;

@@ -76,7 +76,7 @@ export const scenarios = [
       assert.equal(await wb.dashboardText('#run-state'), 'done');
       const item = wb.dashboard.locator('#runs-list li', { hasText: runId });
       assert.match((await item.textContent()) ?? '', /done/);
-      assert.ok(Number((await wb.chart('testAccuracy')).points) === 20, 'one test accuracy point per epoch');
+      await waitFor('one test accuracy point per epoch', async () => Number((await wb.chart('testAccuracy')).points) === 20);
       await t.shot('done');
     },
   },

@@ -12,6 +12,9 @@ export function missingSystemPackages() {
   if (!findChromium()) missing.push('chromium');
   if (!existsSync('/usr/lib/x86_64-linux-gnu/libkrb5.so') && !existsSync('/usr/lib/aarch64-linux-gnu/libkrb5.so')) missing.push('libkrb5-dev');
   if (!onPath('rg')) missing.push('ripgrep');
+  // node-pty, spdlog and kerberos are compiled by `npm rebuild` (node-gyp).
+  if (!onPath('make') || !onPath('g++')) missing.push('build-essential');
+  if (!onPath('python3')) missing.push('python3');
   return missing;
 }
 
@@ -46,7 +49,9 @@ export function ensureCodeServer(repoRoot, log = console.log) {
   const pkg = join(home, 'node_modules', 'code-server');
   const bin = join(pkg, 'out', 'node', 'entry.js');
   const stamp = join(home, '.ready');
-  if (existsSync(stamp) && readFileSync(stamp, 'utf8').trim() === CODE_SERVER_VERSION && existsSync(bin)) return bin;
+  // Native modules are built for one Node ABI: another Node means another build.
+  const stampText = `code-server ${CODE_SERVER_VERSION}, node ABI ${process.versions.modules}`;
+  if (existsSync(stamp) && readFileSync(stamp, 'utf8').trim() === stampText && existsSync(bin)) return bin;
 
   const missing = missingSystemPackages();
   if (missing.length) throw new Error(`missing system packages: ${missing.join(' ')} (apt-get install -y ${missing.join(' ')})`);
@@ -72,7 +77,7 @@ export function ensureCodeServer(repoRoot, log = console.log) {
   run('npm', ['install', '--ignore-scripts', '--no-save'], builtins, log);
   run('npm', ['rebuild'], builtins, log);
   if (!existsSync(bin)) throw new Error(`code-server install incomplete: ${bin} is missing`);
-  writeFileSync(stamp, `${CODE_SERVER_VERSION}\n`);
+  writeFileSync(stamp, `${stampText}\n`);
   log(`e2e setup: code-server ready in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   return bin;
 }
