@@ -7,7 +7,7 @@ import { UserError } from './errors';
 import { loadDataset, type Dataset, type Progress } from './data';
 import { compileKernels, instantiateKernels, relaxedSimdSupported } from './kernels/loader';
 import { initParameters } from './nn/init';
-import { LAYER_NAMES, NUM_CLASSES, PARAMETERS, PARAMETER_COUNT } from './nn/spec';
+import { LAYER_NAMES, NUM_CLASSES, PARAMETERS } from './nn/spec';
 import { biasCorrections } from './optim/adam';
 import { SharedArena } from './parallel/arena';
 import { ParallelEngine, type ChunkResult } from './parallel/engine';
@@ -282,4 +282,3 @@ export class TrainingSession {
   }
 }
 
-export { PARAMETER_COUNT };

@@ -143,4 +143,3 @@ export class ReferenceNet {
   }
 }
 
-export { PARAMETER_COUNT };

@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors';
-import { IMAGE_BYTES, PARAMETER_COUNT } from '../nn/spec';
+import { PARAMETER_COUNT } from '../nn/spec';
 import type { SharedArena } from './arena';
 import { CTRL, COMMAND, HYPER, MAX_CHUNK_STEPS, OPTIMIZER_CODE, type EngineLayout } from './layout';
 import type { OptimizerName } from '../protocol';
@@ -291,4 +291,3 @@ export class ParallelEngine {
   }
 }
 
-export { IMAGE_BYTES };

@@ -9,7 +9,6 @@ import { biasCorrections } from '../optim/adam';
 import { ARENA_BASE } from './arena';
 import { referenceBackend, wasmBackend, type Backend, type StepHyper } from './backend';
 import { CTRL, COMMAND, HYPER, MAX_CHUNK_STEPS, split, type EngineLayout } from './layout';
-import { IMAGE_BYTES } from '../nn/spec';
 
 export interface WorkerInit {
   index: number;
@@ -161,7 +160,6 @@ function run(init: WorkerInit): void {
   }
 }
 
-void IMAGE_BYTES;
 if (parentPort && workerData) {
   const init = workerData as WorkerInit;
   try {
