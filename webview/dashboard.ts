@@ -273,7 +273,12 @@ export class Dashboard {
     }
     const existing = adam ?? sgd;
     if (existing) this.select({ primaryRunId: existing, overlaid: [] }, false);
-    const base = this.form.newRunConfig();
+    // The missing run matches the existing one (same data, seed, batch, lr, length): a fair comparison.
+    const known = existing ? this.runs.get(existing)?.config : undefined;
+    const base: StartConfig | undefined = known
+      ? { data: known.data, seed: known.seed, epochs: known.epochs, maxSteps: known.maxSteps, batchSize: known.batchSize, learningRate: known.learningRate, workers: known.workers }
+      : this.form.newRunConfig();
+    if (base && base.data === undefined) delete base.data;
     if (!base) {
       this.header.notice('Fix the hyperparameter form before starting the comparison runs.', 'error');
       return;

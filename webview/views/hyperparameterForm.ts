@@ -109,7 +109,13 @@ export class HyperparameterForm {
     if (run) {
       if (changed) this.dirty.clear();
       this.fill(run.config, changed ? undefined : this.dirty);
-      if (changed) this.optimizer.value = run.config.optimizer;
+      if (changed) {
+        // A new run from this form starts like the open one: same data, length and seed.
+        this.optimizer.value = run.config.optimizer;
+        this.data.value = run.config.data ?? '';
+        this.epochs.value = String(run.config.epochs);
+        this.maxSteps.value = String(run.config.maxSteps);
+      }
     }
     this.refresh();
   }
@@ -172,7 +178,8 @@ export class HyperparameterForm {
     if (error) return { error };
     const form = this.read();
     if (hasErrors(form)) return { error: 'fix the hyperparameters above first' };
-    return { config: { ...form.values, optimizer: this.optimizer.value as StartConfig['optimizer'], epochs, maxSteps, ...(data ? { data } : {}) } };
+    const seed = this.run?.config.seed;
+    return { config: { ...form.values, optimizer: this.optimizer.value as StartConfig['optimizer'], epochs, maxSteps, ...(data ? { data } : {}), ...(seed !== undefined ? { seed } : {}) } };
   }
 
   private refresh(): void {
