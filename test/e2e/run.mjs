@@ -90,7 +90,6 @@ async function runScenario(s, index, ctx) {
   const tmp = join(ctx.tmp, `${number}-${s.name}`);
   mkdirSync(tmp, { recursive: true });
   const started = Date.now();
-  const notes = [];
   let cs;
   let wb;
   let context;
@@ -108,10 +107,7 @@ async function runScenario(s, index, ctx) {
       wb, cs, tmp,
       // Every path the sidecar is started with lies under the scenario's temp folder.
       marker: tmp,
-      log: (line) => {
-        notes.push(line);
-        console.log(`    ${elapsed(started).padStart(7)}  ${line}`);
-      },
+      log: (line) => console.log(`    ${elapsed(started).padStart(7)}  ${line}`),
       shot: async (suffix) => {
         const path = join(results, `${number}-${s.name}-${suffix}.png`);
         await wb.screenshot(path);

@@ -46,17 +46,18 @@ export class Workbench {
   }
 
   /**
-   * Runs a command from the palette (F1), by its full title ("Adam: Train with Adam"). The extension's
-   * commands are often not in the palette yet when the workbench appears: retry until the row shows.
+   * Runs a command from the palette, by its full title ("Adam: Train with Adam"): opened with a click on
+   * the title bar's command center (or F1 where there is none) and typed with its leading '>'. The
+   * extension's commands are often not in the palette yet when the workbench appears: retry until the row
+   * shows.
    */
   async runCommand(title, { timeoutMs = 30_000 } = {}) {
     const deadline = Date.now() + timeoutMs;
     const input = this.page.locator('.quick-input-widget input.input');
     const row = this.page.locator(`.quick-input-list .monaco-list-row[aria-label^="${title}"]`).first();
     for (;;) {
-      await this.focusEditorArea();
-      await this.page.keyboard.press('F1');
       try {
+        await this.openPalette();
         await input.waitFor({ state: 'visible', timeout: 5000 });
         await input.fill(`>${title}`);
         await row.waitFor({ state: 'visible', timeout: 3000 });
@@ -65,7 +66,6 @@ export class Workbench {
         return;
       } catch (e) {
         await this.page.keyboard.press('Escape');
-        this.retries = (this.retries ?? 0) + 1;
         if (process.env.E2E_DEBUG) console.log(`    (palette retry for "${title}": ${e.message.split('\n')[0]})`);
         if (Date.now() > deadline) throw new Error(`command "${title}" never appeared in the palette: ${e.message.split('\n')[0]}`);
         await sleep(1000);
@@ -74,13 +74,18 @@ export class Workbench {
   }
 
   /**
-   * A plain mouse click in the editor area gives the workbench (or the dashboard, which forwards key
-   * bindings) the keyboard. Not locator.click(): over a webview the iframe, which lives outside the editor
-   * part, receives the click, and Playwright's actionability check would wait for its timeout.
+   * A click on the command center needs no keyboard focus: F1 sent while the dashboard has focus depends on
+   * the webview forwarding the key, which it does not always do. Never a click inside the dashboard.
    */
-  async focusEditorArea() {
-    const box = await this.page.locator('.part.editor').boundingBox().catch(() => null);
-    if (box) await this.page.mouse.click(box.x + 30, box.y + Math.min(box.height - 10, 120));
+  async openPalette() {
+    const commandCenter = this.page.locator('.titlebar .command-center-center').first();
+    if (await commandCenter.isVisible().catch(() => false)) {
+      await commandCenter.click({ timeout: 5000 });
+    } else {
+      const box = await this.page.locator('.part.editor .tabs-container').boundingBox().catch(() => null);
+      if (box) await this.page.mouse.click(box.x + box.width - 5, box.y + box.height / 2); // empty tab bar
+      await this.page.keyboard.press('F1');
+    }
   }
 
   /** The status bar entry of the extension ("Adam epoch 3/30 · loss … · 12,000 samples/s"), or ''. */
