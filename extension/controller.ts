@@ -106,14 +106,14 @@ export class Controller implements vscode.Disposable {
   async startRun(make: (requestId: string) => ClientMessage, prefix = 'ext'): Promise<string> {
     const reply = await this.request(make, prefix);
     if (reply.type !== 'started') throw new Error(`unexpected reply ${reply.type}`);
-    this.follow(reply.runId, reply.config.epochs);
+    this.follow(reply.runId, reply.config.epochs, reply.config.optimizer);
     return reply.runId;
   }
 
-  follow(runId: string, epochs: number): void {
+  follow(runId: string, epochs: number, optimizer: FollowedRun['optimizer'] = 'adam'): void {
     const previous = this.currentRunId ? this.followed.get(this.currentRunId) : undefined;
     if (previous && ENDED.has(previous.state)) this.followed.delete(previous.runId);
-    this.followed.set(runId, { runId, state: 'running', epochs });
+    this.followed.set(runId, { runId, state: 'running', epochs, optimizer });
     this.currentRunId = runId;
     this.updateStatus();
   }
@@ -156,7 +156,7 @@ export class Controller implements vscode.Disposable {
     switch (msg.type) {
       case 'started':
         // A run resumed by the supervisor after a crash is one this window followed.
-        if (requestId?.startsWith('resume-')) this.follow(msg.runId, msg.config.epochs);
+        if (requestId?.startsWith('resume-')) this.follow(msg.runId, msg.config.epochs, msg.config.optimizer);
         break;
       case 'metrics':
         if (run) run.metrics = msg;

@@ -1,14 +1,17 @@
 // Short texts the extension shows (status bar, notifications, pickers), kept apart from the VS Code API so
 // they are tested as plain functions.
-import type { EvalMessage, MetricsMessage, RunState, RunSummary } from '../sidecar/protocol';
+import type { EvalMessage, MetricsMessage, OptimizerName, RunState, RunSummary } from '../sidecar/protocol';
 
 export interface FollowedRun {
   runId: string;
   state: RunState;
   epochs: number;
+  optimizer: OptimizerName;
   metrics?: MetricsMessage;
   eval?: EvalMessage;
 }
+
+const OPTIMIZER_LABELS: Record<OptimizerName, string> = { adam: 'Adam', adamw: 'AdamW', amsgrad: 'AMSGrad', sgd: 'SGD' };
 
 const ICONS: Partial<Record<RunState, string>> = {
   downloading: '$(cloud-download)',
@@ -36,7 +39,7 @@ export function statusBarText(run: FollowedRun): string {
       parts.push(`${Math.round(m.samplesPerSec).toLocaleString('en-US')} samples/s`);
     }
   }
-  return `${ICONS[run.state] ?? ''} Adam ${parts.join(' · ')}`.trim();
+  return `${ICONS[run.state] ?? ''} ${OPTIMIZER_LABELS[run.optimizer]} ${parts.join(' · ')}`.trim();
 }
 
 export function endedMessage(run: FollowedRun, reason?: string): string {

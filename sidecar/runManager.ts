@@ -216,11 +216,14 @@ export class RunManager implements MessageHandler {
     return this.launch({ runId: newRunId(), config: state.config, resume: state, edits: changes, parentRunId: runId, forkStep: state.step, fresh: true }, opts);
   }
 
-  /** Checkpoints every active run (bounded by `timeoutMs`) so that a restarted sidecar can resume them. */
+  /**
+   * Halts every active run at a step boundary after a checkpoint (bounded by `timeoutMs`), recording no
+   * state, so that a restarted sidecar can resume them; nothing trains or writes after this.
+   */
   async shutdown(timeoutMs = 4000): Promise<void> {
     const pending = [...this.live.values()]
-      .filter((l) => l.run.state === 'running' || l.run.state === 'paused')
-      .map((l) => l.run.checkpoint().catch(() => undefined));
+      .filter((l) => ACTIVE.has(l.run.state))
+      .map((l) => l.run.halt().catch(() => undefined));
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([Promise.all(pending), new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
     clearTimeout(timer);

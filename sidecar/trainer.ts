@@ -136,6 +136,18 @@ export class Run extends EventEmitter {
     if (this.finished) await this.finished.catch(() => undefined);
   }
 
+  /**
+   * Ends the loop at the next step boundary after writing latest.ckpt, recording no state: the run still
+   * reads as running, so the next sidecar (or the extension after a reload) resumes it. For shutdown.
+   */
+  async halt(): Promise<void> {
+    this.haltRequested = true;
+    this.poke();
+    if (this.finished) await this.finished.catch(() => undefined);
+  }
+
+  private haltRequested = false;
+
   evaluate(): void {
     this.evalRequested = true;
     this.poke();
@@ -220,6 +232,11 @@ export class Run extends EventEmitter {
         const path = this.tryCheckpoint(`step-${s.step}.ckpt`);
         for (const r of this.checkpointRequests.splice(0)) r(path ?? '');
       }
+      if (this.haltRequested) {
+        this.tryCheckpoint('latest.ckpt');
+        this.emitLive(s, true);
+        return this.summary(s);
+      }
       if (this.stopRequested) break;
       if (this.pauseRequested) {
         if (this.state !== 'paused') {
@@ -228,7 +245,7 @@ export class Run extends EventEmitter {
           this.setState('paused', this.stateReason);
         }
         // A listener of the 'paused' state may already have resumed or stopped the run.
-        await new Promise<void>((r) => { if (this.stopRequested || !this.pauseRequested) r(); else this.wake = r; });
+        await new Promise<void>((r) => { if (this.stopRequested || this.haltRequested || !this.pauseRequested) r(); else this.wake = r; });
         continue;
       }
       if (this.state === 'paused') this.setState('running');
@@ -271,6 +288,10 @@ export class Run extends EventEmitter {
     this.tryCheckpoint('latest.ckpt');
     const ended = this.stopRequested && !(s.epoch >= this.config.epochs || (this.config.maxSteps > 0 && s.step >= this.config.maxSteps));
     this.setState(ended ? 'stopped' : 'done');
+    return this.summary(s);
+  }
+
+  private summary(s: TrainingSession): RunSummaryDone {
     const lossWindow = this.epochLoss.steps > 0 ? this.epochLoss : this.epochLossDone;
     return {
       steps: s.step,

@@ -93,7 +93,7 @@ export class Workbench {
     const items = await this.page.locator('.part.statusbar .statusbar-item').evaluateAll((els) =>
       els.map((e) => (e.textContent ?? '').replace(/\s+/g, ' ').trim()),
     );
-    return items.find((t) => /^Adam\b/.test(t)) ?? '';
+    return items.find((t) => /^(Adam|AdamW|AMSGrad|SGD)\b/.test(t)) ?? '';
   }
 
   /** Texts of the notifications shown (toasts and the notification center). */

@@ -5,10 +5,14 @@ import { resolveConfig, type EvalMessage, type MetricsMessage } from '../../side
 
 const metrics: MetricsMessage = { type: 'metrics', runId: 'r1', step: 13_000, epoch: 1.04, samplesSeen: 52_000, loss: 1.2346, lossMin: 1, lossMax: 2, accuracy: 0.5612, learningRate: 0.001, samplesPerSec: 9876.4, updateRatio: {} };
 const evalMsg: EvalMessage = { type: 'eval', runId: 'r1', step: 25_000, epoch: 2, testLoss: 1.2, testAccuracy: 0.5534, perClassAccuracy: Array(10).fill(0.5), confusion: Array.from({ length: 10 }, () => Array(10).fill(0)) };
-const run = (extra: Partial<FollowedRun>): FollowedRun => ({ runId: 'r1', state: 'running', epochs: 2, ...extra });
+const run = (extra: Partial<FollowedRun>): FollowedRun => ({ runId: 'r1', state: 'running', epochs: 2, optimizer: 'adam', ...extra });
 
 test('the status bar shows epoch, loss, accuracy and samples/s of a training run', () => {
   assert.equal(statusBarText(run({ metrics })), '$(loading~spin) Adam epoch 2/2 · loss 1.235 · acc 56.1% · 9,876 samples/s');
+});
+
+test('the status bar names the run\'s optimizer', () => {
+  assert.equal(statusBarText(run({ state: 'done', optimizer: 'sgd', metrics, eval: evalMsg })), '$(check) SGD done · test 55.3%');
 });
 
 test('the status bar says when the run is paused', () => {

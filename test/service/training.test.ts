@@ -1,10 +1,11 @@
 // Runs over the wire with the real trainer on the shipped sample dataset (data/sample).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { RunSummary } from '../../sidecar/protocol';
+import { readCheckpoint } from '../../sidecar/store/checkpoint';
 import { delay, ROOT, startSidecar, TestClient, unrefDelay, type Sidecar } from './sidecar';
 
 const quick = { data: 'sample', workers: 1, logEvery: 50 } as const;
@@ -123,6 +124,12 @@ describe('a sidecar that ends mid-run', () => {
     const exit = await Promise.race([first.exited, unrefDelay(5000).then(() => null)]);
     assert.ok(exit, 'exited within 5 s');
     assert.equal(exit.code, 0, first.stderr());
+    // Halted at a step boundary after its checkpoint: nothing was trained or written after it.
+    const halted = readCheckpoint(join(first.runsDir, runId, 'latest.ckpt')).step;
+    const lossesWritten = statSync(join(first.runsDir, runId, 'losses.f32')).size / 4;
+    assert.equal(lossesWritten, halted, 'every step trained is in the checkpoint, and no step after it');
+    const events = readFileSync(join(first.runsDir, runId, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.ok(events.filter((e) => e.type === 'metrics').every((e) => e.step <= halted));
 
     const listed = JSON.parse(execFileSync(process.execPath, [join(ROOT, 'bin', 'adam-trainer.js'), 'runs', '--runs-dir', first.runsDir, '--json'], { encoding: 'utf8' })) as RunSummary[];
     const interrupted = listed.find((r) => r.runId === runId)!;
