@@ -244,9 +244,11 @@ export const scenarios = [
         throw new Error(`${e.message}; still running: ${p.map((x) => `${x.pid} ${x.args}`).join('; ')}`);
       });
       assert.deepEqual(left, []);
-      // It checkpointed on the way out (step-<N>.ckpt, N at least the step the window last showed), so
-      // nothing shown is lost and the run can be resumed.
-      const steps = readdirSync(join(cs.globalStorage(), 'runs', runId)).map((f) => /^step-(\d+)\.ckpt$/.exec(f)?.[1]).filter(Boolean).map(Number);
+      // It checkpointed on the way out (latest.ckpt, or a step-<N>.ckpt, at least at the step the window last
+      // showed), so nothing shown is lost and the run can be resumed.
+      const runDir = join(cs.globalStorage(), 'runs', runId);
+      const steps = readdirSync(runDir).map((f) => /^step-(\d+)\.ckpt$/.exec(f)?.[1]).filter(Boolean).map(Number);
+      if (existsSync(join(runDir, 'latest.ckpt'))) steps.push(checkpointStep(join(runDir, 'latest.ckpt')));
       t.log(`checkpoints: steps ${steps.sort((a, b) => a - b).join(', ')}; the window showed step ${stepShown}`);
       assert.ok(steps.some((n) => n >= stepShown), `a checkpoint at or after step ${stepShown}`);
     },
@@ -285,3 +287,10 @@ export const scenarios = [
     },
   },
 ];
+
+/** The step a checkpoint holds, from its JSON header (after 'ADAMCKPT', the format version and the header length). */
+function checkpointStep(file) {
+  const b = readFileSync(file);
+  assert.equal(b.subarray(0, 8).toString('latin1'), 'ADAMCKPT', `${file} is a checkpoint`);
+  return JSON.parse(b.subarray(16, 16 + b.readUInt32LE(12)).toString('utf8')).step;
+}
