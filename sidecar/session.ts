@@ -213,6 +213,17 @@ export class TrainingSession {
    * less), and for Adam the RMS of m_hat, sqrt(v_hat) and the step, computed from the optimizer state.
    */
   optimizerStats(): { updateRatio: Record<string, number>; optimizer: OptimizerStats } {
+    // A log line and a live metrics message often fall on the same step, between the same two chunks,
+    // while the workers wait: compute once per step (and configuration, which an edit replaces).
+    if (this.statsCache && this.statsCache.step === this.step && this.statsCache.config === this.config) return this.statsCache.stats;
+    const stats = this.computeOptimizerStats();
+    this.statsCache = { step: this.step, config: this.config, stats };
+    return stats;
+  }
+
+  private statsCache: { step: number; config: RunConfig; stats: ReturnType<TrainingSession['computeOptimizerStats']> } | null = null;
+
+  private computeOptimizerStats(): { updateRatio: Record<string, number>; optimizer: OptimizerStats } {
     const c = this.config;
     const t = Math.max(1, this.step);
     const { biasCorrection1, biasCorrection2 } = biasCorrections(c, t);

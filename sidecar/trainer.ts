@@ -234,14 +234,14 @@ export class Run extends EventEmitter {
       }
       if (this.haltRequested) {
         this.tryCheckpoint('latest.ckpt');
-        this.emitLive(s, true);
+        this.emitLive(s);
         return this.summary(s);
       }
       if (this.stopRequested) break;
       if (this.pauseRequested) {
         if (this.state !== 'paused') {
           this.tryCheckpoint('latest.ckpt');
-          this.emitLive(s, true);
+          this.emitLive(s);
           this.setState('paused', this.stateReason);
         }
         // A listener of the 'paused' state may already have resumed or stopped the run.
@@ -275,7 +275,7 @@ export class Run extends EventEmitter {
         this.epochLossDone = this.epochLoss;
         this.epochLoss = new Window();
       }
-      if (performance.now() - this.lastLiveEmit >= intervalMs) this.emitLive(s, false);
+      if (performance.now() - this.lastLiveEmit >= intervalMs) this.emitLive(s);
       if (bad !== null) {
         this.pauseRequested = true;
         this.stateReason = `the training loss became ${bad} at step ${s.step}: paused instead of training on garbage. Lower the learning rate and resume, or fork from an earlier checkpoint.`;
@@ -283,7 +283,7 @@ export class Run extends EventEmitter {
       // Let sockets, timers and signals run between chunks.
       await new Promise<void>((r) => setImmediate(r));
     }
-    this.emitLive(s, true);
+    this.emitLive(s);
     if (this.lastEvalStep !== s.step) await this.runEval(s);
     this.tryCheckpoint('latest.ckpt');
     const ended = this.stopRequested && !(s.epoch >= this.config.epochs || (this.config.maxSteps > 0 && s.step >= this.config.maxSteps));
@@ -350,8 +350,8 @@ export class Run extends EventEmitter {
     return s.epoch * s.dataset.train.count + s.cursor;
   }
 
-  private emitLive(s: TrainingSession, force: boolean): void {
-    if (this.live.steps === 0 && !force) return;
+  /** Sends the steps aggregated since the last metrics message, if any. */
+  private emitLive(s: TrainingSession): void {
     if (this.live.steps === 0) return;
     const msg = this.metricsFrom(s, this.live, s.step, this.live.trainSeconds);
     this.live.reset();

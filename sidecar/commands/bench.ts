@@ -1,7 +1,6 @@
 // adam-trainer bench: training throughput (samples/s, training steps only) by batch size and worker
 // count: the median of several timed windows after a warm-up, on one dataset loaded once per session.
 import { cpus } from 'node:os';
-import { UserError } from '../errors';
 import { TrainingSession, type EngineKind } from '../session';
 import { resolveConfig } from '../protocol';
 import { adamTrainerHome, resolveUserPath } from '../store/paths';
@@ -48,13 +47,7 @@ export async function benchCommand(args: string[]): Promise<number> {
   for (const workers of workerCounts) {
     for (const batchSize of batchSizes) {
       const config = resolveConfig({ optimizer, batchSize, workers, data, epochs: 10000 }, workers);
-      let session: TrainingSession;
-      try {
-        session = await TrainingSession.create({ config, cacheDir, engine: (flags.engine as EngineKind | undefined) ?? 'wasm', notice: (l) => process.stderr.write(l + '\n') });
-      } catch (e) {
-        if (e instanceof UserError) throw e;
-        throw e;
-      }
+      const session = await TrainingSession.create({ config, cacheDir, engine: (flags.engine as EngineKind | undefined) ?? 'wasm', notice: (l) => process.stderr.write(l + '\n') });
       try {
         const timeWindow = async (ms: number) => {
           let samples = 0;

@@ -25,9 +25,10 @@ export interface Backend {
 
 export function wasmBackend(k: KernelExports): Backend {
   return {
-    scratchBytes: (c) => k.scratchBytes(c),
-    trainShard: (...a) => k.trainShard(...a),
-    evalShard: (...a) => k.evalShard(...a),
+    // The exports themselves: a wrapper with rest arguments would allocate an array on every step.
+    scratchBytes: k.scratchBytes,
+    trainShard: k.trainShard,
+    evalShard: k.evalShard,
     optimizerSlice(h, params, grads, stride, numGrads, m, v, vMax, start, end) {
       if (h.optimizer === 3) {
         k.sgdStep(params, grads, stride, numGrads, m, start, end, h.learningRate, h.momentum, h.weightDecay, h.step === 1 ? 1 : 0);

@@ -153,7 +153,14 @@ export class ParallelEngine {
         w.once('exit', (code) => reject(new Error(`worker ${index} exited with code ${code} while starting`)));
       }));
       w.on('error', (e) => this.fail(new UserError('worker_failed', `worker ${index} failed: ${e.message}`)));
-      w.on('exit', (code) => { if (!this.closed) this.fail(new UserError('worker_failed', `worker ${index} exited unexpectedly (code ${code})`)); });
+      w.on('exit', (code) => {
+        if (this.closed) return;
+        // A worker that failed marks itself before it dies and the others leave on its abort: their exits
+        // can arrive before its 'error' event, which is the one that says why.
+        const failed = Atomics.load(this.ctrl, CTRL.failedWorker);
+        if (failed !== 0 && failed !== index + 1) return;
+        this.fail(new UserError('worker_failed', `worker ${index} exited unexpectedly (code ${code})`));
+      });
     }
     try {
       await Promise.all(ready);

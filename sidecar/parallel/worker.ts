@@ -5,7 +5,6 @@
 // workers use the same values for the same step.
 import { parentPort, workerData } from 'node:worker_threads';
 import { instantiateKernels, heapBase } from '../kernels/loader';
-import { biasCorrections } from '../optim/adam';
 import { ARENA_BASE } from './arena';
 import { referenceBackend, wasmBackend, type Backend, type StepHyper } from './backend';
 import { CTRL, COMMAND, HYPER, MAX_CHUNK_STEPS, split, type EngineLayout } from './layout';
@@ -113,9 +112,9 @@ function run(init: WorkerInit): void {
       hyper.weightDecay = active[HYPER.weightDecay];
       hyper.momentum = active[HYPER.momentum];
       hyper.optimizer = active[HYPER.optimizer];
-      const bc = biasCorrections(hyper, t);
-      hyper.biasCorrection1 = bc.biasCorrection1;
-      hyper.biasCorrection2 = bc.biasCorrection2;
+      // As optim/adam.ts's biasCorrections, written out so the step allocates nothing.
+      hyper.biasCorrection1 = 1 - Math.pow(hyper.beta1, t);
+      hyper.biasCorrection2 = 1 - Math.pow(hyper.beta2, t);
       hyper.step = t;
       backend.optimizerSlice(hyper, L.params, L.grads, L.gradStrideBytes, W, L.m, L.v, L.vMax, paramStart, paramEnd);
       barrier();
