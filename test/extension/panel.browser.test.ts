@@ -12,9 +12,9 @@ import { dashboardHtml } from '../../extension/html';
 import { Relay } from '../../extension/relay';
 import { Sidecar } from '../../extension/sidecar';
 import type { ServerMessage } from '../../sidecar/protocol';
+import { CHROMIUM_PATH } from '../support/system';
 
 const root = join(__dirname, '..', '..');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ORIGIN = 'https://webview.test';
 const TYPES: Record<string, string> = { '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml' };
 
@@ -74,7 +74,7 @@ describe('the dashboard panel: webview HTML + relay + supervised sidecar', { tim
     await sidecar.start();
 
     browser = await chromium.launch({
-      executablePath: CHROMIUM,
+      executablePath: CHROMIUM_PATH,
       args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
     });
     page = await browser.newPage({ viewport: { width: 1300, height: 950 } });

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { PARAMETERS } from '../../sidecar/nn/spec';
 import { exportSafetensors } from '../../sidecar/store/safetensors';
 import { sampleState, tempDir } from './helpers';
+import { PYTHON } from '../support/system';
 
 /** A reader written from the format's description, independent of the writer. */
 function readSafetensors(buf: Buffer): { metadata?: Record<string, string>; tensors: Map<string, { shape: number[]; data: Float32Array }> } {
@@ -44,9 +45,7 @@ test('exported safetensors hold every parameter under its state_dict name and sh
   assert.deepEqual(readdirSync(dir), ['net.safetensors']);
 });
 
-// Debian's python3 with numpy (.ci/run installs python3-numpy); a missing one fails the test, never skips it.
-const PYTHON = '/usr/bin/python3';
-
+// Python with numpy, which `npm test` installs or asks for first; a missing one fails the test, never skips it.
 test('Python (numpy) reads the export into the same tensors', () => {
   const dir = tempDir();
   const out = join(dir, 'net.safetensors');

@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { listeningSchema, parseServerMessage, type ServerMessage } from '../../sidecar/protocol';
+import { CHROMIUM_PATH } from '../support/system';
 
 const root = join(__dirname, '..', '..');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 let tmp: string;
 let serve: ChildProcess;
@@ -49,7 +49,7 @@ describe('the dashboard in a browser, served by adam-trainer serve', { timeout: 
     tmp = mkdtempSync(join(tmpdir(), 'adam-dashboard-'));
     const url = await startServe();
     browser = await chromium.launch({
-      executablePath: CHROMIUM,
+      executablePath: CHROMIUM_PATH,
       args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
     });
     page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
