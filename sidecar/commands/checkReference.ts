@@ -9,19 +9,29 @@ import { compileKernels, instantiateKernels, relaxedSimdSupported } from '../ker
 import { ReferenceNet } from '../nn/net';
 import { IMAGE_BYTES, NUM_CLASSES, PARAMETERS, PARAMETER_COUNT } from '../nn/spec';
 import { adamStep } from '../optim/adam';
+import { sgdStep } from '../optim/sgd';
 import { SharedArena } from '../parallel/arena';
-import { resolveConfig } from '../protocol';
+import { configFieldSchemas, fieldError, resolveConfig, type RunConfig } from '../protocol';
 import { defaultWorkers, TrainingSession, type EngineKind } from '../session';
 import { parseFlags } from './args';
 
+type Tensor = { shape: number[]; data: number[] } | number[];
+
+/** What check-reference reads: ../shared/reference/README.md's layout, in either of its two forms (`adam` for
+ *  the original Adam files, `optimizer` for any optimizer), plus this project's `training.teacher_forced`
+ *  (test/reference/make_reference.py): PyTorch's own state before a few steps, float32 arrays as base64. */
 interface Reference {
-  adam: { lr: number; beta1: number; beta2: number; eps: number };
+  adam?: { lr: number; beta1: number; beta2: number; eps: number };
+  optimizer?: { name: string; learningRate: number; weightDecay?: number; beta1?: number; beta2?: number; epsilon?: number; momentum?: number; nesterov?: boolean };
   batch_size: number;
-  init_params: Record<string, { shape: number[]; data: number[] }>;
-  first_batch: { images_u8: number[]; labels: number[]; logits: number[]; loss: number; grads: Record<string, { shape: number[]; data: number[] } | number[]> };
-  training: { steps: number; images_u8: number[]; labels: number[]; losses: number[]; final_params: Record<string, { shape: number[]; data: number[] }> };
-  adam_only?: { theta0: number[]; grads: number[][]; trajectory: number[][] };
+  init_params: Record<string, Tensor>;
+  first_batch: { images_u8: number[]; labels: number[]; logits: number[]; loss: number; grads: Record<string, Tensor> };
+  training: { steps: number; images_u8: number[]; labels: number[]; losses: number[]; final_params: Record<string, Tensor>; teacher_forced?: TeacherForcedStep[] };
+  adam_only?: OptimizerOnly;
+  optimizer_only?: OptimizerOnly;
 }
+interface OptimizerOnly { theta0: number[]; grads: number[][]; trajectory: number[][] }
+interface TeacherForcedStep { step: number; params: string; state: { m?: string; v?: string; vMax?: string }; loss: number; paramsAfter: string }
 
 export interface CheckResult {
   check: string;
@@ -29,7 +39,26 @@ export interface CheckResult {
   count: number;
   worst: { index: number; got: number; expected: number; error: number; allowed: number } | null;
   pass: boolean;
+  /** false: reported, but not part of the verdict (see `note`). */
+  counts?: false;
+  note?: string;
 }
+
+/** A file passes when every result that counts passes. */
+export const filePasses = (results: CheckResult[]): boolean => results.every((r) => r.pass || r.counts === false);
+
+// Why a free-running trajectory is not judged where the file can judge each step on its own. Measured (issue 10),
+// on PyTorch's reference for seed 99, lr 3e-3, betas 0.85/0.995, eps 1e-8, batch 8: PyTorch itself, run in float64
+// from the same weights, misses final_params by 1.12x the allowed error, at the same parameter this engine misses
+// it on, fc1.weight[59][399]. That weight gets one gradient in 20 steps, -2.5e-8, from a pooled activation of 6e-6
+// that float32 rounding alone moves by 7%; Adam turns a gradient the size of eps into a step of a sizeable fraction
+// of lr, and later ReLUs switch on or off on the difference. On another configuration (seed 153, lr 2.2e-3, betas
+// 0.93/0.996, eps 4.2e-8, batch 4) PyTorch in float32 with its linear layers summed in 4 interleaved lanes, as the
+// kernels' f32x4 accumulators sum, misses losses and final_params by 3.26x and 70.50x, this engine's figures to the
+// digit. Each single step from PyTorch's own state agrees within 2% of the allowed error.
+const FREE_RUNNING_NOTE = 'free-running trajectory: shown, not judged, because the file carries PyTorch\'s state before single steps '
+  + '(training.teacher_forced), which are judged instead at the same tolerances; after a few steps a free-running comparison '
+  + 'measures how Adam grows a rounding difference in a near-zero gradient (PyTorch in float64 fails it too), not this engine';
 
 /** |a - b| <= abs + rel * |b| for every element; reports the element closest to (or furthest past) its bound. */
 export function compare(check: string, engine: CheckResult['engine'], got: ArrayLike<number>, expected: ArrayLike<number>, abs: number, rel: number): CheckResult {
@@ -47,7 +76,7 @@ export function compare(check: string, engine: CheckResult['engine'], got: Array
   return { check, engine, count: got.length, worst, pass };
 }
 
-function flatParams(src: Record<string, { data: number[] } | number[]>): Float32Array {
+function flatParams(src: Record<string, Tensor>): Float32Array {
   const out = new Float32Array(PARAMETER_COUNT);
   for (const p of PARAMETERS) {
     const entry = src[p.name];
@@ -88,10 +117,27 @@ function firstBatchKernels(ref: Reference, engine: EngineKind): { logits: Float3
   return { logits: Float32Array.from(out.view), loss: lossSum / B, grads: Float32Array.from(g.view) };
 }
 
-async function trainingRun(ref: Reference, engine: EngineKind, workers: number): Promise<{ losses: number[]; params: Float32Array }> {
+/** The optimizer and its hyperparameters, from either form of the file, checked as the wire checks them. */
+export function optimizerOf(ref: Reference): Pick<RunConfig, 'optimizer' | 'learningRate' | 'beta1' | 'beta2' | 'epsilon' | 'weightDecay' | 'momentum'> {
+  const o = ref.optimizer ?? (ref.adam ? { name: 'adam', learningRate: ref.adam.lr, beta1: ref.adam.beta1, beta2: ref.adam.beta2, epsilon: ref.adam.eps, weightDecay: 0 } : undefined);
+  if (!o) throw new UserError('bad_config', 'the reference names no optimizer: it has neither "optimizer" nor "adam"');
+  if (o.nesterov) throw new UserError('bad_config', 'the reference uses SGD with Nesterov momentum, which this engine does not implement');
+  const h = {
+    optimizer: o.name, learningRate: o.learningRate, beta1: o.beta1 ?? 0.9, beta2: o.beta2 ?? 0.999, epsilon: o.epsilon ?? 1e-8,
+    weightDecay: o.weightDecay ?? 0, momentum: o.momentum ?? 0,
+  };
+  for (const [field, value] of Object.entries(h)) {
+    const problem = fieldError(field as keyof typeof configFieldSchemas, value);
+    if (problem) throw new UserError('bad_config', `the reference's optimizer: ${problem}`);
+  }
+  return h as ReturnType<typeof optimizerOf>;
+}
+
+/** A session over the file's training images in the file's order, through the real worker-thread engine. */
+async function referenceSession(ref: Reference, engine: EngineKind, workers: number): Promise<TrainingSession> {
   const B = ref.batch_size;
   const steps = ref.training.steps;
-  const config = resolveConfig({ learningRate: ref.adam.lr, beta1: ref.adam.beta1, beta2: ref.adam.beta2, epsilon: ref.adam.eps, batchSize: B, workers, epochs: 1 }, workers);
+  const config = resolveConfig({ ...optimizerOf(ref), batchSize: B, workers, epochs: 1 }, workers);
   const session = await TrainingSession.create({
     config,
     cacheDir: '',
@@ -105,9 +151,19 @@ async function trainingRun(ref: Reference, engine: EngineKind, workers: number):
       return { train: { images, labels, count: n }, test: { images, labels, count: n }, source: 'reference vectors' };
     },
   });
+  session.engine.params.set(flatParams(ref.init_params));
+  identityOrder(session);
+  return session;
+}
+
+function identityOrder(session: TrainingSession): void {
+  for (let i = 0; i < session.engine.permutation.length; i++) session.engine.permutation[i] = i;
+}
+
+async function trainingRun(ref: Reference, engine: EngineKind, workers: number): Promise<{ losses: number[]; params: Float32Array }> {
+  const session = await referenceSession(ref, engine, workers);
   try {
-    session.engine.params.set(flatParams(ref.init_params));
-    for (let i = 0; i < session.engine.permutation.length; i++) session.engine.permutation[i] = i; // the file's order
+    const steps = ref.training.steps;
     const losses: number[] = [];
     while (losses.length < steps) {
       const chunk = await session.trainChunk(steps - losses.length);
@@ -119,21 +175,71 @@ async function trainingRun(ref: Reference, engine: EngineKind, workers: number):
   }
 }
 
-function adamOnly(ref: Reference): CheckResult | null {
-  const a = ref.adam_only;
+function float32s(base64: string, what: string): Float32Array {
+  const bytes = Buffer.from(base64, 'base64');
+  if (bytes.length !== PARAMETER_COUNT * 4) throw new UserError('bad_config', `${what}: ${bytes.length} bytes, expected ${PARAMETER_COUNT * 4}`);
+  const out = new Float32Array(PARAMETER_COUNT);
+  for (let i = 0; i < PARAMETER_COUNT; i++) out[i] = bytes.readFloatLE(i * 4);
+  return out;
+}
+
+/**
+ * One step at a time from PyTorch's own state: before each recorded step the engine takes PyTorch's parameters
+ * and optimizer buffers, trains that one step on the same batch, and its loss and new parameters are compared
+ * with PyTorch's at the same tolerances as the free-running run. Unlike the free-running run, an error here
+ * cannot be one that an earlier step's rounding grew into: it is this step's arithmetic alone.
+ */
+async function teacherForcedRun(ref: Reference, engine: EngineKind, workers: number): Promise<{ losses: number[]; expectedLosses: number[]; params: Float32Array; expected: Float32Array } | null> {
+  const forced = ref.training.teacher_forced;
+  if (!forced || forced.length === 0) return null;
+  const session = await referenceSession(ref, engine, workers);
+  try {
+    const losses: number[] = [];
+    const params = new Float32Array(forced.length * PARAMETER_COUNT);
+    const expected = new Float32Array(forced.length * PARAMETER_COUNT);
+    const e = session.engine;
+    for (const [k, f] of forced.entries()) {
+      const where = `training.teacher_forced[${k}]`;
+      if (!Number.isInteger(f.step) || f.step < 0 || f.step >= ref.training.steps) throw new UserError('bad_config', `${where}.step must be a step of the run, got ${f.step}`);
+      e.params.set(float32s(f.params, `${where}.params`));
+      for (const key of ['m', 'v', 'vMax'] as const) {
+        const b64 = f.state[key];
+        e[key].set(b64 === undefined ? new Float32Array(PARAMETER_COUNT) : float32s(b64, `${where}.state.${key}`));
+      }
+      identityOrder(session);
+      session.step = f.step;
+      session.cursor = f.step * ref.batch_size;
+      const chunk = await session.trainChunk(1);
+      losses.push(chunk.losses[0]);
+      params.set(e.params, k * PARAMETER_COUNT);
+      expected.set(float32s(f.paramsAfter, `${where}.paramsAfter`), k * PARAMETER_COUNT);
+    }
+    return { losses, expectedLosses: forced.map((f) => f.loss), params, expected };
+  } finally {
+    await session.close();
+  }
+}
+
+/** The optimizer alone in float64 (`optimizer_only`, or `adam_only` in the original files): the same code as training. */
+function optimizerOnly(ref: Reference): CheckResult | null {
+  const a = ref.optimizer_only ?? ref.adam_only;
   if (!a) return null;
+  const o = optimizerOf(ref);
   const theta = Float64Array.from(a.theta0);
   const m = new Float64Array(theta.length);
   const v = new Float64Array(theta.length);
+  const vMax = new Float64Array(theta.length);
   const got: number[] = [];
   const expected: number[] = [];
-  const h = { learningRate: ref.adam.lr, beta1: ref.adam.beta1, beta2: ref.adam.beta2, epsilon: ref.adam.eps, weightDecay: 0, decoupledWeightDecay: false, amsgrad: false };
+  const adam = { ...o, decoupledWeightDecay: o.optimizer === 'adamw', amsgrad: o.optimizer === 'amsgrad' };
   for (let t = 0; t < a.grads.length; t++) {
-    adamStep(theta, Float64Array.from(a.grads[t]), m, v, null, t + 1, h, 0, theta.length, false);
+    const g = Float64Array.from(a.grads[t]);
+    if (o.optimizer === 'sgd') sgdStep(theta, g, m, t === 0, o);
+    else adamStep(theta, g, m, v, vMax, t + 1, adam, 0, theta.length, false);
     got.push(...theta);
     expected.push(...a.trajectory[t]);
   }
-  return compare('adam_only.trajectory (float64)', 'float64', got, expected, 0, 1e-9);
+  return compare(`${ref.optimizer_only ? 'optimizer_only' : 'adam_only'}.trajectory (float64)`, 'float64', got, expected, 0, 1e-9);
 }
 
 export async function checkReferenceFile(file: string, engines: EngineKind[], workers: number): Promise<CheckResult[]> {
@@ -143,21 +249,29 @@ export async function checkReferenceFile(file: string, engines: EngineKind[], wo
   } catch (e) {
     throw new UserError('bad_config', `cannot read reference ${file}: ${(e as Error).message}`);
   }
-  for (const key of ['adam', 'batch_size', 'init_params', 'first_batch', 'training'] as const) {
+  for (const key of ['batch_size', 'init_params', 'first_batch', 'training'] as const) {
     if (!(key in ref)) throw new UserError('bad_config', `${file} is not a reference file: it has no "${key}"`);
   }
+  const lr = optimizerOf(ref).learningRate;
   const results: CheckResult[] = [];
-  const lr = ref.adam.lr;
   for (const engine of engines) {
     const fb = firstBatchKernels(ref, engine);
     results.push(compare('first_batch.logits', engine, fb.logits, ref.first_batch.logits, 1e-6, 1e-4));
     results.push(compare('first_batch.loss', engine, [fb.loss], [ref.first_batch.loss], 1e-6, 1e-4));
     results.push(compare('first_batch.grads', engine, fb.grads, flatParams(ref.first_batch.grads), 1e-6, 1e-4));
+    const forced = await teacherForcedRun(ref, engine, workers);
+    if (forced) {
+      results.push(compare(`training.teacher_forced.losses (${workers} workers)`, engine, forced.losses, forced.expectedLosses, 0, 1e-4));
+      results.push(compare(`training.teacher_forced.params (${workers} workers)`, engine, forced.params, forced.expected, 0.05 * lr, 1e-3));
+    }
     const tr = await trainingRun(ref, engine, workers);
-    results.push(compare(`training.losses (${workers} workers)`, engine, tr.losses, ref.training.losses, 0, 1e-4));
-    results.push(compare(`training.final_params (${workers} workers)`, engine, tr.params, flatParams(ref.training.final_params), 0.05 * lr, 1e-3));
+    const free = [
+      compare(`training.losses (${workers} workers)`, engine, tr.losses, ref.training.losses, 0, 1e-4),
+      compare(`training.final_params (${workers} workers)`, engine, tr.params, flatParams(ref.training.final_params), 0.05 * lr, 1e-3),
+    ];
+    results.push(...(forced ? free.map((r): CheckResult => ({ ...r, counts: false, note: FREE_RUNNING_NOTE })) : free));
   }
-  const a = adamOnly(ref);
+  const a = optimizerOnly(ref);
   if (a) results.push(a);
   return results;
 }
@@ -174,7 +288,7 @@ export async function checkReferenceCommand(args: string[]): Promise<number> {
   let ok = true;
   for (const file of positionals) {
     const results = await checkReferenceFile(file, engines, workers);
-    const pass = results.every((r) => r.pass);
+    const pass = filePasses(results);
     ok &&= pass;
     process.stdout.write(JSON.stringify({ file, pass, results }) + '\n');
   }

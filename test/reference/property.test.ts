@@ -1,0 +1,127 @@
+// The engine against PyTorch on configurations drawn at random on every run: PyTorch (test/reference/make_reference.py,
+// run now with Debian's python3-torch) writes reference vectors for each, and check-reference judges both engines,
+// the WebAssembly kernels and the TypeScript reference layers, through the real worker-thread engine with 1 to 3
+// workers. A failure prints the configuration and the two commands that reproduce it. PROPERTY_SEED=N replays a run.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { randomInt } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { checkReferenceFile, filePasses, type CheckResult } from '../../sidecar/commands/checkReference';
+import { OPTIMIZERS } from '../../sidecar/protocol';
+import { Rng } from '../../sidecar/rng';
+import { PYTHON } from '../support/system';
+
+const GENERATOR = join(__dirname, 'make_reference.py');
+const CONFIGURATIONS = 24;
+
+interface Configuration {
+  file: string;
+  seed: number;
+  optimizer: (typeof OPTIMIZERS)[number];
+  learningRate: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  weightDecay: number;
+  momentum: number;
+  batchSize: number;
+  steps: number;
+  workers: number;
+}
+
+function draw(rng: Rng, i: number): Configuration {
+  const logUniform = (lo: number, hi: number) => Math.exp(rng.uniform(Math.log(lo), Math.log(hi)));
+  return {
+    file: `config-${i}.json`,
+    seed: rng.nextInt(100000),
+    optimizer: OPTIMIZERS[i % OPTIMIZERS.length], // each optimizer six times in 24
+    learningRate: logUniform(1e-4, 3e-2),
+    beta1: rng.uniform(0.5, 0.99),
+    beta2: rng.uniform(0.9, 0.9999),
+    epsilon: logUniform(1e-8, 1e-5),
+    weightDecay: rng.nextInt(2) === 0 ? 0 : rng.uniform(0, 0.1),
+    momentum: rng.uniform(0, 0.99),
+    batchSize: 1 + rng.nextInt(16),
+    steps: 12,
+    workers: 1 + rng.nextInt(3),
+  };
+}
+
+function generate(configurations: Configuration[], dir: string): void {
+  const list = join(dir, 'configs.json');
+  writeFileSync(list, JSON.stringify(configurations, null, 1));
+  const r = spawnSync(PYTHON, [GENERATOR, '--configs', list, '--out-dir', dir], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' } });
+  assert.equal(r.status, 0, `PyTorch could not write the reference vectors:\n${r.stderr}`);
+}
+
+function describe(failed: CheckResult[]): string {
+  return failed.map((r) => `  ${r.engine} ${r.check}: ${JSON.stringify(r.worst)}`).join('\n');
+}
+
+test(`both engines equal PyTorch on ${CONFIGURATIONS} configurations drawn at random`, { timeout: 300_000 }, async () => {
+  const seed = process.env.PROPERTY_SEED ? Number(process.env.PROPERTY_SEED) : randomInt(2 ** 31);
+  const rng = new Rng(seed);
+  const configurations = Array.from({ length: CONFIGURATIONS }, (_, i) => draw(rng, i));
+  const dir = mkdtempSync(join(tmpdir(), 'adam-property-'));
+  generate(configurations, dir);
+  const failures: string[] = [];
+  for (const c of configurations) {
+    const file = join(dir, c.file);
+    const results = await checkReferenceFile(file, ['wasm', 'reference'], c.workers);
+    // Every result that counts: first batch, each step from PyTorch's state, the float64 optimizer trajectory.
+    const judged = results.filter((r) => r.counts !== false);
+    assert.ok(judged.some((r) => r.check.startsWith('training.teacher_forced.params')), 'the file carries single steps to judge');
+    if (!filePasses(results)) {
+      const { file: name, workers, ...flags } = c;
+      failures.push(`PROPERTY_SEED=${seed}, ${name}: ${JSON.stringify({ ...flags, workers })}\n${describe(judged.filter((r) => !r.pass))}\n`
+        + `  reproduce: echo '[${JSON.stringify(c)}]' > c.json && ${PYTHON} test/reference/make_reference.py --configs c.json --out-dir . `
+        + `&& node bin/adam-trainer.js check-reference ${name} --workers ${workers}`);
+    }
+  }
+  assert.deepEqual(failures, [], `engine differs from PyTorch (PROPERTY_SEED=${seed}):\n${failures.join('\n')}`);
+});
+
+test('a single step that departs from PyTorch is caught, with the element, and the file fails', { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'adam-forced-'));
+  const c = { ...draw(new Rng(7), 0), optimizer: 'adam' as const };
+  generate([c], dir);
+  const file = join(dir, c.file);
+  const ref = JSON.parse(readFileSync(file, 'utf8'));
+  const last = ref.training.teacher_forced.at(-1);
+  const after = Buffer.from(last.paramsAfter, 'base64');
+  const element = 50992 + 17; // fc2.weight[0][17]
+  after.writeFloatLE(after.readFloatLE(element * 4) + 0.2 * c.learningRate, element * 4);
+  last.paramsAfter = after.toString('base64');
+  writeFileSync(file, JSON.stringify(ref));
+  const results = await checkReferenceFile(file, ['wasm'], 2);
+  const forced = results.find((r) => r.check.startsWith('training.teacher_forced.params'))!;
+  assert.equal(forced.pass, false);
+  const steps = ref.training.teacher_forced.length;
+  assert.equal(forced.worst!.index, (steps - 1) * 62006 + element);
+  assert.equal(filePasses(results), false);
+});
+
+test('with single steps to judge, the free-running trajectory is still shown, marked as not judged', { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'adam-forced-'));
+  const c = { ...draw(new Rng(11), 1) };
+  generate([c], dir);
+  const file = join(dir, c.file);
+  const ref = JSON.parse(readFileSync(file, 'utf8'));
+  ref.training.final_params['fc3.bias'][3] += 1; // the free-running result now fails
+  writeFileSync(file, JSON.stringify(ref));
+  const results = await checkReferenceFile(file, ['wasm'], 1);
+  const final = results.find((r) => r.check.startsWith('training.final_params'))!;
+  assert.equal(final.pass, false);
+  assert.equal(final.counts, false);
+  assert.match(final.note!, /teacher_forced/);
+  assert.equal(filePasses(results), true);
+  // Without the single steps, the same free-running failure fails the file, as it always has.
+  delete ref.training.teacher_forced;
+  writeFileSync(file, JSON.stringify(ref));
+  const without = await checkReferenceFile(file, ['wasm'], 1);
+  assert.equal(without.find((r) => r.check.startsWith('training.final_params'))!.counts, undefined);
+  assert.equal(filePasses(without), false);
+});
