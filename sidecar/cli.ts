@@ -7,6 +7,7 @@ const USAGE = `usage: adam-trainer <command> [flags]
 
 commands:
   train             train the CIFAR-10 tutorial CNN (Adam by default); --help for flags
+  compare           train optimizers over seeds and say whether one beats the other (adam,sgd over 1-10)
   serve             start the sidecar: WebSocket + dashboard on 127.0.0.1
   bench             training throughput (samples/s) by batch size and worker count
   runs              list runs in the runs folder

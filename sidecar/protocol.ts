@@ -122,6 +122,25 @@ export function fieldError(field: keyof typeof configFieldSchemas, value: unknow
 const runId = z.string().min(1).max(128).regex(/^[A-Za-z0-9._-]+$/, 'must be a run id (letters, digits, . _ -)');
 const requestId = z.union([z.string().max(128), z.number().int()]).optional();
 
+/** At most this many seeds in one comparison (each seed is a run per optimizer). */
+export const MAX_COMPARE_SEEDS = 1000;
+
+/** A comparison over seeds (`adam-trainer compare`): each of its runs records the group it belongs to. */
+export const runGroupSchema = z.strictObject({
+  id: runId,
+  optimizers: z
+    .array(configFieldSchemas.optimizer)
+    .min(1, 'must name at least one optimizer')
+    .max(OPTIMIZERS.length)
+    .refine((list) => new Set(list).size === list.length, 'must not name an optimizer twice'),
+  seeds: z
+    .array(configFieldSchemas.seed)
+    .min(1, 'must hold at least one seed')
+    .max(MAX_COMPARE_SEEDS, `must hold at most ${MAX_COMPARE_SEEDS} seeds`)
+    .refine((list) => new Set(list).size === list.length, 'must not repeat a seed'),
+});
+export type RunGroup = z.infer<typeof runGroupSchema>;
+
 export const clientMessageSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('start'), config: startConfigSchema, resumeFrom: z.string().max(4096).optional(), requestId }),
   liveHyperparametersSchema.extend({ type: z.literal('update'), runId, requestId }).strict(),
@@ -135,6 +154,15 @@ export const clientMessageSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('unsubscribe'), runId, requestId }),
   z.strictObject({ type: z.literal('list'), requestId }),
   z.strictObject({ type: z.literal('delete'), runId, requestId }),
+  // Every (optimizer, seed) pair with the rest of `config`, as many at a time as the cores allow; answered by
+  // `comparing`, then a `started` (with the group) for each run as it starts, which subscribes the sender.
+  z.strictObject({
+    type: z.literal('compare'),
+    optimizers: runGroupSchema.shape.optimizers,
+    seeds: runGroupSchema.shape.seeds,
+    config: startConfigSchema.omit({ optimizer: true, seed: true }),
+    requestId,
+  }),
 ]);
 export type ClientMessage = z.infer<typeof clientMessageSchema>;
 
@@ -158,6 +186,8 @@ export const runSummarySchema = z.strictObject({
   testAccuracy: num.optional(),
   /** The run's last state is running or paused but the process that ran it is gone: offer to resume it. */
   orphaned: z.boolean().optional(),
+  /** The comparison over seeds the run belongs to. */
+  group: runGroupSchema.optional(),
 });
 export type RunSummary = z.infer<typeof runSummarySchema>;
 
@@ -218,7 +248,8 @@ export type StateMessage = z.infer<typeof stateMessageSchema>;
 
 export const serverMessageSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('hello'), protocolVersion: z.number().int(), runs: z.array(runSummarySchema) }),
-  z.strictObject({ type: z.literal('started'), runId, config: runConfigSchema, parentRunId: runId.optional(), forkStep: z.number().int().optional(), requestId }),
+  z.strictObject({ type: z.literal('started'), runId, config: runConfigSchema, parentRunId: runId.optional(), forkStep: z.number().int().optional(), group: runGroupSchema.optional(), requestId }),
+  z.strictObject({ type: z.literal('comparing'), group: runGroupSchema, requestId }),
   metricsMessageSchema,
   evalMessageSchema,
   appliedMessageSchema,

@@ -33,7 +33,7 @@ export async function runs(args: string[]): Promise<number> {
 }
 
 export function table(list: RunSummary[]): string {
-  const rows = [['RUN ID', 'STATE', 'STEP', 'TEST ACC', 'OPTIMIZER', 'LR', 'BATCH', 'EPOCHS', 'PARENT']];
+  const rows = [['RUN ID', 'STATE', 'STEP', 'TEST ACC', 'OPTIMIZER', 'LR', 'BATCH', 'EPOCHS', 'SEED', 'GROUP', 'PARENT']];
   for (const r of list) {
     rows.push([
       r.runId,
@@ -44,6 +44,8 @@ export function table(list: RunSummary[]): string {
       String(r.config.learningRate),
       String(r.config.batchSize),
       String(r.config.epochs),
+      String(r.config.seed),
+      r.group?.id ?? '-',
       r.parentRunId !== undefined ? `${r.parentRunId}@${r.forkStep ?? '?'}` : '-',
     ]);
   }

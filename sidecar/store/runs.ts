@@ -1,6 +1,7 @@
 // The runs folder (DESIGN.md "Extension": several windows share it): one folder per run id and nothing
 // else. A run's folder holds
-//   config.json    {config, createdAt, parentRunId?, forkStep?}, replaced only by atomic rename
+//   config.json    {config, createdAt, parentRunId?, forkStep?, group?}, replaced only by atomic rename; `group`
+//                  names the comparison over seeds (`adam-trainer compare`) the run belongs to
 //   events.jsonl   the run's metrics, eval, applied and state messages (protocol.ts), one JSON line each,
 //                  appended; only the process that runs the run writes it
 //   status.json    the last state (and the step, test accuracy, pid and host of its writer), replaced
@@ -18,10 +19,12 @@ import {
   type EvalMessage,
   type MetricsMessage,
   type RunConfig,
+  type RunGroup,
   type RunState,
   type RunSummary,
   type StateMessage,
   runConfigSchema,
+  runGroupSchema,
   validateServerMessage,
 } from '../protocol';
 import { type CheckpointFile, checkpointsIn, readCheckpoint, writeFileAtomic } from './checkpoint';
@@ -35,6 +38,7 @@ export interface RunRecord {
   createdAt: string;
   parentRunId?: string;
   forkStep?: number;
+  group?: RunGroup;
 }
 
 export interface RunHistory extends RunRecord {
@@ -81,7 +85,7 @@ export class RunStore {
     return existsSync(join(this.dir(runId), 'config.json'));
   }
 
-  createRun(runId: string, config: RunConfig, parent?: { parentRunId: string; forkStep: number }): RunRecord {
+  createRun(runId: string, config: RunConfig, parent?: { parentRunId: string; forkStep: number }, group?: RunGroup): RunRecord {
     const dir = this.dir(runId);
     try {
       mkdirSync(dir);
@@ -89,7 +93,7 @@ export class RunStore {
       if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new UserError('bad_config', `run ${runId} already exists in ${this.root}`);
       throw e;
     }
-    const record: RunRecord = { config, createdAt: new Date().toISOString(), ...(parent ?? {}) };
+    const record: RunRecord = { config, createdAt: new Date().toISOString(), ...(parent ?? {}), ...(group ? { group } : {}) };
     writeFileAtomic(join(dir, 'config.json'), JSON.stringify(record, null, 2) + '\n');
     return record;
   }
@@ -105,12 +109,14 @@ export class RunStore {
     }
     const r = raw as Partial<RunRecord> | null;
     const config = runConfigSchema.safeParse(r?.config);
+    const group = r?.group === undefined ? undefined : runGroupSchema.safeParse(r.group);
     if (!config.success) throw new UserError('unknown_run', `run ${runId} has an invalid config.json: ${config.error.issues[0].path.join('.')} ${config.error.issues[0].message}`);
     return {
       config: config.data,
       createdAt: typeof r?.createdAt === 'string' ? r.createdAt : '',
       ...(typeof r?.parentRunId === 'string' && RUN_ID_PATTERN.test(r.parentRunId) ? { parentRunId: r.parentRunId } : {}),
       ...(Number.isInteger(r?.forkStep) ? { forkStep: r?.forkStep } : {}),
+      ...(group?.success ? { group: group.data } : {}),
     };
   }
 
@@ -237,6 +243,7 @@ export class RunStore {
       ...(record.parentRunId !== undefined ? { parentRunId: record.parentRunId } : {}),
       ...(record.forkStep !== undefined ? { forkStep: record.forkStep } : {}),
       ...(record.createdAt ? { createdAt: record.createdAt } : {}),
+      ...(record.group ? { group: record.group } : {}),
       ...(status.step !== undefined ? { step: status.step } : {}),
       ...(status.testAccuracy !== undefined ? { testAccuracy: status.testAccuracy } : {}),
     };
