@@ -4,12 +4,15 @@
 // after a restart, gets the whole history from disk.
 import { statSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
+import { comparisonJobs, concurrentRuns, newGroup, runJobs } from './comparison';
 import { isUserError, UserError } from './errors';
 import {
   LIVE_HYPERPARAMETERS,
   type ClientMessage,
   type LiveHyperparameters,
+  type OptimizerName,
   type RunConfig,
+  type RunGroup,
   type RunSummary,
   type ServerMessage,
   type StartConfig,
@@ -63,6 +66,7 @@ const WHERE_AND_HOW = ['data', 'epochs', 'maxSteps', 'workers', 'logEvery', 'che
 export class RunManager implements MessageHandler {
   private readonly live = new Map<string, LiveRun>();
   private readonly subscribers = new Map<string, Set<Client>>();
+  private shuttingDown = false;
 
   constructor(private readonly opts: RunManagerOptions) {}
 
@@ -105,6 +109,9 @@ export class RunManager implements MessageHandler {
         await this.start(msg.config, { resumeFrom: msg.resumeFrom, client, requestId });
         return;
       }
+      case 'compare':
+        this.compare(msg.optimizers, msg.seeds, msg.config, { client, requestId });
+        return;
       case 'fork': {
         await this.fork(msg.runId, msg.step, msg.changes, { client, requestId });
         return;
@@ -191,6 +198,34 @@ export class RunManager implements MessageHandler {
   }
 
   /**
+   * A comparison over seeds (comparison.ts): every (optimizer, seed) pair with the rest of `config`, one worker
+   * a run by default and as many runs at a time as the cores allow. The sender gets `comparing` now, then a
+   * `started` (with the group, subscribing it) as each run starts; everyone sees the group in the run list.
+   * A run that pauses on a NaN loss is stopped (nobody waits on a group's run); a shutdown starts no more.
+   */
+  compare(optimizers: OptimizerName[], seeds: number[], config: StartConfig, opts: { client?: Client; requestId?: string | number } = {}): RunGroup {
+    if (config.data !== undefined && config.data !== 'sample') config = { ...config, data: wirePath(config.data, 'data') };
+    const workers = config.workers ?? 1;
+    const group = newGroup(optimizers, seeds);
+    opts.client?.send({ type: 'comparing', group, ...(opts.requestId !== undefined ? { requestId: opts.requestId } : {}) });
+    const jobs = comparisonJobs(optimizers, seeds);
+    void runJobs(jobs, concurrentRuns(workers), (job) => {
+      const runConfig = resolveConfig({ ...config, workers, optimizer: job.optimizer, seed: job.seed }, workers);
+      const run = this.launch({ runId: newRunId(), config: runConfig, fresh: true, group }, { client: opts.client });
+      run.on('state', (s: { state: string; reason?: string }) => {
+        if (s.state === 'paused' && s.reason) void run.stop();
+      });
+      const done = run.start();
+      const ready = new Promise<void>((resolve) => {
+        run.once('dataset', () => resolve());
+        done.then(() => resolve(), () => resolve());
+      });
+      return { ready, done };
+    }, () => !this.shuttingDown);
+    return group;
+  }
+
+  /**
    * Serves a run made elsewhere (`train --dashboard`): its messages go to subscribers like any other's.
    * The caller created its folder in the store and starts it.
    */
@@ -221,6 +256,7 @@ export class RunManager implements MessageHandler {
    * state, so that a restarted sidecar can resume them; nothing trains or writes after this.
    */
   async shutdown(timeoutMs = 4000): Promise<void> {
+    this.shuttingDown = true;
     const pending = [...this.live.values()]
       .filter((l) => ACTIVE.has(l.run.state))
       .map((l) => l.run.halt().catch(() => undefined));
@@ -301,12 +337,12 @@ export class RunManager implements MessageHandler {
   }
 
   private launch(
-    r: { runId: string; config: RunConfig; resume?: TrainingState; edits?: LiveHyperparameters; parentRunId?: string; forkStep?: number; fresh: boolean },
+    r: { runId: string; config: RunConfig; resume?: TrainingState; edits?: LiveHyperparameters; parentRunId?: string; forkStep?: number; fresh: boolean; group?: RunGroup },
     opts: { client?: Client; requestId?: string | number },
   ): Run {
     const store = this.opts.store;
     if (r.fresh) {
-      store.createRun(r.runId, r.config, r.parentRunId !== undefined && r.forkStep !== undefined ? { parentRunId: r.parentRunId, forkStep: r.forkStep } : undefined);
+      store.createRun(r.runId, r.config, r.parentRunId !== undefined && r.forkStep !== undefined ? { parentRunId: r.parentRunId, forkStep: r.forkStep } : undefined, r.group);
       // losses.f32 holds step i's loss at index i - 1, for every run: a branch starts with its parent's.
       if (r.resume && r.resume.step > 0) {
         const losses = new Float32Array(r.resume.step).fill(NaN);
@@ -334,6 +370,7 @@ export class RunManager implements MessageHandler {
         config: r.config,
         ...(r.parentRunId !== undefined ? { parentRunId: r.parentRunId } : {}),
         ...(r.forkStep !== undefined ? { forkStep: r.forkStep } : {}),
+        ...(r.group !== undefined ? { group: r.group } : {}),
         ...(opts.requestId !== undefined ? { requestId: opts.requestId } : {}),
       });
       this.subscriberSet(r.runId).add(opts.client);
