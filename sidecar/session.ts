@@ -7,8 +7,8 @@ import { UserError } from './errors';
 import { loadDataset, type Dataset, type Progress } from './data';
 import { compileKernels, instantiateKernels, relaxedSimdSupported } from './kernels/loader';
 import { initParameters } from './nn/init';
-import { LAYER_NAMES, NUM_CLASSES, PARAMETERS } from './nn/spec';
-import { biasCorrections } from './optim/adam';
+import { NUM_CLASSES } from './nn/spec';
+import { optimizerStats } from './optim/stats';
 import { SharedArena } from './parallel/arena';
 import { ParallelEngine, type ChunkResult } from './parallel/engine';
 import { MAX_CHUNK_STEPS } from './parallel/layout';
@@ -138,10 +138,6 @@ export class TrainingSession {
     }
   }
 
-  get stepsPerEpoch(): number {
-    return Math.floor(this.dataset.train.count / this.config.batchSize);
-  }
-
   /** Steps left in this epoch at the current batch size. */
   get stepsLeftInEpoch(): number {
     return Math.floor((this.dataset.train.count - this.cursor) / this.engine.currentBatchSize);
@@ -224,42 +220,7 @@ export class TrainingSession {
   private statsCache: { step: number; config: RunConfig; stats: ReturnType<TrainingSession['computeOptimizerStats']> } | null = null;
 
   private computeOptimizerStats(): { updateRatio: Record<string, number>; optimizer: OptimizerStats } {
-    const c = this.config;
-    const t = Math.max(1, this.step);
-    const { biasCorrection1, biasCorrection2 } = biasCorrections(c, t);
-    const { params, m, v, vMax } = this.engine;
-    const sgd = c.optimizer === 'sgd';
-    const layers: OptimizerStats['layers'] = {};
-    const updateRatio: Record<string, number> = {};
-    for (const layer of LAYER_NAMES) {
-      let sm = 0, sv = 0, ss = 0, n = 0;
-      for (const p of PARAMETERS) {
-        if (p.layer !== layer) continue;
-        for (let i = p.offset; i < p.offset + p.size; i++) {
-          let stepValue: number;
-          if (sgd) {
-            stepValue = c.learningRate * m[i];
-          } else {
-            const mHat = m[i] / biasCorrection1;
-            const vHat = (c.optimizer === 'amsgrad' ? vMax[i] : v[i]) / biasCorrection2;
-            const sqrtVHat = Math.sqrt(vHat);
-            stepValue = (c.learningRate * mHat) / (sqrtVHat + c.epsilon);
-            if (c.optimizer === 'adamw') stepValue += c.learningRate * c.weightDecay * params[i];
-            sm += mHat * mHat;
-            sv += vHat;
-          }
-          ss += stepValue * stepValue;
-          n++;
-        }
-      }
-      const stepRms = Math.sqrt(ss / n);
-      updateRatio[layer] = this.step === 0 ? 0 : stepRms / c.learningRate;
-      layers[layer] = { mHatRms: Math.sqrt(sm / n), sqrtVHatRms: Math.sqrt(sv / n), stepRms: this.step === 0 ? 0 : stepRms };
-    }
-    return {
-      updateRatio,
-      optimizer: { step: this.step, learningRate: c.learningRate, beta1: c.beta1, beta2: c.beta2, epsilon: c.epsilon, biasCorrection1, biasCorrection2, layers },
-    };
+    return optimizerStats(this.engine, this.step, this.config);
   }
 
   /** Lowercase hex SHA-256 of the parameters' little-endian float32 bytes in state_dict order. */

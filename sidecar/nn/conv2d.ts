@@ -1,6 +1,6 @@
 // 2-D convolution, stride 1, no padding (PyTorch's nn.Conv2d(in, out, k)), over a batch in N,C,H,W order.
 // This is the plain reference the WebAssembly kernels are tested against; clarity over speed.
-import type { FloatArray } from '../optim/adam';
+import type { FloatArray } from '../floatArray';
 
 export interface Conv2dShape {
   inChannels: number;

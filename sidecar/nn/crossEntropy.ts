@@ -1,5 +1,5 @@
 // Softmax cross-entropy averaged over the batch (F.cross_entropy with reduction='mean').
-import type { FloatArray } from '../optim/adam';
+import type { FloatArray } from '../floatArray';
 
 /**
  * Returns the SUM over the batch of -log softmax(logits)[label]; writes d(mean loss)/d(logits) =

@@ -1,5 +1,5 @@
 // Fully connected layer y = x W^T + b with W [out, in] row-major, as PyTorch's nn.Linear.
-import type { FloatArray } from '../optim/adam';
+import type { FloatArray } from '../floatArray';
 
 export function linearForward(batch: number, inF: number, outF: number, x: FloatArray, weight: FloatArray, bias: FloatArray, y: FloatArray): void {
   for (let n = 0; n < batch; n++) {

@@ -1,7 +1,7 @@
 // Max pooling 2x2, stride 2 (nn.MaxPool2d(2, 2)) over N*C planes of size inSize x inSize. The forward
 // pass records which input won each window so the backward pass routes the gradient there (ties go to the
 // first, as PyTorch does).
-import type { FloatArray } from '../optim/adam';
+import type { FloatArray } from '../floatArray';
 
 export function maxPoolForward(planes: number, inSize: number, input: FloatArray, out: FloatArray, argmax: Int32Array): void {
   const o = inSize >> 1;

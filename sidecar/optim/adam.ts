@@ -5,41 +5,35 @@
 //   vMax <- max(vMax, v)               (AMSGrad only; v below means vMax then)
 //   p <- p - (lr / (1-beta1^t)) * m / (sqrt(v)/sqrt(1-beta2^t) + eps)
 // i.e. lr * m_hat / (sqrt(v_hat) + eps) with the bias corrections folded in as PyTorch does. Generic over
-// Float32Array (training) and Float64Array (the reference's float64 adam_only check): the same code.
-// Hyperparameters are read at every call, so they can change between any two steps.
-
-export type FloatArray = Float32Array | Float64Array;
-
-export interface AdamHyperparameters {
-  learningRate: number;
-  beta1: number;
-  beta2: number;
-  epsilon: number;
-  weightDecay: number;
-  decoupledWeightDecay: boolean; // AdamW
-  amsgrad: boolean;
-}
+// Float32Array (training) and Float64Array (the reference's float64 optimizer check): the same code.
+// Hyperparameters are read at every call, so they can change between any two steps. This file is the one
+// statement of the rule: the WebAssembly kernel (kernels/assembly/optim.ts) mirrors it, and the statistics
+// the dashboard shows (optim/stats.ts) use adamUpdate below.
+import type { FloatArray } from '../floatArray';
+import { biasCorrection, type OptimizerHyperparameters } from './hyperparameters';
 
 /** Below this, m and v are flushed to zero: subnormal floats are very slow and far below float32 tolerance. */
 export const FLUSH_BELOW = 1e-30;
 
-export function biasCorrections(h: { beta1: number; beta2: number }, step: number): { biasCorrection1: number; biasCorrection2: number } {
-  return { biasCorrection1: 1 - Math.pow(h.beta1, step), biasCorrection2: 1 - Math.pow(h.beta2, step) };
+/** The amount Adam subtracts from a parameter with moments m and v: lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps). */
+export function adamUpdate(m: number, v: number, learningRate: number, epsilon: number, biasCorrection1: number, sqrtBiasCorrection2: number): number {
+  return (learningRate / biasCorrection1) * (m / (Math.sqrt(v) / sqrtBiasCorrection2 + epsilon));
 }
 
 /**
- * One Adam step for parameters [start, end). `step` is t after this update (1 for the first).
- * grad is read, not changed.
+ * One Adam, AdamW or AMSGrad step (h.optimizer) for parameters [start, end). `step` is t after this update (1 for
+ * the first). grad is read, not changed.
  */
 export function adamStep<T extends FloatArray>(
-  params: T, grad: T, m: T, v: T, vMax: T | null, step: number, h: AdamHyperparameters, start = 0, end = params.length, flush = true,
+  params: T, grad: T, m: T, v: T, vMax: T | null, step: number, h: OptimizerHyperparameters, start = 0, end = params.length, flush = true,
 ): void {
   const { learningRate: lr, beta1, beta2, epsilon: eps, weightDecay: wd } = h;
-  const { biasCorrection1, biasCorrection2 } = biasCorrections(h, step);
-  const stepSize = lr / biasCorrection1;
-  const bc2Sqrt = Math.sqrt(biasCorrection2);
-  const decay = h.decoupledWeightDecay ? 1 - lr * wd : 1;
-  const l2 = h.decoupledWeightDecay ? 0 : wd;
+  const decoupled = h.optimizer === 'adamw';
+  const amsgrad = h.optimizer === 'amsgrad';
+  const biasCorrection1 = biasCorrection(beta1, step);
+  const sqrtBiasCorrection2 = Math.sqrt(biasCorrection(beta2, step));
+  const decay = decoupled ? 1 - lr * wd : 1;
+  const l2 = decoupled ? 0 : wd;
   // Training runs in float32 as PyTorch does: round where PyTorch's float32 ops would store a value.
   const round = params instanceof Float32Array ? Math.fround : (x: number) => x;
   for (let i = start; i < end; i++) {
@@ -55,11 +49,10 @@ export function adamStep<T extends FloatArray>(
     m[i] = mi;
     v[i] = vi;
     let vUsed = v[i];
-    if (h.amsgrad && vMax) {
+    if (amsgrad && vMax) {
       if (vUsed > vMax[i]) vMax[i] = vUsed;
       vUsed = vMax[i];
     }
-    const denom = Math.sqrt(vUsed) / bc2Sqrt + eps;
-    params[i] = p - stepSize * (m[i] / denom);
+    params[i] = p - adamUpdate(m[i], vUsed, lr, eps, biasCorrection1, sqrtBiasCorrection2);
   }
 }

@@ -1,15 +1,14 @@
 // What a worker computes with: the WebAssembly SIMD kernels (the fast path), or the plain TypeScript
 // reference layers (the slow path, used where WebAssembly SIMD is missing and by tests that compare the
 // two). Both work on the shared memory through byte offsets.
-import type { KernelExports } from '../kernels/loader';
-import type { EngineHyper } from './engine';
+import { ADAM_FLAG_ADAMW, ADAM_FLAG_AMSGRAD, type KernelExports } from '../kernels/loader';
+import type { OptimizerHyperparameters } from '../optim/hyperparameters';
 import { ReferenceNet } from '../nn/net';
 import { adamStep } from '../optim/adam';
 import { sgdStep } from '../optim/sgd';
 
 /** The values one step uses: the run's hyperparameters plus what the step number makes of them. */
-export interface StepHyper extends Omit<EngineHyper, 'optimizer'> {
-  optimizer: number; // OPTIMIZER_CODE
+export interface StepHyper extends OptimizerHyperparameters {
   biasCorrection1: number;
   biasCorrection2: number;
   step: number; // t, 1-based
@@ -30,10 +29,10 @@ export function wasmBackend(k: KernelExports): Backend {
     trainShard: k.trainShard,
     evalShard: k.evalShard,
     optimizerSlice(h, params, grads, stride, numGrads, m, v, vMax, start, end) {
-      if (h.optimizer === 3) {
+      if (h.optimizer === 'sgd') {
         k.sgdStep(params, grads, stride, numGrads, m, start, end, h.learningRate, h.momentum, h.weightDecay, h.step === 1 ? 1 : 0);
       } else {
-        const flags = (h.optimizer === 1 ? 1 : 0) | (h.optimizer === 2 ? 2 : 0);
+        const flags = (h.optimizer === 'adamw' ? ADAM_FLAG_ADAMW : 0) | (h.optimizer === 'amsgrad' ? ADAM_FLAG_AMSGRAD : 0);
         k.adamStep(params, grads, stride, numGrads, m, v, vMax, start, end, h.learningRate, h.beta1, h.beta2, h.epsilon, h.weightDecay, h.biasCorrection1, h.biasCorrection2, flags);
       }
     },
@@ -68,11 +67,10 @@ export function referenceBackend(memory: WebAssembly.Memory, parameterCount: num
         for (let i = start; i < end; i++) sum[i] += g[i];
       }
       const p = f32(params, parameterCount);
-      if (h.optimizer === 3) {
+      if (h.optimizer === 'sgd') {
         sgdStep(p, sum, f32(m, parameterCount), h.step === 1, h, start, end);
       } else {
-        adamStep(p, sum, f32(m, parameterCount), f32(v, parameterCount), f32(vMax, parameterCount), h.step,
-          { ...h, decoupledWeightDecay: h.optimizer === 1, amsgrad: h.optimizer === 2 }, start, end);
+        adamStep(p, sum, f32(m, parameterCount), f32(v, parameterCount), f32(vMax, parameterCount), h.step, h, start, end);
       }
     },
   };

@@ -9,18 +9,8 @@ import { join } from 'node:path';
 import { UserError } from '../errors';
 import { PARAMETER_COUNT } from '../nn/spec';
 import type { SharedArena } from './arena';
-import { CTRL, COMMAND, HYPER, MAX_CHUNK_STEPS, OPTIMIZER_CODE, type EngineLayout } from './layout';
-import type { OptimizerName } from '../protocol';
-
-export interface EngineHyper {
-  learningRate: number;
-  beta1: number;
-  beta2: number;
-  epsilon: number;
-  weightDecay: number;
-  momentum: number;
-  optimizer: OptimizerName;
-}
+import { CTRL, COMMAND, HYPER, MAX_CHUNK_STEPS, type EngineLayout } from './layout';
+import { OPTIMIZERS, type OptimizerHyperparameters } from '../optim/hyperparameters';
 
 export interface EngineOptions {
   arena: SharedArena;
@@ -30,7 +20,7 @@ export interface EngineOptions {
   train: { images: Uint8Array; labels: Uint8Array; count: number };
   test: { images: Uint8Array; labels: Uint8Array; count: number };
   batchSize: number;
-  hyper: EngineHyper;
+  hyper: OptimizerHyperparameters;
   spinIterations?: number;
 }
 
@@ -68,7 +58,6 @@ export class ParallelEngine {
   private readonly scratchTable: Int32Array;
   private readonly threads: Worker[] = [];
   private failure: Error | null = null;
-  private failureListeners: Array<(e: Error) => void> = [];
   private busy = false;
   private closed = false;
   private batchSize: number;
@@ -175,16 +164,6 @@ export class ParallelEngine {
     this.failure = e;
     Atomics.store(this.ctrl, CTRL.abort, 1);
     for (const slot of [CTRL.release, CTRL.done, CTRL.commandSeq]) Atomics.notify(this.ctrl, slot);
-    for (const l of this.failureListeners) l(e);
-  }
-
-  /** Called once if a worker throws or dies; the run should be failed with this error. */
-  onFailure(listener: (e: Error) => void): void {
-    this.failureListeners.push(listener);
-  }
-
-  get failed(): Error | null {
-    return this.failure;
   }
 
   /** Scratch big enough for a worker's shard of a batch (and for evaluation slices). */
@@ -197,7 +176,7 @@ export class ParallelEngine {
   }
 
   /** Stage hyperparameters; the workers adopt them at the next step boundary (seqlock, see worker.ts). */
-  setHyper(h: EngineHyper): void {
+  setHyper(h: OptimizerHyperparameters): void {
     Atomics.add(this.ctrl, CTRL.hyperVersion, 1);
     this.pending[HYPER.learningRate] = h.learningRate;
     this.pending[HYPER.beta1] = h.beta1;
@@ -205,7 +184,7 @@ export class ParallelEngine {
     this.pending[HYPER.epsilon] = h.epsilon;
     this.pending[HYPER.weightDecay] = h.weightDecay;
     this.pending[HYPER.momentum] = h.momentum;
-    this.pending[HYPER.optimizer] = OPTIMIZER_CODE[h.optimizer];
+    this.pending[HYPER.optimizer] = OPTIMIZERS.indexOf(h.optimizer);
     Atomics.add(this.ctrl, CTRL.hyperVersion, 1);
   }
 

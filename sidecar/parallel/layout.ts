@@ -24,9 +24,9 @@ export const CTRL = {
 
 export const COMMAND = { idle: 0, train: 1, evaluate: 2, exit: 3 } as const;
 
-// Float64 slots of a hyperparameter block (pending: written by the main thread; active: what the step uses).
+// Float64 slots of a hyperparameter block (pending: written by the main thread; active: what the step uses). The
+// optimizer slot holds its index in optim/hyperparameters.ts OPTIMIZERS.
 export const HYPER = { learningRate: 0, beta1: 1, beta2: 2, epsilon: 3, weightDecay: 4, momentum: 5, optimizer: 6, size: 8 } as const;
-export const OPTIMIZER_CODE = { adam: 0, adamw: 1, amsgrad: 2, sgd: 3 } as const;
 
 /** Most steps in one chunk: per-step results are kept in arrays of this length. */
 export const MAX_CHUNK_STEPS = 4096;

@@ -8,6 +8,7 @@ import { instantiateKernels, heapBase } from '../kernels/loader';
 import { ARENA_BASE } from './arena';
 import { referenceBackend, wasmBackend, type Backend, type StepHyper } from './backend';
 import { CTRL, COMMAND, HYPER, MAX_CHUNK_STEPS, split, type EngineLayout } from './layout';
+import { biasCorrection, OPTIMIZERS } from '../optim/hyperparameters';
 
 export interface WorkerInit {
   index: number;
@@ -44,7 +45,7 @@ function run(init: WorkerInit): void {
   const paramStart = split(L.parameterCount, W, index, 4);
   const paramEnd = split(L.parameterCount, W, index + 1, 4);
   const myGrads = L.grads + index * L.gradStrideBytes;
-  const hyper: StepHyper = { learningRate: 0, beta1: 0, beta2: 0, epsilon: 0, weightDecay: 0, momentum: 0, optimizer: 0, biasCorrection1: 1, biasCorrection2: 1, step: 0 };
+  const hyper: StepHyper = { learningRate: 0, beta1: 0, beta2: 0, epsilon: 0, weightDecay: 0, momentum: 0, optimizer: 'adam', biasCorrection1: 1, biasCorrection2: 1, step: 0 };
   let generation = 0;
 
   // Spin briefly, then sleep: at batch 4 a step is a few hundred microseconds, shorter than a futex round trip.
@@ -111,10 +112,9 @@ function run(init: WorkerInit): void {
       hyper.epsilon = active[HYPER.epsilon];
       hyper.weightDecay = active[HYPER.weightDecay];
       hyper.momentum = active[HYPER.momentum];
-      hyper.optimizer = active[HYPER.optimizer];
-      // As optim/adam.ts's biasCorrections, written out so the step allocates nothing.
-      hyper.biasCorrection1 = 1 - Math.pow(hyper.beta1, t);
-      hyper.biasCorrection2 = 1 - Math.pow(hyper.beta2, t);
+      hyper.optimizer = OPTIMIZERS[active[HYPER.optimizer]];
+      hyper.biasCorrection1 = biasCorrection(hyper.beta1, t);
+      hyper.biasCorrection2 = biasCorrection(hyper.beta2, t);
       hyper.step = t;
       backend.optimizerSlice(hyper, L.params, L.grads, L.gradStrideBytes, W, L.m, L.v, L.vMax, paramStart, paramEnd);
       barrier();

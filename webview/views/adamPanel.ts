@@ -1,7 +1,7 @@
 // "Adam, live": the update rule of Kingma & Ba (2015, Algorithm 1) with the numbers it is using right now,
 // and per layer the sizes of m̂, √v̂ and the step. It shows why Adam's step is about lr: m̂/√v̂ is a ratio
-// of a mean to a root-mean-square, so its size stays near or below 1 whatever the gradients' scale.
-import { adamSnapshot } from '../adamMath';
+// of a mean to a root-mean-square, so its size stays near or below 1 whatever the gradients' scale. Every number
+// is the sidecar's (metrics.optimizer, computed by sidecar/optim/stats.ts); the panel computes none of them.
 import { h, setText } from '../dom';
 import { formatNumber } from '../markers';
 import type { RunData } from '../runData';
@@ -57,8 +57,16 @@ export class AdamPanel {
       return;
     }
     const c = run.config;
-    const s = adamSnapshot(c, run.lastMetrics);
+    const s = run.lastMetrics?.optimizer;
     const f = formatNumber;
+    if (!s) {
+      setText(this.title, 'Adam, live');
+      for (const l of this.lines) setText(l.values, '');
+      setText(this.note, 'The numbers appear with the first metrics of the run.');
+      this.tableBody.replaceChildren();
+      this.variant.hidden = true;
+      return;
+    }
     setText(this.title, `Adam, live — t = ${s.step.toLocaleString('en-US')}`);
     setText(this.lines[0].values, `β1 = ${f(s.beta1)}`);
     setText(this.lines[1].values, `β2 = ${f(s.beta2)}`);
@@ -78,7 +86,7 @@ export class AdamPanel {
     const layerNames = [...new Set([...Object.keys(s.layers), ...Object.keys(ratios)])];
     const rows = layerNames.map((name) => {
       const l = s.layers[name];
-      const ratio = ratios[name] ?? (l ? l.stepRms / s.learningRate : NaN);
+      const ratio = ratios[name] ?? NaN;
       return h(
         'tr',
         {},
@@ -90,11 +98,6 @@ export class AdamPanel {
       );
     });
     this.tableBody.replaceChildren(...rows);
-    setText(
-      this.note,
-      s.source === 'sidecar'
-        ? 'm̂/(√v̂+ε) is a mean over a root-mean-square, so each parameter moves by about lr or less: the per-layer step / lr stays near or below 1.'
-        : 'Per-layer moments appear when the trainer sends optimizer statistics; step / lr comes from the latest metrics.',
-    );
+    setText(this.note, 'm̂/(√v̂+ε) is a mean over a root-mean-square, so each parameter moves by about lr or less: the per-layer step / lr stays near or below 1.');
   }
 }
