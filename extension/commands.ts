@@ -4,7 +4,7 @@ import { fork } from 'node:child_process';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
-import type { RunSummary, StartConfig } from '../sidecar/protocol';
+import { MAX_COMPARE_SEEDS, OPTIMIZERS, type OptimizerName, type RunSummary, type StartConfig } from '../sidecar/protocol';
 import { RunStore } from '../sidecar/store/runs';
 import { LIVE, type Controller } from './controller';
 import { runCsv } from './csv';
@@ -70,6 +70,46 @@ export function compare(c: Controller): Promise<void> {
     await c.startRun((requestId) => ({ type: 'start', config: { ...config, optimizer: 'sgd' }, requestId }), 'compare');
     c.setCurrent(adam); // the status bar follows the Adam run, as the dashboard opens it
   });
+}
+
+const DEFAULT_SEED_COUNT = 10;
+
+/** "Adam: Compare over Seeds...": how many seeds (1..N) and which optimizers, then the comparison in the sidecar. */
+export function compareOverSeeds(c: Controller): Promise<void> {
+  return reportErrors('could not start the comparison', async () => {
+    const settings = settingsConfig();
+    if (!settings) return;
+    const count = await vscode.window.showInputBox({
+      title: 'Compare over seeds (1 of 2)',
+      prompt: 'How many seeds? Each seed trains every optimizer once (seeds 1..N, one worker thread a run, as many runs at a time as there are cores).',
+      value: String(DEFAULT_SEED_COUNT),
+      validateInput: seedCountError,
+    });
+    if (count === undefined) return;
+    const picked = await vscode.window.showQuickPick(
+      OPTIMIZERS.map((name) => ({ label: name, picked: name === 'adam' || name === 'sgd', name })),
+      { title: 'Compare over seeds (2 of 2): optimizers; the first two are compared seed by seed', canPickMany: true },
+    );
+    if (!picked?.length) return;
+    const optimizers: OptimizerName[] = picked.map((p) => p.name);
+    const seeds = Array.from({ length: Number(count) }, (_, i) => i + 1);
+    // The settings' experiment (data, length, batch, hyperparameters) for every run; optimizer and seed vary,
+    // and each run gets one worker so that runs go side by side.
+    const { optimizer: _o, seed: _s, workers: _w, ...config } = settings;
+    c.openDashboard();
+    const reply = await c.request((requestId) => ({ type: 'compare', optimizers, seeds, config, requestId }), 'compare');
+    if (reply.type !== 'comparing') throw new Error(`unexpected reply ${reply.type}`);
+    void vscode.window.showInformationMessage(
+      `Train with Adam: comparing ${optimizers.join(', ')} over ${seeds.length} seed${seeds.length > 1 ? 's' : ''} (${optimizers.length * seeds.length} runs). ` +
+        'The dashboard draws each optimizer\'s mean curve and the verdict as the runs finish.',
+    );
+  });
+}
+
+/** Why a seed count is not acceptable, or undefined (showInputBox's validateInput). */
+export function seedCountError(text: string): string | undefined {
+  const n = Number(text.trim());
+  return /^\s*\d+\s*$/.test(text) && n >= 1 && n <= MAX_COMPARE_SEEDS ? undefined : `a whole number of seeds in 1..${MAX_COMPARE_SEEDS}`;
 }
 
 /** The run a control command acts on: the followed one if it is live, otherwise one the user picks. */

@@ -15,6 +15,7 @@ export function activate(context: vscode.ExtensionContext): void {
   const register = (id: string, run: () => unknown) => context.subscriptions.push(vscode.commands.registerCommand(`adamTrainer.${id}`, run));
   register('train', () => commands.train(c));
   register('compare', () => commands.compare(c));
+  register('compareOverSeeds', () => commands.compareOverSeeds(c));
   register('pause', () => commands.control(c, 'pause'));
   register('resume', () => commands.control(c, 'resume'));
   register('stop', () => commands.control(c, 'stop'));

@@ -21,7 +21,7 @@ export class Relay {
   private readonly runs = new Map<string, RunSummary>();
   private protocolVersion = PROTOCOL_VERSION;
   private helloSeen = false;
-  /** Runs started while the webview was not there (it is opened by the same command): replayed after `hello`. */
+  /** Runs and comparisons started while the webview was not there (it is opened by the same command): replayed after `hello`. */
   private missedStarts: ServerMessage[] = [];
 
   constructor(private readonly endpoints: RelayEndpoints) {}
@@ -54,7 +54,7 @@ export class Relay {
   fromSidecar(msg: ServerMessage): void {
     this.remember(msg);
     if (this.ready) this.endpoints.post(msg);
-    else if (msg.type === 'started') this.missedStarts.push(msg);
+    else if (msg.type === 'started' || msg.type === 'comparing') this.missedStarts.push(msg);
   }
 
   setConnection(state: ConnectionState, detail?: string): void {
@@ -88,7 +88,14 @@ export class Relay {
         for (const r of msg.runs) this.runs.set(r.runId, r);
         break;
       case 'started':
-        this.runs.set(msg.runId, { runId: msg.runId, state: 'running', config: msg.config, createdAt: new Date().toISOString(), ...(msg.parentRunId ? { parentRunId: msg.parentRunId, forkStep: msg.forkStep } : {}) });
+        this.runs.set(msg.runId, {
+          runId: msg.runId,
+          state: 'running',
+          config: msg.config,
+          createdAt: new Date().toISOString(),
+          ...(msg.parentRunId ? { parentRunId: msg.parentRunId, forkStep: msg.forkStep } : {}),
+          ...(msg.group ? { group: msg.group } : {}),
+        });
         break;
       case 'state': {
         const r = this.runs.get(msg.runId);

@@ -100,4 +100,32 @@ describe('the extension with a stand-in VS Code', { timeout: 120_000 }, () => {
     assert.equal(started[0].config.seed, started[1].config.seed);
     assert.deepEqual(readdirSync(join(storage, 'runs')).filter((r) => !before.has(r)).sort(), started.map((m) => m.runId).sort());
   });
+
+  test('Compare over Seeds asks how many seeds and which optimizers, and runs every pair in one group the dashboard is told', async () => {
+    const before = new Set(readdirSync(join(storage, 'runs')));
+    fake.input('2');
+    fake.pick((labels) => labels.filter((l) => l === 'adam' || l === 'sgd'));
+    await fake.vscode.commands.executeCommand('adamTrainer.compareOverSeeds');
+    const [count, optimizers] = fake.asked.slice(-2);
+    assert.equal(count.kind, 'input');
+    assert.equal(count.value, '10');
+    assert.deepEqual(optimizers.picked, ['adam', 'sgd'], 'Adam and SGD are picked to begin with');
+    const comparing = (await until('comparing to the webview', () => fake.posted.find((m) => (m as { type: string }).type === 'comparing'))) as { group: { id: string; seeds: number[]; optimizers: string[] } };
+    assert.deepEqual(comparing.group.seeds, [1, 2]);
+    assert.deepEqual(comparing.group.optimizers, ['adam', 'sgd']);
+    const inGroup = () => fake.posted.filter((m) => (m as { type: string; group?: { id: string } }).type === 'started' && (m as { group?: { id: string } }).group?.id === comparing.group.id) as Array<{ runId: string; config: { optimizer: string; seed: number; workers: number; learningRate: number } }>;
+    await until('four runs started', () => inGroup().length === 4, 60_000);
+    assert.deepEqual(inGroup().map((m) => `${m.config.optimizer} ${m.config.seed}`), ['adam 1', 'sgd 1', 'adam 2', 'sgd 2']);
+    for (const m of inGroup()) assert.equal(m.config.workers, 1);
+    for (const m of inGroup()) assert.equal(m.config.learningRate, 0.002, 'the settings apply to every run');
+    assert.deepEqual(readdirSync(join(storage, 'runs')).filter((r) => !before.has(r)).sort(), inGroup().map((m) => m.runId).sort());
+    assert.ok(fake.shown.some((s) => s.kind === 'info' && /comparing adam, sgd over 2 seeds \(4 runs\)/.test(s.text)));
+  });
+
+  test('Compare over Seeds cancelled at the first question starts nothing', async () => {
+    const before = readdirSync(join(storage, 'runs')).length;
+    fake.input(undefined);
+    await fake.vscode.commands.executeCommand('adamTrainer.compareOverSeeds');
+    assert.equal(readdirSync(join(storage, 'runs')).length, before);
+  });
 });

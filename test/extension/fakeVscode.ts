@@ -31,6 +31,10 @@ export function createFakeVscode(settings: Record<string, unknown>) {
   const posted: unknown[] = [];
   const statusBar = { text: '', tooltip: '', visible: false, command: '', name: '' };
   const answers: Array<(s: Shown) => string | undefined> = [];
+  /** Scripted answers to input boxes and quick picks, in the order they are asked; none left: cancelled. */
+  const inputs: Array<string | undefined> = [];
+  const picks: Array<(labels: string[]) => string[] | undefined> = [];
+  const asked: Array<{ kind: 'input' | 'pick'; title?: string; value?: string; labels?: string[]; picked?: string[] }> = [];
   let webviewListener: Listener<unknown> | undefined;
   const panels: Array<{ html: string; disposed: boolean }> = [];
 
@@ -67,7 +71,20 @@ export function createFakeVscode(settings: Record<string, unknown>) {
       showErrorMessage: show('error'),
       showInformationMessage: show('info'),
       showWarningMessage: (text: string, ...rest: unknown[]) => show('warning')(text, ...rest),
-      showQuickPick: async () => undefined,
+      showInputBox: async (o: { title?: string; value?: string; validateInput?: (v: string) => string | undefined } = {}) => {
+        asked.push({ kind: 'input', title: o.title, value: o.value });
+        const answer = inputs.shift();
+        if (answer !== undefined && o.validateInput?.(answer)) throw new Error(`the input box refuses ${JSON.stringify(answer)}: ${o.validateInput(answer)}`);
+        return answer;
+      },
+      showQuickPick: async (items: Array<{ label: string; picked?: boolean }>, o: { title?: string; canPickMany?: boolean } = {}) => {
+        const labels = items.map((i) => i.label);
+        asked.push({ kind: 'pick', title: o.title, labels, picked: items.filter((i) => i.picked).map((i) => i.label) });
+        const chosen = picks.shift()?.(labels);
+        if (!chosen) return undefined;
+        const selected = items.filter((i) => chosen.includes(i.label));
+        return o.canPickMany ? selected : selected[0];
+      },
       showOpenDialog: async () => undefined,
       showSaveDialog: async () => undefined,
       withProgress: (_o: unknown, task: (p: unknown, t: unknown) => Promise<void>) =>
@@ -126,6 +143,11 @@ export function createFakeVscode(settings: Record<string, unknown>) {
     panels,
     /** Answers the next matching question (notification with buttons) with `item`. */
     answer: (match: RegExp, item: string) => answers.push((s) => (match.test(s.text) ? item : undefined)),
+    asked,
+    /** Answers the next input box with `value` (undefined: Escape). */
+    input: (value: string | undefined) => inputs.push(value),
+    /** Answers the next quick pick: `choose` gets the item labels and returns the labels picked. */
+    pick: (choose: (labels: string[]) => string[] | undefined) => picks.push(choose),
     /** The webview posts a message to the extension (the dashboard saying `ready`, a button, ...). */
     fromWebview: (m: unknown) => webviewListener?.(m),
   };

@@ -104,3 +104,17 @@ test('runs started before the webview was ready are announced to it after hello,
   r.fromWebview({ type: 'ready' });
   assert.equal(posted.filter((m) => (m as { type: string }).type === 'started').length, 2, 'announced once');
 });
+
+test('a comparison started before the webview was ready is replayed after hello, its runs listed with their group', () => {
+  const { r, posted } = relay();
+  r.setConnection('open');
+  r.fromSidecar(hello);
+  const group = { id: 'compare-20260101-000000-abcdef', optimizers: ['adam' as const, 'sgd' as const], seeds: [1, 2] };
+  r.fromSidecar({ type: 'comparing', group, requestId: 'compare-1' });
+  r.fromSidecar({ type: 'started', runId: 'r2', config, group });
+  r.fromWebview({ type: 'ready' });
+  const types = posted.map((m) => (m as { type: string }).type);
+  assert.deepEqual(types, ['host', 'hello', 'comparing', 'started']);
+  const runs = (posted[1] as Extract<ServerMessage, { type: 'hello' }>).runs;
+  assert.deepEqual(runs.find((x) => x.runId === 'r2')?.group, group);
+});
