@@ -4,13 +4,13 @@
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import type { ClientMessage, RunSummary, ServerMessage } from '../sidecar/protocol';
+import { isEnded } from '../sidecar/protocol';
 import { endedMessage, progressText, statusBarText, type FollowedRun } from './format';
 import { DashboardPanel } from './panel';
 import { Relay } from './relay';
 import { Sidecar, type SidecarState } from './sidecar';
 
 const REQUEST_TIMEOUT_MS = 60_000;
-const ENDED: ReadonlySet<string> = new Set(['done', 'stopped', 'failed']);
 export const LIVE: ReadonlySet<string> = new Set(['idle', 'downloading', 'running', 'paused']);
 
 type Reply = Exclude<ServerMessage, { type: 'error' }>;
@@ -112,7 +112,7 @@ export class Controller implements vscode.Disposable {
 
   follow(runId: string, epochs: number, optimizer: FollowedRun['optimizer'] = 'adam'): void {
     const previous = this.currentRunId ? this.followed.get(this.currentRunId) : undefined;
-    if (previous && ENDED.has(previous.state)) this.followed.delete(previous.runId);
+    if (previous && isEnded(previous.state)) this.followed.delete(previous.runId);
     this.followed.set(runId, { runId, state: 'running', epochs, optimizer });
     this.currentRunId = runId;
     this.updateStatus();
@@ -177,7 +177,7 @@ export class Controller implements vscode.Disposable {
   private runStateChanged(run: FollowedRun, state: FollowedRun['state'], reason?: string): void {
     run.state = state;
     if (state !== 'downloading' && state !== 'idle') this.progress?.end();
-    if (!ENDED.has(state)) return;
+    if (!isEnded(state)) return;
     // The current run stays on the status bar with its result until another run is followed.
     if (run.runId !== this.currentRunId) this.followed.delete(run.runId);
     if (state === 'stopped') return; // the user asked for it

@@ -1,6 +1,7 @@
 // Short texts the extension shows (status bar, notifications, pickers), kept apart from the VS Code API so
 // they are tested as plain functions.
 import type { EvalMessage, MetricsMessage, OptimizerName, RunState, RunSummary } from '../sidecar/protocol';
+import { isEnded } from '../sidecar/protocol';
 
 export interface FollowedRun {
   runId: string;
@@ -26,7 +27,7 @@ const ICONS: Partial<Record<RunState, string>> = {
 export function statusBarText(run: FollowedRun): string {
   const m = run.metrics;
   const parts: string[] = [];
-  if (run.state === 'done' || run.state === 'stopped' || run.state === 'failed') {
+  if (isEnded(run.state)) {
     parts.push(run.state);
     if (run.eval) parts.push(`test ${percent(run.eval.testAccuracy)}`);
   } else {

@@ -8,8 +8,8 @@ export const PROTOCOL_VERSION = 1;
 // ---------------------------------------------------------------------------------------------------
 // Hyperparameters and run configuration: one name per hyperparameter on the wire, in settings and in code.
 
-export const OPTIMIZERS = ['adam', 'adamw', 'amsgrad', 'sgd'] as const;
-export type OptimizerName = (typeof OPTIMIZERS)[number];
+import { OPTIMIZERS, type OptimizerName } from './optim/hyperparameters';
+export { OPTIMIZERS, type OptimizerName };
 
 const finite = () => z.number({ error: (i) => (i.input === undefined ? 'is required' : `must be a finite number, got ${show(i.input)}`) });
 const int = () => z.number({ error: (i) => `must be an integer, got ${show(i.input)}` }).int({ error: (i) => `must be an integer, got ${show(i.input)}` });
@@ -171,6 +171,11 @@ export type ClientMessage = z.infer<typeof clientMessageSchema>;
 
 export const RUN_STATES = ['idle', 'downloading', 'running', 'paused', 'stopped', 'done', 'failed'] as const;
 export type RunState = (typeof RUN_STATES)[number];
+/** A run in one of these states has not ended: its process holds it, and it may train on (idle: loading data). */
+export const LIVE_STATES: ReadonlySet<RunState> = new Set(['idle', 'downloading', 'running', 'paused']);
+/** A run in one of these has ended; it never trains again (a fork or a resume makes a new run or continues it). */
+export const ENDED_STATES: ReadonlySet<RunState> = new Set(['stopped', 'done', 'failed']);
+export const isEnded = (state: string): boolean => ENDED_STATES.has(state as RunState);
 
 const num = z.number();
 const layerStats = z.record(z.string(), num);

@@ -8,6 +8,8 @@ import { comparisonJobs, concurrentRuns, newGroup, runJobs } from './comparison'
 import { isUserError, UserError } from './errors';
 import {
   LIVE_HYPERPARAMETERS,
+  LIVE_STATES,
+  isEnded,
   type ClientMessage,
   type LiveHyperparameters,
   type OptimizerName,
@@ -58,7 +60,6 @@ interface LiveRun {
   checkpointRequesters: Set<Client>;
 }
 
-const ACTIVE = new Set(['idle', 'downloading', 'running', 'paused']);
 const HISTORY_METRICS = 4000;
 /** Configuration fields that say where and how to run, which a resume may change (DESIGN.md `--resume`). */
 const WHERE_AND_HOW = ['data', 'epochs', 'maxSteps', 'workers', 'logEvery', 'checkpointEvery'] as const;
@@ -234,7 +235,7 @@ export class RunManager implements MessageHandler {
     this.live.set(run.runId, l);
     this.wire(l);
     run.on('state', (msg: { state: string }) => {
-      if (msg.state === 'done' || msg.state === 'stopped' || msg.state === 'failed') this.ended(l);
+      if (isEnded(msg.state)) this.ended(l);
     });
   }
 
@@ -242,7 +243,7 @@ export class RunManager implements MessageHandler {
   async fork(runId: string, step: number, changes: LiveHyperparameters, opts: { client?: Client; requestId?: string | number } = {}): Promise<Run> {
     const l = this.live.get(runId);
     let state: TrainingState;
-    if (l && ACTIVE.has(l.run.state) && step >= l.run.step && l.run.step > 0) {
+    if (l && LIVE_STATES.has(l.run.state) && step >= l.run.step && l.run.step > 0) {
       state = readCheckpoint(await l.run.checkpoint()); // "fork from here": checkpoint now
     } else {
       if (!this.opts.store.exists(runId)) throw new UserError('unknown_run', `no run ${runId} to fork`);
@@ -258,7 +259,7 @@ export class RunManager implements MessageHandler {
   async shutdown(timeoutMs = 4000): Promise<void> {
     this.shuttingDown = true;
     const pending = [...this.live.values()]
-      .filter((l) => ACTIVE.has(l.run.state))
+      .filter((l) => LIVE_STATES.has(l.run.state))
       .map((l) => l.run.halt().catch(() => undefined));
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([Promise.all(pending), new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
@@ -271,7 +272,7 @@ export class RunManager implements MessageHandler {
   private liveRun(runId: string): LiveRun {
     const l = this.live.get(runId);
     // A run that has ended is no longer live, even in the moment before its loop has wound down.
-    if (l && ACTIVE.has(l.run.state)) return l;
+    if (l && LIVE_STATES.has(l.run.state)) return l;
     if (this.opts.store.exists(runId)) {
       throw new UserError('unknown_run', `run ${runId} is not training in this sidecar; resume it (start with resumeFrom) or fork it`);
     }
@@ -318,7 +319,7 @@ export class RunManager implements MessageHandler {
     }
     const state = isDir ? newestCheckpointIn(path) : readCheckpoint(path);
     const store = this.opts.store;
-    if (this.live.has(state.runId) && ACTIVE.has(this.live.get(state.runId)!.run.state)) {
+    if (this.live.has(state.runId) && LIVE_STATES.has(this.live.get(state.runId)!.run.state)) {
       throw new UserError('run_busy', `run ${state.runId} is training in this sidecar already; fork it to branch off with other values`);
     }
     if (store.exists(state.runId) && store.activeElsewhere(state.runId)) {

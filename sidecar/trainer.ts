@@ -8,6 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { UserError, isUserError } from './errors';
 import type { Progress } from './data';
 import type { AppliedMessage, EvalMessage, LiveHyperparameters, MetricsMessage, RunConfig, RunState, StateMessage } from './protocol';
+import { isEnded } from './protocol';
 import { TrainingSession, type EngineKind, type EvalResult, type TrainedChunk } from './session';
 import { writeCheckpointAtomic } from './store/checkpoint';
 import type { RunStore } from './store/runs';
@@ -114,7 +115,7 @@ export class Run extends EventEmitter {
   // ---- control, from the command line or the WebSocket -------------------------------------------
 
   update(changes: LiveHyperparameters, requestId?: string | number): void {
-    if (this.state === 'done' || this.state === 'failed' || this.state === 'stopped') throw new UserError('bad_config', `run ${this.runId} has ended (${this.state}); fork it to train on with other values`);
+    if (isEnded(this.state)) throw new UserError('bad_config', `run ${this.runId} has ended (${this.state}); fork it to train on with other values`);
     this.pendingEdits = { ...this.pendingEdits, ...changes };
     if (requestId !== undefined) this.pendingRequestIds.push(requestId);
     this.poke();
@@ -156,7 +157,7 @@ export class Run extends EventEmitter {
   /** Writes a step-<N>.ckpt (kept for forks) at the next step boundary; resolves with its path. */
   checkpoint(): Promise<string> {
     if (!this.checkpointDir) return Promise.reject(new UserError('bad_config', 'this run has no checkpoint folder'));
-    if (this.state === 'done' || this.state === 'failed' || this.state === 'stopped' || !this.session) {
+    if (isEnded(this.state) || !this.session) {
       return Promise.reject(new UserError('bad_config', `run ${this.runId} is not training (${this.state})`));
     }
     return new Promise((resolve) => {

@@ -1,6 +1,7 @@
 // The dashboard's controller: turns protocol messages into run data and view updates, and user actions
 // into protocol messages. Data is updated on every message; charts are redrawn at most every ~100 ms.
 import type { ClientMessage, LiveHyperparameters, RunSummary, ServerMessage, StartConfig } from '../sidecar/protocol';
+import { isEnded } from '../sidecar/protocol';
 import { applyTheme, readTheme } from './chartKit';
 import type { ShownRun } from './charts';
 import { assignRunColors, runColor } from './colors';
@@ -156,7 +157,7 @@ export class Dashboard {
         const run = this.data.get(m.runId);
         if (run) run.state = m.state;
         this.patchSummary(m.runId, { state: m.state, orphaned: false, ...(m.step !== undefined ? { step: m.step } : {}) });
-        if (m.state === 'done' || m.state === 'failed' || m.state === 'stopped') {
+        if (isEnded(m.state)) {
           this.header.notice(`${m.runId} ${m.state}${m.reason ? `: ${m.reason}` : ''}`, m.state === 'failed' ? 'error' : 'info');
           if (m.state !== 'failed') this.header.setProgress(undefined);
         }

@@ -23,6 +23,7 @@ import {
   type RunState,
   type RunSummary,
   type StateMessage,
+  LIVE_STATES,
   runConfigSchema,
   runGroupSchema,
   validateServerMessage,
@@ -61,7 +62,6 @@ interface Status {
   updatedAt?: string;
 }
 
-const ACTIVE_STATES: ReadonlySet<RunState> = new Set(['downloading', 'running', 'paused']);
 const CHECKPOINT_NAME = /^(latest|step-(\d+))(\.ckpt)?$/;
 
 export class RunStore {
@@ -188,7 +188,7 @@ export class RunStore {
         case 'state':
           if (msg.step !== undefined) {
             // A resumed run announces the step it resumed from: everything recorded after it is superseded.
-            if (ACTIVE_STATES.has(msg.state)) {
+            if (LIVE_STATES.has(msg.state)) {
               rewind(history.metrics, msg.step + 1);
               rewind(history.evals, msg.step + 1);
               rewind(history.applied, msg.step + 1);
@@ -248,14 +248,14 @@ export class RunStore {
       ...(status.testAccuracy !== undefined ? { testAccuracy: status.testAccuracy } : {}),
     };
     // Left running or paused by a process that is gone (a crash, a window reload): offered for resuming.
-    if (ACTIVE_STATES.has(status.state) && !processAlive(status)) summary.orphaned = true;
+    if (LIVE_STATES.has(status.state) && status.pid !== undefined && !processAlive(status)) summary.orphaned = true;
     return summary;
   }
 
   /** True when the run's last state is active and the process that wrote it is still alive. */
   activeElsewhere(runId: string): boolean {
     const status = this.readStatus(runId);
-    return ACTIVE_STATES.has(status.state) && status.pid !== process.pid && processAlive(status);
+    return LIVE_STATES.has(status.state) && status.pid !== process.pid && processAlive(status);
   }
 
   deleteRun(runId: string): void {

@@ -1,7 +1,7 @@
 // The form that edits a run's live hyperparameters mid-run, starts a new run or forks one. Every field is
 // checked with the protocol's `fieldError` as it is typed; a refused value is explained next to its field
 // and nothing can be sent until it is fixed.
-import { fieldError, LIVE_HYPERPARAMETERS, OPTIMIZERS, type LiveHyperparameter, type LiveHyperparameters, type StartConfig } from '../../sidecar/protocol';
+import { fieldError, LIVE_HYPERPARAMETERS, LIVE_STATES, OPTIMIZERS, type LiveHyperparameter, type LiveHyperparameters, type StartConfig } from '../../sidecar/protocol';
 import { h, setText } from '../dom';
 import { changedFields, fieldText, hasErrors, readForm, type FormState } from '../formModel';
 import type { RunData } from '../runData';
@@ -190,7 +190,7 @@ export class HyperparameterForm {
       this.inputs.get(field)!.setAttribute('aria-invalid', message ? 'true' : 'false');
     }
     const run = this.run;
-    const live = run && (run.state === 'running' || run.state === 'paused' || run.state === 'downloading');
+    const live = run && LIVE_STATES.has(run.state);
     const changes = run && !hasErrors(form) ? changedFields(form.values, run.config) : {};
     this.applyButton.disabled = !this.connected || !live || this.pending || hasErrors(form) || Object.keys(changes).length === 0;
     this.forkButton.disabled = !this.connected || !run || this.pickedStep === undefined || hasErrors(form);
