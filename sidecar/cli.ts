@@ -12,6 +12,7 @@ commands:
   bench             training throughput (samples/s) by batch size and worker count
   runs              list runs in the runs folder
   export            export CHECKPOINT OUT.safetensors
+  export-pytorch    export RUN_ID|CHECKPOINT OUT_DIR: the run as a PyTorch script (alone or DDP)
   check-reference   check the engine against PyTorch reference vectors
 `;
 

@@ -3,6 +3,7 @@ import { benchCommand } from './bench';
 import { checkReferenceCommand } from './checkReference';
 import { compareCommand } from './compare';
 import { exportCommand } from './export';
+import { exportPytorchCommand } from './exportPytorch';
 import { runs } from './runs';
 import { serve } from './serve';
 import { trainCommand } from './train';
@@ -16,4 +17,5 @@ export const COMMANDS: Record<string, Command> = {
   serve,
   runs,
   export: exportCommand,
+  'export-pytorch': exportPytorchCommand,
 };

@@ -7,23 +7,47 @@ import { endianness } from 'node:os';
 import { PARAMETERS, PARAMETER_COUNT } from '../nn/spec';
 import { writeFileAtomic } from './checkpoint';
 
-export function encodeSafetensors(params: Float32Array, metadata: Record<string, string> = {}): Buffer {
+/** One tensor of a safetensors file: float32 or 32-bit integers, row-major under `shape`. */
+export interface NamedTensor {
+  name: string;
+  dtype: 'F32' | 'I32';
+  shape: number[];
+  data: Float32Array | Int32Array;
+}
+
+/** The parameters as tensors under their state_dict names (views, no copy). */
+export function parameterTensors(params: Float32Array, prefix = ''): NamedTensor[] {
   if (params.length !== PARAMETER_COUNT) throw new Error(`expected ${PARAMETER_COUNT} parameters, got ${params.length}`);
+  return PARAMETERS.map((p) => ({ name: prefix + p.name, dtype: 'F32', shape: p.shape, data: params.subarray(p.offset, p.offset + p.size) }));
+}
+
+export function encodeTensors(tensors: NamedTensor[], metadata: Record<string, string> = {}): Buffer {
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length) header.__metadata__ = metadata;
-  for (const p of PARAMETERS) {
-    header[p.name] = { dtype: 'F32', shape: p.shape, data_offsets: [p.offset * 4, (p.offset + p.size) * 4] };
+  let offset = 0;
+  for (const t of tensors) {
+    if (t.data.length !== t.shape.reduce((a, b) => a * b, 1)) throw new Error(`tensor ${t.name} has ${t.data.length} values for shape [${t.shape}]`);
+    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + t.data.length * 4] };
+    offset += t.data.length * 4;
   }
   let json = JSON.stringify(header);
   json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8);
   const jsonBytes = Buffer.from(json, 'utf8');
-  const out = Buffer.alloc(8 + jsonBytes.length + params.length * 4);
+  const out = Buffer.alloc(8 + jsonBytes.length + offset);
   out.writeBigUInt64LE(BigInt(jsonBytes.length), 0);
   jsonBytes.copy(out, 8);
-  const dataStart = 8 + jsonBytes.length;
-  if (endianness() === 'LE') out.set(new Uint8Array(params.buffer, params.byteOffset, params.byteLength), dataStart);
-  else for (let i = 0; i < params.length; i++) out.writeFloatLE(params[i], dataStart + i * 4);
+  let at = 8 + jsonBytes.length;
+  for (const { data } of tensors) {
+    if (endianness() === 'LE') out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), at);
+    else if (data instanceof Float32Array) for (let i = 0; i < data.length; i++) out.writeFloatLE(data[i], at + i * 4);
+    else for (let i = 0; i < data.length; i++) out.writeInt32LE(data[i], at + i * 4);
+    at += data.byteLength;
+  }
   return out;
+}
+
+export function encodeSafetensors(params: Float32Array, metadata: Record<string, string> = {}): Buffer {
+  return encodeTensors(parameterTensors(params), metadata);
 }
 
 /** Writes the parameters as OUT.safetensors, atomically (a reader never sees half a file). */
