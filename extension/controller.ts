@@ -140,9 +140,19 @@ export class Controller implements vscode.Disposable {
 
   // ---------------------------------------------------------------------------------------------------
 
+  private settleRequest(requestId: string, msg: ServerMessage): void {
+    const pending = this.pending.get(requestId);
+    if (!pending) return;
+    this.pending.delete(requestId);
+    clearTimeout(pending.timer);
+    pending.resolve(msg as Reply);
+  }
+
   private onMessage(msg: ServerMessage): void {
     this.relay.fromSidecar(msg);
     const requestId = 'requestId' in msg && msg.requestId !== undefined ? String(msg.requestId) : undefined;
+    // Merged live edits are answered together: settle every request an `applied` names.
+    if (msg.type === 'applied') for (const id of msg.requestIds ?? []) this.settleRequest(String(id), msg);
     const pending = requestId ? this.pending.get(requestId) : undefined;
     if (pending && requestId) {
       this.pending.delete(requestId);

@@ -244,7 +244,8 @@ export const appliedMessageSchema = z.strictObject({
   runId,
   step: z.number().int(),
   changes: z.record(z.string(), z.strictObject({ from: num, to: num })),
-  requestId,
+  requestId, // the one request answered (an edit that changed nothing is answered to its requester alone)
+  requestIds: z.array(z.union([z.string().max(128), z.number().int()])).max(1000).optional(), // every merged request
 });
 export type AppliedMessage = z.infer<typeof appliedMessageSchema>;
 

@@ -119,7 +119,7 @@ export class RunManager implements MessageHandler {
       }
       case 'update': {
         const { type: _t, runId, requestId: _r, ...changes } = msg;
-        this.liveRun(runId).run.update(changes, requestId);
+        this.liveRun(runId).run.update(changes, { requestId, answer: (m) => client.send(m) });
         return;
       }
       case 'pause':
@@ -402,10 +402,6 @@ export class RunManager implements MessageHandler {
     run.on('checkpoint', (c: { step: number; path: string }) => {
       l.checkpointSteps.set(c.path, c.step);
       this.broadcast(runId, { type: 'checkpointed', runId, step: c.step, path: c.path }, l.checkpointRequesters);
-    });
-    run.on('editError', (e: unknown) => {
-      const message = isUserError(e) ? e.message : String((e as Error)?.message ?? e);
-      this.broadcast(runId, { type: 'error', code: isUserError(e) ? e.code : 'bad_config', message, runId });
     });
   }
 

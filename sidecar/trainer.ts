@@ -9,6 +9,7 @@ import { UserError, isUserError } from './errors';
 import type { Progress } from './data';
 import type { AppliedMessage, EvalMessage, LiveHyperparameters, MetricsMessage, RunConfig, RunState, StateMessage } from './protocol';
 import { isEnded } from './protocol';
+import { LiveEdits, type EditRequest } from './liveEdits';
 import { TrainingSession, type EngineKind, type EvalResult, type TrainedChunk } from './session';
 import { writeCheckpointAtomic } from './store/checkpoint';
 import type { RunStore } from './store/runs';
@@ -68,8 +69,7 @@ export class Run extends EventEmitter {
   state: RunState = 'idle';
   private session: TrainingSession | null = null;
   private readonly opts: RunOptions;
-  private pendingEdits: LiveHyperparameters = {};
-  private pendingRequestIds: Array<string | number> = [];
+  private readonly edits = new LiveEdits();
   private evalRequested = false;
   private checkpointRequests: Array<(path: string) => void> = [];
   private stopRequested = false;
@@ -114,10 +114,10 @@ export class Run extends EventEmitter {
 
   // ---- control, from the command line or the WebSocket -------------------------------------------
 
-  update(changes: LiveHyperparameters, requestId?: string | number): void {
+  /** Stages a live edit; it is applied at the next step boundary and every request is answered (liveEdits.ts). */
+  update(changes: LiveHyperparameters, request: EditRequest = {}): void {
     if (isEnded(this.state)) throw new UserError('bad_config', `run ${this.runId} has ended (${this.state}); fork it to train on with other values`);
-    this.pendingEdits = { ...this.pendingEdits, ...changes };
-    if (requestId !== undefined) this.pendingRequestIds.push(requestId);
+    this.edits.stage(changes, request);
     this.poke();
   }
 
@@ -268,7 +268,6 @@ export class Run extends EventEmitter {
       const perStep = seconds / chunk.steps;
       stepsPerChunk = Math.max(1, Math.min(4096, Math.round(chunkMs / 1000 / Math.max(perStep, 1e-6))));
       const bad = this.consume(s, chunk);
-      if (chunk.appliedAtStep !== null) this.announceApplied(chunk.appliedAtStep);
       if (s.step % c.checkpointEvery === 0) this.tryCheckpoint('latest.ckpt');
       if (chunk.epochEnded) {
         await this.runEval(s);
@@ -364,34 +363,13 @@ export class Run extends EventEmitter {
   }
 
   private applyEdits(s: TrainingSession): void {
-    const edits = this.pendingEdits;
-    if (Object.keys(edits).length === 0) return;
-    this.pendingEdits = {};
-    let changes: Record<string, { from: number; to: number }>;
-    try {
-      changes = s.update(edits);
-    } catch (e) {
-      this.emit('editError', e);
-      return;
-    }
+    // Between chunks the workers wait, so new values take effect at the next step.
+    const applied = this.edits.settle(this.runId, s.step + 1, (changes) => s.update(changes));
     this.config = { ...s.config };
-    if (Object.keys(changes).length === 0) { this.pendingRequestIds = []; return; }
-    this.pendingApplied = { ...(this.pendingApplied ?? {}), ...changes };
-    // A batch size change alone is applied here, between chunks; optimizer values at the workers' next step.
-    if (Object.keys(changes).every((k) => k === 'batchSize') || !s.engine.hyperPending) this.announceApplied(s.step + 1);
-  }
-
-  private pendingApplied: Record<string, { from: number; to: number }> | null = null;
-
-  private announceApplied(step: number): void {
-    if (!this.pendingApplied) return;
-    const msg: AppliedMessage = { type: 'applied', runId: this.runId, step, changes: this.pendingApplied };
-    const ids = this.pendingRequestIds.splice(0);
-    if (ids.length) msg.requestId = ids[ids.length - 1];
-    this.pendingApplied = null;
-    this.appliedHistory.push(msg);
-    this.opts.store?.appendEvent(this.runId, msg);
-    this.emit('applied', msg);
+    if (!applied) return;
+    this.appliedHistory.push(applied);
+    this.opts.store?.appendEvent(this.runId, applied);
+    this.emit('applied', applied);
   }
 
   private async runEval(s: TrainingSession): Promise<void> {

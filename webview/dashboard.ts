@@ -1,11 +1,13 @@
 // The dashboard's controller: turns protocol messages into run data and view updates, and user actions
 // into protocol messages. Data is updated on every message; charts are redrawn at most every ~100 ms.
-import type { ClientMessage, LiveHyperparameters, RunSummary, ServerMessage, StartConfig } from '../sidecar/protocol';
+import type { ClientMessage, LiveHyperparameters, OptimizerName, RunSummary, ServerMessage, StartConfig } from '../sidecar/protocol';
 import { isEnded } from '../sidecar/protocol';
 import { applyTheme, readTheme } from './chartKit';
 import type { ShownRun } from './charts';
 import { assignRunColors, runColor } from './colors';
 import { h } from './dom';
+import { GroupModel, type SubscriptionChange } from './groupModel';
+import type { BandKind } from './groupSeries';
 import { appliedLabel } from './markers';
 import { RunData } from './runData';
 import { compareRuns, initialSelection, selectionAfterStart, shownRunIds, type Selection } from './runSelection';
@@ -14,6 +16,7 @@ import type { ConnectionState, PersistedState, Transport } from './transport';
 import { AdamPanel } from './views/adamPanel';
 import { ChartsView } from './views/chartsView';
 import { EvalView } from './views/evalView';
+import { GroupView } from './views/groupView';
 import { Header } from './views/header';
 import { HyperparameterForm } from './views/hyperparameterForm';
 import { RunsList } from './views/runsList';
@@ -40,6 +43,9 @@ export class Dashboard {
   private readonly pending = new Map<string, PendingRequest>();
   private readonly throttle = new FrameThrottle(() => this.render());
   private refreshTimer?: ReturnType<typeof setInterval>;
+  private readonly groups: GroupModel;
+  private band: BandKind;
+  private persistedGroupId?: string;
 
   private readonly header: Header;
   private readonly chartsView: ChartsView;
@@ -47,6 +53,8 @@ export class Dashboard {
   private readonly adam: AdamPanel;
   private readonly evalView: EvalView;
   private readonly runsList: RunsList;
+  private readonly groupView: GroupView;
+  private readonly layout: HTMLElement;
 
   constructor(
     root: HTMLElement,
@@ -55,6 +63,9 @@ export class Dashboard {
     const saved = transport.loadState();
     this.smoothing = typeof saved.smoothing === 'number' && saved.smoothing >= 0 && saved.smoothing < 1 ? saved.smoothing : DEFAULT_SMOOTHING;
     this.logLoss = saved.logLoss === true;
+    this.band = saved.groupBand === 'std' ? 'std' : 'minmax';
+    this.persistedGroupId = typeof saved.openGroupId === 'string' ? saved.openGroupId : undefined;
+    this.groups = new GroupModel(() => this.smoothing);
     this.selection = {
       primaryRunId: typeof saved.primaryRunId === 'string' ? saved.primaryRunId : undefined,
       overlaid: Array.isArray(saved.overlaidRunIds) ? saved.overlaidRunIds.filter((x) => typeof x === 'string') : [],
@@ -88,12 +99,21 @@ export class Dashboard {
     this.adam = new AdamPanel();
     this.evalView = new EvalView();
     this.runsList = new RunsList({ open: (id) => this.open(id), toggleOverlay: (id, on) => this.toggleOverlay(id, on) });
-
-    root.replaceChildren(
-      this.header.element,
-      h('main', { class: 'layout' }, this.chartsView.element, h('aside', { class: 'side' }, this.form.element, this.adam.element, this.runsList.element)),
-      this.evalView.element,
+    this.groupView = new GroupView(
+      {
+        openGroup: (id) => this.openGroup(id),
+        bandChanged: (band) => {
+          this.band = band;
+          this.persist();
+          this.throttle.request();
+        },
+        startComparison: (optimizers, seedCount) => this.startComparison(optimizers, seedCount),
+      },
+      this.band,
     );
+
+    this.layout = h('main', { class: 'layout' }, this.chartsView.element, h('aside', { class: 'side' }, this.form.element, this.adam.element, this.runsList.element));
+    root.replaceChildren(this.header.element, this.layout, this.evalView.element, this.groupView.element);
     this.watchTheme();
 
     transport.onMessage((m) => this.handle(m));
@@ -108,15 +128,29 @@ export class Dashboard {
   // Messages from the sidecar.
 
   private handle(m: ServerMessage): void {
+    this.subscribeGroup(this.groups.handle(m));
     switch (m.type) {
       case 'hello':
         this.setRuns(m.runs);
         this.select(initialSelection(m.runs, this.selection), true);
+        // A new connection has no subscriptions: the open comparison's runs are subscribed again.
+        this.subscribeGroup({ subscribe: this.groups.watched(), unsubscribe: [] });
+        if (!this.groups.open && this.persistedGroupId) this.openGroup(this.persistedGroupId, false);
+        break;
+      case 'comparing':
+        this.settle(m.requestId);
+        this.openGroup(m.group.id);
+        this.form.setStatus({ text: `Comparing ${m.group.optimizers.join(', ')} over ${m.group.seeds.length} seeds (${m.group.id}).`, kind: 'ok' });
         break;
       case 'runs':
         this.setRuns(m.runs);
         break;
       case 'started': {
+        if (m.group) {
+          // A run of a comparison: shown in the comparison's view; the open run stays as it is.
+          this.runs.set(m.runId, { runId: m.runId, state: 'running', config: m.config, group: m.group, createdAt: new Date().toISOString() });
+          break;
+        }
         const req = this.settle(m.requestId);
         this.runs.set(m.runId, { runId: m.runId, state: 'running', config: m.config, parentRunId: m.parentRunId, forkStep: m.forkStep, createdAt: new Date().toISOString() });
         const run = this.runData(m.runId);
@@ -130,6 +164,7 @@ export class Dashboard {
         break;
       }
       case 'history': {
+        if (!this.data.has(m.runId) && !shownRunIds(this.selection).includes(m.runId)) break; // a comparison's run only
         const run = this.runData(m.runId);
         run.loadHistory(m);
         this.patchSummary(m.runId, { state: m.state, config: m.config, step: run.lastMetrics?.step, testAccuracy: run.latestEval?.testAccuracy });
@@ -145,11 +180,17 @@ export class Dashboard {
         break;
       case 'applied': {
         const run = this.data.get(m.runId);
-        run?.addApplied(m);
-        if (run) this.patchSummary(m.runId, { config: run.config });
-        if (this.settle(m.requestId)) {
+        const changed = Object.keys(m.changes).length > 0;
+        if (changed) run?.addApplied(m);
+        if (run && changed) this.patchSummary(m.runId, { config: run.config });
+        // Merged edits answer every request at once; an edit that changed nothing answers its requester alone.
+        let mine = false;
+        for (const id of [m.requestId, ...(m.requestIds ?? [])]) if (this.settle(id)) mine = true;
+        if (mine) {
           this.form.applied(Object.keys(m.changes));
-          this.form.setPending(false, { text: `Applied at step ${m.step.toLocaleString('en-US')}: ${appliedLabel(m.changes)}`, kind: 'ok' });
+          this.form.setPending(false, changed
+            ? { text: `Applied at step ${m.step.toLocaleString('en-US')}: ${appliedLabel(m.changes)}`, kind: 'ok' }
+            : { text: 'Those values were already in force: nothing changed.', kind: 'ok' });
         } else if (m.runId === this.selection.primaryRunId) this.form.applied([]);
         break;
       }
@@ -213,6 +254,41 @@ export class Dashboard {
       const r = this.runs.get(id);
       if (r) run.state = r.state;
     }
+    this.subscribeGroup(this.groups.setRuns(runs));
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Comparisons over seeds.
+
+  private openGroup(groupId: string | undefined, scroll = true): void {
+    this.subscribeGroup(this.groups.openGroup(groupId));
+    this.persistedGroupId = this.groups.open?.id;
+    this.persist();
+    // An open comparison goes above the single-run charts; none open, its card (the start form) goes last.
+    if (this.groups.open) this.layout.before(this.groupView.element);
+    else this.evalView.element.after(this.groupView.element);
+    if (this.groups.open && scroll) this.groupView.element.scrollIntoView?.({ block: 'start' });
+    this.throttle.request();
+  }
+
+  /** Runs shown as single runs stay subscribed when a comparison lets go of them, and the reverse. */
+  private subscribeGroup(change: SubscriptionChange): void {
+    const shown = new Set(shownRunIds(this.selection));
+    for (const runId of change.subscribe) this.send({ type: 'subscribe', runId });
+    for (const runId of change.unsubscribe) if (!shown.has(runId)) this.send({ type: 'unsubscribe', runId });
+  }
+
+  private startComparison(optimizers: OptimizerName[], seedCount: number): void {
+    const base = this.form.newRunConfig();
+    if (!base) {
+      this.header.notice('Fix the hyperparameter form before starting a comparison.', 'error');
+      return;
+    }
+    const { optimizer: _o, seed: _s, workers: _w, ...config } = base;
+    const seeds = Array.from({ length: seedCount }, (_, i) => i + 1);
+    if (this.request('start', (requestId) => ({ type: 'compare', optimizers, seeds, config, requestId }), true)) {
+      this.form.setStatus({ text: `Starting a comparison of ${optimizers.join(', ')} over ${seedCount} seeds…`, kind: 'pending' });
+    }
   }
 
   private patchSummary(runId: string, patch: Partial<RunSummary>): void {
@@ -244,7 +320,7 @@ export class Dashboard {
     for (const id of before) {
       if (!after.includes(id)) {
         this.data.delete(id);
-        this.send({ type: 'unsubscribe', runId: id });
+        if (!this.groups.watches(id)) this.send({ type: 'unsubscribe', runId: id });
       }
     }
     if (!after.includes(next.primaryRunId ?? '')) this.pickStep(undefined);
@@ -354,7 +430,14 @@ export class Dashboard {
   }
 
   private persist(): void {
-    const state: PersistedState = { primaryRunId: this.selection.primaryRunId, overlaidRunIds: this.selection.overlaid, smoothing: this.smoothing, logLoss: this.logLoss };
+    const state: PersistedState = {
+      primaryRunId: this.selection.primaryRunId,
+      overlaidRunIds: this.selection.overlaid,
+      smoothing: this.smoothing,
+      logLoss: this.logLoss,
+      ...(this.persistedGroupId ? { openGroupId: this.persistedGroupId } : {}),
+      groupBand: this.band,
+    };
     this.transport.saveState(state);
   }
 
@@ -387,6 +470,7 @@ export class Dashboard {
     this.chartsView.updateLegend(shown);
     this.adam.update(this.primary);
     this.evalView.update(this.primary?.latestEval);
+    this.groupView.update(this.groups.list(), this.groups.snapshot(this.band));
   }
 
   /** VS Code changes theme by changing the body's class; the charts re-read the colours. */

@@ -243,11 +243,6 @@ export class ParallelEngine {
     return { steps, losses: this.stepLoss.subarray(0, steps), correct: this.stepCorrect.subarray(0, steps), appliedAtStep };
   }
 
-  /** Hyperparameter edits staged but not yet taken by a step. */
-  get hyperPending(): boolean {
-    return Atomics.load(this.ctrl, CTRL.hyperVersion) !== Atomics.load(this.ctrl, CTRL.appliedVersion);
-  }
-
   /** Evaluates the first `count` test images (all by default); predictions land in this.predictions. */
   async evaluate(count = this.layout.testCount): Promise<{ lossSum: number; predictions: Int32Array }> {
     Atomics.store(this.ctrl, CTRL.evalCount, count);
