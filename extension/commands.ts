@@ -195,9 +195,36 @@ export function exportWeights(c: Controller): Promise<void> {
   });
 }
 
+/** "Adam: Export Run as PyTorch Script...": a run from its first step, or from one of its checkpoints, into a new folder. */
+export function exportPytorch(c: Controller): Promise<void> {
+  return reportErrors('could not export the run to PyTorch', async () => {
+    const s = store(c);
+    const run = await pickRun(s.listRuns(), 'Export run as a PyTorch script');
+    if (!run) return;
+    const starts = [
+      { label: 'From its first step', description: 'initial weights, every edit', target: run.runId, suffix: '' },
+      ...s.checkpoints(run.runId).reverse().map((k) => ({
+        label: `From step ${k.step.toLocaleString('en-US')}`,
+        description: 'checkpoint: weights and optimizer state',
+        target: k.path,
+        suffix: `-step-${k.step}`,
+      })),
+    ];
+    const start = starts.length === 1 ? starts[0] : await vscode.window.showQuickPick(starts, { title: `Export ${run.runId} as a PyTorch script` });
+    if (!start) return;
+    const parent = await vscode.window.showOpenDialog({ title: 'Folder to export into', canSelectFiles: false, canSelectFolders: true, canSelectMany: false, defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri, openLabel: 'Export here' });
+    if (!parent?.[0]) return;
+    const outDir = join(parent[0].fsPath, `${run.runId}-pytorch${start.suffix}`);
+    // The shipped sample lives in the extension's folder: copy its decoded images along, so the export stands alone.
+    const withData = run.config.data === 'sample' ? ['--with-data'] : [];
+    await runCli(c, ['export-pytorch', start.target, outDir, ...withData, '--runs-dir', c.runsDir, '--cache-dir', c.cacheDir]);
+    offerToOpen(`Exported ${run.runId} as a PyTorch script to ${outDir}: run \`python train.py\` there (README.md has the torchrun commands).`, vscode.Uri.file(join(outDir, 'README.md')));
+  });
+}
+
 export function deleteRun(c: Controller): Promise<void> {
   return reportErrors('could not delete the run', async () => {
-    const runs = store(c).listRuns().filter((r) => !(LIVE.has(r.state) && !r.orphaned));
+    const runs = store(c).listRuns().filter((r) => !(LIVE_STATES.has(r.state) && !r.orphaned));
     const run = await pickRun(runs, 'Delete run (runs that are training are not listed)');
     if (!run) return;
     const choice = await vscode.window.showWarningMessage(`Delete run ${run.runId}, its metrics and its checkpoints? This cannot be undone.`, { modal: true }, 'Delete');

@@ -23,6 +23,7 @@ export function activate(context: vscode.ExtensionContext): void {
   register('resumeFromCheckpoint', () => commands.resumeFromCheckpoint(c));
   register('exportCsv', () => commands.exportCsv(c));
   register('exportWeights', () => commands.exportWeights(c));
+  register('exportPytorch', () => commands.exportPytorch(c));
   register('deleteRun', () => commands.deleteRun(c));
   register('clearDatasetCache', () => commands.clearDatasetCache(c));
   context.subscriptions.push(

@@ -122,6 +122,7 @@ function lineage(store: RunStore, runId: string): Link[] {
     const seen = id;
     if (chain.some((l) => l.runId === seen)) throw new UserError('unknown_run', `run ${runId}'s ancestry loops at ${id}`);
     if (!store.exists(id)) {
+      if (!chain.length) throw new UserError('unknown_run', `no run ${id} in ${store.root}`);
       throw new UserError('unknown_run', `run ${chain[0]?.runId ?? runId} was forked from ${id}, which is not in ${store.root}: export one of its checkpoints instead (adam-trainer export-pytorch CHECKPOINT OUT_DIR)`);
     }
     const record = store.readRecord(id);

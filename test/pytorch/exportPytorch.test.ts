@@ -1,0 +1,270 @@
+// `adam-trainer export-pytorch` and the train.py it writes, run by real PyTorch (PYTHON) on the shipped sample:
+// the script replays the run (initial weights, data order, optimizer, the edits at their steps) alone and
+// under DistributedDataParallel (two processes started with RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT, as
+// torchrun would), and its run folder is one adam-trainer reads.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { initParameters } from '../../sidecar/nn/init';
+import { PARAMETERS, PARAMETER_COUNT } from '../../sidecar/nn/spec';
+import { Rng } from '../../sidecar/rng';
+import { RunStore } from '../../sidecar/store/runs';
+import { run, runText, tempDir } from '../cli/helpers';
+import { PYTHON } from '../support/system';
+
+const tmp = tempDir('adam-pytorch-');
+const cache = join(tmp, 'cache');
+
+interface Python {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function python(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Python> {
+  const child = spawn(PYTHON, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+function losses(file: string): Float32Array {
+  const b = readFileSync(file);
+  return new Float32Array(b.buffer, b.byteOffset, b.length / 4);
+}
+
+/** The largest |a - b| / |a| over steps from..to (1-based, inclusive), and the step where it is. */
+function worst(a: Float32Array, b: Float32Array, from: number, to: number): { error: number; step: number } {
+  let error = 0;
+  let step = from;
+  for (let s = from; s <= to; s++) {
+    const e = Math.abs(a[s - 1] - b[s - 1]) / Math.abs(a[s - 1]);
+    if (!(e <= error)) { error = e; step = s; }
+  }
+  return { error, step };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+interface TrainedRun {
+  runsDir: string;
+  runId: string;
+  dir: string;
+  testAccuracy: number;
+}
+
+/**
+ * The seed's experiment on the sample (Adam, batch 4, 2 epochs = 1,500 steps) with two edits made the way a
+ * user makes them from the command line: lr 0.001 -> 0.0005 at step 101 and beta2 0.999 -> 0.99 at step 201
+ * (`train --resume CKPT --lr X` applies the flag as an edit at the resume step). step-100.ckpt is kept.
+ */
+async function trainWithEdits(name: string, engine: 'wasm' | 'reference', workers: number): Promise<TrainedRun> {
+  const runsDir = join(tmp, name);
+  const common = ['--data', 'sample', '--json', '--runs-dir', runsDir, '--cache-dir', cache, '--engine', engine, '--workers', String(workers)];
+  const first = await run(['train', ...common, '--max-steps', '100', '--checkpoint-every', '100']);
+  assert.equal(first.code, 0, first.stderr);
+  const runId = String(first.lines[first.lines.length - 1].runId);
+  const dir = join(runsDir, runId);
+  copyFileSync(join(dir, 'latest.ckpt'), join(dir, 'step-100.ckpt'));
+  const second = await run(['train', ...common, '--resume', join(dir, 'latest.ckpt'), '--lr', '0.0005', '--max-steps', '200']);
+  assert.equal(second.code, 0, second.stderr);
+  const last = await run(['train', ...common, '--resume', join(dir, 'latest.ckpt'), '--beta2', '0.99', '--max-steps', '0']);
+  assert.equal(last.code, 0, last.stderr);
+  const done = last.lines[last.lines.length - 1];
+  assert.equal(done.steps, 1500);
+  return { runsDir, runId, dir, testAccuracy: done.testAccuracy as number };
+}
+
+async function exportRun(target: string, runsDir: string, out: string): Promise<void> {
+  const r = await runText(['export-pytorch', target, out, '--with-data', '--runs-dir', runsDir, '--cache-dir', cache]);
+  assert.equal(r.code, 0, r.stderr);
+}
+
+/** train.py alone on the exported data, writing a run folder beside the original; returns its done line. */
+async function trainAlone(exportDir: string, out: string, extra: string[] = []): Promise<Record<string, unknown>> {
+  const r = await python([join(exportDir, 'train.py'), '--json', '--out', out, ...extra]);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  return lines[lines.length - 1];
+}
+
+describe('export-pytorch: the run as a PyTorch script', { timeout: 600_000 }, () => {
+  // The reference engine sums as PyTorch does (float64 accumulations rounded once); the WebAssembly kernels
+  // in their own float32 order. Both are runs of the product; see the last tests for what that changes.
+  let reference: TrainedRun;
+  let wasm: TrainedRun;
+  before(async () => {
+    reference = await trainWithEdits('reference-runs', 'reference', 1);
+    wasm = await trainWithEdits('wasm-runs', 'wasm', 2);
+    await exportRun(reference.runId, reference.runsDir, join(tmp, 'export-reference'));
+    await exportRun(wasm.runId, wasm.runsDir, join(tmp, 'export-wasm'));
+  });
+  after(() => rmSync(tmp, { recursive: true, force: true }));
+
+  test('the export holds train.py, the initial weights, the edits at their steps and the commands to run it', () => {
+    const out = join(tmp, 'export-reference');
+    assert.deepEqual(['README.md', 'data', 'init.safetensors', 'run.json', 'train.py'], readdirSync(out).sort());
+    const runJson = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'));
+    assert.equal(runJson.runId, reference.runId);
+    assert.deepEqual(runJson.edits, [{ step: 101, changes: { learningRate: 0.0005 } }, { step: 201, changes: { beta2: 0.99 } }]);
+    assert.equal(runJson.config.learningRate, 0.001);
+    assert.equal(runJson.config.beta2, 0.999);
+    assert.deepEqual(runJson.start, { step: 0, epoch: 0, cursor: 0, rng: new Rng(0).state(), lossSum: 0, lossCount: 0 });
+    // init.safetensors: the run's initial weights under the state_dict names, nothing else.
+    const buf = readFileSync(join(out, 'init.safetensors'));
+    const headerLength = Number(buf.readBigUInt64LE(0));
+    const header = JSON.parse(buf.toString('utf8', 8, 8 + headerLength));
+    delete header.__metadata__;
+    assert.deepEqual(Object.keys(header), PARAMETERS.map((p) => p.name));
+    const expected = new Float32Array(PARAMETER_COUNT);
+    initParameters(expected, 0);
+    const stored = new Float32Array(buf.buffer.slice(buf.byteOffset + 8 + headerLength, buf.byteOffset + buf.length));
+    assert.deepEqual(stored, expected);
+    const script = readFileSync(join(out, 'train.py'), 'utf8');
+    assert.match(script, /step 101: lr 0\.0005\n\s+step 201: beta2 0\.99/);
+    assert.match(script, /group\['lr'\] = h\['learningRate'\]/);
+    const readme = readFileSync(join(out, 'README.md'), 'utf8');
+    assert.match(readme, /python train\.py\n/);
+    assert.match(readme, /torchrun --standalone --nproc_per_node \d train\.py/);
+    assert.match(readme, /torchrun --nnodes 2 --node_rank 0 .*--master_addr HOST --master_port 29500 train\.py/);
+  });
+
+  test('alone, its per-step losses equal the run\'s within 1e-3 for 300 steps and its final accuracy is within 1 point', async (t) => {
+    const out = join(reference.runsDir, `${reference.runId}-pytorch`);
+    const done = await trainAlone(join(tmp, 'export-reference'), out);
+    const ours = losses(join(reference.dir, 'losses.f32'));
+    const theirs = losses(join(out, 'losses.f32'));
+    assert.equal(theirs.length, 1500);
+    const first = worst(ours, theirs, 1, 1);
+    const w = worst(ours, theirs, 1, 300);
+    t.diagnostic(`step 1: ${first.error.toExponential(2)}; steps 1-300: max relative error ${w.error.toExponential(2)} at step ${w.step}; ` +
+      `test accuracy ${reference.testAccuracy} (run) vs ${done.testAccuracy} (PyTorch)`);
+    assert.ok(first.error < 1e-6, `step 1 differs by ${first.error}`);
+    assert.ok(w.error < 1e-3, `step ${w.step} differs by ${w.error}`);
+    assert.ok(Math.abs((done.testAccuracy as number) - reference.testAccuracy) <= 0.01, `test accuracy ${done.testAccuracy} vs the run's ${reference.testAccuracy}`);
+  });
+
+  test('two processes under DDP follow the run within 1e-3 for 100 steps; rank 0 prints the global batch\'s lines', async (t) => {
+    const port = await freePort();
+    const out = join(tmp, 'ddp-run');
+    const env = (rank: number) => ({ RANK: String(rank), LOCAL_RANK: String(rank), WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), OMP_NUM_THREADS: '1' });
+    const script = join(tmp, 'export-reference', 'train.py');
+    const [rank0, rank1] = await Promise.all([
+      python([script, '--json', '--max-steps', '100', '--log-every', '50', '--out', out], env(0)),
+      python([script, '--json', '--max-steps', '100', '--log-every', '50', '--out', join(tmp, 'never-written')], env(1)),
+    ]);
+    assert.equal(rank0.code, 0, rank0.stderr);
+    assert.equal(rank1.code, 0, rank1.stderr);
+    assert.equal(rank1.stdout, '', 'only rank 0 prints');
+    assert.equal(existsSync(join(tmp, 'never-written')), false, 'only rank 0 writes the run folder');
+    const lines = rank0.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(lines.map((l) => l.type), ['metrics', 'metrics', 'eval', 'done']);
+    assert.equal(lines[0].samplesSeen, 200, 'samples of the global batch (4 a step), not of one process');
+    const w = worst(losses(join(reference.dir, 'losses.f32')), losses(join(out, 'losses.f32')), 1, 100);
+    t.diagnostic(`2 processes, steps 1-100: max relative error ${w.error.toExponential(2)} at step ${w.step}`);
+    assert.ok(w.error < 1e-3, `step ${w.step} differs by ${w.error}`);
+  });
+
+  test('a batch size that does not divide by the world size is refused with exit code 2, before any process waits', async () => {
+    const r = await python([join(tmp, 'export-reference', 'train.py'), '--max-steps', '1'], { RANK: '0', WORLD_SIZE: '3', MASTER_ADDR: '127.0.0.1', MASTER_PORT: '1' });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /batch size 4 does not divide by the world size 3: each process takes an equal share of every global batch/);
+  });
+
+  test('the PyTorch run\'s folder is listed and read by adam-trainer beside the original', async () => {
+    const listed = await run(['runs', '--json', '--runs-dir', reference.runsDir]);
+    assert.equal(listed.code, 0, listed.stderr);
+    const runs = listed.lines[0] as unknown as Array<Record<string, unknown>>;
+    const pytorch = runs.find((r) => r.runId === `${reference.runId}-pytorch`);
+    assert.ok(pytorch, `not listed: ${JSON.stringify(runs.map((r) => r.runId))}`);
+    assert.equal(pytorch.state, 'done');
+    assert.equal(pytorch.step, 1500);
+    assert.equal(pytorch.parentRunId, reference.runId);
+    const history = new RunStore(reference.runsDir).readHistory(`${reference.runId}-pytorch`);
+    assert.deepEqual(history.applied.map((a) => [a.step, a.changes]), [[101, { learningRate: { from: 0.001, to: 0.0005 } }], [201, { beta2: { from: 0.999, to: 0.99 } }]]);
+    assert.deepEqual(history.evals.map((e) => e.step), [750, 1500]);
+    assert.equal(history.metrics.length, 15, 'a metrics line every 100 steps (the run\'s --log-every)');
+    assert.equal(history.metrics.find((m) => m.step === 200)?.learningRate, 0.0005);
+  });
+
+  test('a checkpoint continues from its step with its optimizer state, data cursor and the run\'s later edits', async (t) => {
+    const out = join(tmp, 'export-checkpoint');
+    await exportRun(join(wasm.dir, 'step-100.ckpt'), wasm.runsDir, out);
+    const runJson = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'));
+    assert.equal(runJson.from.kind, 'checkpoint');
+    assert.equal(runJson.start.step, 100);
+    assert.deepEqual(runJson.edits.map((e: { step: number }) => e.step), [101, 201]);
+    const header = readFileSync(join(out, 'init.safetensors'));
+    assert.match(header.toString('utf8', 8, 8 + Number(header.readBigUInt64LE(0))), /"optimizer\/exp_avg_sq\/fc3\.bias".*"data\/permutation"/);
+    const folder = join(tmp, 'continued');
+    const done = await trainAlone(out, folder, ['--max-steps', '130']);
+    assert.equal(done.steps, 130);
+    const theirs = losses(join(folder, 'losses.f32'));
+    assert.equal(theirs.length, 130);
+    assert.ok(theirs.subarray(0, 100).every(Number.isNaN), 'the steps before the checkpoint are left empty');
+    const ours = losses(join(wasm.dir, 'losses.f32'));
+    const firstStep = worst(ours, theirs, 101, 101);
+    const w = worst(ours, theirs, 101, 120);
+    t.diagnostic(`from step 100: step 101 ${firstStep.error.toExponential(2)}, steps 101-120 max ${w.error.toExponential(2)} at step ${w.step}`);
+    assert.ok(firstStep.error < 1e-6, `step 101 differs by ${firstStep.error}`);
+    assert.ok(w.error < 1e-5, `step ${w.step} differs by ${w.error}: the optimizer state or the lr edit at 101 was not taken`);
+  });
+
+  test('on the WebAssembly engine\'s run, the first steps agree to float32 rounding and the final accuracy within 1 point', async (t) => {
+    // The kernels round each sum in another order than PyTorch; Adam turns the differences in gradients that
+    // nearly cancel into lr-sized steps, so the two free-running trajectories part after a few tens of steps
+    // (every step right: the checkpoint test above starts PyTorch from the run's own state).
+    const out = join(wasm.runsDir, `${wasm.runId}-pytorch`);
+    const done = await trainAlone(join(tmp, 'export-wasm'), out);
+    const ours = losses(join(wasm.dir, 'losses.f32'));
+    const theirs = losses(join(out, 'losses.f32'));
+    const spans = [1, 20, 100, 300].map((n) => `1-${n}: ${worst(ours, theirs, 1, n).error.toExponential(2)}`);
+    t.diagnostic(`max relative error over steps ${spans.join(', ')}; test accuracy ${wasm.testAccuracy} (run) vs ${done.testAccuracy} (PyTorch)`);
+    assert.ok(worst(ours, theirs, 1, 1).error < 1e-6);
+    assert.ok(worst(ours, theirs, 1, 20).error < 1e-5);
+    assert.ok(Math.abs((done.testAccuracy as number) - wasm.testAccuracy) <= 0.01, `test accuracy ${done.testAccuracy} vs the run's ${wasm.testAccuracy}`);
+  });
+
+  test('the script draws every epoch\'s permutation as adam-trainer\'s generator does', async () => {
+    const cases: Array<[number, number]> = [[0, 3000], [7, 10], [4294967295, 50000]];
+    const code = `import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location('train', sys.argv[1]); t = importlib.util.module_from_spec(spec); spec.loader.exec_module(t)
+out = []
+for seed, n in json.loads(sys.argv[2]):
+    rng = t.Rng(seed=seed)
+    out.append([rng.permutation(n).tolist() for _ in range(2)])
+print(json.dumps(out))`;
+    const r = await python(['-c', code, join(tmp, 'export-reference', 'train.py'), JSON.stringify(cases)]);
+    assert.equal(r.code, 0, r.stderr);
+    const fromPython = JSON.parse(r.stdout) as number[][][];
+    cases.forEach(([seed, n], i) => {
+      const rng = new Rng(seed);
+      for (let epoch = 0; epoch < 2; epoch++) {
+        const order = new Uint32Array(n);
+        rng.permutation(order);
+        assert.deepEqual(fromPython[i][epoch], [...order], `seed ${seed}, epoch ${epoch}`);
+      }
+    });
+  });
+
+  test('bad usage: one argument exits 2; an unknown run exits 1 naming it', async () => {
+    const one = await runText(['export-pytorch', 'x']);
+    assert.equal(one.code, 2);
+    assert.match(one.stderr, /export-pytorch takes a run \(or checkpoint\) and an output folder, got 1 argument/);
+    const unknown = await runText(['export-pytorch', 'no-such-run', join(tmp, 'nowhere'), '--runs-dir', reference.runsDir]);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /no run no-such-run in /);
+  });
+});
