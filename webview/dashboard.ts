@@ -425,6 +425,7 @@ export class Dashboard {
   private setSmoothing(weight: number): void {
     this.smoothing = weight;
     for (const run of this.data.values()) run.setSmoothing(weight);
+    this.groups.setSmoothing(weight);
     this.persist();
     this.throttle.request();
   }

@@ -11,6 +11,9 @@ export interface PersistedState {
   overlaidRunIds?: string[];
   smoothing?: number;
   logLoss?: boolean;
+  /** The comparison over seeds shown, and its band (min-max or -+1 std). */
+  openGroupId?: string;
+  groupBand?: 'minmax' | 'std';
 }
 
 export interface Transport {

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import type { ServerMessage } from '../../sidecar/protocol';
 import { startSidecar, TestClient, type Sidecar } from './sidecar';
 
 describe('compare over the WebSocket', () => {
@@ -21,7 +22,7 @@ describe('compare over the WebSocket', () => {
     assert.equal(comparing.requestId, 'cmp');
     assert.deepEqual(comparing.group.optimizers, ['adam', 'sgd']);
     assert.deepEqual(comparing.group.seeds, [1, 2]);
-    const started = [];
+    const started: Array<Extract<ServerMessage, { type: 'started' }>> = [];
     for (let i = 0; i < 4; i++) started.push(await c.next('started', (m) => m.group?.id === comparing.group.id, 60_000));
     assert.deepEqual(started.map((m) => `${m.config.optimizer} ${m.config.seed}`), ['adam 1', 'sgd 1', 'adam 2', 'sgd 2']);
     for (const m of started) assert.equal(m.config.workers, 1);
