@@ -4,9 +4,9 @@ import { fork } from 'node:child_process';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
-import { MAX_COMPARE_SEEDS, OPTIMIZERS, type OptimizerName, type RunSummary, type StartConfig } from '../sidecar/protocol';
+import { LIVE_STATES, MAX_COMPARE_SEEDS, OPTIMIZERS, type OptimizerName, type RunSummary, type StartConfig } from '../sidecar/protocol';
 import { RunStore } from '../sidecar/store/runs';
-import { LIVE, type Controller } from './controller';
+import { type Controller } from './controller';
 import { runCsv } from './csv';
 import { runDescription } from './format';
 import { readSettings, type SettingName } from './settings';
@@ -127,7 +127,7 @@ async function liveTarget(c: Controller, states: string[], verb: string): Promis
 }
 
 export function control(c: Controller, type: 'pause' | 'resume' | 'stop'): Promise<void> {
-  const states = { pause: ['running', 'downloading'], resume: ['paused'], stop: [...LIVE] }[type];
+  const states = { pause: ['running', 'downloading'], resume: ['paused'], stop: [...LIVE_STATES] }[type];
   return reportErrors(`could not ${type} the run`, async () => {
     const runId = await liveTarget(c, states, type);
     if (runId) await c.send((requestId) => ({ type, runId, requestId }));

@@ -4,14 +4,13 @@
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import type { ClientMessage, RunSummary, ServerMessage } from '../sidecar/protocol';
-import { isEnded } from '../sidecar/protocol';
+import { isEnded, LIVE_STATES } from '../sidecar/protocol';
 import { endedMessage, progressText, statusBarText, type FollowedRun } from './format';
 import { DashboardPanel } from './panel';
 import { Relay } from './relay';
 import { Sidecar, type SidecarState } from './sidecar';
 
 const REQUEST_TIMEOUT_MS = 60_000;
-export const LIVE: ReadonlySet<string> = new Set(['idle', 'downloading', 'running', 'paused']);
 
 type Reply = Exclude<ServerMessage, { type: 'error' }>;
 interface Pending {
@@ -120,7 +119,7 @@ export class Controller implements vscode.Disposable {
 
   /** Runs training now, as the sidecar last said (for the "Stop it / Run beside it" question and the pickers). */
   liveRuns(): RunSummary[] {
-    return this.relay.runList().filter((r) => LIVE.has(r.state) && !r.orphaned);
+    return this.relay.runList().filter((r) => LIVE_STATES.has(r.state) && !r.orphaned);
   }
 
   get current(): string | undefined {

@@ -3,12 +3,11 @@
 // connection state and the run list at once, and subscribes the runs it shows. Messages from the webview
 // are validated with the protocol before they reach the sidecar. No `vscode` import: the panel wires
 // `post` to its webview.
-import { PROTOCOL_VERSION, validateClientMessage, type ClientMessage, type RunSummary, type ServerMessage } from '../sidecar/protocol';
-import type { ConnectionState, HostToWebview } from '../webview/transport';
+import { PROTOCOL_VERSION, readyMessageSchema, validateClientMessage, type ClientMessage, type ConnectionState, type HostMessage, type RunSummary, type ServerMessage } from '../sidecar/protocol';
 
 export interface RelayEndpoints {
   /** Posts to the webview (`webview.postMessage`). */
-  post(msg: ServerMessage | HostToWebview): void;
+  post(msg: ServerMessage | HostMessage): void;
   /** Sends to the sidecar; false when it is not connected. */
   send(msg: ClientMessage): boolean;
   /** Runs the extension itself follows (status bar, notifications): the webview may not unsubscribe them. */
@@ -28,7 +27,7 @@ export class Relay {
 
   /** A message from the webview: `ready`, or a protocol message for the sidecar. */
   fromWebview(raw: unknown): void {
-    if (typeof raw === 'object' && raw !== null && (raw as { type?: unknown }).type === 'ready') {
+    if (readyMessageSchema.safeParse(raw).success) {
       this.ready = true;
       this.postConnection();
       if (this.helloSeen) this.endpoints.post({ type: 'hello', protocolVersion: this.protocolVersion, runs: [...this.runs.values()] });

@@ -117,6 +117,17 @@ export function fieldError(field: keyof typeof configFieldSchemas, value: unknow
 }
 
 // ---------------------------------------------------------------------------------------------------
+// Between the extension and its webview (not on the socket): the webview's `ready` (it posts it before anything
+// is posted to it), and the extension's `host`, the state of its connection to the sidecar.
+
+export const CONNECTION_STATES = ['connecting', 'open', 'closed'] as const;
+export type ConnectionState = (typeof CONNECTION_STATES)[number];
+export const readyMessageSchema = z.strictObject({ type: z.literal('ready') });
+export type ReadyMessage = z.infer<typeof readyMessageSchema>;
+export const hostMessageSchema = z.strictObject({ type: z.literal('host'), connection: z.enum(CONNECTION_STATES), detail: z.string().max(4096).optional() });
+export type HostMessage = z.infer<typeof hostMessageSchema>;
+
+// ---------------------------------------------------------------------------------------------------
 // Client to sidecar.
 
 const runId = z.string().min(1).max(128).regex(/^[A-Za-z0-9._-]+$/, 'must be a run id (letters, digits, . _ -)');
@@ -168,6 +179,25 @@ export type ClientMessage = z.infer<typeof clientMessageSchema>;
 
 // ---------------------------------------------------------------------------------------------------
 // Sidecar to client.
+
+/** Every `error.code` a client can receive, and what it means. */
+export const ERROR_CODES = [
+  'bad_usage', // command-line flags (exit 2)
+  'bad_config', // a run configuration, setting or live edit
+  'bad_dataset', // a dataset file or folder
+  'download_failed', // CIFAR-10 could not be downloaded
+  'bad_checkpoint', // a checkpoint file that cannot be used
+  'bad_path', // a path from the wire or a setting that is refused
+  'bad_message', // a message that fails validation
+  'rate_limited', // more than the allowed messages a second
+  'unknown_run', // no such run in the runs folder
+  'run_busy', // the run is trained by another process, or must be stopped first
+  'run_failed', // the run failed (its state says why)
+  'worker_failed', // a worker thread failed
+  'internal_error', // a bug in the sidecar: the message names it
+  'not_connected', // the extension has no sidecar connection right now (it is being started or restarted)
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
 export const RUN_STATES = ['idle', 'downloading', 'running', 'paused', 'stopped', 'done', 'failed'] as const;
 export type RunState = (typeof RUN_STATES)[number];
@@ -236,6 +266,9 @@ export const evalMessageSchema = z.strictObject({
   testAccuracy: num,
   perClassAccuracy: z.array(num).length(10),
   confusion: z.array(z.array(z.number().int()).length(10)).length(10),
+  // The classes, in label order, that the accuracies and the confusion matrix are about (absent in runs recorded
+  // before it was sent).
+  classNames: z.array(z.string().max(64)).length(10).optional(),
 });
 export type EvalMessage = z.infer<typeof evalMessageSchema>;
 
@@ -261,7 +294,7 @@ export const serverMessageSchema = z.discriminatedUnion('type', [
   appliedMessageSchema,
   stateMessageSchema,
   z.strictObject({ type: z.literal('progress'), phase: z.enum(['download', 'extract', 'decode']), done: num, total: num, runId: runId.optional() }),
-  z.strictObject({ type: z.literal('error'), code: z.string(), message: z.string(), field: z.string().optional(), runId: runId.optional(), requestId }),
+  z.strictObject({ type: z.literal('error'), code: z.enum(ERROR_CODES), message: z.string(), field: z.string().optional(), runId: runId.optional(), requestId }),
   z.strictObject({
     type: z.literal('history'),
     runId,

@@ -7,7 +7,7 @@ import { UserError } from './errors';
 import { loadDataset, type Dataset, type Progress } from './data';
 import { compileKernels, instantiateKernels, relaxedSimdSupported } from './kernels/loader';
 import { initParameters } from './nn/init';
-import { NUM_CLASSES } from './nn/spec';
+import { CLASS_NAMES, NUM_CLASSES } from './nn/spec';
 import { optimizerStats } from './optim/stats';
 import { SharedArena } from './parallel/arena';
 import { ParallelEngine, type ChunkResult } from './parallel/engine';
@@ -35,6 +35,7 @@ export interface EvalResult {
   testLoss: number;
   testAccuracy: number;
   perClassAccuracy: number[];
+  classNames: string[];
   confusion: number[][];
 }
 
@@ -201,7 +202,7 @@ export class TrainingSession {
       const total = row.reduce((a, b) => a + b, 0);
       return total ? row[c] / total : 0;
     });
-    return { testLoss: n ? lossSum / n : 0, testAccuracy: n ? correct / n : 0, perClassAccuracy, confusion };
+    return { testLoss: n ? lossSum / n : 0, testAccuracy: n ? correct / n : 0, perClassAccuracy, confusion, classNames: [...CLASS_NAMES] };
   }
 
   /**

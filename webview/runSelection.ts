@@ -1,13 +1,12 @@
 // Which runs the dashboard shows: the open ("primary") run, whose controls the buttons and the form drive,
 // plus runs overlaid on it. Pure functions over the run list, so the rules are tested without a browser.
-import type { RunSummary } from '../sidecar/protocol';
+import { LIVE_STATES, type RunSummary } from '../sidecar/protocol';
 
 export interface Selection {
   primaryRunId?: string;
   overlaid: string[];
 }
 
-const LIVE = new Set(['running', 'paused', 'downloading', 'idle']);
 
 function newestFirst(runs: readonly RunSummary[]): RunSummary[] {
   return [...runs].sort((a, b) => (b.createdAt ?? b.runId).localeCompare(a.createdAt ?? a.runId));
@@ -25,7 +24,7 @@ export function initialSelection(runs: readonly RunSummary[], persisted: Selecti
   const ids = new Set(runs.map((r) => r.runId));
   const primary =
     (persisted.primaryRunId && ids.has(persisted.primaryRunId) ? persisted.primaryRunId : undefined) ??
-    newestRun(runs, (r) => LIVE.has(r.state) && !r.orphaned)?.runId ??
+    newestRun(runs, (r) => LIVE_STATES.has(r.state) && !r.orphaned)?.runId ??
     newestRun(runs)?.runId;
   return { primaryRunId: primary, overlaid: persisted.overlaid.filter((id) => ids.has(id) && id !== primary) };
 }

@@ -1,9 +1,9 @@
 // How the dashboard talks to the sidecar: one interface, two implementations. Inside VS Code the
 // extension host is the WebSocket client and relays with postMessage; in a plain browser served by the
 // sidecar the page opens the WebSocket itself. Messages are checked with the protocol module either way.
-import { parseServerMessage, validateServerMessage, type ClientMessage, type ServerMessage } from '../sidecar/protocol';
+import { hostMessageSchema, parseServerMessage, validateServerMessage, type ClientMessage, type ConnectionState, type ReadyMessage, type ServerMessage } from '../sidecar/protocol';
 
-export type ConnectionState = 'connecting' | 'open' | 'closed';
+export type { ConnectionState } from '../sidecar/protocol';
 
 /** What survives a reload of the page or of the VS Code webview: small settings, never run data. */
 export interface PersistedState {
@@ -29,8 +29,6 @@ export interface Transport {
 }
 
 /** Messages between the webview and the extension host that are not protocol messages. */
-export type WebviewToHost = { type: 'ready' };
-export type HostToWebview = { type: 'host'; connection: ConnectionState; detail?: string };
 
 abstract class BaseTransport implements Transport {
   protected messageCbs: Array<(m: ServerMessage) => void> = [];
@@ -78,16 +76,15 @@ export class PostMessageTransport extends BaseTransport {
 
   start(): void {
     window.addEventListener('message', (event: MessageEvent) => {
-      const data = event.data as { type?: unknown } | null;
-      if (data && data.type === 'host') {
-        const h = data as HostToWebview;
-        this.emitState(h.connection, h.detail);
+      const host = hostMessageSchema.safeParse(event.data);
+      if (host.success) {
+        this.emitState(host.data.connection, host.data.detail);
         return;
       }
-      this.emit(validateServerMessage(data));
+      this.emit(validateServerMessage(event.data));
     });
     // The extension posts nothing before this (DVC's INITIALIZED): then it sends the whole state at once.
-    const ready: WebviewToHost = { type: 'ready' };
+    const ready: ReadyMessage = { type: 'ready' };
     this.vscode.postMessage(ready);
   }
 

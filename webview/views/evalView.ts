@@ -1,12 +1,11 @@
 // After each `eval`: accuracy per class as bars, and the 10x10 confusion matrix (rows: true class,
 // columns: predicted), each cell shaded by its share of the row.
 import type { EvalMessage } from '../../sidecar/protocol';
-import { CLASS_NAMES } from '../../sidecar/nn/spec';
 import { h, setText } from '../dom';
 import { formatNumber } from '../markers';
 
-/** The PyTorch tutorial's own short names, narrow enough for column heads. */
-const SHORT_CLASS_NAMES = ['plane', 'car', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
+/** The PyTorch tutorial's own short names for the two long CIFAR-10 names, narrow enough for column heads. */
+const SHORT_NAMES: Record<string, string> = { airplane: 'plane', automobile: 'car' };
 
 export class EvalView {
   readonly element: HTMLElement;
@@ -37,6 +36,8 @@ export class EvalView {
       this.matrix.replaceChildren();
       return;
     }
+    // The sidecar names the classes (runs recorded before it did show their labels).
+    const CLASS_NAMES = e.classNames ?? e.perClassAccuracy.map((_, i) => `class ${i}`);
     setText(this.caption, `After epoch ${formatNumber(e.epoch)} (step ${e.step.toLocaleString('en-US')}): test accuracy ${(e.testAccuracy * 100).toFixed(1)}%, test loss ${e.testLoss.toFixed(3)}.`);
     this.bars.replaceChildren(
       ...CLASS_NAMES.map((name, i) => {
@@ -46,7 +47,7 @@ export class EvalView {
         return h('div', { class: 'bar-row' }, h('span', { class: 'bar-label' }, name), h('div', { class: 'bar-track' }, fill), h('span', { class: 'bar-value' }, `${(acc * 100).toFixed(0)}%`));
       }),
     );
-    const head = h('tr', {}, h('th', { class: 'corner', title: 'rows: true class; columns: predicted' }, 'true \\ pred'), ...CLASS_NAMES.map((n, j) => h('th', { title: n }, SHORT_CLASS_NAMES[j])));
+    const head = h('tr', {}, h('th', { class: 'corner', title: 'rows: true class; columns: predicted' }, 'true \\ pred'), ...CLASS_NAMES.map((n) => h('th', { title: n }, SHORT_NAMES[n] ?? n)));
     const rows = e.confusion.map((row, i) => {
       const total = row.reduce((a, b) => a + b, 0) || 1;
       return h(
