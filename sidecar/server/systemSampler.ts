@@ -1,0 +1,19 @@
+// The sidecar's own CPU and memory, sent to every client every few seconds (the dashboard's "sidecar" line).
+import type { ServerMessage } from '../protocol';
+
+const SYSTEM_INTERVAL_MS = 2_000;
+
+export function systemSampler(send: (msg: ServerMessage) => void): NodeJS.Timeout {
+  let cpu = process.cpuUsage();
+  let at = performance.now();
+  const timer = setInterval(() => {
+    const now = performance.now();
+    const used = process.cpuUsage(cpu);
+    cpu = process.cpuUsage();
+    const cpuPercent = ((used.user + used.system) / 1000 / Math.max(1, now - at)) * 100;
+    at = now;
+    send({ type: 'system', cpuPercent, rssBytes: process.memoryUsage.rss() });
+  }, SYSTEM_INTERVAL_MS);
+  timer.unref();
+  return timer;
+}
