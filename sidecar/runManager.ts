@@ -26,6 +26,8 @@ import { newRunId, resolveUserPath } from './store/paths';
 import type { RunStore } from './store/runs';
 import type { TrainingState } from './store/state';
 import { Run, type RunOptions } from './trainer';
+import { pickChanges, resumedConfig } from './resume';
+import { Subscriptions } from './subscriptions';
 
 /** One connected client, as the manager sees it; the server decides how (and whether) bytes go out. */
 export interface Client {
@@ -60,23 +62,13 @@ interface LiveRun {
   checkpointRequesters: Set<Client>;
 }
 
-const HISTORY_METRICS = 4000;
-/** Configuration fields that say where and how to run, which a resume may change (DESIGN.md `--resume`). */
-const WHERE_AND_HOW = ['data', 'epochs', 'maxSteps', 'workers', 'logEvery', 'checkpointEvery'] as const;
-
 export class RunManager implements MessageHandler {
   private readonly live = new Map<string, LiveRun>();
-  private readonly subscribers = new Map<string, Set<Client>>();
+  private readonly subscriptions: Subscriptions;
   private shuttingDown = false;
 
-  constructor(private readonly opts: RunManagerOptions) {}
-
-  get store(): RunStore {
-    return this.opts.store;
-  }
-
-  run(runId: string): Run | undefined {
-    return this.live.get(runId)?.run;
+  constructor(private readonly opts: RunManagerOptions) {
+    this.subscriptions = new Subscriptions(opts.store);
   }
 
   listRuns(): RunSummary[] {
@@ -149,7 +141,7 @@ export class RunManager implements MessageHandler {
         this.subscribe(client, msg.runId, requestId);
         return;
       case 'unsubscribe':
-        this.subscribers.get(msg.runId)?.delete(client);
+        this.subscriptions.unsubscribe(client, msg.runId);
         return;
       case 'list':
         client.send({ type: 'runs', runs: this.listRuns(), ...(requestId !== undefined ? { requestId } : {}) });
@@ -161,7 +153,7 @@ export class RunManager implements MessageHandler {
           this.live.delete(msg.runId);
         }
         this.opts.store.deleteRun(msg.runId);
-        this.subscribers.delete(msg.runId);
+        this.subscriptions.forget(msg.runId);
         client.send({ type: 'runs', runs: this.listRuns(), ...(requestId !== undefined ? { requestId } : {}) });
         return;
       }
@@ -169,7 +161,7 @@ export class RunManager implements MessageHandler {
   }
 
   disconnect(client: Client): void {
-    for (const set of this.subscribers.values()) set.delete(client);
+    this.subscriptions.disconnect(client);
     for (const l of this.live.values()) l.checkpointRequesters.delete(client);
   }
 
@@ -282,31 +274,11 @@ export class RunManager implements MessageHandler {
   private subscribe(client: Client, runId: string, requestId?: string | number): void {
     const l = this.live.get(runId);
     if (!l && !this.opts.store.exists(runId)) throw new UserError('unknown_run', `no run ${runId}`);
-    const h = this.opts.store.readHistory(runId);
-    client.send({
-      type: 'history',
-      runId,
-      config: l ? l.run.config : h.config,
-      state: l ? l.run.state : h.state,
-      ...(h.parentRunId !== undefined ? { parentRunId: h.parentRunId } : {}),
-      ...(h.forkStep !== undefined ? { forkStep: h.forkStep } : {}),
-      metrics: compactMetrics(h.metrics, HISTORY_METRICS),
-      evals: h.evals,
-      applied: h.applied,
-      ...(requestId !== undefined ? { requestId } : {}),
-    });
-    // Reading the history and subscribing happen in one turn of the event loop: no message falls between.
-    this.subscriberSet(runId).add(client);
-  }
-
-  private subscriberSet(runId: string): Set<Client> {
-    let set = this.subscribers.get(runId);
-    if (!set) this.subscribers.set(runId, (set = new Set()));
-    return set;
+    this.subscriptions.subscribe(client, runId, l ? { config: l.run.config, state: l.run.state } : undefined, requestId);
   }
 
   private broadcast(runId: string, msg: ServerMessage, except?: Set<Client>): void {
-    for (const c of this.subscribers.get(runId) ?? []) if (!except?.has(c)) c.send(msg);
+    this.subscriptions.broadcast(runId, msg, except);
   }
 
   private checkpointToResume(resumeFrom: string): { state: TrainingState; inPlace: boolean } {
@@ -374,7 +346,7 @@ export class RunManager implements MessageHandler {
         ...(r.group !== undefined ? { group: r.group } : {}),
         ...(opts.requestId !== undefined ? { requestId: opts.requestId } : {}),
       });
-      this.subscriberSet(r.runId).add(opts.client);
+      this.subscriptions.add(opts.client, r.runId);
     }
     const edits = pickChanges(r.edits ?? {});
     if (Object.keys(edits).length) run.update(edits);
@@ -415,43 +387,4 @@ export class RunManager implements MessageHandler {
 function wirePath(p: string, field: string): string {
   if (!isAbsolute(p)) throw new UserError('bad_config', `${field} must be an absolute path${field === 'data' ? " or 'sample'" : ''}, got ${JSON.stringify(p.slice(0, 200))}`, field);
   return resolveUserPath(p, field);
-}
-
-function pickChanges(changes: LiveHyperparameters): LiveHyperparameters {
-  const out: LiveHyperparameters = {};
-  for (const k of LIVE_HYPERPARAMETERS) if (changes[k] !== undefined) out[k] = changes[k];
-  return out;
-}
-
-/** The configuration a resumed run trains with, and the live hyperparameter edits to apply at its first step. */
-export function resumedConfig(state: TrainingState, start: StartConfig): { config: RunConfig; edits: LiveHyperparameters } {
-  for (const field of ['seed', 'optimizer'] as const) {
-    if (start[field] !== undefined && start[field] !== state.config[field]) {
-      throw new UserError('bad_config', `${field} ${JSON.stringify(start[field])} differs from the checkpoint's ${JSON.stringify(state.config[field])}; a resumed run keeps its ${field} (fork it, or start a new run)`, field);
-    }
-  }
-  const config: RunConfig = { ...state.config };
-  for (const field of WHERE_AND_HOW) if (start[field] !== undefined) (config as Record<string, unknown>)[field] = start[field];
-  const edits: LiveHyperparameters = {};
-  for (const k of LIVE_HYPERPARAMETERS) if (start[k] !== undefined && start[k] !== state.config[k]) edits[k] = start[k];
-  return { config, edits };
-}
-
-/** Merges neighbouring metrics so a long run's history stays under `max` messages; min and max survive. */
-export function compactMetrics<T extends { loss: number; lossMin: number; lossMax: number; accuracy: number }>(list: T[], max: number): T[] {
-  if (list.length <= max) return list;
-  const per = Math.ceil(list.length / max);
-  const out: T[] = [];
-  for (let i = 0; i < list.length; i += per) {
-    const group = list.slice(i, i + per);
-    const last = group[group.length - 1];
-    out.push({
-      ...last,
-      loss: group.reduce((a, m) => a + m.loss, 0) / group.length,
-      accuracy: group.reduce((a, m) => a + m.accuracy, 0) / group.length,
-      lossMin: Math.min(...group.map((m) => m.lossMin)),
-      lossMax: Math.max(...group.map((m) => m.lossMax)),
-    });
-  }
-  return out;
 }

@@ -7,6 +7,7 @@ import { readCheckpoint } from '../store/checkpoint';
 import { adamTrainerHome, newRunId, resolveUserPath } from '../store/paths';
 import { RunStore } from '../store/runs';
 import { Run, type RunSummaryDone } from '../trainer';
+import { resumedConfig } from '../resume';
 import { parseFlags, type FlagSpec } from './args';
 import { startDashboard, type Dashboard } from './dashboardHook';
 
@@ -91,16 +92,13 @@ export async function trainCommand(args: string[]): Promise<number> {
   let config: RunConfig;
   let runId: string;
   let resume;
+  let resumeEdits: LiveHyperparameters = {};
   if (flags.resume !== undefined) {
     resume = readCheckpoint(resolveUserPath(String(flags.resume), '--resume'));
-    if (flags.seed !== undefined && flags.seed !== resume.config.seed) {
-      throw new UserError('bad_usage', `--seed ${flags.seed} differs from the checkpoint's seed ${resume.config.seed}; a resumed run keeps its seed (fork it instead)`);
-    }
-    if (flags.optimizer !== undefined && flags.optimizer !== resume.config.optimizer) {
-      throw new UserError('bad_usage', `--optimizer ${flags.optimizer} differs from the checkpoint's optimizer ${resume.config.optimizer}; a resumed run keeps its optimizer`);
-    }
-    config = { ...resume.config, ...place };
-    if (place.data === undefined && resume.config.data !== undefined) config.data = resume.config.data;
+    const start: StartConfig = { ...place, ...edits };
+    if (flags.optimizer !== undefined) start.optimizer = flags.optimizer as RunConfig['optimizer'];
+    if (flags.seed !== undefined) start.seed = flags.seed as number;
+    ({ config, edits: resumeEdits } = resumedConfig(resume, start, (field) => `--${field}`, 'bad_usage'));
     runId = resume.runId;
   } else {
     const start: StartConfig = { ...place, ...edits };
@@ -123,7 +121,7 @@ export async function trainCommand(args: string[]): Promise<number> {
     notice,
   });
   // A hyperparameter flag given with --resume is an edit at the resume step, recorded like one.
-  if (resume && Object.keys(edits).length) run.update(edits);
+  if (resume && Object.keys(resumeEdits).length) run.update(resumeEdits);
 
   let dashboard: Dashboard | null = null;
   if (flags.dashboard) dashboard = await startDashboard({ run, runsDir, cacheDir, notice });
