@@ -1,16 +1,18 @@
 // A run: the training loop around a TrainingSession, shared by `adam-trainer train` and the sidecar's
 // WebSocket runs. It trains in short chunks (a few tens of milliseconds), and between chunks it applies
-// edits, aggregates metrics (at most 20 a second, mean/min/max so spikes survive), evaluates at epoch
-// ends, writes checkpoints, and honours pause, resume and stop. Every step's loss goes to the run store.
+// edits (liveEdits.ts), emits metrics (runMetrics.ts: at most 20 a second, mean/min/max so spikes survive),
+// evaluates at epoch ends, writes checkpoints, and honours pause, resume and stop. Every step's loss goes to
+// the run store.
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { UserError, isUserError } from './errors';
 import type { Progress } from './data';
-import type { AppliedMessage, EvalMessage, LiveHyperparameters, MetricsMessage, RunConfig, RunState, StateMessage } from './protocol';
+import type { EvalMessage, LiveHyperparameters, RunConfig, RunState, StateMessage } from './protocol';
 import { isEnded } from './protocol';
 import { LiveEdits, type EditRequest } from './liveEdits';
-import { TrainingSession, type EngineKind, type EvalResult, type TrainedChunk } from './session';
+import { RunMetrics } from './runMetrics';
+import { TrainingSession, type EngineKind, type EvalResult } from './session';
 import { writeCheckpointAtomic } from './store/checkpoint';
 import type { RunStore } from './store/runs';
 import type { TrainingState } from './store/state';
@@ -40,30 +42,6 @@ export interface RunSummaryDone {
   parametersSha256: string;
 }
 
-/** Aggregates per-step losses over a window: mean, min, max, accuracy. */
-class Window {
-  lossSum = 0;
-  lossMin = Infinity;
-  lossMax = -Infinity;
-  correct = 0;
-  samples = 0;
-  steps = 0;
-  trainSeconds = 0;
-  add(loss: number, correct: number, batch: number): void {
-    this.lossSum += loss;
-    if (loss < this.lossMin) this.lossMin = loss;
-    if (loss > this.lossMax) this.lossMax = loss;
-    this.correct += correct;
-    this.samples += batch;
-    this.steps++;
-  }
-  reset(): void {
-    this.lossSum = 0; this.lossMin = Infinity; this.lossMax = -Infinity; this.correct = 0; this.samples = 0; this.steps = 0; this.trainSeconds = 0;
-  }
-}
-
-const MAX_HISTORY = 4000;
-
 export class Run extends EventEmitter {
   readonly runId: string;
   state: RunState = 'idle';
@@ -75,17 +53,10 @@ export class Run extends EventEmitter {
   private stopRequested = false;
   private pauseRequested = false;
   private wake: (() => void) | null = null;
-  private readonly live = new Window();
-  private readonly log = new Window();
-  private epochLoss = new Window();
+  private readonly metrics: RunMetrics;
   private lastLiveEmit = 0;
-  private trainSeconds = 0;
-  private samplesTrained = 0;
   private lastEval: EvalResult | null = null;
   private lastEvalStep = -1;
-  private readonly metricsHistory: MetricsMessage[] = [];
-  private readonly evalHistory: EvalMessage[] = [];
-  private readonly appliedHistory: AppliedMessage[] = [];
   private stateReason: string | undefined;
   config: RunConfig;
 
@@ -94,10 +65,7 @@ export class Run extends EventEmitter {
     this.opts = opts;
     this.runId = opts.runId;
     this.config = { ...opts.config };
-    if (opts.resume) {
-      this.log.lossSum = opts.resume.lossSum;
-      this.log.steps = opts.resume.lossCount;
-    }
+    this.metrics = new RunMetrics(opts.runId, opts.resume);
   }
 
   get step(): number {
@@ -106,10 +74,6 @@ export class Run extends EventEmitter {
 
   get checkpointDir(): string | undefined {
     return this.opts.checkpointDir ?? (this.opts.store ? this.opts.store.dir(this.runId) : undefined);
-  }
-
-  history(): { metrics: MetricsMessage[]; evals: EvalMessage[]; applied: AppliedMessage[]; state: RunState } {
-    return { metrics: [...this.metricsHistory], evals: [...this.evalHistory], applied: [...this.appliedHistory], state: this.state };
   }
 
   // ---- control, from the command line or the WebSocket -------------------------------------------
@@ -260,20 +224,17 @@ export class Run extends EventEmitter {
       const t0 = performance.now();
       const chunk = await s.trainChunk(n);
       const seconds = (performance.now() - t0) / 1000;
-      this.trainSeconds += seconds;
-      this.samplesTrained += chunk.steps * chunk.batchSize;
-      this.live.trainSeconds += seconds;
-      this.log.trainSeconds += seconds;
       // Size the next chunk to about chunkMs of work, so edits, pauses and metrics stay responsive.
       const perStep = seconds / chunk.steps;
       stepsPerChunk = Math.max(1, Math.min(4096, Math.round(chunkMs / 1000 / Math.max(perStep, 1e-6))));
-      const bad = this.consume(s, chunk);
+      const { logLines, bad } = this.metrics.add(s, chunk, seconds);
+      for (const line of logLines) this.emit('log', line);
+      this.opts.store?.appendLosses(this.runId, Float32Array.from(chunk.losses));
       if (s.step % c.checkpointEvery === 0) this.tryCheckpoint('latest.ckpt');
       if (chunk.epochEnded) {
         await this.runEval(s);
         this.tryCheckpoint(`step-${s.step}.ckpt`);
-        this.epochLossDone = this.epochLoss;
-        this.epochLoss = new Window();
+        this.metrics.epochEnded();
       }
       if (performance.now() - this.lastLiveEmit >= intervalMs) this.emitLive(s);
       if (bad !== null) {
@@ -292,72 +253,21 @@ export class Run extends EventEmitter {
   }
 
   private summary(s: TrainingSession): RunSummaryDone {
-    const lossWindow = this.epochLoss.steps > 0 ? this.epochLoss : this.epochLossDone;
     return {
       steps: s.step,
-      seconds: this.trainSeconds,
-      samplesPerSec: this.trainSeconds > 0 ? this.samplesTrained / this.trainSeconds : 0,
-      trainLoss: lossWindow && lossWindow.steps ? lossWindow.lossSum / lossWindow.steps : NaN,
+      seconds: this.metrics.trainSeconds,
+      samplesPerSec: this.metrics.samplesPerSec,
+      trainLoss: this.metrics.trainLoss,
       testAccuracy: this.lastEval?.testAccuracy ?? 0,
       parametersSha256: s.parametersSha256(),
     };
   }
 
-  private epochLossDone: Window | null = null;
-
-  /** Folds a chunk's per-step losses into the windows; returns 'NaN'/'Infinity' if a loss was not finite. */
-  private consume(s: TrainingSession, chunk: TrainedChunk): string | null {
-    let bad: string | null = null;
-    const c = s.config;
-    for (let i = 0; i < chunk.steps; i++) {
-      const loss = chunk.losses[i];
-      const correct = chunk.correct[i];
-      if (!Number.isFinite(loss) && bad === null) bad = String(loss);
-      this.live.add(loss, correct, chunk.batchSize);
-      this.epochLoss.add(loss, correct, chunk.batchSize);
-      this.log.add(loss, correct, chunk.batchSize);
-      const step = chunk.firstStep + i;
-      if (step % c.logEvery === 0) {
-        this.emit('log', this.metricsFrom(s, this.log, step, this.log.trainSeconds));
-        this.log.reset();
-      }
-    }
-    this.opts.store?.appendLosses(this.runId, Float32Array.from(chunk.losses));
-    return bad;
-  }
-
-  private metricsFrom(s: TrainingSession, w: Window, step: number, seconds: number): MetricsMessage {
-    const stats = s.optimizerStats();
-    const n = Math.max(1, w.steps);
-    return {
-      type: 'metrics',
-      runId: this.runId,
-      step,
-      epoch: s.epochProgress,
-      samplesSeen: this.samplesSeen(s),
-      loss: w.lossSum / n,
-      lossMin: w.steps ? w.lossMin : 0,
-      lossMax: w.steps ? w.lossMax : 0,
-      accuracy: w.samples ? w.correct / w.samples : 0,
-      learningRate: s.config.learningRate,
-      samplesPerSec: seconds > 0 ? w.samples / seconds : this.trainSeconds > 0 ? this.samplesTrained / this.trainSeconds : 0,
-      updateRatio: stats.updateRatio,
-      optimizer: stats.optimizer,
-    };
-  }
-
-  private samplesSeen(s: TrainingSession): number {
-    return s.epoch * s.dataset.train.count + s.cursor;
-  }
-
   /** Sends the steps aggregated since the last metrics message, if any. */
   private emitLive(s: TrainingSession): void {
-    if (this.live.steps === 0) return;
-    const msg = this.metricsFrom(s, this.live, s.step, this.live.trainSeconds);
-    this.live.reset();
+    const msg = this.metrics.takeLive(s);
+    if (!msg) return;
     this.lastLiveEmit = performance.now();
-    this.metricsHistory.push(msg);
-    if (this.metricsHistory.length > MAX_HISTORY) compact(this.metricsHistory);
     this.opts.store?.appendEvent(this.runId, msg);
     this.emit('metrics', msg);
   }
@@ -367,7 +277,6 @@ export class Run extends EventEmitter {
     const applied = this.edits.settle(this.runId, s.step + 1, (changes) => s.update(changes));
     this.config = { ...s.config };
     if (!applied) return;
-    this.appliedHistory.push(applied);
     this.opts.store?.appendEvent(this.runId, applied);
     this.emit('applied', applied);
   }
@@ -377,7 +286,6 @@ export class Run extends EventEmitter {
     this.lastEval = r;
     this.lastEvalStep = s.step;
     const msg: EvalMessage = { type: 'eval', runId: this.runId, step: s.step, epoch: s.epochProgress, ...r };
-    this.evalHistory.push(msg);
     this.opts.store?.appendEvent(this.runId, msg);
     this.emit('eval', msg);
   }
@@ -388,7 +296,7 @@ export class Run extends EventEmitter {
     if (!dir || !this.session) return null;
     const file = join(dir, name);
     try {
-      const state = this.session.snapshot(this.runId, this.log.lossSum, this.log.steps, {
+      const state = this.session.snapshot(this.runId, this.metrics.log.lossSum, this.metrics.log.steps, {
         ...(this.opts.parentRunId ? { parentRunId: this.opts.parentRunId, forkStep: this.opts.forkStep } : {}),
       });
       writeCheckpointAtomic(file, state);
@@ -399,16 +307,4 @@ export class Run extends EventEmitter {
       return null;
     }
   }
-}
-
-/** Halves a long metrics history by merging neighbours: means weighted, min and max kept, so spikes survive. */
-function compact(h: MetricsMessage[]): void {
-  const out: MetricsMessage[] = [];
-  for (let i = 0; i + 1 < h.length; i += 2) {
-    const a = h[i], b = h[i + 1];
-    out.push({ ...b, loss: (a.loss + b.loss) / 2, lossMin: Math.min(a.lossMin, b.lossMin), lossMax: Math.max(a.lossMax, b.lossMax), accuracy: (a.accuracy + b.accuracy) / 2 });
-  }
-  if (h.length % 2) out.push(h[h.length - 1]);
-  h.length = 0;
-  h.push(...out);
 }
