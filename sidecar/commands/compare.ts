@@ -193,7 +193,10 @@ export async function compareCommand(args: string[]): Promise<number> {
   const seconds = (performance.now() - t0) / 1000;
   const summary = compareResults(results, optimizers);
   if (json) out(summaryLine(summary, group, seconds));
-  else process.stdout.write(resultsTable(results, summary, optimizers, seeds) + `\n${summary.verdict}.\n${results.length} runs in ${formatSeconds(seconds)}; group ${group.id} in ${store.root}\n`);
+  else {
+    if (results.length) process.stdout.write(resultsTable(results, summary, optimizers, seeds) + '\n');
+    process.stdout.write(`${summary.verdict}.\n${results.length} runs in ${formatSeconds(seconds)}; group ${group.id} in ${store.root}\n`);
+  }
   if (interrupted) {
     notice(`adam-trainer compare: interrupted; ${results.length} of ${jobs.length} runs finished`);
     return 1;

@@ -2,9 +2,9 @@
 // a few short runs, the JSON lines checked against statistics worked out here from the result lines.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { run, runText, tempDir } from './helpers';
+import { collect, run, runText, start, tempDir } from './helpers';
 
 const home = tempDir('adam-home-');
 const env = { ADAM_TRAINER_HOME: home };
@@ -110,6 +110,26 @@ test('without --json it prints a table of seeds and optimizers, the statistics a
   assert.match(r.stdout, /^95% CI\s/m);
   assert.match(r.stdout, /adam - sgd = [+-]\d+\.\d\d points of test accuracy \(95% CI .* paired over 2 seeds\): the interval (excludes|includes) zero/);
   assert.match(r.stderr, /\[4\/4\] sgd seed 5: \d+\.\d\d%/);
+});
+
+test('Ctrl-C stops the runs after their checkpoints, starts no more, still prints the summary and exits 1', async () => {
+  const runsDir = tempDir('adam-runs-');
+  const child = start(['compare', '--optimizers', 'adam,sgd', '--seeds', '1-3', '--data', 'sample', '--epochs', '50', '--runs-dir', runsDir, '--json'], env);
+  const done = collect(child);
+  // The first run's folder exists once the signal handlers are in place.
+  const deadline = Date.now() + 30_000;
+  while (!(existsSync(runsDir) && readdirSync(runsDir).length > 0)) {
+    assert.ok(Date.now() < deadline, 'no run started');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.kill('SIGINT');
+  const r = await done;
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /interrupted; 0 of 6 runs finished/);
+  assert.equal(r.lines.at(-1)?.type, 'summary');
+  const folders = readdirSync(runsDir);
+  assert.ok(folders.length >= 1 && folders.length <= 2, `${folders.length} runs started`);
+  for (const id of folders) assert.equal(JSON.parse(readFileSync(join(runsDir, id, 'status.json'), 'utf8')).state, 'stopped');
 });
 
 for (const [flags, pattern] of [
