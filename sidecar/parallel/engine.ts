@@ -28,7 +28,7 @@ export interface ChunkResult {
   steps: number;
   losses: Float64Array; // view, valid until the next chunk
   correct: Int32Array;
-  appliedAtStep: number | null; // set when a pending hyperparameter edit took effect in this chunk
+  appliedAtStep: number | null; // set when staged hyperparameters took effect in this chunk (at its first step)
 }
 
 export function workerScriptPath(): string {
@@ -52,16 +52,21 @@ export class ParallelEngine {
   readonly predictions: Int32Array;
   private readonly ctrl: Int32Array;
   private readonly pending: Float64Array;
+  private readonly active: Float64Array;
   private readonly results: Float64Array;
-  private readonly stepLoss: Float64Array;
-  private readonly stepCorrect: Int32Array;
+  private readonly shardLoss: Float64Array;
+  private readonly shardCorrect: Int32Array;
+  private readonly stepLoss = new Float64Array(MAX_CHUNK_STEPS);
+  private readonly stepCorrect = new Int32Array(MAX_CHUNK_STEPS);
   private readonly scratchTable: Int32Array;
   private readonly threads: Worker[] = [];
   private failure: Error | null = null;
   private busy = false;
   private closed = false;
   private batchSize: number;
-  private appliedSeen = 0;
+  /** setHyper was called since the last chunk: the next chunk's first step takes the new values. */
+  private hyperStaged = false;
+  private nextTask = 0;
 
   private constructor(private readonly opts: EngineOptions) {
     const { arena, workers: W } = opts;
@@ -75,8 +80,8 @@ export class ParallelEngine {
       pendingHyper: a(HYPER.size * 8),
       activeHyper: a(HYPER.size * 8),
       results: a(W * 2 * 8),
-      stepLoss: a(MAX_CHUNK_STEPS * 8),
-      stepCorrect: a(MAX_CHUNK_STEPS * 4),
+      shardLoss: a(MAX_CHUNK_STEPS * W * 8),
+      shardCorrect: a(MAX_CHUNK_STEPS * W * 4),
       params: a(padded * 4),
       gradStrideBytes: padded * 4,
       grads: a(padded * 4 * W),
@@ -98,9 +103,10 @@ export class ParallelEngine {
     this.layout = L;
     this.ctrl = arena.i32(L.control, CTRL.size);
     this.pending = arena.f64(L.pendingHyper, HYPER.size);
+    this.active = arena.f64(L.activeHyper, HYPER.size);
     this.results = arena.f64(L.results, W * 2);
-    this.stepLoss = arena.f64(L.stepLoss, MAX_CHUNK_STEPS);
-    this.stepCorrect = arena.i32(L.stepCorrect, MAX_CHUNK_STEPS);
+    this.shardLoss = arena.f64(L.shardLoss, MAX_CHUNK_STEPS * W);
+    this.shardCorrect = arena.i32(L.shardCorrect, MAX_CHUNK_STEPS * W);
     this.scratchTable = arena.i32(L.scratchTable, W);
     this.params = arena.f32(L.params, P);
     this.m = arena.f32(L.m, P);
@@ -113,10 +119,9 @@ export class ParallelEngine {
     this.batchSize = opts.batchSize;
     this.ensureScratch(opts.batchSize);
     this.setHyper(opts.hyper);
-    // The first edit is the initial configuration: make it active before any step.
-    arena.f64(L.activeHyper, HYPER.size).set(this.pending);
-    this.appliedSeen = Atomics.load(this.ctrl, CTRL.hyperVersion);
-    Atomics.store(this.ctrl, CTRL.appliedVersion, this.appliedSeen);
+    // The initial configuration is active before any step; it is not an edit.
+    this.active.set(this.pending);
+    this.hyperStaged = false;
   }
 
   static async start(opts: EngineOptions): Promise<ParallelEngine> {
@@ -163,7 +168,7 @@ export class ParallelEngine {
     if (this.failure || this.closed) return;
     this.failure = e;
     Atomics.store(this.ctrl, CTRL.abort, 1);
-    for (const slot of [CTRL.release, CTRL.done, CTRL.commandSeq]) Atomics.notify(this.ctrl, slot);
+    for (const slot of [CTRL.completed, CTRL.done, CTRL.commandSeq]) Atomics.notify(this.ctrl, slot);
   }
 
   /** Scratch big enough for a worker's shard of a batch (and for evaluation slices). */
@@ -175,9 +180,10 @@ export class ParallelEngine {
     Atomics.store(this.ctrl, CTRL.scratchCapacity, capacity);
   }
 
-  /** Stage hyperparameters; the workers adopt them at the next step boundary (seqlock, see worker.ts). */
+  /** Stages hyperparameters between chunks; the next chunk's first step uses them (they are copied in as it starts). */
   setHyper(h: OptimizerHyperparameters): void {
-    Atomics.add(this.ctrl, CTRL.hyperVersion, 1);
+    if (this.busy) throw new Error('hyperparameters change between chunks, not during one');
+    this.hyperStaged = true;
     this.pending[HYPER.learningRate] = h.learningRate;
     this.pending[HYPER.beta1] = h.beta1;
     this.pending[HYPER.beta2] = h.beta2;
@@ -185,7 +191,6 @@ export class ParallelEngine {
     this.pending[HYPER.weightDecay] = h.weightDecay;
     this.pending[HYPER.momentum] = h.momentum;
     this.pending[HYPER.optimizer] = OPTIMIZERS.indexOf(h.optimizer);
-    Atomics.add(this.ctrl, CTRL.hyperVersion, 1);
   }
 
   /** Changes the batch size between chunks (buffers re-sized here, never inside a step). */
@@ -194,7 +199,8 @@ export class ParallelEngine {
     this.batchSize = batchSize;
   }
 
-  private async command(command: number): Promise<void> {
+  /** Issues a command and waits (without blocking the event loop) until `finished()` says it is done. */
+  private async command(command: number, finished: () => { slot: number; value: number } | null): Promise<void> {
     if (this.failure) throw this.failure;
     if (this.closed) throw new Error('engine closed');
     if (this.busy) throw new Error('engine busy: one command at a time');
@@ -202,17 +208,14 @@ export class ParallelEngine {
     try {
       const c = this.ctrl;
       Atomics.store(c, CTRL.done, 0);
-      Atomics.store(c, CTRL.arrive, 0);
-      Atomics.store(c, CTRL.release, 0);
       Atomics.store(c, CTRL.command, command);
       Atomics.add(c, CTRL.commandSeq, 1);
       Atomics.notify(c, CTRL.commandSeq);
-      const W = this.layout.workers;
       for (;;) {
         if (this.failure) throw this.failure;
-        const done = Atomics.load(c, CTRL.done);
-        if (done >= W) break;
-        const r = Atomics.waitAsync(c, CTRL.done, done, 1000);
+        const wait = finished();
+        if (!wait) break;
+        const r = Atomics.waitAsync(c, wait.slot, wait.value, 1000);
         if (r.async) await r.value;
       }
       if (this.failure) throw this.failure;
@@ -223,22 +226,45 @@ export class ParallelEngine {
 
   /**
    * Trains `steps` steps on the permutation starting at `cursor`, with Adam's t starting at startStep + 1.
-   * The caller keeps the chunk inside one epoch.
+   * The caller keeps the chunk inside one epoch. Hyperparameters staged since the last chunk take effect at its
+   * first step.
    */
   async train(startStep: number, cursor: number, steps: number): Promise<ChunkResult> {
     if (steps < 1 || steps > MAX_CHUNK_STEPS) throw new Error(`chunk of ${steps} steps`);
     if (cursor + steps * this.batchSize > this.layout.trainCount) throw new Error('chunk runs past the epoch');
     const c = this.ctrl;
+    const W = this.layout.workers;
+    let appliedAtStep: number | null = null;
+    if (this.hyperStaged) {
+      this.active.set(this.pending);
+      this.hyperStaged = false;
+      appliedAtStep = startStep + 1;
+    }
+    const first = this.nextTask;
+    const end = first + steps * 2 * W;
+    this.nextTask = end;
     Atomics.store(c, CTRL.chunkSteps, steps);
     Atomics.store(c, CTRL.chunkStartStep, startStep);
     Atomics.store(c, CTRL.chunkCursor, cursor);
     Atomics.store(c, CTRL.batchSize, this.batchSize);
-    await this.command(COMMAND.train);
-    const applied = Atomics.load(c, CTRL.appliedVersion);
-    let appliedAtStep: number | null = null;
-    if (applied !== this.appliedSeen) {
-      this.appliedSeen = applied;
-      appliedAtStep = Atomics.load(c, CTRL.appliedAtStep);
+    Atomics.store(c, CTRL.chunkFirstTask, first);
+    Atomics.store(c, CTRL.chunkEndTask, end);
+    await this.command(COMMAND.train, () => {
+      const completed = Atomics.load(c, CTRL.completed);
+      return completed >= end ? null : { slot: CTRL.completed, value: completed };
+    });
+    // Each step's loss: the shards' sums in shard order, whichever thread computed them (the same numbers for
+    // the same worker count).
+    const B = this.batchSize;
+    for (let s = 0; s < steps; s++) {
+      let loss = 0;
+      let correct = 0;
+      for (let k = 0; k < W; k++) {
+        loss += this.shardLoss[s * W + k];
+        correct += this.shardCorrect[s * W + k];
+      }
+      this.stepLoss[s] = loss / B;
+      this.stepCorrect[s] = correct;
     }
     return { steps, losses: this.stepLoss.subarray(0, steps), correct: this.stepCorrect.subarray(0, steps), appliedAtStep };
   }
@@ -246,7 +272,11 @@ export class ParallelEngine {
   /** Evaluates the first `count` test images (all by default); predictions land in this.predictions. */
   async evaluate(count = this.layout.testCount): Promise<{ lossSum: number; predictions: Int32Array }> {
     Atomics.store(this.ctrl, CTRL.evalCount, count);
-    await this.command(COMMAND.evaluate);
+    const W = this.layout.workers;
+    await this.command(COMMAND.evaluate, () => {
+      const done = Atomics.load(this.ctrl, CTRL.done);
+      return done >= W ? null : { slot: CTRL.done, value: done };
+    });
     let lossSum = 0;
     for (let k = 0; k < this.layout.workers; k++) lossSum += this.results[k * 2];
     return { lossSum, predictions: this.predictions.subarray(0, count) };
@@ -262,7 +292,7 @@ export class ParallelEngine {
     Atomics.store(this.ctrl, CTRL.command, COMMAND.exit);
     Atomics.store(this.ctrl, CTRL.abort, 1);
     Atomics.add(this.ctrl, CTRL.commandSeq, 1);
-    for (const slot of [CTRL.release, CTRL.done, CTRL.commandSeq]) Atomics.notify(this.ctrl, slot);
+    for (const slot of [CTRL.completed, CTRL.done, CTRL.commandSeq]) Atomics.notify(this.ctrl, slot);
     await Promise.all(this.threads.map((w) => w.terminate()));
   }
 

@@ -1,21 +1,28 @@
 // The shared control block and the offsets every worker needs, agreed between the engine (main thread)
 // and the workers. Coordination is Atomics on these words; there is no postMessage per step.
+//
+// A training chunk is a list of tasks: for each step, one forward/backward task per shard of the batch, then one
+// optimizer task per slice of the parameters. The shards and slices are logical (`workers` of each, so the
+// numbers depend on the worker count and nothing else); any thread may take any task. Tasks are numbered from
+// the engine's start, and `claimed` / `completed` only grow: a thread claims the next task with a
+// compare-exchange on `claimed` (never past the chunk's end), and may start a task of phase g only when
+// `completed` has reached the first task of phase g (every task of the phases before it is done). So a thread
+// that the OS does not schedule holds nothing up, unless it holds a task it has claimed.
 
 // Int32 slots of the control block.
 export const CTRL = {
   commandSeq: 0, // incremented by the main thread to issue a command; workers wait on it
   command: 1, // one of COMMAND
   done: 2, // workers that finished the current command; the main thread waits on it
-  arrive: 3, // barrier arrivals within a command
-  release: 4, // barrier generation released by the last arriver
+  claimed: 3, // training tasks claimed so far (monotonic)
+  completed: 4, // training tasks completed so far (monotonic); workers and the engine wait on it
   abort: 5, // non-zero: stop at the next wait (a worker failed, or the engine is closing)
   chunkSteps: 6, // steps in this chunk
   chunkStartStep: 7, // optimizer steps taken before the chunk (Adam's t is chunkStartStep + i + 1)
   chunkCursor: 8, // index into the permutation of the chunk's first sample
   batchSize: 9,
-  hyperVersion: 10, // seqlock over the pending hyperparameters: odd while the main thread writes
-  appliedVersion: 11, // last pending version copied into the active block
-  appliedAtStep: 12, // the step (1-based t) at which appliedVersion took effect
+  chunkFirstTask: 10, // the number of this chunk's first task
+  chunkEndTask: 11, // one past its last task
   evalCount: 13, // test images to evaluate
   failedWorker: 14, // index + 1 of a worker that failed
   scratchCapacity: 15, // images a worker's scratch holds
@@ -37,9 +44,9 @@ export interface EngineLayout {
   control: number; // Int32[CTRL.size]
   pendingHyper: number; // Float64[HYPER.size]
   activeHyper: number; // Float64[HYPER.size]
-  results: number; // Float64[workers * 2]: loss sum, correct count of the worker's latest shard or eval slice
-  stepLoss: number; // Float64[MAX_CHUNK_STEPS]: each step's mean loss
-  stepCorrect: number; // Int32[MAX_CHUNK_STEPS]
+  results: number; // Float64[workers * 2]: loss sum of each worker's eval slice
+  shardLoss: number; // Float64[MAX_CHUNK_STEPS * workers]: each step's loss sum per shard
+  shardCorrect: number; // Int32[MAX_CHUNK_STEPS * workers]: each step's correct count per shard
   params: number;
   grads: number; // workers buffers of gradStrideBytes each
   gradStrideBytes: number;
@@ -49,8 +56,8 @@ export interface EngineLayout {
   permutation: number; // Int32[trainCount]
   testIndices: number; // Int32[testCount]: 0..testCount-1
   predictions: number; // Int32[testCount]
-  scratchTable: number; // Int32[workers]: each worker's scratch offset (reallocated when the batch outgrows it)
-  stats: number; // Int32[workers * 4]: each worker's kernel stats (correct count)
+  scratchTable: number; // Int32[workers]: each thread's scratch offset (reallocated when the batch outgrows it)
+  stats: number; // Int32[workers * 4]: each thread's kernel stats (correct count)
   trainImages: number;
   trainLabels: number;
   trainCount: number;

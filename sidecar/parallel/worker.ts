@@ -1,8 +1,8 @@
-// A training worker thread. It waits on the shared control block for a command from the engine; for a
-// training chunk it runs, step after step: forward/backward on its shard of the batch, a barrier, the
-// optimizer on its own slice of the parameters (summing every worker's gradients), a barrier. The last
-// worker to arrive at the first barrier adds up the step's loss and adopts hyperparameter edits, so all
-// workers use the same values for the same step.
+// A training worker thread. It waits on the shared control block for a command from the engine. For a training
+// chunk it takes tasks until there are none left (layout.ts): the forward/backward of one shard of a step's batch
+// into that shard's gradient buffer, or the optimizer on one slice of the parameters (summing every shard's
+// gradients in shard order). Which thread runs which task does not change a number; a thread that is not
+// scheduled (another program has the core) leaves its share to the others instead of holding them at a barrier.
 import { parentPort, workerData } from 'node:worker_threads';
 import { instantiateKernels, heapBase } from '../kernels/loader';
 import { ARENA_BASE } from './arena';
@@ -25,11 +25,10 @@ function run(init: WorkerInit): void {
   const W = L.workers;
   const buf = memory.buffer;
   const ctrl = new Int32Array(buf, L.control, CTRL.size);
-  const pending = new Float64Array(buf, L.pendingHyper, HYPER.size);
   const active = new Float64Array(buf, L.activeHyper, HYPER.size);
   const results = new Float64Array(buf, L.results, W * 2);
-  const stepLoss = new Float64Array(buf, L.stepLoss, MAX_CHUNK_STEPS);
-  const stepCorrect = new Int32Array(buf, L.stepCorrect, MAX_CHUNK_STEPS);
+  const shardLoss = new Float64Array(buf, L.shardLoss, MAX_CHUNK_STEPS * W);
+  const shardCorrect = new Int32Array(buf, L.shardCorrect, MAX_CHUNK_STEPS * W);
   const scratchTable = new Int32Array(buf, L.scratchTable, W);
   const stats = new Int32Array(buf, L.stats, W * 4);
   const statsPtr = L.stats + index * 16;
@@ -42,82 +41,65 @@ function run(init: WorkerInit): void {
     backend = referenceBackend(memory, L.parameterCount, () => Atomics.load(ctrl, CTRL.scratchCapacity));
   }
   const spin = init.spinIterations;
-  const paramStart = split(L.parameterCount, W, index, 4);
-  const paramEnd = split(L.parameterCount, W, index + 1, 4);
-  const myGrads = L.grads + index * L.gradStrideBytes;
+  const scratchOf = () => scratchTable[index];
   const hyper: StepHyper = { learningRate: 0, beta1: 0, beta2: 0, epsilon: 0, weightDecay: 0, momentum: 0, optimizer: 'adam', biasCorrection1: 1, biasCorrection2: 1, step: 0 };
-  let generation = 0;
 
-  // Spin briefly, then sleep: at batch 4 a step is a few hundred microseconds, shorter than a futex round trip.
+  // Spin briefly, then sleep: at batch 4 a task is a hundred-odd microseconds, shorter than a futex round trip;
+  // but a thread that waits on one that is not running must give the core up soon.
   const waitWhile = (slot: number, value: number) => {
     for (let i = 0; Atomics.load(ctrl, slot) === value; i++) {
       if (Atomics.load(ctrl, CTRL.abort) !== 0) throw new Aborted();
       if (i >= spin) Atomics.wait(ctrl, slot, value, 50);
     }
   };
-
-  /** All workers meet; the last to arrive runs `last` before anyone goes on. */
-  const barrier = (last?: () => void) => {
-    generation++;
-    const arrived = Atomics.add(ctrl, CTRL.arrive, 1) + 1;
-    if (arrived === generation * W) {
-      if (last) last();
-      Atomics.store(ctrl, CTRL.release, generation);
-      Atomics.notify(ctrl, CTRL.release);
-      return;
-    }
-    for (let i = 0; Atomics.load(ctrl, CTRL.release) < generation; i++) {
+  const waitUntilCompleted = (count: number) => {
+    for (let i = 0; ; i++) {
+      const completed = Atomics.load(ctrl, CTRL.completed);
+      if (completed - count >= 0) return;
       if (Atomics.load(ctrl, CTRL.abort) !== 0) throw new Aborted();
-      if (i >= spin) Atomics.wait(ctrl, CTRL.release, generation - 1, 50);
-    }
-  };
-
-  const adoptHyper = (step: number) => {
-    const version = Atomics.load(ctrl, CTRL.hyperVersion);
-    if ((version & 1) === 0 && version !== Atomics.load(ctrl, CTRL.appliedVersion)) {
-      for (let i = 0; i < HYPER.size; i++) active[i] = pending[i];
-      // A torn read is impossible: the main thread bumps the version before and after writing.
-      if (Atomics.load(ctrl, CTRL.hyperVersion) === version) {
-        Atomics.store(ctrl, CTRL.appliedVersion, version);
-        Atomics.store(ctrl, CTRL.appliedAtStep, step);
-      }
+      if (i >= spin) Atomics.wait(ctrl, CTRL.completed, completed, 50);
     }
   };
 
   const trainChunk = () => {
-    const steps = Atomics.load(ctrl, CTRL.chunkSteps);
     const startStep = Atomics.load(ctrl, CTRL.chunkStartStep);
     const cursor0 = Atomics.load(ctrl, CTRL.chunkCursor);
     const B = Atomics.load(ctrl, CTRL.batchSize);
-    const lo = split(B, W, index);
-    const hi = split(B, W, index + 1);
-    const scratch = scratchTable[index];
+    const first = Atomics.load(ctrl, CTRL.chunkFirstTask);
+    const end = Atomics.load(ctrl, CTRL.chunkEndTask);
     const invBatch = 1 / B;
-    for (let s = 0; s < steps; s++) {
-      const t = startStep + s + 1;
-      const indices = L.permutation + (cursor0 + s * B + lo) * 4;
-      results[index * 2] = backend.trainShard(L.params, myGrads, L.trainImages, L.trainLabels, indices, hi - lo, invBatch, scratch, statsPtr);
-      results[index * 2 + 1] = stats[index * 4];
-      barrier(() => {
-        let loss = 0;
-        let correct = 0;
-        for (let k = 0; k < W; k++) { loss += results[k * 2]; correct += results[k * 2 + 1]; }
-        stepLoss[s] = loss / B;
-        stepCorrect[s] = correct;
-        adoptHyper(t);
-      });
-      hyper.learningRate = active[HYPER.learningRate];
-      hyper.beta1 = active[HYPER.beta1];
-      hyper.beta2 = active[HYPER.beta2];
-      hyper.epsilon = active[HYPER.epsilon];
-      hyper.weightDecay = active[HYPER.weightDecay];
-      hyper.momentum = active[HYPER.momentum];
-      hyper.optimizer = OPTIMIZERS[active[HYPER.optimizer]];
-      hyper.biasCorrection1 = biasCorrection(hyper.beta1, t);
-      hyper.biasCorrection2 = biasCorrection(hyper.beta2, t);
-      hyper.step = t;
-      backend.optimizerSlice(hyper, L.params, L.grads, L.gradStrideBytes, W, L.m, L.v, L.vMax, paramStart, paramEnd);
-      barrier();
+    hyper.learningRate = active[HYPER.learningRate];
+    hyper.beta1 = active[HYPER.beta1];
+    hyper.beta2 = active[HYPER.beta2];
+    hyper.epsilon = active[HYPER.epsilon];
+    hyper.weightDecay = active[HYPER.weightDecay];
+    hyper.momentum = active[HYPER.momentum];
+    hyper.optimizer = OPTIMIZERS[active[HYPER.optimizer]];
+    for (;;) {
+      // Claim the next task of this chunk, never past its end (a late thread must not take the next chunk's).
+      const task = Atomics.load(ctrl, CTRL.claimed);
+      if (task - end >= 0) return;
+      if (Atomics.compareExchange(ctrl, CTRL.claimed, task, task + 1) !== task) continue;
+      const local = task - first;
+      const phase = Math.floor(local / W); // 2 per step: shards, then slices
+      const k = local - phase * W;
+      const s = phase >> 1;
+      waitUntilCompleted(first + phase * W);
+      if ((phase & 1) === 0) {
+        const lo = split(B, W, k);
+        const hi = split(B, W, k + 1);
+        const indices = L.permutation + (cursor0 + s * B + lo) * 4;
+        shardLoss[s * W + k] = backend.trainShard(L.params, L.grads + k * L.gradStrideBytes, L.trainImages, L.trainLabels, indices, hi - lo, invBatch, scratchOf(), statsPtr);
+        shardCorrect[s * W + k] = stats[index * 4];
+      } else {
+        const t = startStep + s + 1;
+        hyper.biasCorrection1 = biasCorrection(hyper.beta1, t);
+        hyper.biasCorrection2 = biasCorrection(hyper.beta2, t);
+        hyper.step = t;
+        backend.optimizerSlice(hyper, L.params, L.grads, L.gradStrideBytes, W, L.m, L.v, L.vMax, split(L.parameterCount, W, k, 4), split(L.parameterCount, W, k + 1, 4));
+      }
+      const completed = Atomics.add(ctrl, CTRL.completed, 1) + 1;
+      if ((completed - first) % W === 0) Atomics.notify(ctrl, CTRL.completed); // a phase is complete
     }
   };
 
@@ -126,7 +108,7 @@ function run(init: WorkerInit): void {
     const lo = split(n, W, index);
     const hi = split(n, W, index + 1);
     const cap = Math.max(1, Atomics.load(ctrl, CTRL.scratchCapacity));
-    const scratch = scratchTable[index];
+    const scratch = scratchOf();
     let loss = 0;
     for (let i = lo; i < hi; i += cap) {
       const count = Math.min(cap, hi - i);
@@ -147,7 +129,6 @@ function run(init: WorkerInit): void {
     seen = Atomics.load(ctrl, CTRL.commandSeq);
     const command = Atomics.load(ctrl, CTRL.command);
     if (command === COMMAND.exit) return;
-    generation = 0;
     try {
       if (command === COMMAND.train) trainChunk();
       else if (command === COMMAND.evaluate) evaluate();
@@ -168,7 +149,7 @@ if (parentPort && workerData) {
     const ctrl = new Int32Array(init.memory.buffer, init.layout.control, CTRL.size);
     Atomics.store(ctrl, CTRL.failedWorker, init.index + 1);
     Atomics.store(ctrl, CTRL.abort, 1);
-    Atomics.notify(ctrl, CTRL.release);
+    Atomics.notify(ctrl, CTRL.completed);
     Atomics.notify(ctrl, CTRL.done);
     throw e;
   }
