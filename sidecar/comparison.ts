@@ -1,8 +1,9 @@
 // A comparison over seeds (DESIGN.md `adam-trainer compare`): every (optimizer, seed) pair of the seed's
 // experiment, trained as many at a time as the cores allow without slowing each other. Each run gets a
-// fraction of the cores (one worker thread by default) and runs beside the others, which beats running them
-// one after another with every core: at batch 4 the barriers between workers cost more than they give (2
-// workers were 1.56x one worker, two runs side by side are 2x). Shared by the command line and the sidecar.
+// fraction of the cores (one worker thread by default) and runs beside the others, rather than one after
+// another with every core: at batch 4 the barriers between workers cost much of what a second worker gives (2
+// workers were 1.56x one worker, BENCHMARKS.md), and runs side by side share no barrier. Shared by the command
+// line and the sidecar.
 import { availableParallelism } from 'node:os';
 import { newRunId } from './store/paths';
 import type { OptimizerName, RunGroup } from './protocol';
