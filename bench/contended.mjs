@@ -1,0 +1,47 @@
+// Training throughput while another program keeps one core busy (issue 13): the seed's experiment on the real
+// CIFAR-10 at batch 4 and 32, with 1 and 2 workers and the default, each run with a plain JavaScript busy loop in
+// another process (as VS Code's renderer, a browser or a build would be), and idle for comparison. Prints the
+// median samples/s of each cell over --repeats runs, interleaved so that drift in the machine's load is shared.
+//   node bench/contended.mjs [--data DIR] [--steps 3000] [--repeats 3] [--root DIR (another checkout's build, to compare)]
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = join(dirname(fileURLToPath(import.meta.url)), '..');
+const arg = (name, fallback) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : fallback; };
+const data = arg('data', existsSync(join(here, '..', 'shared', 'data', 'cifar10-jpg')) ? join(here, '..', 'shared', 'data', 'cifar10-jpg') : 'sample');
+const steps = Number(arg('steps', 3000));
+const repeats = Number(arg('repeats', 3));
+const roots = [here, ...(arg('root') ? [arg('root')] : [])];
+
+function busyLoop() {
+  return spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' });
+}
+
+function train(root, batch, workers) {
+  const args = [join(root, 'bin', 'adam-trainer.js'), 'train', '--data', data, '--batch-size', String(batch), '--max-steps', String(steps), '--seed', '1', '--json', '--log-every', String(steps), '--runs-dir', join(process.env.TMPDIR ?? '/tmp', 'adam-contended-runs')];
+  if (workers !== 'default') args.push('--workers', String(workers));
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 26 });
+  const done = r.stdout.trim().split('\n').map((l) => JSON.parse(l)).find((m) => m.type === 'done');
+  if (!done) throw new Error(`no done line from ${root}: ${r.stderr.slice(-500)}`);
+  return done.samplesPerSec;
+}
+
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+const cells = [];
+for (const load of ['idle', 'one core busy']) for (const batch of [4, 32]) for (const workers of [1, 2, 'default']) for (const root of roots) cells.push({ load, batch, workers, root, results: [] });
+for (let r = 0; r < repeats; r++) {
+  for (const c of cells) {
+    const busy = c.load === 'idle' ? null : busyLoop();
+    try {
+      c.results.push(train(c.root, c.batch, c.workers));
+    } finally {
+      busy?.kill('SIGKILL');
+    }
+  }
+}
+for (const c of cells) {
+  const line = { load: c.load, batch: c.batch, workers: c.workers, build: c.root === here ? 'this' : c.root, samplesPerSecMedian: Math.round(median(c.results)), runs: c.results.map(Math.round) };
+  console.log(JSON.stringify(line));
+}
