@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
+import { rand } from './random.mjs';
 
 v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -22,10 +23,6 @@ const NP = 62006, POOL = 256;
 const fixturePath = join(root, 'test', 'fixtures', 'cnn-adam-pytorch.json');
 const fixture = process.argv.includes('--real') ? JSON.parse(readFileSync(fixturePath, 'utf8')) : null;
 
-function rand(seed) {
-  let a = seed >>> 0;
-  return () => { a = (a + 0x6d2b79f5) >>> 0; let t = a; t = Math.imul(t ^ (t >>> 15), t | 1); t ^= t + Math.imul(t ^ (t >>> 7), t | 61); return ((t ^ (t >>> 14)) >>> 0) / 4294967296; };
-}
 function timeUs(fn, reps) {
   const xs = [];
   for (let i = 0; i < 15; i++) { const a = performance.now(); fn(reps); xs.push((performance.now() - a) * 1000 / reps); }

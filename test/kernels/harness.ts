@@ -1,5 +1,6 @@
 // Shared helpers for the kernel tests: the PyTorch fixture, a shared memory with a bump allocator and
 // one or more kernel instances on it.
+import { Rng } from '../../sidecar/rng';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PARAMETERS, PARAMETER_COUNT } from '../../sidecar/nn/spec';
@@ -81,14 +82,8 @@ export function worst(a: ArrayLike<number>, b: ArrayLike<number>, abs: number, r
   return [w, at];
 }
 
-/** Deterministic pseudo-random numbers (mulberry32). */
+/** Deterministic pseudo-random numbers in [0, 1): the product's own generator (sidecar/rng.ts). */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.nextFloat();
 }
