@@ -168,7 +168,7 @@ export class ParallelEngine {
     if (this.failure || this.closed) return;
     this.failure = e;
     Atomics.store(this.ctrl, CTRL.abort, 1);
-    for (const slot of [CTRL.completed, CTRL.done, CTRL.commandSeq]) Atomics.notify(this.ctrl, slot);
+    for (const slot of [CTRL.completed, CTRL.done, CTRL.commandWord]) Atomics.notify(this.ctrl, slot);
   }
 
   /** Scratch big enough for a worker's shard of a batch (and for evaluation slices). */
@@ -199,6 +199,8 @@ export class ParallelEngine {
     this.batchSize = batchSize;
   }
 
+  private commandSeq = 0;
+
   /** Issues a command and waits (without blocking the event loop) until `finished()` says it is done. */
   private async command(command: number, finished: () => { slot: number; value: number } | null): Promise<void> {
     if (this.failure) throw this.failure;
@@ -208,9 +210,9 @@ export class ParallelEngine {
     try {
       const c = this.ctrl;
       Atomics.store(c, CTRL.done, 0);
-      Atomics.store(c, CTRL.command, command);
-      Atomics.add(c, CTRL.commandSeq, 1);
-      Atomics.notify(c, CTRL.commandSeq);
+      this.commandSeq = (this.commandSeq + 1) & 0x1fffffff;
+      Atomics.store(c, CTRL.commandWord, (this.commandSeq << 2) | command);
+      Atomics.notify(c, CTRL.commandWord);
       for (;;) {
         if (this.failure) throw this.failure;
         const wait = finished();
@@ -235,20 +237,24 @@ export class ParallelEngine {
     const c = this.ctrl;
     const W = this.layout.workers;
     let appliedAtStep: number | null = null;
+    const first = this.nextTask;
+    const end = first + steps * 2 * W;
+    this.nextTask = end;
+    // A thread the OS left behind may be reading the last chunk's parameters right now: it reads them under this
+    // seqlock and retries, so it sees one chunk's values, never a mix.
+    Atomics.add(c, CTRL.chunkVersion, 1);
     if (this.hyperStaged) {
       this.active.set(this.pending);
       this.hyperStaged = false;
       appliedAtStep = startStep + 1;
     }
-    const first = this.nextTask;
-    const end = first + steps * 2 * W;
-    this.nextTask = end;
     Atomics.store(c, CTRL.chunkSteps, steps);
     Atomics.store(c, CTRL.chunkStartStep, startStep);
     Atomics.store(c, CTRL.chunkCursor, cursor);
     Atomics.store(c, CTRL.batchSize, this.batchSize);
     Atomics.store(c, CTRL.chunkFirstTask, first);
     Atomics.store(c, CTRL.chunkEndTask, end);
+    Atomics.add(c, CTRL.chunkVersion, 1);
     await this.command(COMMAND.train, () => {
       const completed = Atomics.load(c, CTRL.completed);
       return completed >= end ? null : { slot: CTRL.completed, value: completed };
@@ -289,10 +295,10 @@ export class ParallelEngine {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    Atomics.store(this.ctrl, CTRL.command, COMMAND.exit);
+    this.commandSeq = (this.commandSeq + 1) & 0x1fffffff;
+    Atomics.store(this.ctrl, CTRL.commandWord, (this.commandSeq << 2) | COMMAND.exit);
     Atomics.store(this.ctrl, CTRL.abort, 1);
-    Atomics.add(this.ctrl, CTRL.commandSeq, 1);
-    for (const slot of [CTRL.completed, CTRL.done, CTRL.commandSeq]) Atomics.notify(this.ctrl, slot);
+    for (const slot of [CTRL.completed, CTRL.done, CTRL.commandWord]) Atomics.notify(this.ctrl, slot);
     await Promise.all(this.threads.map((w) => w.terminate()));
   }
 

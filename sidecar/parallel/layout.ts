@@ -11,9 +11,9 @@
 
 // Int32 slots of the control block.
 export const CTRL = {
-  commandSeq: 0, // incremented by the main thread to issue a command; workers wait on it
-  command: 1, // one of COMMAND
-  done: 2, // workers that finished the current command; the main thread waits on it
+  commandWord: 0, // (sequence << 2) | command: one word, so a worker reads which command and which issue of it at once
+  chunkVersion: 1, // seqlock over the chunk's parameters and the active hyperparameters: odd while the engine writes
+  done: 2, // workers that finished the current evaluation; the main thread waits on it
   claimed: 3, // training tasks claimed so far (monotonic)
   completed: 4, // training tasks completed so far (monotonic); workers and the engine wait on it
   abort: 5, // non-zero: stop at the next wait (a worker failed, or the engine is closing)

@@ -62,19 +62,29 @@ function run(init: WorkerInit): void {
   };
 
   const trainChunk = () => {
-    const startStep = Atomics.load(ctrl, CTRL.chunkStartStep);
-    const cursor0 = Atomics.load(ctrl, CTRL.chunkCursor);
-    const B = Atomics.load(ctrl, CTRL.batchSize);
-    const first = Atomics.load(ctrl, CTRL.chunkFirstTask);
-    const end = Atomics.load(ctrl, CTRL.chunkEndTask);
+    // The chunk's parameters and hyperparameters as one consistent snapshot (the engine writes them under a
+    // seqlock): a thread that comes late may read the next chunk's, and then takes part in that one.
+    let startStep = 0, cursor0 = 0, B = 1, first = 0, end = 0;
+    for (let i = 0; ; i++) {
+      const version = Atomics.load(ctrl, CTRL.chunkVersion);
+      if ((version & 1) === 0) {
+        startStep = Atomics.load(ctrl, CTRL.chunkStartStep);
+        cursor0 = Atomics.load(ctrl, CTRL.chunkCursor);
+        B = Atomics.load(ctrl, CTRL.batchSize);
+        first = Atomics.load(ctrl, CTRL.chunkFirstTask);
+        end = Atomics.load(ctrl, CTRL.chunkEndTask);
+        hyper.learningRate = active[HYPER.learningRate];
+        hyper.beta1 = active[HYPER.beta1];
+        hyper.beta2 = active[HYPER.beta2];
+        hyper.epsilon = active[HYPER.epsilon];
+        hyper.weightDecay = active[HYPER.weightDecay];
+        hyper.momentum = active[HYPER.momentum];
+        hyper.optimizer = OPTIMIZERS[active[HYPER.optimizer]];
+        if (Atomics.load(ctrl, CTRL.chunkVersion) === version) break;
+      }
+      if (Atomics.load(ctrl, CTRL.abort) !== 0) throw new Aborted();
+    }
     const invBatch = 1 / B;
-    hyper.learningRate = active[HYPER.learningRate];
-    hyper.beta1 = active[HYPER.beta1];
-    hyper.beta2 = active[HYPER.beta2];
-    hyper.epsilon = active[HYPER.epsilon];
-    hyper.weightDecay = active[HYPER.weightDecay];
-    hyper.momentum = active[HYPER.momentum];
-    hyper.optimizer = OPTIMIZERS[active[HYPER.optimizer]];
     for (;;) {
       // Claim the next task of this chunk, never past its end (a late thread must not take the next chunk's).
       const task = Atomics.load(ctrl, CTRL.claimed);
@@ -117,26 +127,30 @@ function run(init: WorkerInit): void {
     results[index * 2] = loss;
   };
 
-  let seen = Atomics.load(ctrl, CTRL.commandSeq);
+  let seen = Atomics.load(ctrl, CTRL.commandWord);
   parentPort!.postMessage({ type: 'ready' });
   for (;;) {
     try {
-      waitWhile(CTRL.commandSeq, seen);
+      waitWhile(CTRL.commandWord, seen);
     } catch (e) {
       if (e instanceof Aborted) return;
       throw e;
     }
-    seen = Atomics.load(ctrl, CTRL.commandSeq);
-    const command = Atomics.load(ctrl, CTRL.command);
+    seen = Atomics.load(ctrl, CTRL.commandWord);
+    const command = seen & 3;
     if (command === COMMAND.exit) return;
     try {
+      // A training chunk is done when its tasks are (CTRL.completed), whoever ran them; an evaluation when every
+      // worker has evaluated its slice of the test set.
       if (command === COMMAND.train) trainChunk();
-      else if (command === COMMAND.evaluate) evaluate();
+      else if (command === COMMAND.evaluate) {
+        evaluate();
+        if (Atomics.add(ctrl, CTRL.done, 1) + 1 === W) Atomics.notify(ctrl, CTRL.done);
+      }
     } catch (e) {
       if (e instanceof Aborted) return;
       throw e;
     }
-    if (Atomics.add(ctrl, CTRL.done, 1) + 1 === W) Atomics.notify(ctrl, CTRL.done);
   }
 }
 
