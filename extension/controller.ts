@@ -48,7 +48,7 @@ export class Controller implements vscode.Disposable {
       followed: () => new Set(this.followed.keys()),
     });
     this.sidecar = new Sidecar(
-      { script: context.asAbsolutePath(join('bin', 'adam-trainer.js')), runsDir: this.runsDir, cacheDir: this.cacheDir },
+      { script: context.asAbsolutePath(join('bin', 'adam-trainer.js')), runsDir: this.runsDir, cacheDir: this.cacheDir, maxRuns: maxRunsSetting() },
       {
         message: (msg) => this.onMessage(msg),
         state: (state, detail) => this.onSidecarState(state, detail),
@@ -160,6 +160,10 @@ export class Controller implements vscode.Disposable {
       else pending.resolve(msg);
     } else if (msg.type === 'error' && requestId?.startsWith('ext-')) {
       void vscode.window.showErrorMessage(`Train with Adam: ${msg.message}`);
+    } else if (msg.type === 'error' && msg.code === 'write_failed') {
+      // Work that could not be saved: said where the user looks, not only in the log.
+      this.output.appendLine(msg.message);
+      void vscode.window.showWarningMessage(`Train with Adam: ${msg.message}`, 'Open Log').then((c) => { if (c) this.output.show(); });
     }
     const run = 'runId' in msg && msg.runId !== undefined ? this.followed.get(msg.runId) : undefined;
     switch (msg.type) {
@@ -269,4 +273,10 @@ export class Controller implements vscode.Disposable {
     this.progress?.end();
     while (this.disposables.length) this.disposables.pop()?.dispose();
   }
+}
+
+/** adamTrainer.maxRuns, when it is a whole number in 1..64 (otherwise the sidecar's own default). */
+function maxRunsSetting(): number | undefined {
+  const v = vscode.workspace.getConfiguration('adamTrainer').get<unknown>('maxRuns');
+  return typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 64 ? v : undefined;
 }

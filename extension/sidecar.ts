@@ -16,6 +16,8 @@ export interface SidecarOptions {
   script: string;
   runsDir: string;
   cacheDir: string;
+  /** serve --max-runs (adamTrainer.maxRuns). */
+  maxRuns?: number;
   /** Arguments instead of `serve --exit-with-parent --runs-dir … --cache-dir …` (tests use fixtures). */
   args?: string[];
   env?: NodeJS.ProcessEnv;
@@ -46,7 +48,7 @@ export class Sidecar {
   private readonly liveRuns = new Map<string, string>();
   private readonly resumeRequests = new Map<string, { runId: string; wasPaused: boolean }>();
   private nextResume = 1;
-  private readonly opts: Required<Omit<SidecarOptions, 'args' | 'env'>> & Pick<SidecarOptions, 'args' | 'env'>;
+  private readonly opts: Required<Omit<SidecarOptions, 'args' | 'env' | 'maxRuns'>> & Pick<SidecarOptions, 'args' | 'env' | 'maxRuns'>;
 
   constructor(options: SidecarOptions, private readonly events: SidecarEvents) {
     this.opts = { maxCrashes: 5, crashWindowMs: 3 * 60_000, restartDelayMs: 1000, killTimeoutMs: 3000, listenTimeoutMs: 20_000, ...options };
@@ -109,7 +111,7 @@ export class Sidecar {
 
   private async launch(): Promise<void> {
     this.setState(this.crashes.length ? 'restarting' : 'starting');
-    const args = this.opts.args ?? ['serve', '--exit-with-parent', '--runs-dir', this.opts.runsDir, '--cache-dir', this.opts.cacheDir];
+    const args = this.opts.args ?? ['serve', '--exit-with-parent', '--runs-dir', this.opts.runsDir, '--cache-dir', this.opts.cacheDir, ...(this.opts.maxRuns !== undefined ? ['--max-runs', String(this.opts.maxRuns)] : [])];
     // execArgv: [] so that the extension host's own flags (an inspector port, say) are not inherited.
     // ELECTRON_RUN_AS_NODE: inside VS Code, process.execPath is Electron; this makes it plain Node.
     const env = { ...(this.opts.env ?? process.env), ELECTRON_RUN_AS_NODE: '1' };

@@ -194,6 +194,8 @@ export const ERROR_CODES = [
   'run_busy', // the run is trained by another process, or must be stopped first
   'run_failed', // the run failed (its state says why)
   'worker_failed', // a worker thread failed
+  'too_many_runs', // the sidecar trains as many runs as it allows (serve --max-runs): stop one first
+  'write_failed', // a checkpoint or the run's files could not be written (training goes on; the message says what was lost)
   'internal_error', // a bug in the sidecar: the message names it
   'not_connected', // the extension has no sidecar connection right now (it is being started or restarted)
 ] as const;

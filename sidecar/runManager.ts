@@ -3,6 +3,7 @@
 // (the Run in trainer.ts); what they record lives in the run store, so a client that subscribes late, or
 // after a restart, gets the whole history from disk.
 import { statSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { isAbsolute } from 'node:path';
 import { comparisonJobs, concurrentRuns, newGroup, runJobs } from './comparison';
 import { isUserError, UserError } from './errors';
@@ -48,6 +49,8 @@ export interface RunManagerOptions {
   store: RunStore;
   cacheDir: string;
   workers?: number;
+  /** Most runs training at once (serve --max-runs; default 4): each holds its dataset and worker threads. */
+  maxRuns?: number;
   notice?: (line: string) => void;
   /** Extra options for every Run (tests: a smaller chunk or metrics interval). */
   runOptions?: Partial<RunOptions>;
@@ -61,6 +64,9 @@ interface LiveRun {
   /** Clients waiting for their own `checkpoint` reply (they get it with their requestId, once). */
   checkpointRequesters: Set<Client>;
 }
+
+/** Runs training at once in one sidecar unless `serve --max-runs` says otherwise. */
+export const DEFAULT_MAX_RUNS = 4;
 
 export class RunManager implements MessageHandler {
   private readonly live = new Map<string, LiveRun>();
@@ -128,6 +134,8 @@ export class RunManager implements MessageHandler {
         return;
       case 'checkpoint': {
         const l = this.liveRun(msg.runId);
+        // One checkpoint request of a client's at a time per run: each is a full copy of the run's state on disk.
+        if (l.checkpointRequesters.has(client)) throw new UserError('run_busy', `a checkpoint of run ${msg.runId} you asked for is being written; wait for its checkpointed reply`);
         l.checkpointRequesters.add(client);
         try {
           const path = await l.run.checkpoint();
@@ -204,7 +212,15 @@ export class RunManager implements MessageHandler {
     const jobs = comparisonJobs(optimizers, seeds);
     void runJobs(jobs, concurrentRuns(workers), (job) => {
       const runConfig = resolveConfig({ ...config, workers, optimizer: job.optimizer, seed: job.seed }, workers);
-      const run = this.launch({ runId: newRunId(), config: runConfig, fresh: true, group }, { client: opts.client });
+      let run: Run;
+      try {
+        run = this.launch({ runId: newRunId(), config: runConfig, fresh: true, group }, { client: opts.client });
+      } catch (e) {
+        // Refused (too many runs, say): the requester hears why, and the comparison goes on with the next.
+        const message = `${job.optimizer} seed ${job.seed} of comparison ${group.id} was not started: ${(e as Error).message}`;
+        opts.client?.send({ type: 'error', code: isUserError(e) ? e.code : 'internal_error', message, ...(opts.requestId !== undefined ? { requestId: opts.requestId } : {}) });
+        return { ready: Promise.resolve(), done: Promise.reject(e) };
+      }
       run.on('state', (s: { state: string; reason?: string }) => {
         if (s.state === 'paused' && s.reason) void run.stop();
       });
@@ -214,7 +230,7 @@ export class RunManager implements MessageHandler {
         done.then(() => resolve(), () => resolve());
       });
       return { ready, done };
-    }, () => !this.shuttingDown);
+    }, () => !this.shuttingDown).catch((e: unknown) => this.opts.notice?.(`comparison ${group.id}: ${(e as Error)?.stack ?? e}`));
     return group;
   }
 
@@ -313,6 +329,15 @@ export class RunManager implements MessageHandler {
     r: { runId: string; config: RunConfig; resume?: TrainingState; edits?: LiveHyperparameters; parentRunId?: string; forkStep?: number; fresh: boolean; group?: RunGroup },
     opts: { client?: Client; requestId?: string | number },
   ): Run {
+    const training = [...this.live.values()].filter((l) => LIVE_STATES.has(l.run.state)).length;
+    const maxRuns = this.opts.maxRuns ?? DEFAULT_MAX_RUNS;
+    if (training >= maxRuns) {
+      throw new UserError('too_many_runs', `${training} runs are training in this sidecar, the most it allows (${maxRuns}); stop one first, or start the sidecar with a larger --max-runs`);
+    }
+    // Threads past the cores only slow every run down: one run may have at most as many workers as there are cores.
+    if (r.config.workers > cpus().length) {
+      throw new UserError('bad_config', `workers ${r.config.workers} is more than this machine's ${cpus().length} cores; ask for at most ${cpus().length}`, 'workers');
+    }
     const store = this.opts.store;
     if (r.fresh) {
       store.createRun(r.runId, r.config, r.parentRunId !== undefined && r.forkStep !== undefined ? { parentRunId: r.parentRunId, forkStep: r.forkStep } : undefined, r.group);
@@ -374,6 +399,11 @@ export class RunManager implements MessageHandler {
     run.on('checkpoint', (c: { step: number; path: string }) => {
       l.checkpointSteps.set(c.path, c.step);
       this.broadcast(runId, { type: 'checkpointed', runId, step: c.step, path: c.path }, l.checkpointRequesters);
+    });
+    // Work that could not be saved is said to everyone watching, and logged: it must not go unheard.
+    run.on('writeFailed', (message: string) => {
+      this.opts.notice?.(`run ${runId}: ${message}`);
+      this.broadcast(runId, { type: 'error', code: 'write_failed', message, runId });
     });
   }
 

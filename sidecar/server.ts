@@ -29,6 +29,8 @@ export interface ServerOptions {
   /** What handles client messages; a RunManager over `runsDir` unless given. */
   handler?: MessageHandler;
   workers?: number;
+  /** Most runs training at once (RunManager's maxRuns). */
+  maxRuns?: number;
   notice?: (line: string) => void;
   /** How often clients are pinged; one that has not answered the previous ping is dropped. */
   pingIntervalMs?: number;
@@ -49,7 +51,7 @@ export interface RunningServer {
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const host = opts.host ?? '127.0.0.1';
   if (!LOOPBACK_HOSTS.has(host)) throw new Error(`the sidecar binds loopback addresses only, not ${host}`);
-  const handler = opts.handler ?? new RunManager({ store: new RunStore(opts.runsDir), cacheDir: opts.cacheDir, workers: opts.workers, notice: opts.notice });
+  const handler = opts.handler ?? new RunManager({ store: new RunStore(opts.runsDir), cacheDir: opts.cacheDir, workers: opts.workers, maxRuns: opts.maxRuns, notice: opts.notice });
   const access = new Access();
   const staticDir = opts.staticDir !== undefined && existsSync(opts.staticDir) ? realpathSync(opts.staticDir) : undefined;
 

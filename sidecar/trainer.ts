@@ -303,7 +303,10 @@ export class Run extends EventEmitter {
       this.emit('checkpoint', { step: this.session.step, path: file });
       return file;
     } catch (e) {
-      this.emit('notice', `could not write checkpoint ${file}: ${(e as Error).message}`);
+      // Reported, never fatal: the run trains on, and the next checkpoint may succeed.
+      const message = `could not write checkpoint ${file}: ${(e as Error).message}; training goes on, but a crash now would lose the steps since the last checkpoint`;
+      this.opts.notice?.(message);
+      this.emit('writeFailed', message);
       return null;
     }
   }

@@ -10,7 +10,7 @@ import { dashboardDir, startServer } from '../server';
 import { adamTrainerHome, resolveUserPath } from '../store/paths';
 import { parseFlags } from './args';
 
-const HELP = `usage: adam-trainer serve [--runs-dir DIR] [--cache-dir DIR] [--exit-with-parent]
+const HELP = `usage: adam-trainer serve [--runs-dir DIR] [--cache-dir DIR] [--exit-with-parent] [--max-runs N]
 
 Starts the sidecar on 127.0.0.1 (a free port): the WebSocket and the dashboard. The first line on stdout is
 {"type":"listening","port":P,"token":"T","url":"ws://127.0.0.1:P/?token=T"}; the dashboard is at
@@ -19,6 +19,7 @@ http://127.0.0.1:P/?token=T.
   --runs-dir DIR       runs folder (default ~/.adam-trainer/runs, or $ADAM_TRAINER_HOME/runs)
   --cache-dir DIR      downloads and decoded datasets (default ~/.cache/adam-trainer, or $ADAM_TRAINER_HOME/cache)
   --exit-with-parent   exit when stdin closes or the IPC channel disconnects
+  --max-runs N         most runs training at once, 1..64 (default 4); one more gets the error too_many_runs
 `;
 
 /** How long a shutdown may take, checkpoints included, before the process exits anyway. */
@@ -29,6 +30,7 @@ export async function serve(args: string[]): Promise<number> {
     'runs-dir': { kind: 'string' },
     'cache-dir': { kind: 'string' },
     'exit-with-parent': { kind: 'boolean' },
+    'max-runs': { kind: 'int', check: (v) => (Number(v) >= 1 && Number(v) <= 64 ? undefined : `--max-runs must be an integer in 1..64, got ${v}`) },
     help: { kind: 'boolean' },
   });
   if (flags.help) {
@@ -48,7 +50,8 @@ export async function serve(args: string[]): Promise<number> {
   // A parent that goes away breaks our stdout; that is a reason to exit, never a crash.
   process.stdout.on('error', () => undefined);
   const notice = (line: string) => process.stderr.write(`adam-trainer serve: ${line}\n`);
-  const server = await startServer({ runsDir, cacheDir, host: '127.0.0.1', port: 0, staticDir: dashboardDir(), notice });
+  const maxRuns = flags['max-runs'] as number | undefined;
+  const server = await startServer({ runsDir, cacheDir, host: '127.0.0.1', port: 0, staticDir: dashboardDir(), notice, ...(maxRuns !== undefined ? { maxRuns } : {}) });
   const listening: Listening = { type: 'listening', port: server.port, token: server.token, url: server.url };
   process.stdout.write(JSON.stringify(listening) + '\n');
   notice(`listening on 127.0.0.1:${server.port}, runs in ${runsDir}`);
