@@ -22,6 +22,7 @@ import json
 import math
 import os
 import re
+import socket
 import struct
 import sys
 import time
@@ -232,14 +233,14 @@ def load_optimizer_state(optimizer, name, net, init, step):
 # events.jsonl (metrics, eval, applied and state lines), status.json and every step's loss in losses.f32.
 
 class RunFolder:
-    def __init__(self, folder, run_id, config, parent_run_id, fork_step):
+    def __init__(self, folder, run_id, config, exported_from, fork_step):
         if os.path.exists(os.path.join(folder, 'config.json')):
             raise UsageError('%s is a run folder already; --out takes a new folder' % folder)
         os.makedirs(folder, exist_ok=True)
         self.folder, self.run_id = folder, run_id
-        record = {'config': config, 'createdAt': now_iso(), 'origin': 'pytorch'}
-        if parent_run_id is not None:
-            record.update(parentRunId=parent_run_id, forkStep=fork_step)
+        record = {'config': config, 'createdAt': now_iso(), 'origin': 'pytorch', 'exportedFrom': exported_from}
+        if fork_step:  # from a checkpoint: the original run continued in PyTorch, a fork as adam-trainer shows forks
+            record.update(parentRunId=exported_from, forkStep=fork_step)
         self.replace('config.json', json.dumps(record, indent=2) + '\n')
         self.events = open(os.path.join(folder, 'events.jsonl'), 'a')
         self.losses = open(os.path.join(folder, 'losses.f32'), 'ab')
@@ -263,7 +264,7 @@ class RunFolder:
             self.test_accuracy = message['testAccuracy']
         if message['type'] in ('state', 'eval'):
             self.state = message['state'] if message['type'] == 'state' else self.state
-            status = {'state': self.state, 'step': self.step, 'pid': os.getpid(), 'host': os.uname().nodename, 'updatedAt': now_iso()}
+            status = {'state': self.state, 'step': self.step, 'pid': os.getpid(), 'host': socket.gethostname(), 'updatedAt': now_iso()}
             if self.test_accuracy is not None:
                 status['testAccuracy'] = self.test_accuracy
             self.replace('status.json', json.dumps(status) + '\n')
@@ -313,8 +314,13 @@ def parameters_sha256(net):
 
 
 # ---------------------------------------------------------------------------------------------------
+# Processes: one, or DistributedDataParallel when a launcher set RANK and WORLD_SIZE.
 
 class UsageError(Exception):
+    pass
+
+
+class Diverged(Exception):
     pass
 
 
@@ -322,8 +328,17 @@ def world_size():
     return int(os.environ['WORLD_SIZE']) if 'RANK' in os.environ and 'WORLD_SIZE' in os.environ else 1
 
 
-def distributed():
-    """(rank, world_size, device): DDP when a launcher set RANK and WORLD_SIZE, one process otherwise."""
+def check_world_size(config, edits, world):
+    """Each process takes an equal share of every global batch: every batch size of the run must divide."""
+    sizes = sorted({config['batchSize']} | {c['batchSize'] for c in edits.values() if 'batchSize' in c})
+    bad = [b for b in sizes if b % world]
+    if bad:
+        raise UsageError('batch size %d does not divide by the world size %d: each process takes an equal share of every '
+                         'global batch; use a world size that divides %s' % (bad[0], world, ' and '.join(map(str, sizes))))
+
+
+def start_processes():
+    """(rank, world_size, device)."""
     if world_size() == 1:
         return 0, 1, torch.device('cpu')
     missing = [v for v in ('MASTER_ADDR', 'MASTER_PORT') if v not in os.environ]
@@ -338,14 +353,217 @@ def distributed():
     return dist.get_rank(), dist.get_world_size(), device
 
 
+# ---------------------------------------------------------------------------------------------------
+# The run: adam-trainer's loop (sidecar/session.ts, trainer.ts) step for step.
+
+class Experiment:
+    def __init__(self, run, args):
+        config, start = run['config'], run['start']
+        self.args, self.name = args, config['optimizer']
+        self.edits = {e['step']: e['changes'] for e in run['edits']}
+        check_world_size(config, self.edits, world_size())  # before any process waits for the others
+        self.rank, self.world, self.device = start_processes()
+        self.lead = self.rank == 0
+
+        self.train_x, self.train_y, self.test_x, self.test_y, self.source = load_dataset(args.data)
+        self.n = len(self.train_y)
+        for split, count, want in (('training', self.n, run['dataset'].get('trainCount')), ('test', len(self.test_y), run['dataset'].get('testCount'))):
+            if want is not None and count != want:
+                raise UsageError('the run trained on %d %s images and %s has %d: pass the run\'s dataset' % (want, split, args.data, count))
+
+        init = read_safetensors(os.path.join(HERE, 'init.safetensors'))
+        self.net = Net().to(self.device)
+        self.net.load_state_dict({k: torch.from_numpy(v) for k, v in init.items() if '/' not in k})
+        self.model = nn.parallel.DistributedDataParallel(self.net) if self.world > 1 else self.net
+        self.h = {k: config[k] for k in ('learningRate', 'beta1', 'beta2', 'epsilon', 'weightDecay', 'momentum', 'batchSize')}
+        self.optimizer = make_optimizer(self.net.parameters(), self.name, self.h)
+        if start['step'] > 0:
+            load_optimizer_state(self.optimizer, self.name, self.net, init, start['step'])
+
+        # The data cursor: the run's order from its first step, or the checkpoint's epoch, cursor and permutation.
+        self.rng = Rng(state=start['rng'])
+        self.order = init['data/permutation'].astype(np.int64) if 'data/permutation' in init else self.rng.permutation(self.n)
+        if len(self.order) != self.n:
+            raise UsageError('the run\'s data order covers %d training images and %s has %d' % (len(self.order), args.data, self.n))
+        self.step, self.epoch, self.cursor = start['step'], start['epoch'], start['cursor']
+
+        self.run_id = os.path.basename(os.path.normpath(args.out)) if args.out else run['runId'] + '-pytorch'
+        if args.out and not re.fullmatch(r'[A-Za-z0-9._-]+', self.run_id):
+            raise UsageError('--out must end in a folder named like a run id (letters, digits, . _ -), got %r' % self.run_id)
+        self.folder = None
+        if self.lead and args.out:
+            recorded = dict(config, data=os.path.abspath(args.data), epochs=args.epochs, maxSteps=args.max_steps, logEvery=args.log_every,
+                            workers=min(self.world, 64))  # adam-trainer's worker count is 1..64; here, the processes
+            self.folder = RunFolder(os.path.expanduser(args.out), self.run_id, recorded, run['runId'], start['step'])
+            self.folder.event({'type': 'state', 'runId': self.run_id, 'state': 'running', 'step': self.step})
+
+        # A resumed run's first log line averages from the previous one, as adam-trainer's does.
+        self.log = Window(start.get('lossSum', 0.0), start.get('lossCount', 0))
+        self.this_epoch, self.last_epoch = Window(), None
+        self.pending = []  # this process's steps not yet summed over the processes (see flush)
+        self.seconds, self.samples, self.last_eval = 0.0, 0, None
+
+    def say(self, message):
+        if self.lead and self.args.json:
+            print(json.dumps(message, separators=(',', ':')), flush=True)
+        if self.folder:
+            self.folder.event(message)
+
+    def finished(self):
+        return self.epoch >= self.args.epochs or (self.args.max_steps > 0 and self.step >= self.args.max_steps)
+
+    def run(self):
+        if self.lead and not self.args.json:
+            print('data: %s; %d process%s on %s' % (self.source, self.world, 'es' if self.world > 1 else '', self.device), file=sys.stderr)
+        try:
+            while not self.finished():
+                self.train_step(self.step + 1)
+            self.flush()
+            if self.last_eval is None or self.last_eval['step'] != self.step:
+                self.evaluate()
+        except Diverged as e:
+            if self.folder:
+                self.folder.event({'type': 'state', 'runId': self.run_id, 'state': 'failed', 'reason': str(e), 'step': self.step})
+            if self.lead:
+                print('train.py: %s' % e, file=sys.stderr)
+            return 1
+        self.done()
+        if self.world > 1:
+            dist.barrier()
+            dist.destroy_process_group()
+        return 0
+
+    def apply_edits(self, t):
+        """The run's edits take effect at the step they were applied at (the `applied` events' step)."""
+        changes = self.edits.get(t)
+        if not changes:
+            return
+        if self.folder:
+            self.folder.event({'type': 'applied', 'runId': self.run_id, 'step': t, 'changes': {k: {'from': self.h[k], 'to': v} for k, v in changes.items()}})
+        self.h.update(changes)
+        set_hyperparameters(self.optimizer, self.name, self.h)
+
+    def next_epoch(self):
+        self.epoch, self.cursor, self.order = self.epoch + 1, 0, self.rng.permutation(self.n)
+
+    def train_step(self, t):
+        self.apply_edits(t)
+        batch = self.h['batchSize']
+        if self.n - self.cursor < batch:  # a larger batch edited in near the end of an epoch: the next epoch starts
+            self.next_epoch()
+            if self.finished():
+                return
+        # The global batch is the run's; this process takes its share of it.
+        share = batch // self.world
+        mine = self.order[self.cursor:self.cursor + batch][self.rank * share:(self.rank + 1) * share]
+        x = normalise(self.train_x[mine]).to(self.device)
+        y = torch.from_numpy(self.train_y[mine]).to(self.device)
+
+        logged = t % self.args.log_every == 0 and self.lead
+        began = time.perf_counter()
+        logits = self.model(x)
+        loss = F.cross_entropy(logits, y)  # the mean over this share; DDP averages the shares' gradients
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        before = {k: p.detach().clone() for k, p in self.net.named_parameters()} if logged else None
+        self.optimizer.step()
+        elapsed = time.perf_counter() - began
+
+        self.seconds += elapsed
+        self.samples += batch
+        self.log.seconds += elapsed
+        self.pending.append({'step': t, 'batch': batch, 'lr': self.h['learningRate'], 'loss_sum': float(loss) * len(mine),
+                             'correct': int((logits.argmax(1) == y).sum()), 'ratio': update_ratio(self.net, before, self.h['learningRate']) if logged else {}})
+        self.step, self.cursor = t, self.cursor + batch
+        epoch_ended = self.n - self.cursor < batch  # the incomplete last batch is dropped, as the tutorial's loop does
+        if epoch_ended:
+            self.next_epoch()
+        if t % self.args.log_every == 0 or epoch_ended:
+            self.flush()
+        if epoch_ended:
+            self.evaluate()
+            self.last_epoch, self.this_epoch = self.this_epoch, Window()
+
+    def flush(self):
+        """Sums the pending steps' losses over the processes (one all_reduce), then logs them as adam-trainer does."""
+        if not self.pending:
+            return
+        sums = torch.tensor([[p['loss_sum'], p['correct']] for p in self.pending], dtype=torch.float64)
+        if self.world > 1:
+            dist.all_reduce(sums)
+        losses = []
+        for p, (loss_sum, correct) in zip(self.pending, sums.tolist()):
+            loss = loss_sum / p['batch']
+            if not math.isfinite(loss):
+                raise Diverged('the training loss became %s at step %d' % (loss, p['step']))
+            losses.append(loss)
+            self.log.add(loss, int(correct), p['batch'])
+            self.this_epoch.add(loss, int(correct), p['batch'])
+            if p['step'] % self.args.log_every == 0:
+                self.log_line(p)
+        if self.folder:
+            self.folder.add_losses(losses)
+        self.pending.clear()
+
+    def log_line(self, p):
+        w = self.log
+        line = {'type': 'metrics', 'runId': self.run_id, 'step': p['step'], 'epoch': self.epoch + self.cursor / self.n, 'samplesSeen': self.epoch * self.n + self.cursor,
+                'loss': w.loss_sum / max(1, w.steps), 'lossMin': w.loss_min if w.steps else 0, 'lossMax': w.loss_max if w.steps else 0,
+                'accuracy': w.correct / w.samples if w.samples else 0, 'learningRate': p['lr'],
+                'samplesPerSec': w.samples / w.seconds if w.seconds > 0 else 0, 'updateRatio': p['ratio']}
+        self.say(line)
+        if self.lead and not self.args.json:
+            print('step %7d  epoch %.2f  loss %.4f  acc %5.1f%%  %d samples/s' % (line['step'], line['epoch'], line['loss'], 100 * line['accuracy'], line['samplesPerSec']))
+        self.log = Window()
+
+    def evaluate(self):
+        """Loss and accuracy on the whole test set, each process taking a share; adam-trainer's eval line."""
+        self.net.eval()
+        share = np.array_split(np.arange(len(self.test_y)), self.world)[self.rank]
+        confusion = torch.zeros(10, 10, dtype=torch.float64)
+        loss_sum = torch.zeros(1, dtype=torch.float64)
+        with torch.no_grad():
+            for chunk in np.array_split(share, max(1, math.ceil(len(share) / 1000))):
+                logits = self.net(normalise(self.test_x[chunk]).to(self.device))
+                labels = torch.from_numpy(self.test_y[chunk]).to(self.device)
+                loss_sum += float(F.cross_entropy(logits, labels, reduction='sum'))
+                confusion.index_put_((labels.cpu(), logits.argmax(1).cpu()), torch.ones(len(chunk), dtype=torch.float64), accumulate=True)
+        self.net.train()
+        if self.world > 1:
+            dist.all_reduce(confusion)
+            dist.all_reduce(loss_sum)
+        rows, total = confusion.long().tolist(), len(self.test_y)
+        self.last_eval = {'type': 'eval', 'runId': self.run_id, 'step': self.step, 'epoch': self.epoch + self.cursor / self.n,
+                          'testLoss': float(loss_sum) / total, 'testAccuracy': sum(rows[c][c] for c in range(10)) / total,
+                          'perClassAccuracy': [rows[c][c] / sum(rows[c]) if sum(rows[c]) else 0 for c in range(10)], 'confusion': rows}
+        self.say(self.last_eval)
+        if self.lead and not self.args.json:
+            print('eval at step %d: test accuracy %.2f%%  test loss %.4f' % (self.step, 100 * self.last_eval['testAccuracy'], self.last_eval['testLoss']))
+
+    def done(self):
+        window = self.this_epoch if self.this_epoch.steps else self.last_epoch
+        train_loss = window.loss_sum / window.steps if window and window.steps else None
+        if self.folder:
+            self.folder.event({'type': 'state', 'runId': self.run_id, 'state': 'done', 'step': self.step})
+        if self.lead and self.args.json:
+            print(json.dumps({'type': 'done', 'runId': self.run_id, 'steps': self.step, 'seconds': self.seconds,
+                              'samplesPerSec': self.samples / self.seconds if self.seconds > 0 else 0, 'trainLoss': train_loss,
+                              'testAccuracy': self.last_eval['testAccuracy'], 'parametersSha256': parameters_sha256(self.net)}, separators=(',', ':')), flush=True)
+        elif self.lead:
+            print('done: %d steps in %.1f s of training (%d samples/s), train loss %.4f, test accuracy %.2f%%'
+                  % (self.step, self.seconds, self.samples / self.seconds if self.seconds > 0 else 0, train_loss or math.nan, 100 * self.last_eval['testAccuracy']))
+
+
+# ---------------------------------------------------------------------------------------------------
+
 def parse_args(run):
     parser = argparse.ArgumentParser(description='Reproduce adam-trainer run %s in PyTorch.' % run['runId'])
-    parser.add_argument('--data', help='the CIFAR-10 binary layout or an image folder (train/<class>/, test/<class>/); default: the run\'s (%s)' % run['dataset'].get('path'))
+    parser.add_argument('--data', help='the CIFAR-10 binary layout or an image folder (train/<class>/, test/<class>/); default: the run\'s')
     parser.add_argument('--max-steps', type=int, default=run['config']['maxSteps'], help='stop after N steps in all, counted from the start of the run (0: no limit; default: the run\'s)')
     parser.add_argument('--epochs', type=int, default=run['config']['epochs'], help='passes over the training set (default: the run\'s)')
     parser.add_argument('--log-every', type=int, default=run['config']['logEvery'], help='steps per metrics line (default: the run\'s)')
     parser.add_argument('--json', action='store_true', help='JSON lines on stdout as adam-trainer train --json prints them: metrics, eval, done')
-    parser.add_argument('--out', help='write a run folder adam-trainer reads (its name is the run id), e.g. ~/.adam-trainer/runs/%s-pytorch' % run['runId'])
+    parser.add_argument('--out', help='write a run folder adam-trainer reads (the folder\'s name is the run id), e.g. ~/.adam-trainer/runs/ID-pytorch')
     args = parser.parse_args()
     if args.data:
         args.data = os.path.expanduser(args.data)
@@ -363,201 +581,10 @@ def main():
         run = json.load(f)
     args = parse_args(run)
     try:
-        return train(run, args)
+        return Experiment(run, args).run()
     except UsageError as e:
         print('train.py: %s' % e, file=sys.stderr)
         return 2
-
-
-def train(run, args):
-    config, start = run['config'], run['start']
-    name = config['optimizer']
-    edits = {e['step']: e['changes'] for e in run['edits']}
-    # Each process takes an equal share of every global batch, so every batch size of the run must divide
-    # (checked before any process waits for the others).
-    world = world_size()
-    sizes = sorted({config['batchSize']} | {c['batchSize'] for c in edits.values() if 'batchSize' in c})
-    bad = [b for b in sizes if b % world]
-    if bad:
-        raise UsageError('batch size %s does not divide by the world size %d: each process takes an equal share of every '
-                         'global batch; use a world size that divides %s' % (bad[0], world, ' and '.join(map(str, sizes))))
-    rank, world, device = distributed()
-    lead = rank == 0
-
-    train_x, train_y, test_x, test_y, source = load_dataset(args.data)
-    n = len(train_y)
-    for split, count, want in (('training', n, run['dataset'].get('trainCount')), ('test', len(test_y), run['dataset'].get('testCount'))):
-        if want is not None and count != want:
-            raise UsageError('the run trained on %d %s images and %s has %d: pass the run\'s dataset' % (want, split, args.data, count))
-
-    init = read_safetensors(os.path.join(HERE, 'init.safetensors'))
-    net = Net().to(device)
-    net.load_state_dict({k: torch.from_numpy(v) for k, v in init.items() if '/' not in k})
-    model = nn.parallel.DistributedDataParallel(net) if world > 1 else net
-    h = {k: config[k] for k in ('learningRate', 'beta1', 'beta2', 'epsilon', 'weightDecay', 'momentum', 'batchSize')}
-    optimizer = make_optimizer(net.parameters(), name, h)
-    if start['step'] > 0:
-        load_optimizer_state(optimizer, name, net, init, start['step'])
-
-    # The data cursor: the run's order from its first step, or the checkpoint's epoch, cursor and permutation.
-    rng = Rng(state=start['rng'])
-    order = init['data/permutation'].astype(np.int64) if 'data/permutation' in init else rng.permutation(n)
-    if len(order) != n:
-        raise UsageError('the run\'s data order covers %d training images and %s has %d' % (len(order), args.data, n))
-    step, epoch, cursor = start['step'], start['epoch'], start['cursor']
-
-    run_id = os.path.basename(os.path.normpath(args.out)) if args.out else run['runId'] + '-pytorch'
-    if args.out and not re.fullmatch(r'[A-Za-z0-9._-]+', run_id):
-        raise UsageError('--out must end in a folder named like a run id (letters, digits, . _ -), got %r' % run_id)
-    folder = None
-    if lead and args.out:
-        folder = RunFolder(os.path.expanduser(args.out), run_id, dict(config, workers=world, data=os.path.abspath(args.data), epochs=args.epochs, maxSteps=args.max_steps, logEvery=args.log_every), run['runId'], start['step'])
-        folder.event({'type': 'state', 'runId': run_id, 'state': 'running', 'step': step})
-
-    def say(message):
-        if lead and args.json:
-            print(json.dumps(message, separators=(',', ':')), flush=True)
-
-    if lead and not args.json:
-        print('data: %s; %d process%s on %s' % (source, world, 'es' if world > 1 else '', device), file=sys.stderr)
-
-    log, live_epoch, done_epoch = Window(start.get('lossSum', 0.0), start.get('lossCount', 0)), Window(), None
-    pending = []  # (step, batch, lr, local loss sum, local correct) not yet summed over the processes
-    seconds, samples, last_eval_step, last_eval = 0.0, 0, -1, None
-
-    def flush():
-        """Sums the pending steps' losses over the processes, then logs them as the run would."""
-        nonlocal log
-        if not pending:
-            return
-        sums = torch.tensor([[p[3], p[4]] for p in pending], dtype=torch.float64)
-        if world > 1:
-            dist.all_reduce(sums)
-        losses = []
-        for (s, batch, lr, _, _, ratio), (loss_sum, correct) in zip(pending, sums.tolist()):
-            loss = loss_sum / batch
-            if not math.isfinite(loss):
-                raise Diverged('the training loss became %s at step %d' % (loss, s))
-            losses.append(loss)
-            log.add(loss, int(correct), batch)
-            live_epoch.add(loss, int(correct), batch)
-            if s % args.log_every == 0:
-                line = {'type': 'metrics', 'runId': run_id, 'step': s, 'epoch': epoch + cursor / n, 'samplesSeen': epoch * n + cursor,
-                        'loss': log.loss_sum / max(1, log.steps), 'lossMin': log.loss_min if log.steps else 0, 'lossMax': log.loss_max if log.steps else 0,
-                        'accuracy': log.correct / log.samples if log.samples else 0, 'learningRate': lr,
-                        'samplesPerSec': log.samples / log.seconds if log.seconds > 0 else 0, 'updateRatio': ratio or {}}
-                say(line)
-                if folder:
-                    folder.event(line)
-                if not args.json and lead:
-                    print('step %7d  epoch %.2f  loss %.4f  acc %5.1f%%  %d samples/s' % (s, line['epoch'], line['loss'], 100 * line['accuracy'], line['samplesPerSec']))
-                log = Window()
-        if folder:
-            folder.add_losses(losses)
-        pending.clear()
-
-    def evaluate():
-        """Loss and accuracy on the whole test set, each process taking a share; like adam-trainer's eval line."""
-        nonlocal last_eval_step, last_eval
-        net.eval()
-        share = np.array_split(np.arange(len(test_y)), world)[rank]
-        confusion = torch.zeros(10, 10, dtype=torch.float64)
-        loss_sum = torch.zeros(1, dtype=torch.float64)
-        with torch.no_grad():
-            for chunk in np.array_split(share, max(1, math.ceil(len(share) / 1000))):
-                logits = net(normalise(test_x[chunk]).to(device))
-                labels = torch.from_numpy(test_y[chunk]).to(device)
-                loss_sum += float(F.cross_entropy(logits, labels, reduction='sum'))
-                confusion.index_put_((labels.cpu(), logits.argmax(1).cpu()), torch.ones(len(chunk), dtype=torch.float64), accumulate=True)
-        net.train()
-        if world > 1:
-            dist.all_reduce(confusion)
-            dist.all_reduce(loss_sum)
-        rows = confusion.long().tolist()
-        total = len(test_y)
-        message = {'type': 'eval', 'runId': run_id, 'step': step, 'epoch': epoch + cursor / n, 'testLoss': float(loss_sum) / total,
-                   'testAccuracy': sum(rows[c][c] for c in range(10)) / total,
-                   'perClassAccuracy': [rows[c][c] / sum(rows[c]) if sum(rows[c]) else 0 for c in range(10)], 'confusion': rows}
-        say(message)
-        if folder:
-            folder.event(message)
-        if lead and not args.json:
-            print('eval at step %d: test accuracy %.2f%%  test loss %.4f' % (step, 100 * message['testAccuracy'], message['testLoss']))
-        last_eval_step, last_eval = step, message
-
-    try:
-        while epoch < args.epochs and not (args.max_steps > 0 and step >= args.max_steps):
-            t = step + 1
-            # The run's edits take effect at the step they were applied at (the `applied` events' step).
-            if t in edits:
-                changes = edits[t]
-                if folder:
-                    folder.event({'type': 'applied', 'runId': run_id, 'step': t, 'changes': {k: {'from': h[k], 'to': v} for k, v in changes.items()}})
-                h.update(changes)
-                set_hyperparameters(optimizer, name, h)
-            batch = h['batchSize']
-            if n - cursor < batch:  # a larger batch edited in near the end of an epoch: the next epoch starts
-                epoch, cursor, order = epoch + 1, 0, rng.permutation(n)
-                if epoch >= args.epochs:
-                    break
-            indices = order[cursor:cursor + batch]
-            share = batch // world
-            mine = indices[rank * share:(rank + 1) * share]
-            x = normalise(train_x[mine]).to(device)
-            y = torch.from_numpy(train_y[mine]).to(device)
-
-            began = time.perf_counter()
-            logits = model(x)
-            loss = F.cross_entropy(logits, y)  # the mean over this share; DDP averages the shares' gradients
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            logged = t % args.log_every == 0 and lead
-            before = {k: p.detach().clone() for k, p in net.named_parameters()} if logged else None
-            optimizer.step()
-            elapsed = time.perf_counter() - began
-            ratio = update_ratio(net, before, h['learningRate']) if logged else None
-
-            seconds += elapsed
-            samples += batch
-            log.seconds += elapsed
-            pending.append((t, batch, h['learningRate'], float(loss) * len(mine), int((logits.argmax(1) == y).sum()), ratio))
-            step, cursor = t, cursor + batch
-            epoch_ended = n - cursor < batch  # the incomplete last batch is dropped, as the tutorial's loop does
-            if epoch_ended:
-                epoch, cursor, order = epoch + 1, 0, rng.permutation(n)
-            if t % args.log_every == 0 or epoch_ended:
-                flush()
-            if epoch_ended:
-                evaluate()
-                done_epoch, live_epoch = live_epoch, Window()
-        flush()
-        if last_eval_step != step:
-            evaluate()
-    except Diverged as e:
-        if folder:
-            folder.event({'type': 'state', 'runId': run_id, 'state': 'failed', 'reason': str(e), 'step': step})
-        if lead:
-            print('train.py: %s' % e, file=sys.stderr)
-        return 1
-
-    window = live_epoch if live_epoch.steps else done_epoch
-    done = {'type': 'done', 'runId': run_id, 'steps': step, 'seconds': seconds, 'samplesPerSec': samples / seconds if seconds > 0 else 0,
-            'trainLoss': window.loss_sum / window.steps if window and window.steps else None,
-            'testAccuracy': last_eval['testAccuracy'], 'parametersSha256': parameters_sha256(net)}
-    if folder:
-        folder.event({'type': 'state', 'runId': run_id, 'state': 'done', 'step': step})
-    say(done)
-    if lead and not args.json:
-        print('done: %d steps in %.1f s of training (%d samples/s), train loss %.4f, test accuracy %.2f%%'
-              % (step, seconds, done['samplesPerSec'], done['trainLoss'] or math.nan, 100 * done['testAccuracy']))
-    if world > 1:
-        dist.barrier()
-        dist.destroy_process_group()
-    return 0
-
-
-class Diverged(Exception):
-    pass
 
 
 if __name__ == '__main__':

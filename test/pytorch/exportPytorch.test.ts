@@ -25,12 +25,28 @@ interface Python {
 }
 
 function python(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Python> {
+  return pythonProcess(args, env).done;
+}
+
+function pythonProcess(args: string[], env: NodeJS.ProcessEnv = {}): { done: Promise<Python>; kill: () => void } {
   const child = spawn(PYTHON, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
   child.stderr.on('data', (d) => (stderr += d));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+  return { done: new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr }))), kill: () => child.kill('SIGKILL') };
+}
+
+/** Processes of one DDP job: when one fails (or the job outlasts timeoutMs), the others are ended, not left waiting for it. */
+async function ddpJob(ranks: Array<{ args: string[]; env: NodeJS.ProcessEnv }>, timeoutMs: number): Promise<Python[]> {
+  const processes = ranks.map((r) => pythonProcess(r.args, r.env));
+  const killAll = () => processes.forEach((p) => p.kill());
+  const timer = setTimeout(killAll, timeoutMs);
+  try {
+    return await Promise.all(processes.map((p) => p.done.then((r) => { if (r.code !== 0) killAll(); return r; })));
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function losses(file: string): Float32Array {
@@ -100,18 +116,17 @@ async function trainAlone(exportDir: string, out: string, extra: string[] = []):
   return lines[lines.length - 1];
 }
 
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
 describe('export-pytorch: the run as a PyTorch script', { timeout: 600_000 }, () => {
   // The reference engine sums as PyTorch does (float64 accumulations rounded once); the WebAssembly kernels
   // in their own float32 order. Both are runs of the product; see the last tests for what that changes.
   let reference: TrainedRun;
   let wasm: TrainedRun;
   before(async () => {
-    reference = await trainWithEdits('reference-runs', 'reference', 1);
-    wasm = await trainWithEdits('wasm-runs', 'wasm', 2);
-    await exportRun(reference.runId, reference.runsDir, join(tmp, 'export-reference'));
-    await exportRun(wasm.runId, wasm.runsDir, join(tmp, 'export-wasm'));
+    [reference, wasm] = await Promise.all([trainWithEdits('reference-runs', 'reference', 1), trainWithEdits('wasm-runs', 'wasm', 2)]);
+    await Promise.all([exportRun(reference.runId, reference.runsDir, join(tmp, 'export-reference')), exportRun(wasm.runId, wasm.runsDir, join(tmp, 'export-wasm'))]);
   });
-  after(() => rmSync(tmp, { recursive: true, force: true }));
 
   test('the export holds train.py, the initial weights, the edits at their steps and the commands to run it', () => {
     const out = join(tmp, 'export-reference');
@@ -161,12 +176,12 @@ describe('export-pytorch: the run as a PyTorch script', { timeout: 600_000 }, ()
     const out = join(tmp, 'ddp-run');
     const env = (rank: number) => ({ RANK: String(rank), LOCAL_RANK: String(rank), WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), OMP_NUM_THREADS: '1' });
     const script = join(tmp, 'export-reference', 'train.py');
-    const [rank0, rank1] = await Promise.all([
-      python([script, '--json', '--max-steps', '100', '--log-every', '50', '--out', out], env(0)),
-      python([script, '--json', '--max-steps', '100', '--log-every', '50', '--out', join(tmp, 'never-written')], env(1)),
-    ]);
-    assert.equal(rank0.code, 0, rank0.stderr);
-    assert.equal(rank1.code, 0, rank1.stderr);
+    const [rank0, rank1] = await ddpJob([
+      { args: [script, '--json', '--max-steps', '100', '--log-every', '50', '--out', out], env: env(0) },
+      { args: [script, '--json', '--max-steps', '100', '--log-every', '50', '--out', join(tmp, 'never-written')], env: env(1) },
+    ], 180_000);
+    assert.equal(rank0.code, 0, `rank 0: ${rank0.stderr}\nrank 1: ${rank1.stderr}`);
+    assert.equal(rank1.code, 0, `rank 1: ${rank1.stderr}\nrank 0: ${rank0.stderr}`);
     assert.equal(rank1.stdout, '', 'only rank 0 prints');
     assert.equal(existsSync(join(tmp, 'never-written')), false, 'only rank 0 writes the run folder');
     const lines = rank0.stdout.trim().split('\n').map((l) => JSON.parse(l));
@@ -191,7 +206,8 @@ describe('export-pytorch: the run as a PyTorch script', { timeout: 600_000 }, ()
     assert.ok(pytorch, `not listed: ${JSON.stringify(runs.map((r) => r.runId))}`);
     assert.equal(pytorch.state, 'done');
     assert.equal(pytorch.step, 1500);
-    assert.equal(pytorch.parentRunId, reference.runId);
+    assert.equal(pytorch.parentRunId, undefined, 'trained from the first step, not forked');
+    assert.equal(JSON.parse(readFileSync(join(reference.runsDir, `${reference.runId}-pytorch`, 'config.json'), 'utf8')).exportedFrom, reference.runId);
     const history = new RunStore(reference.runsDir).readHistory(`${reference.runId}-pytorch`);
     assert.deepEqual(history.applied.map((a) => [a.step, a.changes]), [[101, { learningRate: { from: 0.001, to: 0.0005 } }], [201, { beta2: { from: 0.999, to: 0.99 } }]]);
     assert.deepEqual(history.evals.map((e) => e.step), [750, 1500]);
@@ -214,6 +230,8 @@ describe('export-pytorch: the run as a PyTorch script', { timeout: 600_000 }, ()
     const theirs = losses(join(folder, 'losses.f32'));
     assert.equal(theirs.length, 130);
     assert.ok(theirs.subarray(0, 100).every(Number.isNaN), 'the steps before the checkpoint are left empty');
+    const record = JSON.parse(readFileSync(join(folder, 'config.json'), 'utf8'));
+    assert.deepEqual([record.parentRunId, record.forkStep], [wasm.runId, 100], 'a continuation is a fork of the run at the checkpoint');
     const ours = losses(join(wasm.dir, 'losses.f32'));
     const firstStep = worst(ours, theirs, 101, 101);
     const w = worst(ours, theirs, 101, 120);
@@ -267,4 +285,31 @@ print(json.dumps(out))`;
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /no run no-such-run in /);
   });
+});
+
+describe('export-pytorch: every optimizer, with its weight decay, from the first step and from a checkpoint', { timeout: 300_000 }, () => {
+  // 40 steps of the reference engine with an lr edit at step 21 and step-20.ckpt kept: train.py from step 0
+  // and from the checkpoint (optimizer state: m, v, AMSGrad's max v, SGD's momentum buffer) must follow it.
+  for (const flags of [['--optimizer', 'adamw'], ['--optimizer', 'amsgrad'], ['--optimizer', 'sgd', '--weight-decay', '0.001'], ['--optimizer', 'adam', '--weight-decay', '0.001']]) {
+    test(`${flags.slice(1).join(' ')}: per-step losses within 1e-5 of the run's, from step 0 and from step 20`, async (t) => {
+      const runsDir = join(tmp, `optimizer-${flags.slice(1).join('-')}`);
+      const common = ['--data', 'sample', '--json', '--runs-dir', runsDir, '--cache-dir', cache, '--engine', 'reference', '--workers', '1'];
+      const first = await run(['train', ...common, ...flags, '--max-steps', '20', '--checkpoint-every', '20']);
+      assert.equal(first.code, 0, first.stderr);
+      const runId = String(first.lines[first.lines.length - 1].runId);
+      const dir = join(runsDir, runId);
+      copyFileSync(join(dir, 'latest.ckpt'), join(dir, 'step-20.ckpt'));
+      const second = await run(['train', ...common, '--resume', join(dir, 'latest.ckpt'), '--lr', '0.002', '--max-steps', '40']);
+      assert.equal(second.code, 0, second.stderr);
+      await exportRun(runId, runsDir, join(runsDir, 'from-start'));
+      await exportRun(join(dir, 'step-20.ckpt'), runsDir, join(runsDir, 'from-checkpoint'));
+      await Promise.all(['from-start', 'from-checkpoint'].map((e) => trainAlone(join(runsDir, e), join(runsDir, `${e}-run`), ['--max-steps', '40'])));
+      const ours = losses(join(dir, 'losses.f32'));
+      const fromStart = worst(ours, losses(join(runsDir, 'from-start-run', 'losses.f32')), 1, 40);
+      const fromCheckpoint = worst(ours, losses(join(runsDir, 'from-checkpoint-run', 'losses.f32')), 21, 40);
+      t.diagnostic(`steps 1-40: ${fromStart.error.toExponential(2)}; from step 20, steps 21-40: ${fromCheckpoint.error.toExponential(2)}`);
+      assert.ok(fromStart.error < 1e-5, `from the first step, step ${fromStart.step} differs by ${fromStart.error}`);
+      assert.ok(fromCheckpoint.error < 1e-5, `from the checkpoint, step ${fromCheckpoint.step} differs by ${fromCheckpoint.error}`);
+    });
+  }
 });
