@@ -196,6 +196,7 @@ export const ERROR_CODES = [
   'worker_failed', // a worker thread failed
   'too_many_runs', // the sidecar trains as many runs as it allows (serve --max-runs): stop one first
   'write_failed', // a checkpoint or the run's files could not be written (training goes on; the message says what was lost)
+  'read_failed', // a run's files exist but could not be read (the message names the file); never answered as "empty"
   'internal_error', // a bug in the sidecar: the message names it
   'not_connected', // the extension has no sidecar connection right now (it is being started or restarted)
 ] as const;

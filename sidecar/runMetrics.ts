@@ -1,7 +1,9 @@
 // A run's numbers between chunks: each step's loss and correct count folded into windows (mean, min and max, so
-// spikes survive aggregation), the `metrics` messages made from them (a live one at most every metricsIntervalMs,
-// a log line every logEvery steps, whose `loss` is the mean since the previous multiple so that a resumed run prints
-// the uninterrupted run's lines), the training time, and the summary at the end.
+// spikes survive aggregation), the `metrics` messages made from them (a live one at most every metricsIntervalMs
+// for whoever watches; a recorded one at most every second for the run's history, so that its event log grows by
+// a few MB an hour, not 80, while its min and max still cover every step; a log line every logEvery steps, whose
+// `loss` is the mean since the previous multiple so that a resumed run prints the uninterrupted run's lines), the
+// training time, and the summary at the end. Every step's own loss is kept apart, in the run's losses.f32.
 import type { MetricsMessage } from './protocol';
 import type { TrainedChunk, TrainingSession } from './session';
 
@@ -32,6 +34,8 @@ export class Window {
 export class RunMetrics {
   /** Since the last live `metrics` message. */
   private readonly live = new Window();
+  /** Since the last recorded one. */
+  private readonly record = new Window();
   /** Since the last log line (carried over a resume: the checkpoint holds its sum and count). */
   readonly log = new Window();
   private epoch = new Window();
@@ -51,6 +55,7 @@ export class RunMetrics {
     this.trainSeconds += seconds;
     this.samplesTrained += chunk.steps * chunk.batchSize;
     this.live.trainSeconds += seconds;
+    this.record.trainSeconds += seconds;
     this.log.trainSeconds += seconds;
     let bad: string | null = null;
     const logLines: MetricsMessage[] = [];
@@ -59,6 +64,7 @@ export class RunMetrics {
       const correct = chunk.correct[i];
       if (!Number.isFinite(loss) && bad === null) bad = String(loss);
       this.live.add(loss, correct, chunk.batchSize);
+      this.record.add(loss, correct, chunk.batchSize);
       this.epoch.add(loss, correct, chunk.batchSize);
       this.log.add(loss, correct, chunk.batchSize);
       const step = chunk.firstStep + i;
@@ -81,6 +87,14 @@ export class RunMetrics {
     if (this.live.steps === 0) return null;
     const msg = this.message(s, this.live, s.step);
     this.live.reset();
+    return msg;
+  }
+
+  /** The `metrics` message to record in the run's history for the steps since the previous one, or null when none. */
+  takeRecord(s: TrainingSession): MetricsMessage | null {
+    if (this.record.steps === 0) return null;
+    const msg = this.message(s, this.record, s.step);
+    this.record.reset();
     return msg;
   }
 

@@ -42,6 +42,9 @@ export interface RunSummaryDone {
   parametersSha256: string;
 }
 
+/** The run's history records metrics at most this often (the live stream is 20 a second; losses.f32 has every step). */
+const RECORD_INTERVAL_MS = 1000;
+
 export class Run extends EventEmitter {
   readonly runId: string;
   state: RunState = 'idle';
@@ -199,14 +202,14 @@ export class Run extends EventEmitter {
       }
       if (this.haltRequested) {
         this.tryCheckpoint('latest.ckpt');
-        this.emitLive(s);
+        this.emitLive(s, true);
         return this.summary(s);
       }
       if (this.stopRequested) break;
       if (this.pauseRequested) {
         if (this.state !== 'paused') {
           this.tryCheckpoint('latest.ckpt');
-          this.emitLive(s);
+          this.emitLive(s, true);
           this.setState('paused', this.stateReason);
         }
         // A listener of the 'paused' state may already have resumed or stopped the run.
@@ -230,7 +233,10 @@ export class Run extends EventEmitter {
       const { logLines, bad } = this.metrics.add(s, chunk, seconds);
       for (const line of logLines) this.emit('log', line);
       this.opts.store?.appendLosses(this.runId, Float32Array.from(chunk.losses));
-      if (s.step % c.checkpointEvery === 0) this.tryCheckpoint('latest.ckpt');
+      if (s.step % c.checkpointEvery === 0) {
+        this.emitLive(s, true); // the history is recorded up to the checkpoint a resume would continue from
+        this.tryCheckpoint('latest.ckpt');
+      }
       if (chunk.epochEnded) {
         await this.runEval(s);
         this.tryCheckpoint(`step-${s.step}.ckpt`);
@@ -244,7 +250,7 @@ export class Run extends EventEmitter {
       // Let sockets, timers and signals run between chunks.
       await new Promise<void>((r) => setImmediate(r));
     }
-    this.emitLive(s);
+    this.emitLive(s, true);
     if (this.lastEvalStep !== s.step) await this.runEval(s);
     this.tryCheckpoint('latest.ckpt');
     const ended = this.stopRequested && !(s.epoch >= this.config.epochs || (this.config.maxSteps > 0 && s.step >= this.config.maxSteps));
@@ -263,14 +269,27 @@ export class Run extends EventEmitter {
     };
   }
 
-  /** Sends the steps aggregated since the last metrics message, if any. */
-  private emitLive(s: TrainingSession): void {
+  /**
+   * Sends the steps aggregated since the last metrics message, if any, and records them in the run's history at
+   * most every RECORD_INTERVAL_MS (always when `force`: a pause, a halt, the end).
+   */
+  private emitLive(s: TrainingSession, force = false): void {
     const msg = this.metrics.takeLive(s);
-    if (!msg) return;
-    this.lastLiveEmit = performance.now();
-    this.opts.store?.appendEvent(this.runId, msg);
-    this.emit('metrics', msg);
+    const now = performance.now();
+    if (msg) {
+      this.lastLiveEmit = now;
+      this.emit('metrics', msg);
+    }
+    if (force || now - this.lastRecord >= RECORD_INTERVAL_MS) {
+      const record = this.metrics.takeRecord(s);
+      if (record) {
+        this.lastRecord = now;
+        this.opts.store?.appendEvent(this.runId, record);
+      }
+    }
   }
+
+  private lastRecord = 0;
 
   private applyEdits(s: TrainingSession): void {
     // Between chunks the workers wait, so new values take effect at the next step.

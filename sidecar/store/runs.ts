@@ -312,27 +312,45 @@ export class RunStore {
     for (const runId of new Set([...this.events.keys(), ...this.losses.keys()])) this.close(runId);
   }
 
+  /**
+   * The run's recorded messages, read in pieces (a long run's log may be larger than one string can hold). A log
+   * that does not exist yet is an empty history; one that exists but cannot be read is an error that says so,
+   * never an empty history.
+   */
   private *readEvents(runId: string): Generator<StoredEvent> {
-    let text: string;
+    const file = join(this.dir(runId), 'events.jsonl');
+    let fd: number;
     try {
-      text = readFileSync(join(this.dir(runId), 'events.jsonl'), 'utf8');
-    } catch {
-      return;
+      fd = openSync(file, 'r');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw new UserError('read_failed', `could not read the history of run ${runId} (${file}): ${(e as Error).message}`);
     }
-    for (const line of text.split('\n')) {
-      if (!line.trim()) continue;
-      let value: unknown;
-      try {
-        value = JSON.parse(line);
-      } catch {
-        continue; // a torn line (a crash mid-append)
+    const chunk = Buffer.alloc(1 << 22);
+    let carry = '';
+    try {
+      for (;;) {
+        let n: number;
+        try {
+          n = readSync(fd, chunk, 0, chunk.length, null);
+        } catch (e) {
+          throw new UserError('read_failed', `could not read the history of run ${runId} (${file}): ${(e as Error).message}`);
+        }
+        if (n === 0) break;
+        const lines = (carry + chunk.toString('utf8', 0, n)).split('\n');
+        carry = lines.pop()!;
+        for (const line of lines) {
+          const msg = storedEvent(line);
+          if (msg) yield msg;
+        }
       }
-      const r = validateServerMessage(value);
-      if (r.ok && (r.message.type === 'metrics' || r.message.type === 'eval' || r.message.type === 'applied' || r.message.type === 'state')) {
-        yield r.message;
-      }
+      const last = storedEvent(carry);
+      if (last) yield last;
+    } finally {
+      closeSync(fd);
     }
   }
+
 
   private readStatus(runId: string): Status {
     try {
@@ -407,4 +425,17 @@ function processAlive(status: Status): boolean {
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/** One line of events.jsonl as a recorded message, or null (an empty or torn line: a crash mid-append). */
+function storedEvent(line: string): StoredEvent | null {
+  if (!line.trim()) return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return null;
+  }
+  const r = validateServerMessage(value);
+  return r.ok && (r.message.type === 'metrics' || r.message.type === 'eval' || r.message.type === 'applied' || r.message.type === 'state') ? r.message : null;
 }
