@@ -341,6 +341,10 @@ export class RunManager implements MessageHandler {
     const store = this.opts.store;
     if (r.fresh) {
       store.createRun(r.runId, r.config, r.parentRunId !== undefined && r.forkStep !== undefined ? { parentRunId: r.parentRunId, forkStep: r.forkStep } : undefined, r.group);
+    }
+    // This process holds the run until it ends (store.close): another process cannot resume or delete it meanwhile.
+    store.lock(r.runId);
+    if (r.fresh) {
       // losses.f32 holds step i's loss at index i - 1, for every run: a branch starts with its parent's.
       if (r.resume && r.resume.step > 0) {
         const losses = new Float32Array(r.resume.step).fill(NaN);

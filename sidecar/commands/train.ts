@@ -109,7 +109,25 @@ export async function trainCommand(args: string[]): Promise<number> {
   }
 
   const store = new RunStore(runsDir);
+  if (resume && store.exists(runId)) {
+    // As the server does (runManager.ts): a checkpoint older than its run's newest continues as a new run, a
+    // branch, rather than overwrite the newer one and the losses recorded after it.
+    const newest = store.checkpoints(runId).pop();
+    if (newest && resume.step < newest.step) {
+      const parentRunId = runId;
+      runId = newRunId();
+      store.createRun(runId, config, { parentRunId, forkStep: resume.step });
+      const losses = new Float32Array(resume.step).fill(NaN);
+      losses.set(store.readLosses(parentRunId).subarray(0, resume.step));
+      store.appendLosses(runId, losses);
+      resume = { ...resume, runId, parentRunId, forkStep: resume.step };
+      notice(`checkpoint step ${resume.step} is older than run ${parentRunId}'s newest (step ${newest.step}): training it on as a new run, ${runId}`);
+    } else {
+      store.rewindLosses(runId, resume.step);
+    }
+  }
   if (!store.exists(runId)) store.createRun(runId, config, resume?.parentRunId ? { parentRunId: resume.parentRunId, forkStep: resume.forkStep ?? 0 } : undefined);
+  store.lock(runId); // one process trains a run at a time (store/runLock.ts)
   const run = new Run({
     runId,
     config,
@@ -179,6 +197,7 @@ export async function trainCommand(args: string[]): Promise<number> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    store.closeAll(); // the run's files and its lock
   }
   if (diverged) {
     notice(`adam-trainer train: ${diverged}`);

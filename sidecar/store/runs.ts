@@ -14,6 +14,7 @@ import { closeSync, existsSync, fstatSync, ftruncateSync, lstatSync, mkdirSync, 
 import { hostname, uptime } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../errors';
+import { RunLocks } from './runLock';
 import {
   type AppliedMessage,
   type EvalMessage,
@@ -67,6 +68,7 @@ const CHECKPOINT_NAME = /^(latest|step-(\d+))(\.ckpt)?$/;
 export class RunStore {
   readonly root: string;
   private readonly events = new Map<string, number>(); // open append descriptors of events.jsonl
+  private readonly locks = new RunLocks();
   private readonly losses = new Map<string, number>();
   private readonly lastStep = new Map<string, number>();
   private readonly lastAccuracy = new Map<string, number>();
@@ -248,14 +250,18 @@ export class RunStore {
       ...(status.testAccuracy !== undefined ? { testAccuracy: status.testAccuracy } : {}),
     };
     // Left running or paused by a process that is gone (a crash, a window reload): offered for resuming.
-    if (LIVE_STATES.has(status.state) && status.pid !== undefined && !processAlive(status)) summary.orphaned = true;
+    if (LIVE_STATES.has(status.state) && status.pid !== undefined && !processAlive(status) && !this.activeElsewhere(runId)) summary.orphaned = true;
     return summary;
   }
 
-  /** True when the run's last state is active and the process that wrote it is still alive. */
+  /** True when another process holds the run's lock (runLock.ts: a fresh heartbeat decides). */
   activeElsewhere(runId: string): boolean {
-    const status = this.readStatus(runId);
-    return LIVE_STATES.has(status.state) && status.pid !== process.pid && processAlive(status);
+    return RunLocks.heldElsewhere(this.dir(runId));
+  }
+
+  /** Takes the run for this process (run_busy when another holds it); released by close(). */
+  lock(runId: string): void {
+    this.locks.acquire(runId, this.dir(runId));
   }
 
   deleteRun(runId: string): void {
@@ -300,16 +306,18 @@ export class RunStore {
   }
 
   /** Closes the run's open append descriptors (before a delete, or when the run ends). */
+  /** Closes the run's files and gives its lock up. */
   close(runId: string): void {
     for (const map of [this.events, this.losses]) {
       const fd = map.get(runId);
       if (fd !== undefined) closeSync(fd);
       map.delete(runId);
     }
+    this.locks.release(runId);
   }
 
   closeAll(): void {
-    for (const runId of new Set([...this.events.keys(), ...this.losses.keys()])) this.close(runId);
+    for (const runId of new Set([...this.events.keys(), ...this.losses.keys(), ...this.locks.runIds()])) this.close(runId);
   }
 
   /**
