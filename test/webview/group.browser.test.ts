@@ -3,81 +3,26 @@
 // test accuracy of every seed and the verdict, live as the runs finish, and again after a reload.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { listeningSchema, parseServerMessage, type ServerMessage } from '../../sidecar/protocol';
-import { CHROMIUM_PATH } from '../support/system';
+import type { Page } from 'playwright-core';
+import type { ServerMessage } from '../../sidecar/protocol';
+import { BrowserDashboard } from './browserDashboard';
 
 const root = join(__dirname, '..', '..');
-
-let tmp: string;
-let serve: ChildProcess;
-let browser: Browser;
+const dash = new BrowserDashboard();
 let page: Page;
-let url: string;
-const received: ServerMessage[] = [];
-const sent: string[] = [];
-const pageErrors: string[] = [];
-
-async function startServe(): Promise<string> {
-  serve = spawn(process.execPath, [join(root, 'bin', 'adam-trainer.js'), 'serve', '--runs-dir', join(tmp, 'runs'), '--cache-dir', join(tmp, 'cache')], {
-    cwd: root,
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  serve.stderr!.on('data', (d) => (stderr += d));
-  const firstLine = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: serve.stdout! }).once('line', resolve);
-    serve.once('exit', (code) => reject(new Error(`serve exited with ${code} before listening: ${stderr}`)));
-  });
-  const listening = listeningSchema.parse(JSON.parse(firstLine));
-  return `http://127.0.0.1:${listening.port}/?token=${encodeURIComponent(listening.token)}`;
-}
+const { received, sent, pageErrors } = dash;
 
 const groupData = () => page.locator('#chart-group').evaluate((el) => ({ ...(el as HTMLElement).dataset }));
 
 describe('a comparison over seeds in the dashboard', { timeout: 120_000 }, () => {
   before(async () => {
-    if (!existsSync(join(root, 'dist', 'webview', 'dashboard.js')) || !existsSync(join(root, 'dist', 'cli.js'))) {
-      const build = spawnSync(process.execPath, [join(root, 'scripts', 'build.mjs')], { cwd: root, stdio: 'inherit' });
-      assert.equal(build.status, 0, 'the build failed');
-    }
-    tmp = mkdtempSync(join(tmpdir(), 'adam-group-'));
-    url = await startServe();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM_PATH,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
-    page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-    page.on('pageerror', (e) => pageErrors.push(e.stack ?? e.message));
-    page.on('console', (m) => {
-      if (m.type() === 'error' || m.type() === 'warning') pageErrors.push(m.text());
-    });
-    page.on('websocket', (ws) => {
-      ws.on('framereceived', (f) => {
-        const parsed = parseServerMessage(String(f.payload));
-        if (parsed.ok) received.push(parsed.message);
-      });
-      ws.on('framesent', (f) => sent.push(String(f.payload)));
-    });
-    await page.goto(url);
-    await page.locator('#connection.open').waitFor({ timeout: 10_000 });
+    await dash.open({ prefix: 'adam-group-' });
+    page = dash.page;
   });
 
-  after(async () => {
-    await browser?.close();
-    if (serve && serve.exitCode === null) {
-      const exited = new Promise((resolve) => serve.once('exit', resolve));
-      serve.kill('SIGTERM');
-      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 6000))]);
-      if (serve.exitCode === null) serve.kill('SIGKILL');
-    }
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
-  });
+  after(() => dash.close());
 
   test('started from the page, every seed of every optimizer lands in the table, with the curves and the verdict', async () => {
     await page.fill('#field-data', 'sample');
