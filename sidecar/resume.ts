@@ -4,6 +4,7 @@
 // different seed or optimizer is an error (a resumed run keeps them: fork it, or start a new run).
 import { UserError, type ErrorCode } from './errors';
 import { LIVE_HYPERPARAMETERS, type LiveHyperparameters, type RunConfig, type StartConfig } from './protocol';
+import type { RunRecord } from './store/runs';
 import type { TrainingState } from './store/state';
 
 /** Configuration fields that say where and how to run, which a resume may change. */
@@ -33,4 +34,22 @@ export function pickChanges(changes: LiveHyperparameters): LiveHyperparameters {
   const out: LiveHyperparameters = {};
   for (const k of LIVE_HYPERPARAMETERS) if (changes[k] !== undefined) out[k] = changes[k];
   return out;
+}
+
+/**
+ * Refuses a checkpoint that names a run of the runs folder without being that run's: a resume in place rewinds the
+ * run's losses and replaces its checkpoints, and the run id in a checkpoint's header is only text that anyone can
+ * write (the checksum is recomputed as easily). The run's folder records what a run never changes: its seed, its
+ * optimizer, its parent, and the step it was forked at, before which it has no checkpoint.
+ */
+export function checkCheckpointOfRun(state: TrainingState, record: RunRecord, file: string): void {
+  const differs = (what: string, recorded: unknown, checkpoint: unknown) =>
+    new UserError('bad_checkpoint',
+      `${file} names run ${state.runId}, but that run's folder records ${what} ${recorded} and the checkpoint ${checkpoint}: ` +
+        'it is not that run\'s checkpoint, and resuming it in place would overwrite the run (refused; nothing was changed)');
+  for (const field of ['seed', 'optimizer'] as const) {
+    if (state.config[field] !== record.config[field]) throw differs(field, record.config[field], state.config[field]);
+  }
+  if (state.parentRunId !== undefined && state.parentRunId !== record.parentRunId) throw differs('parent run', record.parentRunId ?? 'none', state.parentRunId);
+  if (record.forkStep !== undefined && state.step < record.forkStep) throw differs('fork step', record.forkStep, `step ${state.step}`);
 }

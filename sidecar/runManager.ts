@@ -22,12 +22,12 @@ import {
   resolveConfig,
 } from './protocol';
 import { defaultWorkers } from './session';
-import { newestCheckpointIn, readCheckpoint } from './store/checkpoint';
+import { newestCheckpointInAsync, readCheckpointAsync } from './store/checkpoint';
 import { newRunId, resolveUserPath } from './store/paths';
 import type { RunStore } from './store/runs';
 import type { TrainingState } from './store/state';
 import { Run, type RunOptions } from './trainer';
-import { pickChanges, resumedConfig } from './resume';
+import { checkCheckpointOfRun, pickChanges, resumedConfig } from './resume';
 import { Subscriptions } from './subscriptions';
 
 /** One connected client, as the manager sees it; the server decides how (and whether) bytes go out. */
@@ -188,7 +188,7 @@ export class RunManager implements MessageHandler {
       const config = resolveConfig(start, this.opts.workers ?? defaultWorkers());
       return this.launch({ runId: newRunId(), config, fresh: true }, opts);
     }
-    const { state, inPlace } = this.checkpointToResume(opts.resumeFrom);
+    const { state, inPlace } = await this.checkpointToResume(opts.resumeFrom);
     const { config, edits } = resumedConfig(state, start);
     if (inPlace) {
       const record = this.opts.store.readRecord(state.runId);
@@ -252,7 +252,7 @@ export class RunManager implements MessageHandler {
     const l = this.live.get(runId);
     let state: TrainingState;
     if (l && LIVE_STATES.has(l.run.state) && step >= l.run.step && l.run.step > 0) {
-      state = readCheckpoint(await l.run.checkpoint()); // "fork from here": checkpoint now
+      state = await readCheckpointAsync(await l.run.checkpoint()); // "fork from here": checkpoint now
     } else {
       if (!this.opts.store.exists(runId)) throw new UserError('unknown_run', `no run ${runId} to fork`);
       state = this.opts.store.checkpointAtOrBefore(runId, step).state;
@@ -297,15 +297,16 @@ export class RunManager implements MessageHandler {
     this.subscriptions.broadcast(runId, msg, except);
   }
 
-  private checkpointToResume(resumeFrom: string): { state: TrainingState; inPlace: boolean } {
+  // The file is read asynchronously: a client's resumeFrom must not stall every other client while it loads.
+  private async checkpointToResume(resumeFrom: string): Promise<{ state: TrainingState; inPlace: boolean }> {
     const path = resolveUserPath(resumeFrom, 'resumeFrom');
     let isDir = false;
     try {
       isDir = statSync(path).isDirectory();
     } catch {
-      // readCheckpoint names the missing file
+      // readCheckpointAsync names the missing file
     }
-    const state = isDir ? newestCheckpointIn(path) : readCheckpoint(path);
+    const state = isDir ? await newestCheckpointInAsync(path) : await readCheckpointAsync(path);
     const store = this.opts.store;
     if (this.live.has(state.runId) && LIVE_STATES.has(this.live.get(state.runId)!.run.state)) {
       throw new UserError('run_busy', `run ${state.runId} is training in this sidecar already; fork it to branch off with other values`);
@@ -313,6 +314,8 @@ export class RunManager implements MessageHandler {
     if (store.exists(state.runId) && store.activeElsewhere(state.runId)) {
       throw new UserError('run_busy', `run ${state.runId} is being trained by another process; stop it there, or fork it`);
     }
+    // A checkpoint naming a run of this folder must be that run's before it may continue it in place.
+    if (store.exists(state.runId)) checkCheckpointOfRun(state, store.readRecord(state.runId), `checkpoint ${path}`);
     let inPlace = false;
     try {
       if (store.exists(state.runId)) {

@@ -82,6 +82,9 @@ export class TrainingSession {
       if (resume.permutation.length !== dataset.train.count) {
         throw new UserError('bad_checkpoint', `the checkpoint was trained on ${resume.permutation.length} training images, this dataset has ${dataset.train.count}; resume with the same --data`);
       }
+      if (resume.datasetId !== undefined && resume.datasetId !== this.datasetId) {
+        throw new UserError('bad_checkpoint', `the checkpoint was trained on ${resume.datasetId} (training/test images), this dataset has ${this.datasetId}; resume with the same --data`);
+      }
       engine.params.set(resume.params);
       engine.m.set(resume.m);
       engine.v.set(resume.v);
@@ -91,6 +94,7 @@ export class TrainingSession {
       this.step = resume.step;
       this.epoch = resume.epoch;
       this.cursor = resume.cursor;
+      if (this.stepsLeftInEpoch === 0) this.nextEpoch();
     } else {
       initParameters(engine.params, config.seed);
       this.rng = new Rng(config.seed);
@@ -159,13 +163,17 @@ export class TrainingSession {
     this.cursor += steps * batchSize;
     let epochEnded = false;
     if (this.stepsLeftInEpoch === 0) {
-      // The incomplete last batch is dropped, as the seed's loop does (range(0, n - bs + 1, bs)).
-      this.epoch++;
-      this.cursor = 0;
-      this.rng.permutation(this.engine.permutation);
+      this.nextEpoch();
       epochEnded = true;
     }
     return { ...r, firstStep, batchSize, epochEnded };
+  }
+
+  // The incomplete last batch is dropped, as the seed's loop does (range(0, n - bs + 1, bs)).
+  private nextEpoch(): void {
+    this.epoch++;
+    this.cursor = 0;
+    this.rng.permutation(this.engine.permutation);
   }
 
   /**
@@ -183,6 +191,9 @@ export class TrainingSession {
     if (changed.batchSize) {
       if (this.config.batchSize > this.dataset.train.count) throw new UserError('bad_config', `batchSize ${this.config.batchSize} is larger than the training set`);
       this.engine.setBatchSize(this.config.batchSize);
+      // A larger batch near the end of an epoch may no longer fit in what is left of it: that rest is dropped too
+      // (the engine would refuse to draw past the end of the permutation).
+      if (this.stepsLeftInEpoch === 0) this.nextEpoch();
     }
     if (Object.keys(changed).some((k) => k !== 'batchSize')) this.engine.setHyper(this.config);
     return changed;

@@ -7,7 +7,7 @@ import { readCheckpoint } from '../store/checkpoint';
 import { adamTrainerHome, newRunId, resolveUserPath } from '../store/paths';
 import { RunStore } from '../store/runs';
 import { Run, type RunSummaryDone } from '../trainer';
-import { resumedConfig } from '../resume';
+import { checkCheckpointOfRun, resumedConfig } from '../resume';
 import { parseFlags, type FlagSpec } from './args';
 import { startDashboard, type Dashboard } from './dashboardHook';
 
@@ -93,8 +93,10 @@ export async function trainCommand(args: string[]): Promise<number> {
   let runId: string;
   let resume;
   let resumeEdits: LiveHyperparameters = {};
+  let resumeFile = '';
   if (flags.resume !== undefined) {
-    resume = readCheckpoint(resolveUserPath(String(flags.resume), '--resume'));
+    resumeFile = resolveUserPath(String(flags.resume), '--resume');
+    resume = readCheckpoint(resumeFile);
     const start: StartConfig = { ...place, ...edits };
     if (flags.optimizer !== undefined) start.optimizer = flags.optimizer as RunConfig['optimizer'];
     if (flags.seed !== undefined) start.seed = flags.seed as number;
@@ -110,6 +112,8 @@ export async function trainCommand(args: string[]): Promise<number> {
 
   const store = new RunStore(runsDir);
   if (resume && store.exists(runId)) {
+    // Only the run's own checkpoint may continue it, in place or as a branch (resume.ts).
+    checkCheckpointOfRun(resume, store.readRecord(runId), `checkpoint ${resumeFile}`);
     // As the server does (runManager.ts): a checkpoint older than its run's newest continues as a new run, a
     // branch, rather than overwrite the newer one and the losses recorded after it.
     const newest = store.checkpoints(runId).pop();

@@ -10,15 +10,19 @@
 //   uint32 LE      permutation
 //   32 bytes       SHA-256 of every byte before it
 //
-// Decoding checks all of it before it builds anything, so a bad file is refused whole, never half-loaded.
+// Decoding checks all of it before it builds anything, so a bad file is refused whole, never half-loaded. The
+// checksum only says the file is the one its writer wrote, and anyone can write one: every field is also checked
+// for what a real run can have written (a permutation of the training set, a cursor and step counts that fit it,
+// second moments that are not negative), so that nothing out of range reaches the kernels.
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, promises as fsp, readdirSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
 import { UserError } from '../errors';
 import { PARAMETER_COUNT } from '../nn/spec';
 import { runConfigSchema } from '../protocol';
+import { readRegularFile, readRegularFileSync, type RegularFileRead } from '../regularFile';
 import { resolveUserPath } from './paths';
 import type { TrainingState } from './state';
 
@@ -27,7 +31,10 @@ export const CHECKPOINT_VERSION = 1;
 const PREFIX_BYTES = 16;
 const HASH_BYTES = 32;
 const MAX_HEADER_BYTES = 1 << 20;
-const MAX_PERMUTATION = 100_000_000;
+// More training images than the engine's 1 GiB of WebAssembly memory holds at 3,072 bytes each (about 350,000).
+const MAX_PERMUTATION = 1 << 20;
+/** The largest checkpoint there can be (header, four parameter-sized arrays, permutation, hash): bigger is refused unread. */
+export const MAX_CHECKPOINT_BYTES = PREFIX_BYTES + MAX_HEADER_BYTES + 3 + 4 * (4 * PARAMETER_COUNT + MAX_PERMUTATION) + HASH_BYTES;
 const LITTLE_ENDIAN = endianness() === 'LE';
 
 const count = z.number().int().min(0);
@@ -117,7 +124,8 @@ export function decodeCheckpoint(buf: Buffer, fileNameForErrors: string): Traini
     const field = issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : issue.path.join('.');
     throw bad(`has an invalid configuration: ${field} ${issue.code === 'unrecognized_keys' ? 'is not a known field' : issue.message}`);
   }
-  if (h.cursor > lengths.permutation) throw bad(`has data cursor ${h.cursor} beyond its permutation of ${lengths.permutation}`);
+  const counts = countsProblem(h, config.data.batchSize);
+  if (counts) throw bad(`is not one a run can have written: ${counts}`);
 
   let offset = dataStart;
   const params = readFloat32(buf, offset, lengths.params);
@@ -129,6 +137,8 @@ export function decodeCheckpoint(buf: Buffer, fileNameForErrors: string): Traini
   const vMax = readFloat32(buf, offset, lengths.vMax);
   offset += lengths.vMax * 4;
   const permutation = readUint32(buf, offset, lengths.permutation);
+  const arrays = arraysProblem(permutation, v, vMax);
+  if (arrays) throw bad(`is not one a run can have written: ${arrays}`);
 
   return {
     runId: h.runId,
@@ -148,6 +158,39 @@ export function decodeCheckpoint(buf: Buffer, fileNameForErrors: string): Traini
     ...(h.forkStep !== undefined ? { forkStep: h.forkStep } : {}),
     ...(h.datasetId !== undefined ? { datasetId: h.datasetId } : {}),
   };
+}
+
+// The header's counts against each other. Every step draws at least one image of the epoch's permutation and
+// every epoch takes at least one step, so the step count lies between the epoch count and the images drawn.
+function countsProblem(h: Header, batchSize: number): string | undefined {
+  const n = h.lengths.permutation;
+  if (n < batchSize) return `its permutation of ${n} images is shorter than one batch of ${batchSize}`;
+  if (h.cursor > n) return `data cursor ${h.cursor} lies beyond its permutation of ${n} images`;
+  if (h.step < h.epoch) return `step ${h.step} is fewer than its ${h.epoch} finished epochs`;
+  if (h.step > h.epoch * n + h.cursor) return `step ${h.step} draws more images than ${h.epoch} epoch${h.epoch === 1 ? '' : 's'} of ${n} and cursor ${h.cursor} hold`;
+  if (h.cursor > 0 && h.step === 0) return `data cursor ${h.cursor} at step 0`;
+  if (h.lossCount > h.step) return `its loss sum covers ${h.lossCount} steps of ${h.step}`;
+  if (h.forkStep !== undefined && h.forkStep > h.step) return `fork step ${h.forkStep} is after its step ${h.step}`;
+  if (h.rng.every((w) => w === 0)) return 'its random generator state is all zeros, which the generator never reaches';
+  return undefined;
+}
+
+// The arrays a kernel indexes with, or takes a square root of: the permutation must hold each image index of the
+// training set once, and the second moments (means of squares) cannot be negative. Parameters and first moments
+// may be anything, NaN included: a diverged run's checkpoint is still that run's.
+function arraysProblem(permutation: Uint32Array, v: Float32Array, vMax: Float32Array): string | undefined {
+  const n = permutation.length;
+  const seen = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const index = permutation[i];
+    if (index >= n) return `permutation entry ${i} is ${index}, outside the ${n} training images`;
+    if (seen[index]) return `permutation holds image ${index} twice`;
+    seen[index] = 1;
+  }
+  for (const [name, a] of [['v', v], ['vMax', vMax]] as const) {
+    for (let i = 0; i < a.length; i++) if (a[i] < 0) return `${name}[${i}] is ${a[i]}; a mean of squares is never negative`;
+  }
+  return undefined;
 }
 
 type HeaderResult = { ok: true; value: Header } | { ok: false; problem: string };
@@ -172,18 +215,23 @@ function expectedBytes(header: HeaderResult, headerBytes: number): number | unde
   return align4(PREFIX_BYTES + headerBytes) + 4 * (l.params + l.m + l.v + l.vMax + l.permutation) + HASH_BYTES;
 }
 
-/** Reads and checks a checkpoint file chosen by the user (any folder; validated by format and checksum). */
+function checkpointRead(path: string): RegularFileRead {
+  return { name: `checkpoint ${path}`, kind: 'a checkpoint file', maxBytes: MAX_CHECKPOINT_BYTES, code: 'bad_checkpoint' };
+}
+
+/**
+ * Reads and checks a checkpoint file chosen by the user (any folder; validated by format, checksum and content):
+ * a regular file no bigger than a checkpoint can be, so a device or a FIFO is refused, never read or waited on.
+ */
 export function readCheckpoint(file: string): TrainingState {
   const path = resolveUserPath(file, 'checkpoint');
-  let buf: Buffer;
-  try {
-    buf = readFileSync(path);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'does not exist' : code === 'EISDIR' ? 'is a folder, not a checkpoint file' : `cannot be read (${code ?? (e as Error).message})`;
-    throw new UserError('bad_checkpoint', `checkpoint ${path} ${why}`);
-  }
-  return decodeCheckpoint(buf, `checkpoint ${path}`);
+  return decodeCheckpoint(readRegularFileSync(path, checkpointRead(path)), `checkpoint ${path}`);
+}
+
+/** readCheckpoint without blocking the event loop on the read (the server's). */
+export async function readCheckpointAsync(file: string): Promise<TrainingState> {
+  const path = resolveUserPath(file, 'checkpoint');
+  return decodeCheckpoint(await readRegularFile(path, checkpointRead(path)), `checkpoint ${path}`);
 }
 
 export interface CheckpointFile {
@@ -217,8 +265,24 @@ export function checkpointsIn(dir: string): CheckpointFile[] {
 /** The newest checkpoint in a folder (a run folder or a --checkpoint-dir), checked and loaded. */
 export function newestCheckpointIn(dir: string): TrainingState {
   const newest = checkpointsIn(dir).pop();
-  if (!newest) throw new UserError('bad_checkpoint', `folder ${dir} holds no readable checkpoint (latest.ckpt or step-<N>.ckpt)`);
+  if (!newest) throw noCheckpointIn(dir);
   return newest.state ?? readCheckpoint(newest.path);
+}
+
+/** newestCheckpointIn without blocking the event loop on its reads (the server's). */
+export async function newestCheckpointInAsync(dir: string): Promise<TrainingState> {
+  const names = await fsp.readdir(dir);
+  const steps = names.map((name) => /^step-(\d+)\.ckpt$/.exec(name)).filter((m) => m !== null).map((m) => ({ step: Number(m[1]), path: join(dir, m[0]) }));
+  let latest: TrainingState | undefined;
+  if (names.includes('latest.ckpt')) latest = await readCheckpointAsync(join(dir, 'latest.ckpt')).catch(() => undefined); // skipped, as checkpointsIn does
+  const newest = steps.sort((a, b) => a.step - b.step).pop();
+  if (latest && (!newest || latest.step >= newest.step)) return latest;
+  if (!newest) throw noCheckpointIn(dir);
+  return readCheckpointAsync(newest.path);
+}
+
+function noCheckpointIn(dir: string): UserError {
+  return new UserError('bad_checkpoint', `folder ${dir} holds no readable checkpoint (latest.ckpt or step-<N>.ckpt)`);
 }
 
 /**

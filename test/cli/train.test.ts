@@ -133,6 +133,23 @@ test('a corrupted checkpoint is refused with a message naming the file', async (
   assert.match(r.stderr, /checksum/i);
 });
 
+test('a checkpoint that names a run it does not belong to is refused, and that run is untouched', async () => {
+  const dir = tempDir('adam-ckpt-');
+  const runsDir = join(dir, 'runs');
+  const first = await run([...base, '--max-steps', '20', '--seed', '1', '--runs-dir', runsDir], env);
+  assert.equal(first.code, 0, first.stderr);
+  const [runId] = readdirSync(runsDir);
+  const before = readFileSync(join(runsDir, runId, 'losses.f32'));
+  // Another run's state under this run's id, with a checksum recomputed as anyone can.
+  const state = readCheckpoint(join(runsDir, runId, 'latest.ckpt'));
+  writeCheckpointAtomic(join(dir, 'forged.ckpt'), { ...state, step: 10, lossCount: 10, config: { ...state.config, seed: 2 } });
+  const r = await runText(['train', '--resume', join(dir, 'forged.ckpt'), '--runs-dir', runsDir], env);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, new RegExp(`forged\\.ckpt names run ${runId}, but that run's folder records seed 1 and the checkpoint 2`));
+  assert.deepEqual(readFileSync(join(runsDir, runId, 'losses.f32')), before);
+  assert.deepEqual(readdirSync(runsDir), [runId]);
+});
+
 test('each run gets its own folder in the runs folder', () => {
   const runs = readdirSync(join(home, 'runs'));
   assert.ok(runs.length >= 3);

@@ -1,11 +1,12 @@
 // Paths from the wire go through the one path helper: run ids stay inside the runs folder, checkpoint
 // files are validated by format and checksum before use.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { resolveConfig } from '../../sidecar/protocol';
-import { encodeCheckpoint } from '../../sidecar/store/checkpoint';
+import { encodeCheckpoint, MAX_CHECKPOINT_BYTES } from '../../sidecar/store/checkpoint';
 import { sampleState, tempDir } from '../store/helpers';
 import { startSidecar, TestClient, type Sidecar } from './sidecar';
 
@@ -97,5 +98,48 @@ describe('paths over the wire', () => {
     assert.deepEqual(readdirSync(s.runsDir), ['escape']);
     // the files are untouched
     assert.deepEqual(readFileSync(join(dir, 'checksum.ckpt')), flipped);
+  });
+
+  test('a resumeFrom that is a device, a FIFO or larger than any checkpoint is refused at once, and the sidecar serves on', async () => {
+    const dir = tempDir();
+    const fifo = join(dir, 'pipe.ckpt');
+    execFileSync('mkfifo', [fifo]);
+    const huge = join(dir, 'huge.ckpt');
+    closeSync(openSync(huge, 'w'));
+    truncateSync(huge, MAX_CHECKPOINT_BYTES + 1); // sparse: takes no space
+    const cases: Array<[string, RegExp]> = [
+      ['/dev/zero', /checkpoint \/dev\/zero is not a regular file/],
+      [fifo, /pipe\.ckpt is not a regular file/],
+      [huge, /huge\.ckpt is [\d,]+ bytes, more than a checkpoint file can be/],
+    ];
+    for (const [file, pattern] of cases) {
+      const started = Date.now();
+      c.send({ type: 'start', config: {}, resumeFrom: file, requestId: file });
+      const e = await c.next('error', (m) => m.requestId === file, 5000);
+      assert.equal(e.code, 'bad_checkpoint', file);
+      assert.match(e.message, pattern);
+      assert.ok(Date.now() - started < 2000, `${file} answered after ${Date.now() - started} ms`);
+    }
+    c.send({ type: 'list', requestId: 'still-here' });
+    await c.next('runs', (m) => m.requestId === 'still-here', 5000);
+  });
+
+  test('a checkpoint that names a run of this folder but is not that run\'s is refused, and the run is untouched', async () => {
+    const record = { config: resolveConfig({ data: 'sample', seed: 0 }, 1), createdAt: '2026-01-01T00:00:00.000Z' };
+    mkdirSync(join(s.runsDir, 'victim'));
+    writeFileSync(join(s.runsDir, 'victim', 'config.json'), JSON.stringify(record));
+    const losses = Buffer.from(new Float32Array(400).fill(2.25).buffer);
+    writeFileSync(join(s.runsDir, 'victim', 'losses.f32'), losses);
+    const dir = tempDir();
+    const state = sampleState({ runId: 'victim', step: 250 });
+    // A checksum anyone can recompute: the header's run id is all that names the run.
+    writeFileSync(join(dir, 'other.ckpt'), encodeCheckpoint({ ...state, config: { ...state.config, seed: 7 } }));
+    c.send({ type: 'start', config: {}, resumeFrom: join(dir, 'other.ckpt'), requestId: 'other' });
+    const e = await c.next('error', (m) => m.requestId === 'other', 5000);
+    assert.equal(e.code, 'bad_checkpoint');
+    assert.match(e.message, /other\.ckpt names run victim, but that run's folder records seed 0 and the checkpoint 7/);
+    assert.deepEqual(readFileSync(join(s.runsDir, 'victim', 'losses.f32')), losses);
+    assert.deepEqual(readdirSync(join(s.runsDir, 'victim')).sort(), ['config.json', 'losses.f32']);
+    assert.deepEqual(readdirSync(s.runsDir).sort(), ['escape', 'victim']);
   });
 });

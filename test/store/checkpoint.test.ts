@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { UserError } from '../../sidecar/errors';
 import { PARAMETER_COUNT } from '../../sidecar/nn/spec';
-import { decodeCheckpoint, encodeCheckpoint, readCheckpoint, writeCheckpointAtomic } from '../../sidecar/store/checkpoint';
+import { decodeCheckpoint, encodeCheckpoint, MAX_CHECKPOINT_BYTES, readCheckpoint, readCheckpointAsync, writeCheckpointAtomic } from '../../sidecar/store/checkpoint';
 import { sampleState, tempDir } from './helpers';
 
 function refused(pattern: RegExp) {
@@ -153,4 +153,73 @@ test('readCheckpoint names a missing file and a folder', () => {
   assert.throws(() => readCheckpoint(join(dir, 'nope.ckpt')), refused(/nope\.ckpt does not exist/));
   assert.throws(() => readCheckpoint(dir), refused(/is a folder, not a checkpoint file/));
   assert.throws(() => readCheckpoint('a\0b'), (e: unknown) => e instanceof UserError && e.code === 'bad_path');
+});
+
+// The checksum says only that the file is what its writer wrote, and anyone can write one: every test below
+// encodes its forgery with encodeCheckpoint, so the SHA-256 matches.
+const forged = (overrides: Parameters<typeof sampleState>[0]) => encodeCheckpoint(sampleState(overrides));
+
+test('a permutation entry outside the training set is refused, though the checksum matches', () => {
+  const permutation = sampleState().permutation;
+  permutation[17] = 1_000_000;
+  assert.throws(() => decodeCheckpoint(forged({ permutation }), 'p.ckpt'), refused(/p\.ckpt is not one a run can have written: permutation entry 17 is 1000000, outside the 1000 training images/));
+});
+
+test('a permutation that holds an image twice is refused', () => {
+  const permutation = sampleState().permutation;
+  permutation[5] = permutation[6];
+  assert.throws(() => decodeCheckpoint(forged({ permutation }), 'p.ckpt'), refused(new RegExp(`permutation holds image ${permutation[6]} twice`)));
+});
+
+test('a cursor, step, epoch or loss count that no run can reach is refused, naming it', () => {
+  const cases: Array<[Parameters<typeof sampleState>[0], RegExp]> = [
+    [{ cursor: 1001 }, /data cursor 1001 lies beyond its permutation of 1000 images/],
+    [{ step: 3, epoch: 4, cursor: 0 }, /step 3 is fewer than its 4 finished epochs/],
+    [{ step: 2000, epoch: 1, cursor: 10 }, /step 2000 draws more images than 1 epoch of 1000 and cursor 10 hold/],
+    [{ step: 0, cursor: 8 }, /data cursor 8 at step 0/],
+    [{ step: 10, lossCount: 11 }, /its loss sum covers 11 steps of 10/],
+    [{ step: 10, parentRunId: 'p', forkStep: 11 }, /fork step 11 is after its step 10/],
+    [{ rng: [0, 0, 0, 0] }, /random generator state is all zeros/],
+    [{ permutation: new Uint32Array([1, 0]) }, /its permutation of 2 images is shorter than one batch of 4/],
+  ];
+  for (const [overrides, pattern] of cases) assert.throws(() => decodeCheckpoint(forged(overrides), 'c.ckpt'), refused(pattern), JSON.stringify(overrides));
+});
+
+test('a negative second moment (v or vMax, a mean of squares) is refused; NaN from a diverged run is not', () => {
+  for (const name of ['v', 'vMax'] as const) {
+    const state = sampleState();
+    state[name][42] = -1e-3;
+    assert.throws(() => decodeCheckpoint(encodeCheckpoint(state), 'n.ckpt'), refused(new RegExp(`${name}\\[42\\] is -0\\.001`)));
+  }
+  const diverged = sampleState();
+  diverged.v[42] = NaN;
+  assert.ok(Number.isNaN(decodeCheckpoint(encodeCheckpoint(diverged), 'd.ckpt').v[42]));
+});
+
+test('a device, a FIFO and a file larger than any checkpoint are refused at once, unread', async () => {
+  const dir = tempDir();
+  const fifo = join(dir, 'pipe.ckpt');
+  execFileSync('mkfifo', [fifo]);
+  const huge = join(dir, 'huge.ckpt');
+  fs.closeSync(fs.openSync(huge, 'w'));
+  fs.truncateSync(huge, MAX_CHECKPOINT_BYTES + 1); // sparse: takes no space
+  const cases: Array<[string, RegExp]> = [
+    ['/dev/zero', /checkpoint \/dev\/zero is not a regular file \(a device, a pipe or a socket\)/],
+    [fifo, /pipe\.ckpt is not a regular file/],
+    [huge, /huge\.ckpt is [\d,]+ bytes, more than a checkpoint file can be/],
+  ];
+  for (const [file, pattern] of cases) {
+    const started = Date.now();
+    assert.throws(() => readCheckpoint(file), refused(pattern));
+    await assert.rejects(readCheckpointAsync(file), refused(pattern));
+    assert.ok(Date.now() - started < 1000, `${file} took ${Date.now() - started} ms`);
+  }
+});
+
+test('readCheckpointAsync reads what readCheckpoint reads, and names a missing file', async () => {
+  const dir = tempDir();
+  const file = join(dir, 'latest.ckpt');
+  writeCheckpointAtomic(file, sampleState({ step: 300 }));
+  assert.deepEqual(await readCheckpointAsync(file), readCheckpoint(file));
+  await assert.rejects(readCheckpointAsync(join(dir, 'nope.ckpt')), refused(/nope\.ckpt does not exist/));
 });

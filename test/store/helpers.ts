@@ -18,7 +18,12 @@ export function tempDir(prefix = 'adam-trainer-test-'): string {
   return dir;
 }
 
+/**
+ * A state a run can have written (the checkpoint reader refuses any other): whatever step is asked for, the cursor
+ * and the loss count fit it.
+ */
 export function sampleState(overrides: Partial<TrainingState> = {}): TrainingState {
+  const step = overrides.step ?? 250;
   const params = new Float32Array(PARAMETER_COUNT);
   const m = new Float32Array(PARAMETER_COUNT);
   const v = new Float32Array(PARAMETER_COUNT);
@@ -32,9 +37,9 @@ export function sampleState(overrides: Partial<TrainingState> = {}): TrainingSta
   return {
     runId: '20260101-000000-abcdef',
     config: resolveConfig({ data: 'sample', maxSteps: 40 }, 2),
-    step: 250,
+    step,
     epoch: 0,
-    cursor: 1000,
+    cursor: Math.min(1000, step),
     rng: [1, 2, 3, 0xffffffff],
     permutation,
     params,
@@ -42,7 +47,7 @@ export function sampleState(overrides: Partial<TrainingState> = {}): TrainingSta
     v,
     vMax: new Float32Array(PARAMETER_COUNT),
     lossSum: 123.456789,
-    lossCount: 50,
+    lossCount: Math.min(50, step),
     ...overrides,
   };
 }
