@@ -1,14 +1,32 @@
 // One image file (JPEG or PNG, told apart by content, not by name) to 3,072 bytes in C, H, W order.
 // Colour is converted as PIL's Image.convert('RGB') does, which is what torchvision's ImageFolder uses,
 // so the same folder gives PyTorch and us the same pixels: grey is copied to R, G and B, alpha is dropped.
+//
+// Image folders come from anywhere, so every decode is bounded before it starts: the file's size, the size the
+// header declares, and what the compressed data may expand to. A 2 MB PNG can hold a zlib stream of gigabytes of
+// zeros, and pngjs inflates an interlaced image's data without a limit.
 
+import { inflateSync } from 'node:zlib';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { UserError } from '../errors';
 import { IMAGE_SIZE } from '../nn/spec';
+import type { RegularFileRead } from '../regularFile';
 import { yccToPlanes } from './jpegColor';
 
 const PLANE = IMAGE_SIZE * IMAGE_SIZE; // 1,024
+
+/**
+ * A 32x32 image takes a few KB; its metadata (EXIF, ICC profile, XMP) rarely more than a few hundred. A bigger file
+ * is not a CIFAR-sized image, and is refused before it is read.
+ */
+export const MAX_IMAGE_FILE_BYTES = 4 << 20;
+// A 32x32 PNG's pixel data inflates to at most 8,252 bytes (16-bit RGBA, one filter byte a row, Adam7's seven
+// passes); anything that inflates past this bound is not a 32x32 PNG.
+const MAX_PNG_INFLATED_BYTES = 16 << 10;
+// jpeg-js counts what it allocates (coefficient blocks, tables, the output) against this; a 32x32 JPEG needs far
+// less than 1 MB. Its default is 512 MB.
+const MAX_JPEG_MEMORY_MB = 16;
 
 function isJpeg(b: Uint8Array): boolean {
   return b.length > 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff;
@@ -62,9 +80,43 @@ function libjpegSampling(frame: JpegFrame): [number, number] | undefined {
   return (h === 1 || h === 2) && (v === 1 || v === 2) ? [h, v] : undefined;
 }
 
-function pngSize(b: Uint8Array): { width: number; height: number } {
+interface PngLayout {
+  width: number;
+  height: number;
+  idat: Uint8Array[]; // the compressed pixel data, in order
+}
+
+// Walks the chunks (length, type, data, CRC) after the signature: IHDR must come first, IDAT is collected. The
+// CRCs are pngjs's to check.
+function pngLayout(b: Uint8Array, file: string): PngLayout {
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  return { width: v.getUint32(16), height: v.getUint32(20) };
+  const type = (at: number) => String.fromCharCode(b[at], b[at + 1], b[at + 2], b[at + 3]);
+  if (v.getUint32(8) !== 13 || type(12) !== 'IHDR') throw new UserError('bad_dataset', `${file} is not a valid PNG image (its first chunk is not IHDR)`);
+  const layout: PngLayout = { width: v.getUint32(16), height: v.getUint32(20), idat: [] };
+  for (let at = 8; at + 8 <= b.length;) {
+    const length = v.getUint32(at);
+    const end = at + 12 + length;
+    if (end > b.length) throw new UserError('bad_dataset', `${file} is not a valid PNG image (chunk ${JSON.stringify(type(at + 4))} runs past the end of the file)`);
+    const name = type(at + 4);
+    if (name === 'IDAT') layout.idat.push(b.subarray(at + 8, at + 8 + length));
+    if (name === 'IEND') break;
+    at = end;
+  }
+  return layout;
+}
+
+// Inflates the pixel data with a bound on what it may expand to (zlib stops there), so that pngjs, which inflates it
+// again, is known to get no more.
+function checkPngInflates(file: string, idat: Uint8Array[]): void {
+  try {
+    inflateSync(Buffer.concat(idat), { maxOutputLength: MAX_PNG_INFLATED_BYTES });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new UserError('bad_dataset',
+        `${file} is not a valid 32x32 PNG image: its pixel data decompresses to more than ${MAX_PNG_INFLATED_BYTES.toLocaleString('en-US')} bytes (a decompression bomb?)`);
+    }
+    throw new UserError('bad_dataset', `${file} is not a valid PNG image (${(e as Error).message})`);
+  }
 }
 
 function checkSize(file: string, size: { width: number; height: number }): void {
@@ -83,7 +135,22 @@ function toPlanes(pixels: Uint8Array, stride: number, out: Uint8Array, offset: n
   }
 }
 
+/** Refuses a file too large to be a 32x32 image (the image folder checks this as it lists, before reading anything). */
+export function checkImageFileSize(file: string, bytes: number): void {
+  if (bytes > MAX_IMAGE_FILE_BYTES) {
+    throw new UserError('bad_dataset',
+      `${file} is ${bytes.toLocaleString('en-US')} bytes, too large for a 32x32 image (at most ${MAX_IMAGE_FILE_BYTES.toLocaleString('en-US')}): resize or re-encode it`);
+  }
+}
+
+/** What an image file in a dataset folder may be: a regular file no larger than a 32x32 image can sensibly be. */
+export function imageFileRead(file: string): RegularFileRead {
+  return { name: file, kind: 'an image (a JPEG or PNG file)', maxBytes: MAX_IMAGE_FILE_BYTES, code: 'bad_dataset' };
+}
+
+/** Decodes one JPEG or PNG of 32x32 pixels into `out` at `offset` (3,072 bytes, C, H, W); anything else is a bad_dataset error naming `file`. */
 export function decodeImageInto(bytes: Uint8Array, file: string, out: Uint8Array, offset: number): void {
+  checkImageFileSize(file, bytes.length);
   if (isJpeg(bytes)) {
     const frame = jpegFrame(bytes);
     if (!frame) throw new UserError('bad_dataset', `${file} is not a valid JPEG image (no frame header)`);
@@ -93,7 +160,8 @@ export function decodeImageInto(bytes: Uint8Array, file: string, out: Uint8Array
     try {
       // Strict: a damaged file is an error, not a half-grey image trained on in silence.
       decoded = jpeg.decode(bytes, {
-        useTArray: true, formatAsRGBA: false, tolerantDecoding: false, maxResolutionInMP: 1,
+        useTArray: true, formatAsRGBA: false, tolerantDecoding: false,
+        maxResolutionInMP: PLANE / 1e6, maxMemoryUsageInMB: MAX_JPEG_MEMORY_MB,
         colorTransform: sampling ? false : undefined,
       });
     } catch (e) {
@@ -102,7 +170,9 @@ export function decodeImageInto(bytes: Uint8Array, file: string, out: Uint8Array
     if (sampling) yccToPlanes(decoded.data, sampling[0], sampling[1], out, offset);
     else toPlanes(decoded.data, 3, out, offset); // jpeg-js expands grey and CMYK to RGB itself
   } else if (isPng(bytes)) {
-    checkSize(file, pngSize(bytes));
+    const png = pngLayout(bytes, file);
+    checkSize(file, png);
+    checkPngInflates(file, png.idat);
     let decoded: { data: Uint8Array };
     try {
       decoded = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));

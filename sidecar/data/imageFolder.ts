@@ -3,12 +3,13 @@
 // a class and classes in label order, so the same folder always gives the same split. Decoded splits are
 // cached (decodedCache.ts).
 
-import { readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { readdirSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors';
 import { CLASS_NAMES, IMAGE_BYTES } from '../nn/spec';
+import { readRegularFileSync } from '../regularFile';
 import { cacheEntry, readCachedSplit, writeCachedSplit, type ListedFile } from './decodedCache';
-import { decodeImageInto } from './decodeImage';
+import { checkImageFileSize, decodeImageInto, imageFileRead } from './decodeImage';
 import { allocateSplit, yieldToEventLoop, type LoadContext, type Split } from './types';
 
 const SPLITS = ['train', 'test'] as const;
@@ -51,6 +52,7 @@ function listSplit(dir: string, split: string): ListedImage[] {
       const path = join(classDir, name);
       const st = statSync(path);
       if (!st.isFile()) throw new UserError('bad_dataset', `${path} is not a file: a class folder must hold only images`);
+      checkImageFileSize(path, st.size);
       out.push({ path, label, name: `${className}/${name}`, size: st.size, mtimeMs: st.mtimeMs });
     }
   });
@@ -59,7 +61,8 @@ function listSplit(dir: string, split: string): ListedImage[] {
 
 async function decodeSplit(files: ListedImage[], split: Split, ctx: LoadContext): Promise<void> {
   for (let i = 0; i < files.length; i++) {
-    decodeImageInto(readFileSync(files[i].path), files[i].path, split.images, i * IMAGE_BYTES);
+    // Read as a bounded regular file: the listing's checks could be stale by now (a file swapped for a FIFO).
+    decodeImageInto(readRegularFileSync(files[i].path, imageFileRead(files[i].path)), files[i].path, split.images, i * IMAGE_BYTES);
     split.labels[i] = files[i].label;
     if ((i + 1) % PROGRESS_EVERY === 0) ctx.onProgress({ phase: 'decode', done: i + 1, total: files.length });
     if ((i + 1) % YIELD_EVERY === 0) await yieldToEventLoop(ctx.signal);
