@@ -1,6 +1,7 @@
-// One HTTP(S) GET to a file, with node's own http/https: redirects followed, a stall (no bytes for
-// timeoutMs, connecting included) is an error, and the MD5 is computed as the bytes arrive so the archive
-// need not be read again before it is checked.
+// One HTTP(S) GET to a file, with node's own http/https: redirects followed (never from https to http: that would
+// hand the download to whoever sits on the network path), a stall (no bytes for timeoutMs, connecting included) is
+// an error, a body larger than maxBytes is refused (by its Content-Length, or as it arrives), and the MD5 is computed
+// as the bytes arrive so the archive need not be read again before it is checked.
 
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
@@ -24,6 +25,7 @@ type Stall = { error?: HttpDownloadError };
 
 export interface HttpDownloadOptions {
   timeoutMs: number;
+  maxBytes: number;
   signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
 }
@@ -70,7 +72,11 @@ async function download(url: string, file: string, opts: HttpDownloadOptions, st
     if (status >= 300 && status < 400 && res.headers.location) {
       res.resume();
       if (redirects === MAX_REDIRECTS) throw new HttpDownloadError(`too many redirects from ${url}`, true);
-      current = new URL(res.headers.location, current);
+      const next = new URL(res.headers.location, current);
+      if (current.protocol === 'https:' && next.protocol !== 'https:') {
+        throw new HttpDownloadError(`refused a redirect from ${current.href} to ${next.href}: an https download is never continued over ${next.protocol.slice(0, -1)}`, true);
+      }
+      current = next;
       continue;
     }
     if (status !== 200) {
@@ -78,6 +84,12 @@ async function download(url: string, file: string, opts: HttpDownloadOptions, st
       throw new HttpDownloadError(`HTTP ${status} ${res.statusMessage ?? ''}`.trim(), status >= 400 && status < 500);
     }
     const total = Number(res.headers['content-length'] ?? 0);
+    const bytes = (n: number) => n.toLocaleString('en-US');
+    const tooLarge = () => new HttpDownloadError(`the server sends more than ${bytes(opts.maxBytes)} bytes, more than the file can be`, true);
+    if (total > opts.maxBytes) {
+      res.destroy();
+      throw tooLarge();
+    }
     const md5 = createHash('md5');
     let done = 0;
     let reported = 0;
@@ -85,8 +97,9 @@ async function download(url: string, file: string, opts: HttpDownloadOptions, st
       res,
       async function* (source: AsyncIterable<Buffer>) {
         for await (const chunk of source) {
-          md5.update(chunk);
           done += chunk.length;
+          if (done > opts.maxBytes) throw tooLarge();
+          md5.update(chunk);
           if (done - reported >= PROGRESS_BYTES) {
             reported = done;
             opts.onProgress?.(done, total);
@@ -97,7 +110,6 @@ async function download(url: string, file: string, opts: HttpDownloadOptions, st
       createWriteStream(file),
     );
     if (total > 0 && done !== total) {
-      const bytes = (n: number) => n.toLocaleString('en-US');
       throw new HttpDownloadError(`connection closed after ${bytes(done)} of ${bytes(total)} bytes`);
     }
     opts.onProgress?.(done, total || done);

@@ -25,6 +25,7 @@ export interface LoadOptions {
   signal?: AbortSignal;
   downloadUrl?: string; // default: the official archive; tests point it at a loopback server
   expectedMd5?: string;
+  maxDownloadBytes?: number; // default: download.ts MAX_ARCHIVE_BYTES
   fallbackToSample?: boolean; // default true: a failed download trains on the sample, after a notice
 }
 
@@ -67,6 +68,8 @@ async function loadDownloaded(opts: LoadOptions, ctx: LoadContext): Promise<Data
       md5: opts.expectedMd5 ?? CIFAR10_MD5,
       onProgress: ctx.onProgress,
       signal: opts.signal,
+      notice: ctx.notice,
+      ...(opts.maxDownloadBytes !== undefined ? { maxBytes: opts.maxDownloadBytes } : {}),
     });
   } catch (e) {
     if (!(e instanceof DownloadFailed) || opts.fallbackToSample === false) throw e;

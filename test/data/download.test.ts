@@ -2,13 +2,18 @@
 // same `tar` package: good, redirected, corrupt, cut off midway, missing, and no server at all.
 
 import assert from 'node:assert/strict';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { test, type TestContext } from 'node:test';
 import * as tar from 'tar';
+import { DOWNLOAD_LOCK } from '../../sidecar/data/downloadLock';
 import { HttpDownloadError, httpDownload } from '../../sidecar/data/httpDownload';
 import { loadDataset, type Progress } from '../../sidecar/data/index';
 import { IMAGE_BYTES } from '../../sidecar/nn/spec';
@@ -156,8 +161,117 @@ test('a server that stops sending is given up on after the stall timeout, before
   const dir = tempDir(t);
   for (const server of [silent, halfway]) {
     const started = Date.now();
-    await assert.rejects(httpDownload(server.url, join(dir, 'x.partial'), { timeoutMs: 200 }),
+    await assert.rejects(httpDownload(server.url, join(dir, 'x.partial'), { timeoutMs: 200, maxBytes: 1 << 20 }),
       (e) => e instanceof HttpDownloadError && /^no data from 127\.0\.0\.1:\d+ for 0\.2 s$/.test(e.reason));
     assert.ok(Date.now() - started < 2000);
   }
+});
+
+test('two downloads into one cache folder at once make one request, and both get the data', async (t) => {
+  const archive = await makeArchive(t);
+  const server = await serve(t, (_n, _req, res) => sendArchive(res, archive));
+  const cacheDir = tempDir(t);
+  const load = () => loadDataset({ cacheDir, downloadUrl: server.url, expectedMd5: archive.md5, fallbackToSample: false });
+  const [a, b] = await Promise.all([load(), load()]);
+  assert.equal(a.train.count, 10);
+  assert.equal(b.train.count, 10);
+  assert.equal(server.requests(), 1);
+  assert.deepEqual(readdirSync(cacheDir).sort(), ['cifar-10-batches-bin', 'cifar-10-binary.tar.gz']);
+});
+
+test('a download another process is making is waited for and used, not repeated', async (t) => {
+  const archive = await makeArchive(t);
+  // The first request sends half the archive, then the rest a second later: time for the second loader to arrive.
+  const server = await serve(t, (_n, _req, res) => {
+    res.writeHead(200, { 'content-type': 'application/gzip', 'content-length': archive.bytes.length });
+    res.write(archive.bytes.subarray(0, archive.bytes.length >> 1));
+    setTimeout(() => res.end(archive.bytes.subarray(archive.bytes.length >> 1)), 1000);
+  });
+  const cacheDir = tempDir(t);
+  const options = { cacheDir, downloadUrl: server.url, expectedMd5: archive.md5, fallbackToSample: false };
+  const script = `
+    const { loadDataset } = require(${JSON.stringify(require.resolve('../../sidecar/data/index'))});
+    loadDataset(${JSON.stringify(options)}).then((d) => process.stdout.write(String(d.train.count)), (e) => { process.stdout.write(e.message); process.exitCode = 1; });`;
+  const child = spawn(process.execPath, ['--import', 'tsx', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  t.after(() => child.kill('SIGKILL'));
+  const deadline = Date.now() + 30_000;
+  while (!existsSync(join(cacheDir, DOWNLOAD_LOCK)) && Date.now() < deadline) await delay(10);
+  assert.ok(existsSync(join(cacheDir, DOWNLOAD_LOCK)), 'the other process took the lock');
+  const notices: string[] = [];
+  const here = await loadDataset({ ...options, notice: (l) => notices.push(l) });
+  assert.equal(await exited, 0, out);
+  assert.equal(out, '10');
+  assert.equal(here.train.count, 10);
+  assert.equal(server.requests(), 1);
+  assert.deepEqual(notices, [`waiting for another process to download CIFAR-10 into ${cacheDir}`]);
+  assert.deepEqual(readdirSync(cacheDir).sort(), ['cifar-10-batches-bin', 'cifar-10-binary.tar.gz']);
+});
+
+test('the lock and the partial file of a killed download are cleared by the next one', async (t) => {
+  const archive = await makeArchive(t);
+  const server = await serve(t, (_n, _req, res) => sendArchive(res, archive));
+  const cacheDir = tempDir(t);
+  const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+  const deadPid = Number(gone.stdout);
+  writeFileSync(join(cacheDir, DOWNLOAD_LOCK), JSON.stringify({ pid: deadPid, host: hostname(), heartbeatAt: Date.now(), token: 'killed' }));
+  writeFileSync(join(cacheDir, `cifar-10-binary.tar.gz.${deadPid}-0badf00d.partial`), archive.bytes.subarray(0, 100));
+  const started = Date.now();
+  const d = await loadDataset({ cacheDir, downloadUrl: server.url, expectedMd5: archive.md5, fallbackToSample: false });
+  assert.equal(d.train.count, 10);
+  assert.ok(Date.now() - started < 5000, 'no wait for a lock whose process is gone');
+  assert.deepEqual(readdirSync(cacheDir).sort(), ['cifar-10-batches-bin', 'cifar-10-binary.tar.gz']);
+});
+
+test('a body larger than the cap is refused by its Content-Length, or cut off as it arrives, without a retry', async (t) => {
+  const archive = await makeArchive(t);
+  const cap = archive.bytes.length - 1;
+  const withLength = await serve(t, (_n, _req, res) => sendArchive(res, archive));
+  const chunked = await serve(t, (_n, _req, res) => {
+    res.writeHead(200, { 'content-type': 'application/gzip' }); // no Content-Length: chunked
+    res.end(archive.bytes);
+  });
+  for (const server of [withLength, chunked]) {
+    const cacheDir = tempDir(t);
+    await rejectsWith(loadDataset({ cacheDir, downloadUrl: server.url, expectedMd5: archive.md5, fallbackToSample: false, maxDownloadBytes: cap }),
+      'download_failed', `the server sends more than ${cap.toLocaleString('en-US')} bytes`);
+    assert.equal(server.requests(), 1);
+    assertNothingKept(cacheDir);
+  }
+});
+
+test('an https download redirected to http is refused; one redirected within https is followed', async (t) => {
+  const archive = await makeArchive(t);
+  const dir = tempDir(t);
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+  const plain = await serve(t, (_n, _req, res) => sendArchive(res, archive));
+  const secure = https.createServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, (req, res) => {
+    if (req.url === '/to-http') res.writeHead(302, { location: plain.url }).end();
+    else if (req.url === '/to-https') res.writeHead(302, { location: '/archive' }).end();
+    else sendArchive(res, archive);
+  });
+  await new Promise<void>((resolve) => secure.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => { secure.closeAllConnections(); secure.close(() => resolve()); }));
+  const base = `https://127.0.0.1:${(secure.address() as AddressInfo).port}`;
+  // A process that trusts our certificate, as a machine trusts the real server's.
+  const script = `
+    const { loadDataset } = require(${JSON.stringify(require.resolve('../../sidecar/data/index'))});
+    const load = (path, cacheDir) => loadDataset({ cacheDir, downloadUrl: ${JSON.stringify(base)} + path, expectedMd5: ${JSON.stringify(archive.md5)}, fallbackToSample: false })
+      .then((d) => ({ count: d.train.count }), (e) => ({ code: e.code, message: e.message }));
+    Promise.all([load('/to-http', ${JSON.stringify(join(dir, 'a'))}), load('/to-https', ${JSON.stringify(join(dir, 'b'))})])
+      .then((r) => process.stdout.write(JSON.stringify(r)));`;
+  const r = await new Promise<string>((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', '-e', script], { env: { ...process.env, NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') }, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`exit ${code}: ${out}`))));
+  });
+  const [toHttp, toHttps] = JSON.parse(r);
+  assert.equal(toHttp.code, 'download_failed');
+  assert.match(toHttp.message, new RegExp(`refused a redirect from ${base}/to-http to ${plain.url.replace(/\./g, '\\.')}: an https download is never continued over http`));
+  assert.equal(plain.requests(), 0);
+  assert.deepEqual(toHttps, { count: 10 });
 });
