@@ -3,7 +3,7 @@
 import { UserError } from '../errors';
 import { PARAMETERS } from '../nn/spec';
 import { readCheckpoint } from '../store/checkpoint';
-import { resolveUserPath } from '../store/paths';
+import { resolveOutputPath } from '../store/paths';
 import { exportSafetensors } from '../store/safetensors';
 import { parseFlags } from './args';
 
@@ -21,7 +21,7 @@ export async function exportCommand(args: string[]): Promise<number> {
   }
   if (positionals.length !== 2) throw new UserError('bad_usage', `export takes a checkpoint and an output file, got ${positionals.length} argument${positionals.length === 1 ? '' : 's'}; usage: adam-trainer export CHECKPOINT OUT.safetensors`);
   const state = readCheckpoint(positionals[0]);
-  const out = resolveUserPath(positionals[1], 'output file');
+  const out = resolveOutputPath(positionals[1], 'output file');
   try {
     exportSafetensors(state.params, out, { format: 'pt', runId: state.runId, step: String(state.step), optimizer: state.config.optimizer });
   } catch (e) {

@@ -3,7 +3,7 @@
 // run id must resolve inside the runs folder: a run id is a name, never a path, and a symlink that leads
 // out of the runs folder is refused like `../x`.
 import { randomBytes } from 'node:crypto';
-import { realpathSync } from 'node:fs';
+import { lstatSync, realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { UserError } from '../errors';
@@ -36,6 +36,28 @@ export function resolveUserPath(p: string, what = 'path'): string {
   if (p.includes('\0')) throw new UserError('bad_path', `${what} must not contain NUL bytes`);
   const absolute = resolve(p);
   return realpathOrNearest(absolute);
+}
+
+/**
+ * A file about to be written: its folder resolved as resolveUserPath does (a symlinked folder is the user's choice),
+ * the name itself never followed. An output name that is a symbolic link would make the write land wherever the link
+ * points (a planted `out.safetensors -> ~/.bashrc`), so it is refused, as is a folder.
+ */
+export function resolveOutputPath(p: string, what = 'output file'): string {
+  const given = resolveUserPath(p, what); // NUL bytes refused, made absolute
+  const out = join(realpathOrNearest(dirname(resolve(p))), basename(resolve(p)));
+  let isLink = false;
+  let isDir = false;
+  try {
+    const st = lstatSync(out);
+    isLink = st.isSymbolicLink();
+    isDir = st.isDirectory();
+  } catch {
+    return out; // a new file
+  }
+  if (isLink) throw new UserError('bad_path', `${what} ${out} is a symbolic link (to ${given}); it is not written through: remove the link or choose another name`);
+  if (isDir) throw new UserError('bad_path', `${what} ${out} is a folder; give a file name`);
+  return out;
 }
 
 function realpathOrNearest(absolute: string): string {

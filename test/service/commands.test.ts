@@ -1,7 +1,7 @@
 // `adam-trainer runs` and `adam-trainer export`, as a user runs them.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { PARAMETERS } from '../../sidecar/nn/spec';
@@ -67,4 +67,27 @@ test('export refuses a damaged checkpoint (exit 1, naming it) and wrong argument
   const usage = cli('export', join(dir, 'bad.ckpt'));
   assert.equal(usage.status, 2);
   assert.match(usage.stderr, /usage: adam-trainer export CHECKPOINT OUT\.safetensors/);
+});
+
+test('export does not write through a symbolic link at its output name, nor into a folder', () => {
+  const dir = tempDir();
+  writeCheckpointAtomic(join(dir, 'latest.ckpt'), sampleState());
+  const victim = join(dir, 'victim.txt');
+  writeFileSync(victim, 'precious\n');
+  symlinkSync(victim, join(dir, 'out.safetensors'));
+  const r = cli('export', join(dir, 'latest.ckpt'), join(dir, 'out.safetensors'));
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /output file .*out\.safetensors is a symbolic link \(to .*victim\.txt\); it is not written through/);
+  assert.equal(readFileSync(victim, 'utf8'), 'precious\n');
+  assert.ok(lstatSync(join(dir, 'out.safetensors')).isSymbolicLink());
+  mkdirSync(join(dir, 'folder.safetensors'));
+  const folder = cli('export', join(dir, 'latest.ckpt'), join(dir, 'folder.safetensors'));
+  assert.equal(folder.status, 1);
+  assert.match(folder.stderr, /folder\.safetensors is a folder; give a file name/);
+  // A symlinked folder is the user's own choice of place: the file lands in the folder it points to.
+  mkdirSync(join(dir, 'real'));
+  symlinkSync(join(dir, 'real'), join(dir, 'linked'));
+  const linked = cli('export', join(dir, 'latest.ckpt'), join(dir, 'linked', 'net.safetensors'));
+  assert.equal(linked.status, 0, linked.stderr);
+  assert.ok(lstatSync(join(dir, 'real', 'net.safetensors')).isFile());
 });
