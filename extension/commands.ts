@@ -9,6 +9,7 @@ import { RunStore } from '../sidecar/store/runs';
 import { type Controller } from './controller';
 import { runCsv } from './csv';
 import { runDescription } from './format';
+import { runOf } from './runsView';
 import { readSettings, type SettingName } from './settings';
 
 /** The `adamTrainer.*` settings as a run configuration, or undefined after telling the user what is wrong. */
@@ -29,7 +30,7 @@ export function settingsConfig(): StartConfig | undefined {
   return undefined;
 }
 
-async function reportErrors(what: string, work: () => Promise<void>): Promise<void> {
+export async function reportErrors(what: string, work: () => Promise<void>): Promise<void> {
   try {
     await work();
   } catch (e) {
@@ -112,8 +113,10 @@ export function seedCountError(text: string): string | undefined {
   return /^\s*\d+\s*$/.test(text) && n >= 1 && n <= MAX_COMPARE_SEEDS ? undefined : `a whole number of seeds in 1..${MAX_COMPARE_SEEDS}`;
 }
 
-/** The run a control command acts on: the followed one if it is live, otherwise one the user picks. */
-async function liveTarget(c: Controller, states: string[], verb: string): Promise<string | undefined> {
+/** The run a control command acts on: the Runs view's item, the followed one if it is live, otherwise one the user picks. */
+async function liveTarget(c: Controller, states: string[], verb: string, arg?: unknown): Promise<string | undefined> {
+  const fromView = runOf(arg);
+  if (fromView) return fromView.runId;
   await c.ensureSidecar();
   const candidates = c.liveRuns().filter((r) => states.includes(r.state));
   const current = candidates.find((r) => r.runId === c.current);
@@ -126,16 +129,22 @@ async function liveTarget(c: Controller, states: string[], verb: string): Promis
   return (await pickRun(candidates, `Run to ${verb}`))?.runId;
 }
 
-export function control(c: Controller, type: 'pause' | 'resume' | 'stop'): Promise<void> {
+export function control(c: Controller, type: 'pause' | 'resume' | 'stop', arg?: unknown): Promise<void> {
   const states = { pause: ['running', 'downloading'], resume: ['paused'], stop: [...LIVE_STATES] }[type];
   return reportErrors(`could not ${type} the run`, async () => {
-    const runId = await liveTarget(c, states, type);
+    const runId = await liveTarget(c, states, type, arg);
     if (runId) await c.send((requestId) => ({ type, runId, requestId }));
   });
 }
 
-export function resumeFromCheckpoint(c: Controller): Promise<void> {
+export function resumeFromCheckpoint(c: Controller, arg?: unknown): Promise<void> {
   return reportErrors('could not resume', async () => {
+    const fromView = runOf(arg);
+    if (fromView) {
+      c.openDashboard();
+      await c.startRun((requestId) => ({ type: 'start', config: {}, resumeFrom: join(c.runsDir, fromView.runId), requestId }));
+      return;
+    }
     const picked = await vscode.window.showOpenDialog({
       title: 'Resume from checkpoint',
       canSelectFiles: true,
@@ -151,11 +160,14 @@ export function resumeFromCheckpoint(c: Controller): Promise<void> {
   });
 }
 
-function store(c: Controller): RunStore {
+export function store(c: Controller): RunStore {
   return new RunStore(c.runsDir);
 }
 
-async function pickRun(runs: RunSummary[], title: string): Promise<RunSummary | undefined> {
+/** The Runs view's item if the command came from there, otherwise the run the user picks. */
+export async function pickRun(runs: RunSummary[], title: string, arg?: unknown): Promise<RunSummary | undefined> {
+  const fromView = runOf(arg);
+  if (fromView) return runs.find((r) => r.runId === fromView.runId) ?? fromView;
   if (runs.length === 0) {
     void vscode.window.showInformationMessage('Train with Adam: there are no runs yet.');
     return undefined;
@@ -164,10 +176,10 @@ async function pickRun(runs: RunSummary[], title: string): Promise<RunSummary | 
   return (await vscode.window.showQuickPick(items, { title, matchOnDescription: true }))?.run;
 }
 
-export function exportCsv(c: Controller): Promise<void> {
+export function exportCsv(c: Controller, arg?: unknown): Promise<void> {
   return reportErrors('could not export the run', async () => {
     const s = store(c);
-    const run = await pickRun(s.listRuns(), 'Export run as CSV');
+    const run = await pickRun(s.listRuns(), 'Export run as CSV', arg);
     if (!run) return;
     const target = await vscode.window.showSaveDialog({ title: 'Export run as CSV', defaultUri: defaultTarget(`${run.runId}.csv`), filters: { CSV: ['csv'] } });
     if (!target) return;
@@ -176,10 +188,10 @@ export function exportCsv(c: Controller): Promise<void> {
   });
 }
 
-export function exportWeights(c: Controller): Promise<void> {
+export function exportWeights(c: Controller, arg?: unknown): Promise<void> {
   return reportErrors('could not export the weights', async () => {
     const s = store(c);
-    const run = await pickRun(s.listRuns(), 'Export weights (safetensors)');
+    const run = await pickRun(s.listRuns(), 'Export weights (safetensors)', arg);
     if (!run) return;
     const checkpoints = s.checkpoints(run.runId).reverse();
     if (checkpoints.length === 0) throw new Error(`run ${run.runId} has no checkpoint yet`);
@@ -196,10 +208,10 @@ export function exportWeights(c: Controller): Promise<void> {
 }
 
 /** "Adam: Export Run as PyTorch Script...": a run from its first step, or from one of its checkpoints, into a new folder. */
-export function exportPytorch(c: Controller): Promise<void> {
+export function exportPytorch(c: Controller, arg?: unknown): Promise<void> {
   return reportErrors('could not export the run to PyTorch', async () => {
     const s = store(c);
-    const run = await pickRun(s.listRuns(), 'Export run as a PyTorch script');
+    const run = await pickRun(s.listRuns(), 'Export run as a PyTorch script', arg);
     if (!run) return;
     const starts = [
       { label: 'From its first step', description: 'initial weights, every edit', target: run.runId, suffix: '' },
@@ -222,14 +234,17 @@ export function exportPytorch(c: Controller): Promise<void> {
   });
 }
 
-export function deleteRun(c: Controller): Promise<void> {
+export function deleteRun(c: Controller, arg?: unknown): Promise<void> {
   return reportErrors('could not delete the run', async () => {
     const runs = store(c).listRuns().filter((r) => !(LIVE_STATES.has(r.state) && !r.orphaned));
-    const run = await pickRun(runs, 'Delete run (runs that are training are not listed)');
+    const fromView = runOf(arg);
+    if (fromView && !runs.some((r) => r.runId === fromView.runId)) throw new Error(`run ${fromView.runId} is training: stop it first`);
+    const run = await pickRun(runs, 'Delete run (runs that are training are not listed)', arg);
     if (!run) return;
     const choice = await vscode.window.showWarningMessage(`Delete run ${run.runId}, its metrics and its checkpoints? This cannot be undone.`, { modal: true }, 'Delete');
     if (choice !== 'Delete') return;
     await c.request((requestId) => ({ type: 'delete', runId: run.runId, requestId }));
+    c.runsView.refresh();
     void vscode.window.showInformationMessage(`Deleted run ${run.runId}.`);
   });
 }
@@ -274,7 +289,7 @@ function defaultTarget(name: string): vscode.Uri | undefined {
   return folder ? vscode.Uri.joinPath(folder, name) : undefined;
 }
 
-function offerToOpen(text: string, file: vscode.Uri): void {
+export function offerToOpen(text: string, file: vscode.Uri): void {
   void vscode.window.showInformationMessage(text, 'Open').then((choice) => {
     if (choice === 'Open') void vscode.commands.executeCommand('vscode.open', file);
   });

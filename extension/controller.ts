@@ -5,9 +5,11 @@ import { join } from 'node:path';
 import * as vscode from 'vscode';
 import type { ClientMessage, RunSummary, ServerMessage } from '../sidecar/protocol';
 import { isEnded, LIVE_STATES } from '../sidecar/protocol';
-import { endedMessage, progressText, statusBarText, type FollowedRun } from './format';
+import { endedMessage, progressText, statusBarText, statusBarTooltip, type FollowedRun } from './format';
 import { DashboardPanel } from './panel';
 import { Relay } from './relay';
+import { runContextKeys } from './runsTree';
+import { RunsView } from './runsView';
 import { Sidecar, type SidecarState } from './sidecar';
 
 const REQUEST_TIMEOUT_MS = 60_000;
@@ -24,6 +26,9 @@ export class Controller implements vscode.Disposable {
   readonly cacheDir: string;
   readonly output: vscode.OutputChannel;
   readonly relay: Relay;
+  readonly runsView: RunsView;
+  /** The `adamTrainer.*` context keys as last set (setContext only when one changes). */
+  private contextKeys = '';
   private readonly sidecar: Sidecar;
   private readonly statusItem: vscode.StatusBarItem;
   private readonly followed = new Map<string, FollowedRun>();
@@ -55,7 +60,8 @@ export class Controller implements vscode.Disposable {
         log: (line) => this.output.appendLine(line),
       },
     );
-    this.disposables.push(this.output, this.statusItem);
+    this.runsView = new RunsView({ liveList: () => (this.relay.hasRunList() ? this.relay.runList() : undefined), runsDir: this.runsDir });
+    this.disposables.push(this.output, this.statusItem, this.runsView);
   }
 
   /** Starts the sidecar if needed. Errors are shown to the user and rethrown. */
@@ -149,6 +155,8 @@ export class Controller implements vscode.Disposable {
 
   private onMessage(msg: ServerMessage): void {
     this.relay.fromSidecar(msg);
+    this.runsView.onMessage(msg);
+    if (msg.type === 'hello' || msg.type === 'runs' || msg.type === 'started' || msg.type === 'state') this.updateContextKeys();
     const requestId = 'requestId' in msg && msg.requestId !== undefined ? String(msg.requestId) : undefined;
     // Merged live edits are answered together: settle every request an `applied` names.
     if (msg.type === 'applied') for (const id of msg.requestIds ?? []) this.settleRequest(String(id), msg);
@@ -204,6 +212,10 @@ export class Controller implements vscode.Disposable {
 
   private onSidecarState(state: SidecarState, detail?: string): void {
     this.relay.setConnection(state === 'ready' ? 'open' : state === 'failed' || state === 'stopped' ? 'closed' : 'connecting', detail);
+    if (state !== 'ready') {
+      this.runsView.refresh();
+      this.updateContextKeys();
+    }
     if (detail) this.output.appendLine(detail);
     if (state !== 'ready') {
       for (const p of this.pending.values()) {
@@ -227,8 +239,20 @@ export class Controller implements vscode.Disposable {
       return;
     }
     this.statusItem.text = statusBarText(run);
-    this.statusItem.tooltip = `Train with Adam: run ${run.runId} (${run.state}). Click to open the dashboard.`;
+    const tooltip = new vscode.MarkdownString(statusBarTooltip(run));
+    tooltip.isTrusted = { enabledCommands: ['adamTrainer.openDashboard', 'adamTrainer.pause', 'adamTrainer.resume', 'adamTrainer.stop'] };
+    this.statusItem.tooltip = tooltip;
     this.statusItem.show();
+  }
+
+  /** Pause shows in the palette only while a run trains, Resume while one is paused (the manifest's `when` clauses). */
+  private updateContextKeys(): void {
+    const keys = this.relay.hasRunList() ? runContextKeys(this.relay.runList()) : { running: false, paused: false };
+    const text = JSON.stringify(keys);
+    if (text === this.contextKeys) return;
+    this.contextKeys = text;
+    void vscode.commands.executeCommand('setContext', 'adamTrainer.running', keys.running);
+    void vscode.commands.executeCommand('setContext', 'adamTrainer.paused', keys.paused);
   }
 
   /** One notification with a progress bar while data is downloaded, extracted and decoded; Cancel stops the run. */

@@ -5,27 +5,35 @@ import * as vscode from 'vscode';
 import * as commands from './commands';
 import { Controller } from './controller';
 import { DashboardPanel } from './panel';
+import * as runCommands from './runCommands';
 
 let controller: Controller | undefined;
 
 export function activate(context: vscode.ExtensionContext): void {
+  const started = performance.now();
   const c = new Controller(context);
   controller = c;
   context.subscriptions.push(c);
-  const register = (id: string, run: () => unknown) => context.subscriptions.push(vscode.commands.registerCommand(`adamTrainer.${id}`, run));
+  const register = (id: string, run: (arg?: unknown) => unknown) => context.subscriptions.push(vscode.commands.registerCommand(`adamTrainer.${id}`, run));
   register('train', () => commands.train(c));
   register('compare', () => commands.compare(c));
   register('compareOverSeeds', () => commands.compareOverSeeds(c));
-  register('pause', () => commands.control(c, 'pause'));
-  register('resume', () => commands.control(c, 'resume'));
-  register('stop', () => commands.control(c, 'stop'));
+  register('pause', (arg) => commands.control(c, 'pause', arg));
+  register('resume', (arg) => commands.control(c, 'resume', arg));
+  register('stop', (arg) => commands.control(c, 'stop', arg));
   register('openDashboard', () => c.openDashboard());
-  register('resumeFromCheckpoint', () => commands.resumeFromCheckpoint(c));
-  register('exportCsv', () => commands.exportCsv(c));
-  register('exportWeights', () => commands.exportWeights(c));
-  register('exportPytorch', () => commands.exportPytorch(c));
-  register('deleteRun', () => commands.deleteRun(c));
+  register('resumeFromCheckpoint', (arg) => commands.resumeFromCheckpoint(c, arg));
+  register('exportCsv', (arg) => commands.exportCsv(c, arg));
+  register('exportWeights', (arg) => commands.exportWeights(c, arg));
+  register('exportPytorch', (arg) => commands.exportPytorch(c, arg));
+  register('deleteRun', (arg) => commands.deleteRun(c, arg));
   register('clearDatasetCache', () => commands.clearDatasetCache(c));
+  register('forkRun', (arg) => runCommands.forkRun(c, arg));
+  register('compareWith', (arg) => runCommands.compareWith(c, arg));
+  register('revealRunFolder', (arg) => runCommands.revealRunFolder(c, arg));
+  register('refreshRuns', () => c.runsView.refresh());
+  // The Runs view reads the runs folder when it is first shown; nothing is spawned until a command needs the sidecar.
+  context.subscriptions.push(vscode.window.createTreeView('adamTrainer.runs', { treeDataProvider: c.runsView }));
   context.subscriptions.push(
     vscode.window.registerWebviewPanelSerializer(DashboardPanel.viewType, {
       async deserializeWebviewPanel(panel: vscode.WebviewPanel) {
@@ -35,6 +43,8 @@ export function activate(context: vscode.ExtensionContext): void {
     }),
   );
   void commands.offerToResumeInterrupted(c);
+  // Activation must stay cheap (the end-to-end test reads this line): nothing is spawned until a command needs it.
+  c.output.appendLine(`activated in ${(performance.now() - started).toFixed(1)} ms`);
 }
 
 /** SIGTERM to the sidecar (it checkpoints its runs and exits), SIGKILL after 3 s. */

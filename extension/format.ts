@@ -14,6 +14,8 @@ export interface FollowedRun {
 
 const OPTIMIZER_LABELS: Record<OptimizerName, string> = { adam: 'Adam', adamw: 'AdamW', amsgrad: 'AMSGrad', sgd: 'SGD' };
 
+export const optimizerLabel = (name: OptimizerName): string => OPTIMIZER_LABELS[name];
+
 const ICONS: Partial<Record<RunState, string>> = {
   downloading: '$(cloud-download)',
   idle: '$(loading~spin)',
@@ -65,5 +67,22 @@ export function progressText(p: { phase: string; done: number; total: number }):
   return `${names[p.phase] ?? p.phase}: ${amount}`;
 }
 
-const percent = (x: number) => `${(x * 100).toFixed(1)}%`;
+export const percent = (x: number) => `${(x * 100).toFixed(1)}%`;
 const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
+
+/** The status bar item's tooltip (Markdown): the run's figures and the commands that apply to it now. */
+export function statusBarTooltip(run: FollowedRun): string {
+  const m = run.metrics;
+  const figures: string[] = [];
+  if (m) {
+    figures.push(`step ${m.step.toLocaleString('en-US')}`, `epoch ${Math.min(run.epochs, Math.floor(m.epoch) + 1)} of ${run.epochs}`);
+    figures.push(`loss ${m.loss.toFixed(3)}`, `train accuracy ${percent(m.accuracy)}`, `lr ${m.learningRate}`);
+    if (!isEnded(run.state)) figures.push(`${Math.round(m.samplesPerSec).toLocaleString('en-US')} samples/s`);
+  }
+  if (run.eval) figures.push(`test accuracy ${percent(run.eval.testAccuracy)}`);
+  const actions = ['[Open Dashboard](command:adamTrainer.openDashboard)'];
+  if (run.state === 'running' || run.state === 'downloading') actions.push('[Pause](command:adamTrainer.pause)');
+  if (run.state === 'paused') actions.push('[Resume](command:adamTrainer.resume)');
+  if (!isEnded(run.state)) actions.push('[Stop](command:adamTrainer.stop)');
+  return [`**${OPTIMIZER_LABELS[run.optimizer]}** run \`${run.runId}\`: ${run.state}`, figures.join(' · '), actions.join(' · ')].filter(Boolean).join('\n\n');
+}

@@ -37,10 +37,12 @@ export class DashboardPanel {
     this._panel.webview.html = this._html();
     this._panel.onDidDispose(() => this.dispose(), null, this._disposables);
     this._panel.webview.onDidReceiveMessage((msg: unknown) => this._relay.fromWebview(msg), null, this._disposables);
+    setDashboardActive(true);
     this._panel.onDidChangeViewState(
       () => {
         // Hidden: the webview's page is gone; it will post `ready` when it is shown again.
         if (!this._panel.visible) this._relay.webviewGone();
+        setDashboardActive(this._panel.active);
       },
       null,
       this._disposables,
@@ -53,6 +55,7 @@ export class DashboardPanel {
 
   dispose(): void {
     DashboardPanel.current = undefined;
+    setDashboardActive(false);
     this._relay.webviewGone();
     this._panel.dispose();
     while (this._disposables.length) this._disposables.pop()?.dispose();
@@ -63,6 +66,11 @@ export class DashboardPanel {
     const asset = (name: string) => webview.asWebviewUri(vscode.Uri.joinPath(this._extensionUri, 'dist', 'webview', name)).toString();
     return dashboardHtml({ cspSource: webview.cspSource, scriptUri: asset('dashboard.js'), styleUri: asset('dashboard.css') });
   }
+}
+
+/** The `adamTrainer.dashboardActive` context key: the dashboard's editor/title buttons show while it is the active editor. */
+function setDashboardActive(active: boolean): void {
+  void vscode.commands.executeCommand('setContext', 'adamTrainer.dashboardActive', active);
 }
 
 export function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions & vscode.WebviewPanelOptions {

@@ -71,6 +71,11 @@ export class Relay {
     return [...this.runs.values()];
   }
 
+  /** Whether the run list is the connected sidecar's (it said hello since the connection opened). */
+  hasRunList(): boolean {
+    return this.helloSeen;
+  }
+
   private postConnection(): void {
     if (this.ready) this.endpoints.post({ type: 'host', connection: this.connection.state, ...(this.connection.detail ? { detail: this.connection.detail } : {}) });
   }

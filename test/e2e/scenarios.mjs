@@ -286,6 +286,74 @@ export const scenarios = [
       await t.shot('overlay');
     },
   },
+
+  {
+    name: 'runs-view',
+    title: 'The Runs view: empty with a Train button, lists the run while it trains and updates it, an inline action pauses it; Pause only in the palette while a run trains',
+    settings: { 'adamTrainer.epochs': 1000 },
+    async run(t) {
+      const { wb } = t;
+      // Activation is cheap: the extension says how long activate() took, and has started no process.
+      const activation = await waitFor('the activation line in the output channel', () => /activated in ([\d.]+) ms/.exec(t.cs.outputChannel()));
+      const activationMs = Number(activation[1]);
+      t.log(`activation: ${activationMs} ms`);
+      assert.ok(activationMs < 50, `activate() took ${activationMs} ms, over 50 ms`);
+      assert.deepEqual(sidecarProcesses(t.marker), [], 'activation starts no sidecar');
+      const noRun = await wb.paletteRows('Adam: ');
+      assert.ok(noRun.some((r) => r.startsWith('Adam: Train with Adam')), `the palette offers Train (${noRun.join(' | ')})`);
+      assert.ok(!noRun.some((r) => /^Adam: (Pause|Resume|Stop) Training/.test(r)), `no Pause, Resume or Stop in the palette with nothing running (${noRun.join(' | ')})`);
+
+      const pane = await wb.openRunsView();
+      const welcome = pane.locator('.welcome-view-content');
+      await waitFor('the welcome content', async () => /No runs yet/.test((await welcome.textContent({ timeout: 2000 })) ?? ''));
+      await t.shot('welcome');
+      await welcome.locator('a.monaco-button, .monaco-button', { hasText: 'Train with Adam' }).first().click();
+      const runId = await waitForRunning(t);
+      const row = await waitFor('the run in the Runs view, running at some step', async () => (await wb.runsViewRows()).find((r) => /^running · step [\d,]+/.test(r.description)));
+      t.log(`Runs view: ${row.label} — ${row.description}`);
+      assert.equal(row.label, 'Adam lr 0.001 · batch 4 · seed 0');
+      const step = (d) => Number(/step ([\d,]+)/.exec(d)?.[1].replace(/,/g, '') ?? -1);
+      const later = await waitFor('the description to move on', async () => (await wb.runsViewRows()).find((r) => r.label === row.label && step(r.description) > step(row.description)));
+      t.log(`Runs view later: ${later.description}`);
+      const withRun = await wb.paletteRows('Adam: Pause');
+      assert.ok(withRun.some((r) => r.startsWith('Adam: Pause Training')), 'Pause is in the palette while the run trains');
+      await t.shot('live');
+
+      // The row's inline Pause button (shown on hover).
+      const item = wb.page.locator('.part.sidebar .pane-body .monaco-list-row', { hasText: 'Adam lr 0.001' }).first();
+      await item.hover();
+      await item.locator('.actions .action-label[aria-label^="Pause Training"]').click({ timeout: 5000 });
+      await waitFor('the Runs view to show the run paused', async () => (await wb.runsViewRows()).some((r) => /^paused/.test(r.description)));
+      await waitFor('the dashboard to show the run paused', async () => (await wb.dashboardText('#run-state')) === 'paused');
+      await waitFor('the status bar to say paused', async () => /paused/.test(await wb.statusText()));
+      const paused = await wb.paletteRows('Adam: ');
+      assert.ok(paused.some((r) => r.startsWith('Adam: Resume Training')) && !paused.some((r) => r.startsWith('Adam: Pause Training')), `paused: Resume, not Pause, in the palette (${paused.join(' | ')})`);
+      await item.hover();
+      await t.shot('paused');
+      const events = readFileSync(join(t.cs.globalStorage(), 'runs', runId, 'events.jsonl'), 'utf8');
+      assert.match(events, /"state":"paused"/, 'the sidecar recorded the pause');
+      await stopFromPalette(t);
+    },
+  },
+
+  {
+    name: 'walkthrough',
+    title: 'The walkthrough opens from the Runs view\'s welcome content, with its four steps',
+    async run(t) {
+      const { wb } = t;
+      const pane = await wb.openRunsView();
+      const welcome = pane.locator('.welcome-view-content');
+      await welcome.locator('a', { hasText: 'Open the walkthrough' }).first().click({ timeout: 10_000 });
+      const page = wb.page.locator('.gettingStartedContainer');
+      await waitFor('the walkthrough page', async () => /Train the seed's experiment/.test((await page.textContent({ timeout: 2000 })) ?? ''));
+      const text = (await page.textContent()) ?? '';
+      for (const step of ['Train the seed\'s experiment', 'Change the learning rate mid-run', 'Compare Adam with SGD', 'Read the trust region']) {
+        assert.ok(text.includes(step), `the walkthrough has the step "${step}"`);
+      }
+      await sleep(1000);
+      await t.shot('open');
+    },
+  },
 ];
 
 /** The step a checkpoint holds, from its JSON header (after 'ADAMCKPT', the format version and the header length). */

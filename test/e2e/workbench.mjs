@@ -88,6 +88,36 @@ export class Workbench {
     }
   }
 
+  /** The palette's rows for `title` typed after '>' (closed again with Escape): which commands the palette offers now. */
+  async paletteRows(title) {
+    const input = this.page.locator('.quick-input-widget input.input');
+    await this.openPalette();
+    await input.waitFor({ state: 'visible', timeout: 5000 });
+    await input.fill(`>${title}`);
+    await sleep(1000); // the list filters as it is typed
+    const rows = await this.page.locator('.quick-input-list .monaco-list-row').evaluateAll((els) => els.map((e) => e.getAttribute('aria-label') ?? ''));
+    await this.page.keyboard.press('Escape');
+    return rows;
+  }
+
+  /** Opens the "Train with Adam" container from the activity bar; returns the Runs view's pane. */
+  async openRunsView() {
+    const icon = this.page.locator('.part.activitybar .action-item a[aria-label^="Train with Adam"], .part.activitybar .action-item .action-label[aria-label^="Train with Adam"]').first();
+    await icon.click({ timeout: 10_000 });
+    const pane = this.page.locator('.part.sidebar .pane', { has: this.page.locator('.pane-header', { hasText: /Runs/i }) }).first();
+    await pane.waitFor({ state: 'visible', timeout: 10_000 });
+    return pane;
+  }
+
+  /** The Runs view's rows: each one's label, description and aria-label. */
+  async runsViewRows() {
+    return this.page.locator('.part.sidebar .pane-body .monaco-list-row').evaluateAll((els) => els.map((e) => ({
+      label: (e.querySelector('.label-name')?.textContent ?? '').trim(),
+      description: (e.querySelector('.label-description')?.textContent ?? '').trim(),
+      aria: e.getAttribute('aria-label') ?? '',
+    })));
+  }
+
   /** The status bar entry of the extension ("Adam epoch 3/30 · loss … · 12,000 samples/s"), or ''. */
   async statusText() {
     const items = await this.page.locator('.part.statusbar .statusbar-item').evaluateAll((els) =>

@@ -73,6 +73,36 @@ describe('the extension with a stand-in VS Code', { timeout: 120_000 }, () => {
     assert.equal(hello.runs[0].config.learningRate, 0.002);
   });
 
+  test('the Runs view lists the training run with its figures, live, and Pause applies (context key) while it trains', async () => {
+    const view = fake.treeViews.get('adamTrainer.runs')!.treeDataProvider;
+    const runId = readdirSync(join(storage, 'runs'))[0];
+    const item = () => {
+      const node = (view.getChildren() as Array<{ kind: string; run?: { runId: string } }>).find((n) => n.kind === 'run' && n.run!.runId === runId);
+      return node ? view.getTreeItem(node) : undefined;
+    };
+    const first = await until('the run in the view, with a step', () => /^running · step [\d,]+$/.test(item()?.description ?? '') && item()!.description!);
+    assert.equal(item()!.label, 'Adam lr 0.002 · batch 4 · seed 0');
+    assert.equal(item()!.contextValue, 'run.running');
+    await until('the description to move on', () => item()!.description !== first && /^running · step/.test(item()!.description!) && item()!.description);
+    assert.equal(fake.context.get('adamTrainer.running'), true);
+    assert.equal(fake.context.get('adamTrainer.paused'), false);
+    assert.match(String((fake.statusBar.tooltip as { value: string }).value), /step [\d,]+ · epoch 1 of 1 · loss \d/);
+    assert.match(String((fake.statusBar.tooltip as { value: string }).value), /\[Pause\]\(command:adamTrainer\.pause\)/);
+  });
+
+  test('Pause from the run\'s item in the Runs view pauses that run, and the keys then offer Resume, not Pause', async () => {
+    const view = fake.treeViews.get('adamTrainer.runs')!.treeDataProvider;
+    const node = (view.getChildren() as Array<{ kind: string; run?: { runId: string; state: string } }>).find((n) => n.kind === 'run' && n.run!.state === 'running')!;
+    await fake.vscode.commands.executeCommand('adamTrainer.pause', node);
+    await until('the run paused in the view', () => {
+      const fresh = (view.getChildren() as Array<{ kind: string; run?: { runId: string } }>).find((n) => n.kind === 'run' && n.run!.runId === node.run!.runId)!;
+      return view.getTreeItem(fresh).contextValue === 'run.paused';
+    });
+    await until('the context keys', () => fake.context.get('adamTrainer.paused') === true && fake.context.get('adamTrainer.running') === false);
+    await fake.vscode.commands.executeCommand('adamTrainer.resume', node);
+    await until('the context keys', () => fake.context.get('adamTrainer.running') === true && fake.context.get('adamTrainer.paused') === false);
+  });
+
   test('a second Train with Adam asks whether to stop the running one, and "Stop it" does', async () => {
     const first = readdirSync(join(storage, 'runs'))[0];
     fake.answer(/A run is training/, 'Stop it');

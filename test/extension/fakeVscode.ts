@@ -19,6 +19,32 @@ export class FakeUri {
   }
 }
 
+class FakeEventEmitter<T> {
+  private listeners: Array<Listener<T>> = [];
+  readonly event = (l: Listener<T>) => (this.listeners.push(l), { dispose: () => (this.listeners = this.listeners.filter((x) => x !== l)) });
+  fire(e: T): void {
+    for (const l of this.listeners) l(e);
+  }
+  dispose(): void {
+    this.listeners = [];
+  }
+}
+
+class FakeTreeItem {
+  id?: string;
+  description?: string;
+  tooltip?: unknown;
+  iconPath?: unknown;
+  contextValue?: string;
+  command?: unknown;
+  constructor(readonly label: string, readonly collapsibleState: number) {}
+}
+
+class FakeMarkdownString {
+  isTrusted?: unknown;
+  constructor(readonly value = '') {}
+}
+
 export interface Shown {
   kind: 'error' | 'info' | 'warning';
   text: string;
@@ -29,13 +55,17 @@ export function createFakeVscode(settings: Record<string, unknown>) {
   const commands = new Map<string, (...args: unknown[]) => unknown>();
   const shown: Shown[] = [];
   const posted: unknown[] = [];
-  const statusBar = { text: '', tooltip: '', visible: false, command: '', name: '' };
+  const statusBar = { text: '', tooltip: undefined as unknown, visible: false, command: '', name: '' };
   const answers: Array<(s: Shown) => string | undefined> = [];
   /** Scripted answers to input boxes and quick picks, in the order they are asked; none left: cancelled. */
   const inputs: Array<string | undefined> = [];
   const picks: Array<(labels: string[]) => string[] | undefined> = [];
   const asked: Array<{ kind: 'input' | 'pick'; title?: string; value?: string; labels?: string[]; picked?: string[] }> = [];
   let webviewListener: Listener<unknown> | undefined;
+  /** Context keys as the extension set them (`setContext`), for the manifest's `when` clauses. */
+  const context = new Map<string, unknown>();
+  /** Tree views the extension created, by id, with their data providers. */
+  const treeViews = new Map<string, { treeDataProvider: { getChildren(e?: unknown): unknown; getTreeItem(e: unknown): FakeTreeItem; onDidChangeTreeData?: (l: () => void) => unknown } }>();
   const panels: Array<{ html: string; disposed: boolean }> = [];
 
   const show = (kind: Shown['kind']) => (text: string, ...rest: unknown[]) => {
@@ -51,12 +81,20 @@ export function createFakeVscode(settings: Record<string, unknown>) {
     ViewColumn: { One: 1 },
     StatusBarAlignment: { Left: 1, Right: 2 },
     ProgressLocation: { Notification: 15 },
+    EventEmitter: FakeEventEmitter,
+    TreeItem: FakeTreeItem,
+    TreeItemCollapsibleState: { None: 0, Collapsed: 1, Expanded: 2 },
+    ThemeIcon: class { constructor(readonly id: string) {} },
+    MarkdownString: FakeMarkdownString,
     commands: {
       registerCommand: (id: string, run: (...args: unknown[]) => unknown) => {
         commands.set(id, run);
         return { dispose: () => commands.delete(id) };
       },
-      executeCommand: async (id: string, ...args: unknown[]) => commands.get(id)?.(...args),
+      executeCommand: async (id: string, ...args: unknown[]) => {
+        if (id === 'setContext') return void context.set(args[0] as string, args[1]);
+        return commands.get(id)?.(...args);
+      },
     },
     workspace: {
       isTrusted: true,
@@ -98,11 +136,21 @@ export function createFakeVscode(settings: Record<string, unknown>) {
         get text() {
           return statusBar.text;
         },
+        set tooltip(t: unknown) {
+          statusBar.tooltip = t;
+        },
+        get tooltip() {
+          return statusBar.tooltip;
+        },
         show: () => (statusBar.visible = true),
         hide: () => (statusBar.visible = false),
         dispose: () => undefined,
       }),
       registerWebviewPanelSerializer: () => ({ dispose: () => undefined }),
+      createTreeView: (id: string, options: { treeDataProvider: never }) => {
+        treeViews.set(id, options);
+        return { dispose: () => treeViews.delete(id) };
+      },
       createWebviewPanel: () => {
         const record = { html: '', disposed: false };
         panels.push(record);
@@ -141,6 +189,8 @@ export function createFakeVscode(settings: Record<string, unknown>) {
     posted,
     statusBar,
     panels,
+    context,
+    treeViews,
     /** Answers the next matching question (notification with buttons) with `item`. */
     answer: (match: RegExp, item: string) => answers.push((s) => (match.test(s.text) ? item : undefined)),
     asked,

@@ -1,0 +1,129 @@
+// The Runs view in the "Train with Adam" activity bar container: every run with its figures, the runs of a
+// comparison under their group, live while they train. It reads the run list the relay keeps from the
+// sidecar; before a sidecar is started (activation starts none) it reads the runs folder once.
+import * as vscode from 'vscode';
+import type { RunSummary, ServerMessage } from '../sidecar/protocol';
+import { RunStore } from '../sidecar/store/runs';
+import { runDescription } from './format';
+import { groupLabel, runContextValue, runItemDescription, runLabel, runTree, shownState, type TreeNode } from './runsTree';
+
+/** Live metrics arrive 20 times a second; the tree is redrawn at most this often. */
+const REFRESH_INTERVAL_MS = 500;
+
+const STATE_ICONS: Record<string, string> = {
+  idle: 'loading~spin',
+  downloading: 'cloud-download',
+  running: 'loading~spin',
+  paused: 'debug-pause',
+  done: 'pass',
+  stopped: 'debug-stop',
+  failed: 'error',
+  interrupted: 'warning',
+};
+
+export interface RunSource {
+  /** The sidecar's run list once it said hello; undefined before. */
+  liveList(): RunSummary[] | undefined;
+  runsDir: string;
+}
+
+export class RunsView implements vscode.TreeDataProvider<TreeNode>, vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<void>();
+  readonly onDidChangeTreeData = this.changed.event;
+  /** Steps from the live metrics (the run list carries the step of the last state or evaluation). */
+  private readonly steps = new Map<string, number>();
+  private fromDisk?: RunSummary[];
+  private timer?: ReturnType<typeof setTimeout>;
+
+  constructor(private readonly source: RunSource) {}
+
+  /** Every sidecar message passes here; the ones that change what the view shows schedule a redraw. */
+  onMessage(msg: ServerMessage): void {
+    switch (msg.type) {
+      case 'metrics':
+        this.steps.set(msg.runId, msg.step);
+        break;
+      case 'hello':
+      case 'runs':
+      case 'started':
+      case 'state':
+      case 'eval':
+        break;
+      default:
+        return;
+    }
+    this.scheduleRefresh();
+  }
+
+  /** Reads the runs folder again (the view's Refresh button; a sidecar that stopped). */
+  refresh(): void {
+    this.fromDisk = undefined;
+    this.changed.fire();
+  }
+
+  runs(): RunSummary[] {
+    const live = this.source.liveList();
+    if (live) return live.map((r) => ((this.steps.get(r.runId) ?? -1) > (r.step ?? -1) ? { ...r, step: this.steps.get(r.runId) } : r));
+    this.fromDisk ??= readRuns(this.source.runsDir);
+    return this.fromDisk;
+  }
+
+  getChildren(node?: TreeNode): TreeNode[] {
+    if (!node) return runTree(this.runs());
+    return node.kind === 'group' ? node.runs : [];
+  }
+
+  getTreeItem(node: TreeNode): vscode.TreeItem {
+    if (node.kind === 'group') {
+      const { label, description } = groupLabel(node);
+      const item = new vscode.TreeItem(label, vscode.TreeItemCollapsibleState.Collapsed);
+      item.id = `group:${node.group.id}`;
+      item.description = description;
+      item.iconPath = new vscode.ThemeIcon('layers');
+      item.contextValue = 'group';
+      return item;
+    }
+    const r = node.run;
+    const item = new vscode.TreeItem(runLabel(r), vscode.TreeItemCollapsibleState.None);
+    item.id = `run:${r.runId}`;
+    item.description = runItemDescription(r);
+    item.tooltip = new vscode.MarkdownString(`**${r.runId}**\n\n${runDescription(r)}\n\n${configLine(r)}`);
+    item.iconPath = new vscode.ThemeIcon(STATE_ICONS[shownState(r)] ?? 'circle-outline');
+    item.contextValue = runContextValue(r);
+    item.command = { command: 'adamTrainer.openDashboard', title: 'Open Dashboard', arguments: [node] };
+    return item;
+  }
+
+  private scheduleRefresh(): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.changed.fire();
+    }, REFRESH_INTERVAL_MS);
+  }
+
+  dispose(): void {
+    clearTimeout(this.timer);
+    this.changed.dispose();
+  }
+}
+
+function readRuns(runsDir: string): RunSummary[] {
+  try {
+    return new RunStore(runsDir).listRuns();
+  } catch {
+    return []; // an unreadable runs folder is reported by the commands that need it
+  }
+}
+
+function configLine(r: RunSummary): string {
+  const c = r.config;
+  const adam = c.optimizer === 'sgd' ? `momentum ${c.momentum}` : `β1 ${c.beta1} · β2 ${c.beta2} · ε ${c.epsilon}`;
+  return `${c.epochs} epochs · ${adam} · weight decay ${c.weightDecay} · data ${c.data ?? 'CIFAR-10'}`;
+}
+
+/** The run a command got from the Runs view (its item's node), if it was invoked there. */
+export function runOf(arg: unknown): RunSummary | undefined {
+  const node = arg as Partial<TreeNode> | undefined;
+  return node && typeof node === 'object' && node.kind === 'run' && node.run && typeof node.run.runId === 'string' ? node.run : undefined;
+}
