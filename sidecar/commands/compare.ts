@@ -8,6 +8,7 @@ import { comparisonJobs, concurrentRuns, newGroup, runJobs, type ComparisonJob }
 import { MAX_COMPARE_SEEDS, OPTIMIZERS, fieldError, resolveConfig, type OptimizerName, type RunGroup, type StartConfig } from '../protocol';
 import { compareResults, type ComparisonSummary } from '../stats';
 import { adamTrainerHome, newRunId, resolveUserPath } from '../store/paths';
+import { cleanAbandonedWrites } from '../store/checkpoint';
 import { RunStore } from '../store/runs';
 import { Run, type RunSummaryDone } from '../trainer';
 import { parseFlags, type FlagSpec } from './args';
@@ -111,6 +112,7 @@ export async function compareCommand(args: string[]): Promise<number> {
   const jobs = comparisonJobs(optimizers, seeds);
   const concurrency = Math.min(jobs.length, concurrentRuns(base.workers!));
   const store = new RunStore(runsDir);
+  for (const path of await cleanAbandonedWrites(runsDir)) notice(`removed ${path}, left by a write that was killed`);
   const out = (obj: unknown) => process.stdout.write(JSON.stringify(obj) + '\n');
   const bar = json ? null : new ProgressBar(jobs.length, process.stderr);
   if (!json) notice(`comparing ${optimizers.join(', ')} over ${seeds.length} seed${seeds.length > 1 ? 's' : ''}: ${jobs.length} runs, ${concurrency} at a time (${base.workers} worker${base.workers! > 1 ? 's' : ''} each), group ${group.id}`);

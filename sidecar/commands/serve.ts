@@ -7,6 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { UserError } from '../errors';
 import type { Listening } from '../protocol';
 import { dashboardDir, startServer } from '../server';
+import { cleanAbandonedWrites } from '../store/checkpoint';
 import { adamTrainerHome, resolveUserPath } from '../store/paths';
 import { parseFlags } from './args';
 
@@ -50,6 +51,8 @@ export async function serve(args: string[]): Promise<number> {
   // A parent that goes away breaks our stdout; that is a reason to exit, never a crash.
   process.stdout.on('error', () => undefined);
   const notice = (line: string) => process.stderr.write(`adam-trainer serve: ${line}\n`);
+  // What a killed writer left behind (a checkpoint's temporary file) goes before anything is written again.
+  for (const path of await cleanAbandonedWrites(runsDir)) notice(`removed ${path}, left by a write that was killed`);
   const maxRuns = flags['max-runs'] as number | undefined;
   const server = await startServer({ runsDir, cacheDir, host: '127.0.0.1', port: 0, staticDir: dashboardDir(), notice, ...(maxRuns !== undefined ? { maxRuns } : {}) });
   const listening: Listening = { type: 'listening', port: server.port, token: server.token, url: server.url };

@@ -3,7 +3,7 @@
 import { UserError } from '../errors';
 import { configFieldSchemas, fieldError, resolveConfig, type LiveHyperparameters, type RunConfig, type StartConfig } from '../protocol';
 import { defaultWorkers } from '../session';
-import { readCheckpoint } from '../store/checkpoint';
+import { cleanAbandonedWrites, readCheckpoint } from '../store/checkpoint';
 import { adamTrainerHome, newRunId, resolveUserPath } from '../store/paths';
 import { RunStore } from '../store/runs';
 import { Run, type RunSummaryDone } from '../trainer';
@@ -111,6 +111,9 @@ export async function trainCommand(args: string[]): Promise<number> {
   }
 
   const store = new RunStore(runsDir);
+  const checkpointDir = flags['checkpoint-dir'] !== undefined ? resolveUserPath(String(flags['checkpoint-dir']), '--checkpoint-dir') : undefined;
+  // What a killed writer left behind (a checkpoint's temporary file) goes before anything is written again.
+  for (const path of await cleanAbandonedWrites(runsDir, ...(checkpointDir ? [checkpointDir] : []))) notice(`removed ${path}, left by a write that was killed`);
   if (resume && store.exists(runId)) {
     // Only the run's own checkpoint may continue it, in place or as a branch (resume.ts).
     checkCheckpointOfRun(resume, store.readRecord(runId), `checkpoint ${resumeFile}`);
@@ -137,7 +140,7 @@ export async function trainCommand(args: string[]): Promise<number> {
     config,
     cacheDir,
     store,
-    checkpointDir: flags['checkpoint-dir'] !== undefined ? resolveUserPath(String(flags['checkpoint-dir']), '--checkpoint-dir') : undefined,
+    checkpointDir,
     resume,
     engine: (flags.engine as 'wasm' | 'reference' | undefined) ?? 'wasm',
     notice,

@@ -23,7 +23,7 @@ import { UserError } from '../errors';
 import { PARAMETER_COUNT } from '../nn/spec';
 import { runConfigSchema } from '../protocol';
 import { readRegularFile, readRegularFileSync, type RegularFileRead } from '../regularFile';
-import { resolveUserPath } from './paths';
+import { RUN_ID_PATTERN, resolveUserPath } from './paths';
 import type { TrainingState } from './state';
 
 export const CHECKPOINT_MAGIC = Buffer.from('ADAMCKPT', 'latin1');
@@ -296,7 +296,7 @@ export function writeCheckpointAtomic(file: string, state: TrainingState): void 
 
 export function writeFileAtomic(file: string, data: Buffer | string): void {
   const dir = dirname(file);
-  const temp = join(dir, `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const temp = join(dir, `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`); // TEMP_FILE
   const fd = openSync(temp, 'wx', 0o644);
   try {
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
@@ -316,6 +316,63 @@ export function writeFileAtomic(file: string, data: Buffer | string): void {
     throw e;
   }
   fsyncDir(dir);
+}
+
+// writeFileAtomic's temporary files: `.<name>.<pid of the writer>.<8 hex digits>.tmp`.
+const TEMP_FILE = /^\..+\.(\d+)\.[0-9a-f]{8}\.tmp$/;
+// A write takes well under a second: a temporary file this old is abandoned, whoever wrote it.
+const ABANDONED_AFTER_MS = 3_600_000;
+
+/**
+ * Removes the temporary files that writers killed mid-write (a crash, kill -9, a power cut) left in `dir`: those whose
+ * process is gone from this host, and any an hour old. A live writer's file is left alone. Returns the paths removed.
+ * The commands that write run folders call it as they start (cleanAbandonedWrites).
+ */
+export async function removeAbandonedTempFiles(dir: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await fsp.readdir(dir);
+  } catch {
+    return []; // no folder yet
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const m = TEMP_FILE.exec(name);
+    if (!m) continue;
+    const path = join(dir, name);
+    try {
+      const st = await fsp.lstat(path);
+      if (!st.isFile()) continue;
+      if (processAlive(Number(m[1])) && Date.now() - st.mtimeMs < ABANDONED_AFTER_MS) continue;
+      await fsp.unlink(path);
+      removed.push(path);
+    } catch {
+      // gone already (another process cleaning up at the same time)
+    }
+  }
+  return removed;
+}
+
+/** removeAbandonedTempFiles over a runs folder (each run's folder) and any other folders a command writes checkpoints to. */
+export async function cleanAbandonedWrites(runsDir: string, ...others: string[]): Promise<string[]> {
+  let runs: string[] = [];
+  try {
+    runs = (await fsp.readdir(runsDir, { withFileTypes: true })).filter((d) => d.isDirectory() && RUN_ID_PATTERN.test(d.name)).map((d) => join(runsDir, d.name));
+  } catch {
+    // no runs folder yet
+  }
+  const removed = await Promise.all([runsDir, ...runs, ...others].map(removeAbandonedTempFiles));
+  return removed.flat();
+}
+
+function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 function fsyncDir(dir: string): void {

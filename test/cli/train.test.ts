@@ -1,4 +1,5 @@
 // `adam-trainer train` as users and scripts run it: a real process on the shipped sample of real CIFAR-10.
+import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -148,6 +149,18 @@ test('a checkpoint that names a run it does not belong to is refused, and that r
   assert.match(r.stderr, new RegExp(`forged\\.ckpt names run ${runId}, but that run's folder records seed 1 and the checkpoint 2`));
   assert.deepEqual(readFileSync(join(runsDir, runId, 'losses.f32')), before);
   assert.deepEqual(readdirSync(runsDir), [runId]);
+});
+
+test('train starts by removing what a killed writer left in its --checkpoint-dir', async () => {
+  const dir = tempDir('adam-ckpt-');
+  const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+  const left = `.latest.ckpt.${Number(gone.stdout)}.5eed1e55.tmp`; // its writer has exited
+  writeFileSync(join(dir, left), 'half a checkpoint');
+  const r = await run([...base, '--max-steps', '5', '--checkpoint-dir', dir], env);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, new RegExp(`removed ${join(dir, left).replace(/\./g, '\\.')}, left by a write that was killed`));
+  assert.deepEqual(readdirSync(dir).filter((n) => n.endsWith('.tmp')), []);
+  assert.ok(existsSync(join(dir, 'latest.ckpt')));
 });
 
 test('each run gets its own folder in the runs folder', () => {

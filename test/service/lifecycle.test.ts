@@ -1,6 +1,12 @@
-// How `adam-trainer serve` ends: with its parent (stdin or IPC), or on a signal, always with exit code 0.
+// How `adam-trainer serve` ends: with its parent (stdin or IPC), or on a signal, always with exit code 0; and how it
+// starts: by clearing what writers killed mid-write left behind.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { readCheckpoint, writeCheckpointAtomic } from '../../sidecar/store/checkpoint';
+import { sampleState, tempDir } from '../store/helpers';
 import { delay, startSidecar, TestClient, unrefDelay } from './sidecar';
 
 async function exitsWithin(s: { exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> }, ms: number) {
@@ -52,4 +58,41 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
 
 test('serve refuses unknown flags with exit code 2, naming the flag', async () => {
   await assert.rejects(startSidecar({ args: ['--port', '80'] }), /exited with 2.*--port/s);
+});
+
+test('serve starts by removing the temporary files of writers killed mid-write, and keeps a live writer\'s', async () => {
+  const runsDir = tempDir();
+  const runDir = join(runsDir, '20260101-000000-abcdef');
+  mkdirSync(runDir);
+  const file = join(runDir, 'latest.ckpt');
+  writeCheckpointAtomic(file, sampleState());
+  // A real writer, killed while a write is under way: kill -9 as soon as its temporary file is seen, until one stays.
+  const temps = () => readdirSync(runDir).filter((n) => n.endsWith('.tmp'));
+  for (let attempt = 0; attempt < 20 && temps().length === 0; attempt++) {
+    const script = `
+      const { writeCheckpointAtomic } = require(${JSON.stringify(require.resolve('../../sidecar/store/checkpoint'))});
+      const { sampleState } = require(${JSON.stringify(require.resolve('../store/helpers'))});
+      for (let step = 1; ; step++) writeCheckpointAtomic(${JSON.stringify(file)}, sampleState({ step }));`;
+    const child = spawn(process.execPath, ['--import', 'tsx', '-e', script], { stdio: 'ignore' });
+    const deadline = Date.now() + 30_000;
+    while (temps().length === 0 && Date.now() < deadline) await delay(0);
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+  }
+  const killed = temps();
+  assert.equal(killed.length, 1, 'a killed writer left its temporary file');
+  const live = `.latest.ckpt.${process.pid}.0badf00d.tmp`; // this process is alive: its write may be under way
+  writeFileSync(join(runDir, live), 'half a checkpoint');
+  const old = `.status.json.${process.pid}.0ddba11a.tmp`; // alive, but two hours old: no write takes that long
+  writeFileSync(join(runDir, old), '{');
+  utimesSync(join(runDir, old), new Date(Date.now() - 7_200_000), new Date(Date.now() - 7_200_000));
+
+  const s = await startSidecar({ runsDir });
+  try {
+    assert.deepEqual(temps(), [live]);
+    assert.match(s.stderr(), new RegExp(`removed .*${killed[0].replace(/\./g, '\\.')}, left by a write that was killed`));
+    assert.ok(readCheckpoint(file).step >= 0, 'the checkpoint itself is whole');
+  } finally {
+    await s.kill();
+  }
 });
