@@ -1,8 +1,8 @@
 // A run: the training loop around a TrainingSession, shared by `adam-trainer train` and the sidecar's
 // WebSocket runs. It trains in short chunks (a few tens of milliseconds), and between chunks it applies
 // edits (liveEdits.ts), emits metrics (runMetrics.ts: at most 20 a second, mean/min/max so spikes survive),
-// evaluates at epoch ends, writes checkpoints, and honours pause, resume and stop. Every step's loss goes to
-// the run store.
+// evaluates at epoch ends, writes checkpoints, and honours what its mailbox holds (runControl.ts: pause,
+// resume, stop, halt, evaluate, checkpoint). Every step's loss goes to the run store.
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
@@ -11,6 +11,7 @@ import type { Progress } from './data';
 import type { EvalMessage, LiveHyperparameters, RunConfig, RunState, StateMessage } from './protocol';
 import { isEnded } from './protocol';
 import { LiveEdits, type EditRequest } from './liveEdits';
+import { RunControl } from './runControl';
 import { RunMetrics } from './runMetrics';
 import { TrainingSession, type EngineKind, type EvalResult } from './session';
 import { writeCheckpointAtomic } from './store/checkpoint';
@@ -51,11 +52,7 @@ export class Run extends EventEmitter {
   private session: TrainingSession | null = null;
   private readonly opts: RunOptions;
   private readonly edits = new LiveEdits();
-  private evalRequested = false;
-  private checkpointRequests: Array<(path: string) => void> = [];
-  private stopRequested = false;
-  private pauseRequested = false;
-  private wake: (() => void) | null = null;
+  private readonly control = new RunControl();
   private readonly metrics: RunMetrics;
   private lastLiveEmit = 0;
   private lastEval: EvalResult | null = null;
@@ -89,17 +86,17 @@ export class Run extends EventEmitter {
   }
 
   pause(): void {
-    if (this.state === 'running' || this.state === 'downloading' || this.state === 'idle') this.pauseRequested = true;
+    if (this.state === 'running' || this.state === 'downloading' || this.state === 'idle') this.control.pause = true;
     this.poke();
   }
 
   resume(): void {
-    this.pauseRequested = false;
+    this.control.pause = false;
     this.poke();
   }
 
   async stop(): Promise<void> {
-    this.stopRequested = true;
+    this.control.stop = true;
     this.poke();
     if (this.finished) await this.finished.catch(() => undefined);
   }
@@ -109,15 +106,13 @@ export class Run extends EventEmitter {
    * reads as running, so the next sidecar (or the extension after a reload) resumes it. For shutdown.
    */
   async halt(): Promise<void> {
-    this.haltRequested = true;
+    this.control.halt = true;
     this.poke();
     if (this.finished) await this.finished.catch(() => undefined);
   }
 
-  private haltRequested = false;
-
   evaluate(): void {
-    this.evalRequested = true;
+    this.control.evaluate = true;
     this.poke();
   }
 
@@ -128,16 +123,15 @@ export class Run extends EventEmitter {
       return Promise.reject(new UserError('bad_config', `run ${this.runId} is not training (${this.state})`));
     }
     return new Promise((resolve) => {
-      this.checkpointRequests.push(resolve);
+      this.control.checkpoints.push(resolve);
       this.poke();
     });
   }
 
   private poke(): void {
-    const w = this.wake;
-    this.wake = null;
-    w?.();
+    this.control.poke();
   }
+
 
   private setState(state: RunState, reason?: string): void {
     this.state = state;
@@ -195,25 +189,25 @@ export class Run extends EventEmitter {
     this.lastLiveEmit = performance.now();
     while (true) {
       this.applyEdits(s);
-      if (this.evalRequested) { this.evalRequested = false; await this.runEval(s); }
-      while (this.checkpointRequests.length) {
+      if (this.control.evaluate) { this.control.evaluate = false; await this.runEval(s); }
+      while (this.control.checkpoints.length) {
         const path = this.tryCheckpoint(`step-${s.step}.ckpt`);
-        for (const r of this.checkpointRequests.splice(0)) r(path ?? '');
+        for (const r of this.control.checkpoints.splice(0)) r(path ?? '');
       }
-      if (this.haltRequested) {
+      if (this.control.halt) {
         this.tryCheckpoint('latest.ckpt');
         this.emitLive(s, true);
         return this.summary(s);
       }
-      if (this.stopRequested) break;
-      if (this.pauseRequested) {
+      if (this.control.stop) break;
+      if (this.control.pause) {
         if (this.state !== 'paused') {
           this.tryCheckpoint('latest.ckpt');
           this.emitLive(s, true);
           this.setState('paused', this.stateReason);
         }
         // A listener of the 'paused' state may already have resumed or stopped the run.
-        await new Promise<void>((r) => { if (this.stopRequested || this.haltRequested || !this.pauseRequested) r(); else this.wake = r; });
+        await this.control.whilePaused();
         continue;
       }
       if (this.state === 'paused') this.setState('running');
@@ -244,7 +238,7 @@ export class Run extends EventEmitter {
       }
       if (performance.now() - this.lastLiveEmit >= intervalMs) this.emitLive(s);
       if (bad !== null) {
-        this.pauseRequested = true;
+        this.control.pause = true;
         this.stateReason = `the training loss became ${bad} at step ${s.step}: paused instead of training on garbage. Lower the learning rate and resume, or fork from an earlier checkpoint.`;
       }
       // Let sockets, timers and signals run between chunks.
@@ -253,7 +247,7 @@ export class Run extends EventEmitter {
     this.emitLive(s, true);
     if (this.lastEvalStep !== s.step) await this.runEval(s);
     this.tryCheckpoint('latest.ckpt');
-    const ended = this.stopRequested && !(s.epoch >= this.config.epochs || (this.config.maxSteps > 0 && s.step >= this.config.maxSteps));
+    const ended = this.control.stop && !(s.epoch >= this.config.epochs || (this.config.maxSteps > 0 && s.step >= this.config.maxSteps));
     this.setState(ended ? 'stopped' : 'done');
     return this.summary(s);
   }
