@@ -8,7 +8,7 @@ import { LIVE_STATES, MAX_COMPARE_SEEDS, OPTIMIZERS, type OptimizerName, type Ru
 import { RunStore } from '../sidecar/store/runs';
 import { type Controller } from './controller';
 import { runCsv } from './csv';
-import { runDescription } from './format';
+import { runDescription, withoutLinks } from './format';
 import { runOf } from './runsView';
 import { readSettings, type SettingName } from './settings';
 
@@ -24,7 +24,7 @@ export function settingsConfig(): StartConfig | undefined {
   );
   if (result.ok) return result.config;
   const first = result.errors[0].split(' ')[0];
-  void vscode.window.showErrorMessage(`Train with Adam: ${result.errors.join('; ')}. No run was started.`, 'Open Settings').then((choice) => {
+  void vscode.window.showErrorMessage(withoutLinks(`Train with Adam: ${result.errors.join('; ')}. No run was started.`), 'Open Settings').then((choice) => {
     if (choice === 'Open Settings') void vscode.commands.executeCommand('workbench.action.openSettings', first);
   });
   return undefined;
@@ -34,7 +34,7 @@ export async function reportErrors(what: string, work: () => Promise<void>): Pro
   try {
     await work();
   } catch (e) {
-    void vscode.window.showErrorMessage(`Train with Adam: ${what}: ${(e as Error).message}`);
+    void vscode.window.showErrorMessage(withoutLinks(`Train with Adam: ${what}: ${(e as Error).message}`));
   }
 }
 
@@ -203,7 +203,7 @@ export function exportWeights(c: Controller, arg?: unknown): Promise<void> {
     const target = await vscode.window.showSaveDialog({ title: 'Export weights', defaultUri: defaultTarget(`${run.runId}-step-${picked.checkpoint.step}.safetensors`), filters: { safetensors: ['safetensors'] } });
     if (!target) return;
     await runCli(c, ['export', picked.checkpoint.path, target.fsPath]);
-    void vscode.window.showInformationMessage(`Exported the weights of ${run.runId} at step ${picked.checkpoint.step} to ${target.fsPath} (PyTorch: safetensors.torch.load_file).`);
+    void vscode.window.showInformationMessage(withoutLinks(`Exported the weights of ${run.runId} at step ${picked.checkpoint.step} to ${target.fsPath} (PyTorch: safetensors.torch.load_file).`));
   });
 }
 
@@ -290,7 +290,7 @@ function defaultTarget(name: string): vscode.Uri | undefined {
 }
 
 export function offerToOpen(text: string, file: vscode.Uri): void {
-  void vscode.window.showInformationMessage(text, 'Open').then((choice) => {
+  void vscode.window.showInformationMessage(withoutLinks(text), 'Open').then((choice) => {
     if (choice === 'Open') void vscode.commands.executeCommand('vscode.open', file);
   });
 }

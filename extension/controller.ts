@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import * as vscode from 'vscode';
 import type { ClientMessage, RunSummary, ServerMessage } from '../sidecar/protocol';
 import { isEnded, LIVE_STATES } from '../sidecar/protocol';
-import { endedMessage, progressText, statusBarText, statusBarTooltip, type FollowedRun } from './format';
+import { endedMessage, progressText, statusBarText, statusBarTooltip, withoutLinks, type FollowedRun } from './format';
 import { DashboardPanel } from './panel';
 import { Relay } from './relay';
 import { runContextKeys } from './runsTree';
@@ -69,7 +69,7 @@ export class Controller implements vscode.Disposable {
     try {
       await this.sidecar.start();
     } catch (e) {
-      const choice = await vscode.window.showErrorMessage(`Train with Adam: the sidecar could not start (${(e as Error).message}).`, 'Open Log');
+      const choice = await vscode.window.showErrorMessage(withoutLinks(`Train with Adam: the sidecar could not start (${(e as Error).message}).`), 'Open Log');
       if (choice === 'Open Log') this.output.show();
       throw e;
     }
@@ -167,11 +167,11 @@ export class Controller implements vscode.Disposable {
       if (msg.type === 'error') pending.reject(new Error(msg.message));
       else pending.resolve(msg);
     } else if (msg.type === 'error' && requestId?.startsWith('ext-')) {
-      void vscode.window.showErrorMessage(`Train with Adam: ${msg.message}`);
+      void vscode.window.showErrorMessage(withoutLinks(`Train with Adam: ${msg.message}`));
     } else if (msg.type === 'error' && msg.code === 'write_failed') {
       // Work that could not be saved: said where the user looks, not only in the log.
       this.output.appendLine(msg.message);
-      void vscode.window.showWarningMessage(`Train with Adam: ${msg.message}`, 'Open Log').then((c) => { if (c) this.output.show(); });
+      void vscode.window.showWarningMessage(withoutLinks(`Train with Adam: ${msg.message}`), 'Open Log').then((c) => { if (c) this.output.show(); });
     }
     const run = 'runId' in msg && msg.runId !== undefined ? this.followed.get(msg.runId) : undefined;
     switch (msg.type) {
@@ -202,7 +202,7 @@ export class Controller implements vscode.Disposable {
     // The current run stays on the status bar with its result until another run is followed.
     if (run.runId !== this.currentRunId) this.followed.delete(run.runId);
     if (state === 'stopped') return; // the user asked for it
-    const text = endedMessage(run, reason);
+    const text = withoutLinks(endedMessage(run, reason));
     const show = state === 'failed' ? vscode.window.showErrorMessage : vscode.window.showInformationMessage;
     void show(text, 'Open Dashboard', ...(state === 'failed' ? ['Open Log'] : [])).then((choice) => {
       if (choice === 'Open Dashboard') this.openDashboard();
@@ -226,7 +226,7 @@ export class Controller implements vscode.Disposable {
       this.progress?.end();
     }
     if (state === 'failed') {
-      void vscode.window.showErrorMessage(`Train with Adam: ${detail ?? 'the sidecar failed.'}`, 'Open Log').then((choice) => {
+      void vscode.window.showErrorMessage(withoutLinks(`Train with Adam: ${detail ?? 'the sidecar failed.'}`), 'Open Log').then((choice) => {
         if (choice === 'Open Log') this.output.show();
       });
     }

@@ -61,6 +61,26 @@ export function runDescription(r: RunSummary): string {
   return parts.join(' · ');
 }
 
+/**
+ * Text from files or the sidecar (an error naming a dataset path, a run's failure reason), made safe for a
+ * notification. VS Code turns `[label](command:…)`, `(https:…)` or `(file:…)` in a notification's message into a link
+ * (vs/base/common/linkedText.ts: a `]` followed at once by `(`), and anyone can name a class folder
+ * `[x](command:…)`. A backslash between the two keeps the text as it was, visibly, and no link can form; brackets and
+ * parentheses elsewhere ("must be in [0, 1)") are left alone.
+ */
+export function withoutLinks(text: string): string {
+  return text.replace(/\]\(/g, ']\\(');
+}
+
+/**
+ * Text from files inside Markdown that VS Code renders (a tooltip's MarkdownString): every ASCII punctuation character
+ * CommonMark lets a backslash escape is escaped, so a path is shown as it is, never as a link, an image (which would
+ * be fetched) or emphasis.
+ */
+export function escapeMarkdown(text: string): string {
+  return text.replace(/[!"#$%&'()*+,\-./:;<=>?@[\\\]^_`{|}~]/g, '\\$&');
+}
+
 export function progressText(p: { phase: string; done: number; total: number }): string {
   const names: Record<string, string> = { download: 'Downloading CIFAR-10', extract: 'Extracting the archive', decode: 'Decoding images' };
   const amount = p.phase === 'download' ? `${mib(p.done)} of ${mib(p.total)} MB` : `${p.done.toLocaleString('en-US')} of ${p.total.toLocaleString('en-US')}`;

@@ -4,7 +4,7 @@
 import * as vscode from 'vscode';
 import type { RunSummary, ServerMessage } from '../sidecar/protocol';
 import { RunStore } from '../sidecar/store/runs';
-import { runDescription } from './format';
+import { escapeMarkdown, runDescription } from './format';
 import { groupLabel, runContextValue, runItemDescription, runLabel, runTree, shownState, type TreeNode } from './runsTree';
 
 /** Live metrics arrive 20 times a second; the tree is redrawn at most this often. */
@@ -119,7 +119,7 @@ function readRuns(runsDir: string): RunSummary[] {
 function configLine(r: RunSummary): string {
   const c = r.config;
   const adam = c.optimizer === 'sgd' ? `momentum ${c.momentum}` : `β1 ${c.beta1} · β2 ${c.beta2} · ε ${c.epsilon}`;
-  return `${c.epochs} epochs · ${adam} · weight decay ${c.weightDecay} · data ${c.data ?? 'CIFAR-10'}`;
+  return `${c.epochs} epochs · ${adam} · weight decay ${c.weightDecay} · data ${c.data === undefined ? 'CIFAR-10' : escapeMarkdown(c.data)}`;
 }
 
 /** The run a command got from the Runs view (its item's node), if it was invoked there. */

@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { endedMessage, progressText, runDescription, statusBarText, type FollowedRun } from '../../extension/format';
+import fc from 'fast-check';
+import { endedMessage, escapeMarkdown, progressText, runDescription, statusBarText, withoutLinks, type FollowedRun } from '../../extension/format';
 import { resolveConfig, type EvalMessage, type MetricsMessage } from '../../sidecar/protocol';
+import { notificationLinks } from './notificationLinks';
 
 const metrics: MetricsMessage = { type: 'metrics', runId: 'r1', step: 13_000, epoch: 1.04, samplesSeen: 52_000, loss: 1.2346, lossMin: 1, lossMax: 2, accuracy: 0.5612, learningRate: 0.001, samplesPerSec: 9876.4, updateRatio: {} };
 const evalMsg: EvalMessage = { type: 'eval', runId: 'r1', step: 25_000, epoch: 2, testLoss: 1.2, testAccuracy: 0.5534, perClassAccuracy: Array(10).fill(0.5), confusion: Array.from({ length: 10 }, () => Array(10).fill(0)) };
@@ -35,4 +37,35 @@ test('pickers describe a run in one line', () => {
 test('download progress is in MB, decoding in images', () => {
   assert.equal(progressText({ phase: 'download', done: 50 * 2 ** 20, total: 163 * 2 ** 20 }), 'Downloading CIFAR-10: 50 of 163 MB');
   assert.equal(progressText({ phase: 'decode', done: 1000, total: 50000 }), 'Decoding images: 1,000 of 50,000');
+});
+
+test('a notification built from a path named like a command link shows the path, with no link in it', () => {
+  const file = '/data/cifar/train/cat/[open a terminal](command:workbench.action.terminal.new).png';
+  const message = `Train with Adam: could not start the run: ${file} is not a JPEG or PNG image: an image folder must hold only images`;
+  assert.deepEqual(notificationLinks(message), ['command:workbench.action.terminal.new'], 'VS Code would render it as a link');
+  const shown = withoutLinks(message);
+  assert.deepEqual(notificationLinks(shown), []);
+  assert.ok(shown.includes('/data/cifar/train/cat/[open a terminal]\\(command:workbench.action.terminal.new).png'));
+  assert.equal(withoutLinks('adamTrainer.beta1 must be in [0, 1), got 1.5 (see the docs)'), 'adamTrainer.beta1 must be in [0, 1), got 1.5 (see the docs)');
+});
+
+test('no text, however built of brackets, parentheses and link targets, renders a link once passed through withoutLinks', () => {
+  const piece = fc.constantFrom('[', ']', '(', ')', '](', '\\', ' ', '"', "'", '`', 'command:x', 'https://e.org/', 'file:///etc', 'x', '\n');
+  fc.assert(fc.property(fc.array(fc.oneof(piece, fc.string()), { maxLength: 30 }), (parts) => {
+    const text = parts.join('');
+    const shown = withoutLinks(text);
+    assert.deepEqual(notificationLinks(shown), []);
+    // Nothing changes but a backslash inserted in each "](".
+    assert.equal(shown.replaceAll('\\', ''), text.replaceAll('\\', ''));
+    assert.equal(shown.length, text.length + text.split('](').length - 1);
+  }), { numRuns: Number(process.env.FUZZ_RUNS ?? 500) });
+});
+
+test('a path in Markdown (a tooltip) has every punctuation character escaped, so it renders as itself', () => {
+  assert.equal(escapeMarkdown('/d/[x](command:y)/![i](https://t.example/p.png)'), '\\/d\\/\\[x\\]\\(command\\:y\\)\\/\\!\\[i\\]\\(https\\:\\/\\/t\\.example\\/p\\.png\\)');
+  fc.assert(fc.property(fc.string(), (text) => {
+    const escaped = escapeMarkdown(text);
+    assert.equal(escaped.replace(/\\([!-/:-@[-`{-~])/g, '$1'), text); // CommonMark's backslash escapes undo it exactly
+    assert.doesNotMatch(escaped.replace(/\\[!-/:-@[-`{-~]/g, ''), /[!-/:-@[-`{-~]/, 'no punctuation is left unescaped');
+  }), { numRuns: Number(process.env.FUZZ_RUNS ?? 500) });
 });
