@@ -10,14 +10,14 @@ import { UserError } from '../errors';
 import { findBatchFolder, loadBinaryLayout } from './binaryLayout';
 import { CIFAR10_MD5, CIFAR10_URL, DownloadFailed, ensureCifar10 } from './download';
 import { loadImageFolder, looksLikeImageFolder } from './imageFolder';
-import { sampleDir } from './sample';
+import { extractSample } from './sample';
 import { defaultAllocate, type Allocate, type Dataset, type LoadContext, type Progress } from './types';
 
 export type { Allocate, Dataset, Progress, Split } from './types';
-export { sampleDir } from './sample';
+export { extractSample, extractSampleSync, sampleArchive } from './sample';
 
 export interface LoadOptions {
-  data?: string; // undefined = the cached download; 'sample' = the shipped sample (a folder so named: ./sample)
+  data?: string; // undefined = the cached download; 'sample' = the shipped sample, extracted into cacheDir (a folder so named: ./sample)
   cacheDir: string; // downloads and decoded caches (created if missing)
   allocate?: Allocate;
   onProgress?: (p: Progress) => void;
@@ -32,7 +32,7 @@ export interface LoadOptions {
 const count = (n: number) => n.toLocaleString('en-US');
 
 async function loadSample(cacheDir: string, ctx: LoadContext): Promise<Dataset> {
-  const { train, test } = await loadImageFolder(sampleDir(), cacheDir, ctx);
+  const { train, test } = await loadImageFolder(await extractSample(cacheDir), cacheDir, ctx);
   return { train, test, source: `built-in sample (${count(train.count)} train / ${count(test.count)} test images)` };
 }
 

@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { UserError } from '../errors';
-import { sampleDir } from '../data';
+import { extractSampleSync } from '../data';
 import { initParameters } from '../nn/init';
 import { PARAMETER_COUNT } from '../nn/spec';
 import { LIVE_HYPERPARAMETERS, OPTIMIZERS, type LiveHyperparameters, type RunConfig } from '../protocol';
@@ -164,7 +164,7 @@ function newestState(dir: string): TrainingState | undefined {
 /** Where the run's data is, and how many images it had (from a checkpoint's dataset id, when there is one). */
 function dataset(data: string | undefined, cacheDir: string, state: TrainingState | undefined): ExportPlan['dataset'] {
   const counts = /^(\d+)\/(\d+)$/.exec(state?.datasetId ?? '');
-  const path = data === 'sample' ? sampleDir() : data ?? (existsSync(join(cacheDir, 'cifar-10-batches-bin')) ? join(cacheDir, 'cifar-10-batches-bin') : undefined);
+  const path = data === 'sample' ? extractSampleSync(cacheDir) : data ?? (existsSync(join(cacheDir, 'cifar-10-batches-bin')) ? join(cacheDir, 'cifar-10-batches-bin') : undefined);
   return { ...(path !== undefined ? { path } : {}), ...(counts ? { trainCount: Number(counts[1]), testCount: Number(counts[2]) } : {}) };
 }
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { PNG } from 'pngjs';
 import { CLASS_NAMES, IMAGE_BYTES } from '../../sidecar/nn/spec';
-import { sampleDir } from '../../sidecar/data/index';
+import { sampleImages } from '../support/sample';
 
 export const RECORD_BYTES = IMAGE_BYTES + 1;
 export const TRAIN_FILES = [1, 2, 3, 4, 5].map((n) => `data_batch_${n}.bin`);
@@ -48,7 +48,7 @@ export function writeImageFolder(dir: string, trainPerClass = 2, testPerClass = 
       mkdirSync(join(dir, split, c), { recursive: true });
       for (let i = 0; i < n; i++) {
         const name = `${String(i).padStart(4, '0')}.jpg`;
-        copyFileSync(join(sampleDir(), split, c, name), join(dir, split, c, name));
+        copyFileSync(join(sampleImages(), split, c, name), join(dir, split, c, name));
       }
     }
   }

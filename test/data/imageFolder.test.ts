@@ -3,7 +3,7 @@ import { copyFileSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileS
 import { join } from 'node:path';
 import { test } from 'node:test';
 import jpeg from 'jpeg-js';
-import { loadDataset, sampleDir } from '../../sidecar/data/index';
+import { loadDataset } from '../../sidecar/data/index';
 import { CLASS_NAMES, IMAGE_BYTES } from '../../sidecar/nn/spec';
 import { pngFile, rejectsWith, tempDir, writeImageFolder } from './helpers';
 
@@ -189,5 +189,7 @@ test("'sample' loads the shipped sample: 300 train and 100 test images a class",
   assert.equal(d.test.count, 1000);
   assert.equal(d.source, 'built-in sample (3,000 train / 1,000 test images)');
   for (let c = 0; c < CLASS_NAMES.length; c++) assert.equal(d.train.labels.filter((l) => l === c).length, 300);
-  assert.equal(readdirSync(join(sampleDir(), 'train', 'truck')).length, 300);
+  const extracted = readdirSync(dir).filter((n) => n.startsWith('sample-'));
+  assert.equal(extracted.length, 1);
+  assert.equal(readdirSync(join(dir, extracted[0], 'train', 'truck')).length, 300);
 });
