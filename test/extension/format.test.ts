@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { endedMessage, escapeMarkdown, progressText, runDescription, statusBarText, withoutLinks, type FollowedRun } from '../../extension/format';
 import { resolveConfig, type EvalMessage, type MetricsMessage } from '../../sidecar/protocol';
+import { fuzzOptions } from '../support/fuzz';
 import { notificationLinks } from './notificationLinks';
 
 const metrics: MetricsMessage = { type: 'metrics', runId: 'r1', step: 13_000, epoch: 1.04, samplesSeen: 52_000, loss: 1.2346, lossMin: 1, lossMax: 2, accuracy: 0.5612, learningRate: 0.001, samplesPerSec: 9876.4, updateRatio: {} };
@@ -58,7 +59,7 @@ test('no text, however built of brackets, parentheses and link targets, renders 
     // Nothing changes but a backslash inserted in each "](".
     assert.equal(shown.replaceAll('\\', ''), text.replaceAll('\\', ''));
     assert.equal(shown.length, text.length + text.split('](').length - 1);
-  }), { numRuns: Number(process.env.FUZZ_RUNS ?? 500) });
+  }), fuzzOptions(500));
 });
 
 test('a path in Markdown (a tooltip) has every punctuation character escaped, so it renders as itself', () => {
@@ -67,5 +68,5 @@ test('a path in Markdown (a tooltip) has every punctuation character escaped, so
     const escaped = escapeMarkdown(text);
     assert.equal(escaped.replace(/\\([!-/:-@[-`{-~])/g, '$1'), text); // CommonMark's backslash escapes undo it exactly
     assert.doesNotMatch(escaped.replace(/\\[!-/:-@[-`{-~]/g, ''), /[!-/:-@[-`{-~]/, 'no punctuation is left unescaped');
-  }), { numRuns: Number(process.env.FUZZ_RUNS ?? 500) });
+  }), fuzzOptions(500));
 });
