@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { UserError } from '../sidecar/errors';
 import { resolveConfig } from '../sidecar/protocol';
 import { TrainingSession } from '../sidecar/session';
-import { losses, session, syntheticDataset } from './engine/helpers';
+import { losses, session, syntheticDataset } from './parallel/helpers';
 
 test('a checkpoint of another dataset is refused, even one with as many training images', async () => {
   const s = await session({ seed: 4, workers: 1 }, { train: 256, test: 32 });

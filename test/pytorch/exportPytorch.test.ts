@@ -12,7 +12,7 @@ import { initParameters } from '../../sidecar/nn/init';
 import { PARAMETERS, PARAMETER_COUNT } from '../../sidecar/nn/spec';
 import { Rng } from '../../sidecar/rng';
 import { RunStore } from '../../sidecar/store/runs';
-import { run, runText, tempDir } from '../cli/helpers';
+import { run, runText, tempDir } from '../commands/helpers';
 import { PYTHON } from '../support/system';
 
 const tmp = tempDir('adam-pytorch-');

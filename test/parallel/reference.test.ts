@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { checkReferenceFile } from '../../sidecar/commands/checkReference';
-import { runText } from '../cli/helpers';
+import { runText } from '../commands/helpers';
 
 const FIXTURE = join(__dirname, '..', 'fixtures', 'cnn-adam-pytorch.json');
 
