@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { resolveConfig, type MetricsMessage } from '../../sidecar/protocol';
 import { RunStore } from '../../sidecar/store/runs';
-import { run, tempDir } from '../cli/helpers';
+import { run, tempDir } from '../commands/helpers';
 
 test('a training run records about one metrics line a second, whose min and max cover every step', { timeout: 120_000 }, async () => {
   const runsDir = tempDir();

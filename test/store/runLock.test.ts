@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { resolveConfig } from '../../sidecar/protocol';
 import { RunStore } from '../../sidecar/store/runs';
 import { heldByAnother, STALE_MS } from '../../sidecar/store/runLock';
-import { collect, run, start, tempDir } from '../cli/helpers';
+import { collect, run, start, tempDir } from '../commands/helpers';
 
 test('a run training in one process cannot be resumed by another: run_busy, naming the holder', { timeout: 120_000 }, async () => {
   const runsDir = tempDir();
