@@ -112,8 +112,6 @@ export async function trainCommand(args: string[]): Promise<number> {
 
   const store = new RunStore(runsDir);
   const checkpointDir = flags['checkpoint-dir'] !== undefined ? resolveUserPath(String(flags['checkpoint-dir']), '--checkpoint-dir') : undefined;
-  // What a killed writer left behind (a checkpoint's temporary file) goes before anything is written again.
-  for (const path of await cleanAbandonedWrites(runsDir, ...(checkpointDir ? [checkpointDir] : []))) notice(`removed ${path}, left by a write that was killed`);
   if (resume && store.exists(runId)) {
     // Only the run's own checkpoint may continue it, in place or as a branch (resume.ts).
     checkCheckpointOfRun(resume, store.readRecord(runId), `checkpoint ${resumeFile}`);
@@ -135,6 +133,8 @@ export async function trainCommand(args: string[]): Promise<number> {
   }
   if (!store.exists(runId)) store.createRun(runId, config, resume?.parentRunId ? { parentRunId: resume.parentRunId, forkStep: resume.forkStep ?? 0 } : undefined);
   store.lock(runId); // one process trains a run at a time (store/runLock.ts)
+  // What a killed writer left behind (a checkpoint's temporary file) goes before the run writes a checkpoint.
+  for (const path of await cleanAbandonedWrites(runsDir, ...(checkpointDir ? [checkpointDir] : []))) notice(`removed ${path}, left by a write that was killed`);
   const run = new Run({
     runId,
     config,

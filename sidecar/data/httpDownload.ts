@@ -4,7 +4,7 @@
 // as the bytes arrive so the archive need not be read again before it is checked.
 
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { pipeline } from 'node:stream/promises';
@@ -93,6 +93,9 @@ async function download(url: string, file: string, opts: HttpDownloadOptions, st
     const md5 = createHash('md5');
     let done = 0;
     let reported = 0;
+    // Opened (created) before the first byte: a write stream opens its file lazily, and one ended at once by an error
+    // could create it after the caller has removed what it left.
+    const out = await fsp.open(file, 'w');
     await pipeline(
       res,
       async function* (source: AsyncIterable<Buffer>) {
@@ -107,8 +110,8 @@ async function download(url: string, file: string, opts: HttpDownloadOptions, st
           yield chunk;
         }
       },
-      createWriteStream(file),
-    );
+      out.createWriteStream(),
+    ).finally(() => out.close().catch(() => undefined));
     if (total > 0 && done !== total) {
       throw new HttpDownloadError(`connection closed after ${bytes(done)} of ${bytes(total)} bytes`);
     }
