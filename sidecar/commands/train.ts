@@ -115,6 +115,9 @@ export async function trainCommand(args: string[]): Promise<number> {
   if (resume && store.exists(runId)) {
     // Only the run's own checkpoint may continue it, in place or as a branch (resume.ts).
     checkCheckpointOfRun(resume, store.readRecord(runId), `checkpoint ${resumeFile}`);
+    // Take the run first: one that another process trains is refused (run_busy) before anything of it is read
+    // to decide, or written: its newest checkpoint may change under us, and its losses must not be rewound.
+    store.lock(runId);
     // As the server does (runManager.ts): a checkpoint older than its run's newest continues as a new run, a
     // branch, rather than overwrite the newer one and the losses recorded after it.
     const newest = store.checkpoints(runId).pop();
@@ -126,6 +129,7 @@ export async function trainCommand(args: string[]): Promise<number> {
       losses.set(store.readLosses(parentRunId).subarray(0, resume.step));
       store.appendLosses(runId, losses);
       resume = { ...resume, runId, parentRunId, forkStep: resume.step };
+      store.close(parentRunId); // the parent goes back: only the branch trains here
       notice(`checkpoint step ${resume.step} is older than run ${parentRunId}'s newest (step ${newest.step}): training it on as a new run, ${runId}`);
     } else {
       store.rewindLosses(runId, resume.step);
