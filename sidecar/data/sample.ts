@@ -1,7 +1,7 @@
-// The small real CIFAR-10 sample shipped with the extension: data/sample.tar, an uncompressed tar of an image
+// The small real CIFAR-10 sample shipped with the extension: data/sample.tar.gz, a gzipped tar of an image
 // folder (train/<class>/*.jpg, test/<class>/*.jpg; made by scripts/pack-sample.mjs), so the package carries
 // one file instead of 4,000. On first use it is extracted into the cache folder, into sample-<SHA-256 prefix
-// of the tar>/, and from then on loaded as any image folder (imageFolder.ts): same pixels, and a decoded
+// of the archive>/, and from then on loaded as any image folder (imageFolder.ts): same pixels, and a decoded
 // cache keyed by that folder. A new tar gets a folder of its own; an old one is never trusted for it.
 //
 // The extraction is atomic: into a temporary folder that is renamed into place, so the folder exists only
@@ -11,6 +11,7 @@
 // is not ours, and nothing is used.
 
 import { createHash } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Unpack, UnpackSync, type ReadEntry } from 'tar';
@@ -18,13 +19,13 @@ import { UserError } from '../errors';
 import { readRegularFileSync } from '../regularFile';
 import { MAX_IMAGE_FILE_BYTES } from './decodeImage';
 
-export const SAMPLE_ARCHIVE = 'sample.tar';
-/** The tar is about 6 MB: anything much larger is not the sample. */
+export const SAMPLE_ARCHIVE = 'sample.tar.gz';
+/** The tar is about 6 MB (1.3 MB gzipped): anything much larger, packed or unpacked, is not the sample. */
 export const MAX_SAMPLE_ARCHIVE_BYTES = 64 << 20;
 const TEMP_PREFIX = '.sample-extract-';
 const ENTRY_PATH = /^(train|test)\/[A-Za-z0-9_-]+\/[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 
-/** Where data/sample.tar is. This file runs from source (sidecar/data/, two levels below the root, through
+/** Where data/sample.tar.gz is. This file runs from source (sidecar/data/, two levels below the root, through
  * tsx) and bundled into dist/cli.js (one level below), so the nearest ancestor holding it wins. */
 export function sampleArchive(): string {
   const tried: string[] = [];
@@ -39,7 +40,7 @@ export function sampleArchive(): string {
 interface Extraction {
   folder: string; // where the sample ends up
   temp: string; // where it is extracted first
-  tarball: Buffer; // the bytes hashed, and so the bytes extracted
+  tarball: Buffer; // the tar of the bytes hashed, and so what is extracted
   refused: string[]; // entries that are not an image folder's files
   options: NonNullable<ConstructorParameters<typeof Unpack>[0]>;
 }
@@ -48,10 +49,21 @@ function damaged(archive: string, why: string): UserError {
   return new UserError('bad_dataset', `the built-in sample ${archive} is damaged (${why}); reinstall the extension, or pass --data DIR`);
 }
 
+/** The tar inside a gzipped archive (bounded: a small file must not inflate into memory without limit), or the bytes themselves when they are a plain tar. */
+function unpacked(bytes: Buffer, archive: string): Buffer {
+  if (bytes.length < 2 || bytes[0] !== 0x1f || bytes[1] !== 0x8b) return bytes;
+  try {
+    return gunzipSync(bytes, { maxOutputLength: MAX_SAMPLE_ARCHIVE_BYTES });
+  } catch (e) {
+    throw damaged(archive, (e as Error).message);
+  }
+}
+
 function prepare(cacheDir: string, archive: string): Extraction | string {
-  const tarball = readRegularFileSync(archive, { name: archive, kind: 'the built-in sample (a tar file)', maxBytes: MAX_SAMPLE_ARCHIVE_BYTES, code: 'bad_dataset' });
-  const folder = join(cacheDir, `sample-${createHash('sha256').update(tarball).digest('hex').slice(0, 16)}`);
+  const packed = readRegularFileSync(archive, { name: archive, kind: 'the built-in sample (a tar file)', maxBytes: MAX_SAMPLE_ARCHIVE_BYTES, code: 'bad_dataset' });
+  const folder = join(cacheDir, `sample-${createHash('sha256').update(packed).digest('hex').slice(0, 16)}`);
   if (isDirectory(folder)) return folder;
+  const tarball = unpacked(packed, archive);
   mkdirSync(cacheDir, { recursive: true });
   removeAbandoned(cacheDir);
   const refused: string[] = [];

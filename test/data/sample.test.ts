@@ -5,7 +5,8 @@ import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from '
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Header } from 'tar';
-import { extractSample, extractSampleSync, sampleArchive } from '../../sidecar/data/sample';
+import { gzipSync } from 'node:zlib';
+import { extractSample, extractSampleSync, MAX_SAMPLE_ARCHIVE_BYTES, sampleArchive } from '../../sidecar/data/sample';
 import { rejectsWith, tempDir } from './helpers';
 
 const ROOT = join(__dirname, '..', '..');
@@ -45,11 +46,20 @@ test('two extractions at once end with the same single folder', async (t) => {
   assert.deepEqual(readdirSync(cacheDir), [`sample-${sha16(sampleArchive())}`]);
 });
 
-test('pack-sample.mjs packs the extracted sample back into data/sample.tar, byte for byte', async (t) => {
+test('pack-sample.mjs packs the extracted sample back into data/sample.tar.gz, byte for byte', async (t) => {
   const dir = tempDir(t);
-  const out = join(dir, 'again.tar');
+  const out = join(dir, 'again.tar.gz');
   execFileSync(process.execPath, [join(ROOT, 'scripts', 'pack-sample.mjs'), await extractSample(join(dir, 'cache')), out]);
   assert.ok(readFileSync(out).equals(readFileSync(sampleArchive())));
+});
+
+test('a gzipped archive that inflates past the bound is refused, and nothing of it is kept', async (t) => {
+  const dir = tempDir(t);
+  const archive = join(dir, 'sample.tar.gz');
+  writeFileSync(archive, gzipSync(Buffer.alloc(MAX_SAMPLE_ARCHIVE_BYTES + 1), { level: 9 })); // 65 KB that inflates to 64 MiB
+  const cacheDir = join(dir, 'cache');
+  await rejectsWith(extractSample(cacheDir, archive), 'bad_dataset', `the built-in sample ${archive} is damaged`);
+  assert.ok(!existsSync(cacheDir) || readdirSync(cacheDir).length === 0, 'nothing extracted');
 });
 
 for (const [what, entry] of [

@@ -66,7 +66,7 @@ function baseSettings() {
     'extensions.ignoreRecommendations': true,
     'git.enabled': false,
     'chat.commandCenter.enabled': false,
-    'adamTrainer.dataPath': 'sample', // the shipped sample (data/sample.tar, extracted into the extension's storage)
+    'adamTrainer.dataPath': 'sample', // the shipped sample (data/sample.tar.gz, extracted into the extension's storage)
     'adamTrainer.batchSize': 4,
   };
 }

@@ -1,4 +1,4 @@
-// Runs over the wire with the real trainer on the shipped sample dataset (data/sample.tar).
+// Runs over the wire with the real trainer on the shipped sample dataset (data/sample.tar.gz).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';

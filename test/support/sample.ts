@@ -1,4 +1,4 @@
-// The shipped sample's images as a folder, for tests that use real CIFAR-10 JPEGs as fixtures: data/sample.tar
+// The shipped sample's images as a folder, for tests that use real CIFAR-10 JPEGs as fixtures: data/sample.tar.gz
 // extracted once per test process, by the product's own extraction (sidecar/data/sample.ts), into a temp
 // folder removed when the process exits.
 import { mkdtempSync, rmSync } from 'node:fs';
