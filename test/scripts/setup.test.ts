@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -14,9 +14,9 @@ const INSTALLS_CHROMIUM = /(apt-get|dnf) install -y chromium|brew install --cask
 
 interface Result { code: number | null; stdout: string; stderr: string }
 
-function setup(args: string[], env: NodeJS.ProcessEnv, prefix: string[] = []): Promise<Result> {
-  const argv = [...prefix, process.execPath, SETUP, ...args];
-  const child = spawn(argv[0], argv.slice(1), { cwd: ROOT, env: { ...process.env, ADAM_TRAINER_SETUP: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+function setup(args: string[], env: NodeJS.ProcessEnv, prefix: string[] = [], script = SETUP, cwd = ROOT): Promise<Result> {
+  const argv = [...prefix, process.execPath, script, ...args];
+  const child = spawn(argv[0], argv.slice(1), { cwd, env: { ...process.env, ADAM_TRAINER_SETUP: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
@@ -65,8 +65,13 @@ test('without root or passwordless sudo it prints the install commands instead o
   writeFileSync(join(shadow, 'PIL', '__init__.py'), 'raise ImportError("hidden by the test")\n');
   chmodSync(shadow, 0o755);
   chmodSync(join(shadow, 'PIL'), 0o755);
+  // The checkout may sit in a folder only root can enter (mktemp -d makes them 0700): nobody runs a copy of the
+  // script (it imports nothing of ours) from the readable folder.
+  const script = join(shadow, 'setup.mjs');
+  copyFileSync(SETUP, script);
+  chmodSync(script, 0o644);
   const nobody = asRoot ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] : [];
-  const r = await setup([], { PYTHONPATH: shadow, PYTHON: undefined }, nobody);
+  const r = await setup([], { PYTHONPATH: shadow, PYTHON: undefined }, nobody, script, shadow);
   assert.equal(r.code, 2, r.stdout + r.stderr);
   assert.doesNotMatch(r.stderr, /Installing/);
   assert.match(r.stderr, /- Pillow for \/usr\/bin\/python3\n/);
