@@ -29,7 +29,7 @@ const entries = [
   { entryPoints: [join(root, 'sidecar', 'parallel', 'worker.ts')], outfile: join(dist, 'worker.js'), ...node },
   { entryPoints: [join(root, 'extension', 'extension.ts')], outfile: join(dist, 'extension.js'), external: ['vscode'], ...node },
   { entryPoints: [join(root, 'webview', 'main.ts')], outfile: join(dist, 'webview', 'dashboard.js'), bundle: true,
-    platform: 'browser', target: 'es2022', format: 'iife', sourcemap: true, minify: true, logLevel: 'warning' },
+    platform: 'browser', target: 'es2022', format: 'iife', sourcemap: true, minify: process.env.ADAM_NO_MINIFY !== "1", logLevel: 'warning' },
 ];
 await Promise.all(entries.filter((e) => existsSync(e.entryPoints[0])).map((e) => build(e)));
 const webStatic = join(root, 'webview', 'static');

@@ -10,7 +10,7 @@ import { initParameters } from './nn/init';
 import { CLASS_NAMES, NUM_CLASSES } from './nn/spec';
 import { optimizerStats } from './optim/stats';
 import { SharedArena } from './parallel/arena';
-import { ParallelEngine, type ChunkResult } from './parallel/engine';
+import { ParallelEngine, type ChunkResult, type EngineOptions } from './parallel/engine';
 import { MAX_CHUNK_STEPS } from './parallel/layout';
 import { LIVE_HYPERPARAMETERS, type LiveHyperparameters, type OptimizerStats, type RunConfig } from './protocol';
 import { Rng } from './rng';
@@ -29,6 +29,8 @@ export interface SessionOptions {
   /** Tests and check-reference: build the dataset in the arena themselves. */
   dataset?: (arena: SharedArena) => Dataset;
   downloadUrl?: string;
+  /** How the engine picks its training threads (tests: a governor that switches every chunk). */
+  threads?: Pick<EngineOptions, 'adaptThreads' | 'governor'>;
 }
 
 export interface EvalResult {
@@ -134,6 +136,7 @@ export class TrainingSession {
       test: dataset.test,
       batchSize: config.batchSize,
       hyper: config,
+      ...opts.threads,
     });
     try {
       return new TrainingSession(engine, dataset, arena, config, opts.resume);

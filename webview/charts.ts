@@ -40,8 +40,11 @@ export class DashboardCharts {
   private pickedStep?: number;
   private pointerDown?: { x: number; y: number };
   private shown: ShownRun[] = [];
+  /** Charts in view (IntersectionObserver); the others are not drawn, and are marked stale until they are. */
+  private readonly inView = new Set<Element>();
+  private readonly stale = new Set<Chart<'line', XY[]>>();
 
-  constructor(canvases: ChartCanvases, private readonly onPickStep: (step: number) => void) {
+  constructor(canvases: ChartCanvases, private readonly onPickStep: (step: number) => void, private readonly onShown: () => void = () => {}) {
     const hooks = { onZoomed: (c: Chart) => this.syncZoom(c) };
     this.loss = this.stepChart(canvases.loss, stepChartOptions('training loss', hooks), true);
     this.accuracy = this.stepChart(canvases.accuracy, stepChartOptions('training accuracy', hooks, { min: 0, max: 1, ticks: { callback: percent, maxTicksLimit: 6 } }), false);
@@ -74,6 +77,8 @@ export class DashboardCharts {
       } as ChartOptions<'line'>,
     });
 
+    this.watchVisibility();
+
     // A click (not the end of a pan) on the loss chart picks the step to fork from.
     canvases.loss.addEventListener('pointerdown', (e) => (this.pointerDown = { x: e.clientX, y: e.clientY }));
     this.loss.options.onClick = (event, _elements, chart) => {
@@ -84,6 +89,24 @@ export class DashboardCharts {
       const step = chart.scales.x.getValueForPixel(event.x);
       if (step !== undefined) this.onPickStep(step);
     };
+  }
+
+  /** A chart scrolled out of view (or in a collapsed card, or a hidden panel) costs nothing until it is seen. */
+  private watchVisibility(): void {
+    if (typeof IntersectionObserver === 'undefined') {
+      for (const c of this.allCharts) this.inView.add(c.canvas);
+      return;
+    }
+    const observer = new IntersectionObserver((entries) => {
+      let shownStale = false;
+      for (const e of entries) {
+        if (e.isIntersecting) this.inView.add(e.target);
+        else this.inView.delete(e.target);
+        if (e.isIntersecting && [...this.stale].some((c) => c.canvas === e.target)) shownStale = true;
+      }
+      if (shownStale) this.onShown();
+    });
+    for (const c of this.allCharts) observer.observe(c.canvas);
   }
 
   private stepChart(canvas: HTMLCanvasElement, options: ChartOptions<'line'>, showLabels: boolean, layer?: MarkerLayer): Chart<'line', XY[]> {
@@ -108,6 +131,7 @@ export class DashboardCharts {
     const { min, max } = source.scales.x;
     for (const c of this.stepCharts) if ((c as unknown as Chart) !== source) c.zoomScale('x', { min, max }, 'none');
     this.syncing = false;
+    this.describe(this.shown.find((s) => s.primary)?.data);
   }
 
   resetZoom(): void {
@@ -116,6 +140,7 @@ export class DashboardCharts {
     this.syncing = true;
     for (const c of this.stepCharts) c.resetZoom('none');
     this.syncing = false;
+    this.describe(this.shown.find((s) => s.primary)?.data);
   }
 
   setLogLoss(log: boolean): void {
@@ -158,7 +183,12 @@ export class DashboardCharts {
       for (const c of this.allCharts) for (const ds of c.data.datasets) ds.data = (ds as unknown as { source: XY[] }).source;
     }
     this.updateMarkers(shown);
-    for (const c of this.allCharts) c.update('none');
+    for (const c of this.allCharts) {
+      if (this.inView.has(c.canvas)) {
+        c.update('none');
+        this.stale.delete(c);
+      } else this.stale.add(c);
+    }
     this.describe(primary?.data);
   }
 
@@ -171,10 +201,10 @@ export class DashboardCharts {
     };
     set(this.loss, run?.loss.raw);
     set(this.accuracy, run?.accuracy.raw);
-    set(this.learningRate, run?.learningRate);
+    set(this.learningRate, run?.learningRate.raw);
     set(this.samplesPerSec, run?.samplesPerSec.raw);
     set(this.testAccuracy, run?.testAccuracy);
-    set(this.updateRatio, run ? [...run.updateRatio.values()][0] : undefined);
+    set(this.updateRatio, run ? [...run.updateRatio.values()][0]?.raw : undefined);
     this.loss.canvas.dataset.markers = (this.layers.get(this.loss as unknown as Chart)?.markers ?? []).map((m) => `${m.step}:${m.label ?? ''}`).join('|');
   }
 
@@ -198,7 +228,7 @@ export class DashboardCharts {
       line(`${r.runId} accuracy`, r.accuracy.raw, { borderColor: withAlpha(color, 0.35), borderWidth: 1 }),
       line(`${r.runId} smoothed`, r.accuracy.smoothed, { borderColor: color, borderWidth: primary ? 2 : 1.5 }),
     ]);
-    this.learningRate.data.datasets = ordered.map(({ data: r, color }) => line(`${r.runId} lr`, r.learningRate, { borderColor: color, stepped: 'before' }));
+    this.learningRate.data.datasets = ordered.map(({ data: r, color }) => line(`${r.runId} lr`, r.learningRate.raw, { borderColor: color, stepped: 'before' }));
     this.samplesPerSec.data.datasets = ordered.flatMap(({ data: r, color }) => [
       line(`${r.runId}`, r.samplesPerSec.raw, { borderColor: withAlpha(color, 0.3), borderWidth: 1 }),
       line(`${r.runId} smoothed`, r.samplesPerSec.smoothed, { borderColor: color }),
@@ -206,7 +236,7 @@ export class DashboardCharts {
     this.testAccuracy.data.datasets = ordered.map(({ data: r, color }) => line(`${r.runId}`, r.testAccuracy, { borderColor: color, backgroundColor: color }));
     const primary = shown.find((s) => s.primary);
     this.updateRatio.data.datasets = primary
-      ? layerNames.map((name, i) => line(name, primary.data.updateRatio.get(name)!, { borderColor: LAYER_PALETTE[i % LAYER_PALETTE.length], backgroundColor: LAYER_PALETTE[i % LAYER_PALETTE.length] }))
+      ? layerNames.map((name, i) => line(name, primary.data.updateRatio.get(name)!.raw, { borderColor: LAYER_PALETTE[i % LAYER_PALETTE.length], backgroundColor: LAYER_PALETTE[i % LAYER_PALETTE.length] }))
       : [];
   }
 

@@ -1,5 +1,6 @@
 // The dashboard's controller: turns protocol messages into run data and view updates, and user actions
-// into protocol messages. Data is updated on every message; charts are redrawn at most every ~100 ms.
+// into protocol messages. Data is updated on every message; the page is drawn at the pace drawScheduler.ts sets
+// (within a share of one core, never while hidden), and a chart scrolled out of view is not drawn at all.
 import type { ClientMessage, LiveHyperparameters, OptimizerName, RunSummary, ServerMessage, StartConfig } from '../sidecar/protocol';
 import { isEnded } from '../sidecar/protocol';
 import { applyTheme, readTheme } from './chartKit';
@@ -11,7 +12,8 @@ import type { BandKind } from './groupSeries';
 import { appliedLabel } from './markers';
 import { RunData } from './runData';
 import { compareRuns, initialSelection, selectionAfterStart, shownRunIds, type Selection } from './runSelection';
-import { FrameThrottle } from './throttle';
+import { FrameStats } from './frameStats';
+import { DrawScheduler } from './drawScheduler';
 import type { ConnectionState, PersistedState, Transport } from './transport';
 import { AdamPanel } from './views/adamPanel';
 import { ChartsView } from './views/chartsView';
@@ -41,7 +43,8 @@ export class Dashboard {
   private pickedStep?: number;
   private nextRequest = 1;
   private readonly pending = new Map<string, PendingRequest>();
-  private readonly throttle = new FrameThrottle(() => this.render());
+  readonly frames = new FrameStats();
+  private readonly throttle = new DrawScheduler(() => this.render());
   private refreshTimer?: ReturnType<typeof setInterval>;
   private readonly groups: GroupModel;
   private band: BandKind;
@@ -88,6 +91,7 @@ export class Dashboard {
           this.persist();
         },
         stepPicked: (step) => this.pickStep(step),
+        chartShown: () => this.throttle.request(),
       },
       { smoothing: this.smoothing, logLoss: this.logLoss },
     );
@@ -223,7 +227,8 @@ export class Dashboard {
         break;
       }
     }
-    this.renderPanels();
+    // Metrics arrive 20 times a second: they are drawn with the next frame. Anything else is shown at once.
+    if (m.type !== 'metrics') this.renderPanels();
     this.throttle.request();
   }
 
@@ -460,8 +465,16 @@ export class Dashboard {
     this.runsList.update([...this.runs.values()], this.selection.primaryRunId, new Set(this.selection.overlaid), (id) => this.colorOf(id));
   }
 
-  /** Charts and the heavier panels: at most every ~100 ms. */
+  /** Charts and the heavier panels. */
+  /** Everything drawn, at the scheduler's pace (drawScheduler.ts), timed for the page's frame statistics. */
   private render(): void {
+    const start = performance.now();
+    this.renderPanels();
+    this.draw();
+    this.frames.record(start, performance.now());
+  }
+
+  private draw(): void {
     const colors = assignRunColors(shownRunIds(this.selection));
     const shown: ShownRun[] = shownRunIds(this.selection)
       .map((id) => this.data.get(id))

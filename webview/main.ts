@@ -8,4 +8,6 @@ const root = document.getElementById('app');
 if (root) {
   const dashboard = new Dashboard(root, createTransport());
   (window as unknown as { adamDashboard?: Dashboard }).adamDashboard = dashboard;
+  // The page's own frame times, for `npm run bench:watched`.
+  (window as unknown as { adamFrames?: unknown }).adamFrames = dashboard.frames;
 }

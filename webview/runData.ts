@@ -1,8 +1,8 @@
 // Everything the dashboard knows about one run, as series ready for the charts. Long series live here,
-// outside the DOM and outside chart.js; the charts hold references to these arrays and are only told to
-// redraw. Messages repeated by a re-subscribe (history overlapping live messages) are dropped by step.
+// outside the DOM and outside chart.js, as fixed-size summaries (series.ts): memory and drawing do not grow
+// with the run's length. The charts hold references to these arrays and are only told to redraw. Messages repeated by a re-subscribe (history overlapping live messages) are dropped by step.
 import type { AppliedMessage, EvalMessage, MetricsMessage, RunConfig, RunState, ServerMessage } from '../sidecar/protocol';
-import { appendIncreasing, SmoothedSeries, type XY } from './series';
+import { appendIncreasing, BucketSeries, SmoothedSeries, type XY } from './series';
 
 type History = Extract<ServerMessage, { type: 'history' }>;
 
@@ -14,11 +14,10 @@ export class RunData {
   readonly loss: SmoothedSeries;
   readonly accuracy: SmoothedSeries;
   readonly samplesPerSec: SmoothedSeries;
-  readonly lossMin: XY[] = [];
-  readonly lossMax: XY[] = [];
-  readonly learningRate: XY[] = [];
+  /** The learning rate each step used (the band is its range within a bucket). */
+  readonly learningRate = new BucketSeries();
   /** Per layer: RMS step / learning rate over steps. */
-  readonly updateRatio = new Map<string, XY[]>();
+  readonly updateRatio = new Map<string, BucketSeries>();
   /** Test accuracy by epoch (x = epoch, possibly fractional when a run stopped mid-epoch). */
   readonly testAccuracy: XY[] = [];
   readonly evals: EvalMessage[] = [];
@@ -58,16 +57,14 @@ export class RunData {
   addMetrics(m: MetricsMessage): boolean {
     if (m.step <= this.lastStep) return false;
     this.lastMetrics = m;
-    this.loss.push(m.step, m.loss);
+    this.loss.push(m.step, m.loss, m.lossMin, m.lossMax);
     this.accuracy.push(m.step, m.accuracy);
-    this.lossMin.push({ x: m.step, y: m.lossMin });
-    this.lossMax.push({ x: m.step, y: m.lossMax });
-    this.learningRate.push({ x: m.step, y: m.learningRate });
+    this.learningRate.push(m.step, m.learningRate);
     this.samplesPerSec.push(m.step, m.samplesPerSec);
     for (const [layer, ratio] of Object.entries(m.updateRatio)) {
       let s = this.updateRatio.get(layer);
-      if (!s) this.updateRatio.set(layer, (s = []));
-      appendIncreasing(s, m.step, ratio);
+      if (!s) this.updateRatio.set(layer, (s = new BucketSeries()));
+      s.push(m.step, ratio);
     }
     return true;
   }
@@ -103,7 +100,16 @@ export class RunData {
     this.samplesPerSec.setWeight(weight);
   }
 
-  /** The step of the metrics point nearest to `step`, for "Fork from here". */
+  /** The band around the loss: each bucket's lowest and highest per-step loss. */
+  get lossMin(): XY[] {
+    return this.loss.min;
+  }
+
+  get lossMax(): XY[] {
+    return this.loss.max;
+  }
+
+  /** The step of the metrics point nearest to `step`, for "Fork from here" (a checkpoint or a logged step). */
   nearestStep(step: number): number | undefined {
     let best: number | undefined;
     for (const p of this.loss.raw) if (best === undefined || Math.abs(p.x - step) < Math.abs(best - step)) best = p.x;
@@ -115,9 +121,10 @@ export class RunData {
     this.loss.clear();
     this.accuracy.clear();
     this.samplesPerSec.clear();
-    for (const s of [this.lossMin, this.lossMax, this.learningRate, this.testAccuracy]) s.length = 0;
+    this.learningRate.clear();
+    this.testAccuracy.length = 0;
     // Emptied, not replaced: the charts hold references to these arrays.
-    for (const s of this.updateRatio.values()) s.length = 0;
+    for (const s of this.updateRatio.values()) s.clear();
     this.evals.length = 0;
     this.applied.length = 0;
   }

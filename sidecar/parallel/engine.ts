@@ -11,6 +11,7 @@ import { PARAMETER_COUNT } from '../nn/spec';
 import type { SharedArena } from './arena';
 import { CTRL, COMMAND, HYPER, MAX_CHUNK_STEPS, type EngineLayout } from './layout';
 import { OPTIMIZERS, type OptimizerHyperparameters } from '../optim/hyperparameters';
+import { ThreadGovernor, type GovernorOptions } from './governor';
 
 export interface EngineOptions {
   arena: SharedArena;
@@ -22,6 +23,12 @@ export interface EngineOptions {
   batchSize: number;
   hyper: OptimizerHyperparameters;
   spinIterations?: number;
+  /**
+   * Let the engine run training on fewer threads than workers when that is faster (governor.ts): default true,
+   * false when ADAM_TRAINER_FIXED_THREADS=1 (benchmarks compare with fixed counts). Never changes a number.
+   */
+  adaptThreads?: boolean;
+  governor?: GovernorOptions;
 }
 
 export interface ChunkResult {
@@ -67,6 +74,7 @@ export class ParallelEngine {
   /** setHyper was called since the last chunk: the next chunk's first step takes the new values. */
   private hyperStaged = false;
   private nextTask = 0;
+  private readonly governor: ThreadGovernor | null;
 
   private constructor(private readonly opts: EngineOptions) {
     const { arena, workers: W } = opts;
@@ -116,6 +124,9 @@ export class ParallelEngine {
     this.predictions = arena.i32(L.predictions, opts.test.count);
     const testIndices = arena.i32(L.testIndices, opts.test.count);
     for (let i = 0; i < opts.test.count; i++) testIndices[i] = i;
+    const adapt = opts.adaptThreads ?? process.env.ADAM_TRAINER_FIXED_THREADS !== '1';
+    this.governor = adapt && W > 1 ? new ThreadGovernor(W, opts.governor) : null;
+    Atomics.store(this.ctrl, CTRL.activeThreads, W);
     this.batchSize = opts.batchSize;
     this.ensureScratch(opts.batchSize);
     this.setHyper(opts.hyper);
@@ -196,7 +207,13 @@ export class ParallelEngine {
   /** Changes the batch size between chunks (buffers re-sized here, never inside a step). */
   setBatchSize(batchSize: number): void {
     this.ensureScratch(batchSize);
+    if (batchSize !== this.batchSize) this.governor?.reset();
     this.batchSize = batchSize;
+  }
+
+  /** The threads that train now (all workers unless the governor found fewer faster on this machine). */
+  get activeThreads(): number {
+    return this.governor?.settled ?? this.layout.workers;
   }
 
   private commandSeq = 0;
@@ -255,10 +272,14 @@ export class ParallelEngine {
     Atomics.store(c, CTRL.chunkFirstTask, first);
     Atomics.store(c, CTRL.chunkEndTask, end);
     Atomics.add(c, CTRL.chunkVersion, 1);
+    const threads = this.governor?.next() ?? W;
+    Atomics.store(c, CTRL.activeThreads, threads);
+    const t0 = performance.now();
     await this.command(COMMAND.train, () => {
       const completed = Atomics.load(c, CTRL.completed);
       return completed >= end ? null : { slot: CTRL.completed, value: completed };
     });
+    this.governor?.report(threads, steps, (performance.now() - t0) / 1000);
     // Each step's loss: the shards' sums in shard order, whichever thread computed them (the same numbers for
     // the same worker count).
     const B = this.batchSize;

@@ -23,6 +23,7 @@ export const CTRL = {
   batchSize: 9,
   chunkFirstTask: 10, // the number of this chunk's first task
   chunkEndTask: 11, // one past its last task
+  activeThreads: 12, // workers with an index below this take training tasks (governor.ts); the others wait
   evalCount: 13, // test images to evaluate
   failedWorker: 14, // index + 1 of a worker that failed
   scratchCapacity: 15, // images a worker's scratch holds

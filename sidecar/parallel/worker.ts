@@ -142,7 +142,10 @@ function run(init: WorkerInit): void {
     try {
       // A training chunk is done when its tasks are (CTRL.completed), whoever ran them; an evaluation when every
       // worker has evaluated its slice of the test set.
-      if (command === COMMAND.train) trainChunk();
+      // A worker the governor left out of training waits for the next command (any thread takes any task).
+      if (command === COMMAND.train) {
+        if (index < Atomics.load(ctrl, CTRL.activeThreads)) trainChunk();
+      }
       else if (command === COMMAND.evaluate) {
         evaluate();
         if (Atomics.add(ctrl, CTRL.done, 1) + 1 === W) Atomics.notify(ctrl, CTRL.done);

@@ -4,7 +4,7 @@ import type { Dataset } from '../../sidecar/data';
 import type { SharedArena } from '../../sidecar/parallel/arena';
 import { resolveConfig, type StartConfig } from '../../sidecar/protocol';
 import { Rng } from '../../sidecar/rng';
-import { TrainingSession, type EngineKind } from '../../sidecar/session';
+import { TrainingSession, type EngineKind, type SessionOptions } from '../../sidecar/session';
 
 export function syntheticDataset(trainCount: number, testCount: number, seed = 1): (arena: SharedArena) => Dataset {
   return (arena) => {
@@ -24,12 +24,13 @@ export function syntheticDataset(trainCount: number, testCount: number, seed = 1
   };
 }
 
-export function session(config: StartConfig, opts: { engine?: EngineKind; train?: number; test?: number } = {}): Promise<TrainingSession> {
+export function session(config: StartConfig, opts: { engine?: EngineKind; train?: number; test?: number; threads?: SessionOptions['threads'] } = {}): Promise<TrainingSession> {
   return TrainingSession.create({
     config: resolveConfig(config, 2),
     cacheDir: '',
     engine: opts.engine ?? 'wasm',
     dataset: syntheticDataset(opts.train ?? 512, opts.test ?? 64),
+    threads: opts.threads,
   });
 }
 

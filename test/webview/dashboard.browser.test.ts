@@ -62,9 +62,12 @@ describe('the dashboard in a browser, served by adam-trainer serve', { timeout: 
     await page.click('#pause');
     await page.locator('#run-state', { hasText: 'paused' }).waitFor({ timeout: 10_000 });
     assert.equal(await page.isDisabled('#pause'), true);
-    await page.waitForTimeout(250); // the charts draw at most every ~100 ms: let the last points before the pause land
-    const pausedAt = (await chartData('loss')).lastX;
+    // The charts draw at the scheduler's pace: wait until the last step trained before the pause is drawn.
     const pausedFrame = received.findLastIndex((m) => m.type === 'state' && m.state === 'paused');
+    const lastBefore = received.slice(0, pausedFrame).findLast((m) => m.type === 'metrics');
+    assert.ok(lastBefore?.type === 'metrics');
+    await page.waitForFunction((x) => Number(document.querySelector<HTMLElement>('#chart-loss')?.dataset.lastX) === x, lastBefore.step, { timeout: 10_000 });
+    const pausedAt = (await chartData('loss')).lastX;
     await page.waitForTimeout(800);
     assert.equal((await chartData('loss')).lastX, pausedAt);
     assert.equal(received.slice(pausedFrame + 1).filter((m) => m.type === 'metrics').length, 0, 'metrics arrived while paused');

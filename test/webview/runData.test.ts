@@ -21,7 +21,7 @@ test('metrics become loss, band, learning rate, speed and per-layer update-ratio
   assert.deepEqual(r.lossMin.map((p) => p.y), [1.1, 1.0]);
   assert.deepEqual(r.lossMax.map((p) => p.y), [4.4, 4.0]);
   assert.deepEqual([...r.updateRatio.keys()], ['conv1', 'fc3']);
-  assert.deepEqual(r.updateRatio.get('conv1'), [{ x: 100, y: 0.8 }, { x: 200, y: 0.8 }]);
+  assert.deepEqual(r.updateRatio.get('conv1')?.raw, [{ x: 100, y: 0.8 }, { x: 200, y: 0.8 }]);
   assert.equal(r.lastStep, 200);
 });
 
@@ -36,10 +36,10 @@ test('history replaces the run\'s series in the same arrays the charts hold', ()
   const r = new RunData('r1', config, 'running', 0);
   r.addMetrics(metrics(100));
   const held = r.loss.raw;
-  const heldRatio = r.updateRatio.get('conv1');
+  const heldRatio = r.updateRatio.get('conv1')?.raw;
   r.loadHistory({ type: 'history', runId: 'r1', config, state: 'paused', metrics: [metrics(100, 3), metrics(200, 2.5)], evals: [evalAt(12500, 1, 0.45)], applied: [] });
   assert.equal(r.loss.raw, held);
-  assert.equal(r.updateRatio.get('conv1'), heldRatio);
+  assert.equal(r.updateRatio.get('conv1')?.raw, heldRatio);
   assert.deepEqual(held.map((p) => p.y), [3, 2.5]);
   assert.equal(r.state, 'paused');
   assert.deepEqual(r.testAccuracy, [{ x: 1, y: 0.45 }]);
@@ -68,4 +68,26 @@ test('the nearest logged step is what "Fork from here" uses', () => {
   for (const s of [100, 200, 300]) r.addMetrics(metrics(s));
   assert.equal(r.nearestStep(240), 200);
   assert.equal(r.nearestStep(10_000), 300);
+});
+
+test('a run of a million steps keeps every series at a fixed size, and its band keeps the extremes', () => {
+  const r = new RunData('r1', config, 'running', 0.6);
+  const held = r.loss.raw;
+  let lowest = Infinity;
+  let highest = -Infinity;
+  for (let step = 1; step <= 1_000_000; step += 7) {
+    const loss = 2 + Math.sin(step / 5000);
+    const m = metrics(step, loss, { lossMin: loss - (step === 500_004 ? 1.5 : 0.1), lossMax: loss + (step === 700_001 ? 9 : 0.1) });
+    lowest = Math.min(lowest, m.lossMin);
+    highest = Math.max(highest, m.lossMax);
+    r.addMetrics(m);
+  }
+  assert.equal(r.loss.raw, held, 'the charts keep their arrays');
+  for (const s of [r.loss.raw, r.loss.smoothed, r.lossMin, r.lossMax, r.accuracy.raw, r.learningRate.raw, r.samplesPerSec.raw, r.updateRatio.get('fc3')!.raw]) {
+    assert.ok(s.length <= 2048 && s.length > 1024, `${s.length} points`);
+  }
+  assert.equal(Math.min(...r.lossMin.map((p) => p.y)), lowest);
+  assert.equal(Math.max(...r.lossMax.map((p) => p.y)), highest);
+  assert.equal(r.loss.raw[r.loss.raw.length - 1].x, r.lastStep);
+  assert.equal(r.nearestStep(1_000_000), r.lastStep);
 });

@@ -7,6 +7,8 @@ export interface ChartsViewActions {
   smoothingChanged(weight: number): void;
   logLossChanged(log: boolean): void;
   stepPicked(step: number): void;
+  /** A chart that was out of view, and has changed since it was drawn, came into view. */
+  chartShown(): void;
 }
 
 function card(id: string, title: string, canvas: HTMLCanvasElement, caption?: string, extra?: HTMLElement, wide = false): HTMLElement {
@@ -77,7 +79,7 @@ export class ChartsView {
         true,
       ),
     );
-    this.charts = new DashboardCharts(canvases, (step) => actions.stepPicked(step));
+    this.charts = new DashboardCharts(canvases, (step) => actions.stepPicked(step), () => actions.chartShown());
     this.charts.setLogLoss(initial.logLoss);
   }
 

@@ -1,0 +1,174 @@
+// What watching costs the run (issue 13): the same training headless and with the dashboard open in a real
+// Chromium (1400x1000, every chart visible), interleaved, at batch 4 and 32. For each it prints the steady-state
+// samples/s (the run's metrics lines timed from outside, from 1 s after the page first drew to the end; the same
+// window for headless), the ratio of the medians, and for the watched runs the page's own frame times (median and
+// p99 of `render`, read from window.adamFrames), the CPU the browser's processes used (cores, from /proc) and
+// the page's JS heap.
+//   npm run bench:watched -- [--batch 4,32] [--repeats 3] [--data DIR] [--workers N] [--busy]
+//                            [--page visible|hidden|background] [--steps4 N] [--steps32 N]
+//   --busy        another process spins on one core all along (as a browser, a build or VS Code would)
+//   --page hidden the dashboard is open but its tab is in the background (document.hidden)
+//   --profile     also prints the page's CPU profile (self time by function) over the measured window
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = join(dirname(fileURLToPath(import.meta.url)), '..');
+const arg = (name, fallback) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : fallback; };
+const shared = join(here, '..', 'shared', 'data', 'cifar10-jpg');
+const data = arg('data', existsSync(shared) ? shared : 'sample');
+const batches = arg('batch', '4,32').split(',').map(Number);
+const repeats = Number(arg('repeats', 3));
+const workers = arg('workers');
+const busy = process.argv.includes('--busy');
+const pageMode = arg('page', 'visible');
+const profile = process.argv.includes('--profile');
+const steps = { 4: Number(arg('steps4', 60000)), 32: Number(arg('steps32', 10000)) };
+const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+if (!['visible', 'hidden'].includes(pageMode)) throw new Error(`--page must be visible or hidden, got ${pageMode}`);
+if (!existsSync(join(here, 'dist', 'cli.js'))) throw new Error('build first: node scripts/build.mjs');
+
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.floor(s.length / 2)] : NaN; };
+const quantile = (xs, q) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.min(s.length - 1, Math.floor(q * s.length))] : NaN; };
+const CLOCK_TICKS = 100; // /proc/<pid>/stat counts CPU time in 1/100 s on Linux
+
+/** CPU seconds used so far by the browser: the Chromium processes this benchmark started, and theirs. */
+function browserCpuSeconds() {
+  const stats = new Map();
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const s = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const comm = s.slice(s.indexOf('(') + 1, s.lastIndexOf(')'));
+      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+      stats.set(Number(p), { comm, ppid: Number(f[1]), cpu: (Number(f[11]) + Number(f[12])) / CLOCK_TICKS });
+    } catch { /* gone */ }
+  }
+  const pids = new Set([...stats].filter(([, s]) => s.ppid === process.pid && /chrom/i.test(s.comm)).map(([pid]) => pid));
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [pid, s] of stats) if (!pids.has(pid) && pids.has(s.ppid)) { pids.add(pid); grew = true; }
+  }
+  let total = 0;
+  for (const pid of pids) total += stats.get(pid).cpu;
+  return total;
+}
+
+async function trial(browser, batch, watched) {
+  const runsDir = mkdtempSync(join(tmpdir(), 'adam-watched-'));
+  const args = [join(here, 'bin', 'adam-trainer.js'), 'train', '--data', data, '--batch-size', String(batch), '--max-steps', String(steps[batch] ?? 20000), '--seed', '1', '--epochs', '1000', '--json', '--log-every', String(batch === 4 ? 500 : 100), '--runs-dir', runsDir, '--dashboard'];
+  if (workers) args.push('--workers', workers);
+  const t0 = performance.now();
+  const child = spawn(process.execPath, args, { env: { ...process.env, BROWSER: 'none' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines = [];
+  createInterface({ input: child.stdout }).on('line', (l) => {
+    try { const m = JSON.parse(l); if (m.type === 'metrics') lines.push({ at: performance.now(), step: m.step }); } catch { /* not json */ }
+  });
+  let stderr = '';
+  const url = await new Promise((resolve, reject) => {
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      const m = /dashboard: (http:\/\/127\.0\.0\.1:\d+\/\S+)/.exec(stderr);
+      if (m) resolve(m[1]);
+    });
+    child.once('exit', (code) => reject(new Error(`train exited (${code}) before serving its dashboard:\n${stderr.slice(-800)}`)));
+  });
+  let page;
+  let readyAt = t0;
+  let cpu0 = 0;
+  let cpuAt0 = 0;
+  if (watched) {
+    page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    await page.goto(url);
+    if (pageMode === 'hidden') {
+      // A second tab in front: the dashboard's tab is in the background, as when another tab is chosen.
+      const front = await browser.newPage();
+      await front.goto('about:blank');
+      await front.bringToFront();
+      page.front = front;
+    } else {
+      await page.waitForFunction(() => Number(document.getElementById('chart-loss')?.dataset.points ?? 0) > 0, null, { timeout: 60_000 });
+    }
+    readyAt = performance.now();
+    page.cdp = await page.context().newCDPSession(page);
+    await page.cdp.send('Performance.enable');
+    if (profile) {
+      await page.cdp.send('Profiler.enable');
+      await page.cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+      await page.cdp.send('Profiler.start');
+    }
+    cpu0 = browserCpuSeconds();
+    cpuAt0 = performance.now();
+  }
+  const code = await new Promise((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`train exited ${code}:\n${stderr.slice(-800)}`);
+  // The window: from the first metrics line 1 s after the page drew (or 3 s after the start) to the last.
+  const from = Math.max(readyAt + 1000, t0 + 3000);
+  const inWindow = lines.filter((l) => l.at >= from);
+  if (inWindow.length < 3) throw new Error(`too few metrics lines in the measured window (${inWindow.length}): raise --steps${batch}`);
+  const a = inWindow[0];
+  const b = inWindow[inWindow.length - 1];
+  const result = { samplesPerSec: ((b.step - a.step) * batch) / ((b.at - a.at) / 1000), seconds: (b.at - a.at) / 1000 };
+  if (watched) {
+    result.browserCores = (browserCpuSeconds() - cpu0) / ((performance.now() - cpuAt0) / 1000);
+    const frames = await page.evaluate(() => window.adamFrames?.since() ?? []);
+    result.frames = frames.length;
+    result.frameMedianMs = median(frames);
+    result.frameP99Ms = quantile(frames, 0.99);
+    if (profile) result.profile = topOfProfile((await page.cdp.send('Profiler.stop')).profile);
+    const { metrics } = await page.cdp.send('Performance.getMetrics');
+    result.jsHeapMB = (metrics.find((m) => m.name === 'JSHeapUsedSize')?.value ?? NaN) / 2 ** 20;
+    await page.front?.close();
+    await page.close();
+  }
+  rmSync(runsDir, { recursive: true, force: true });
+  return result;
+}
+
+/** Self time by function (name, file:line) as a share of the profile's samples: the top 20. */
+function topOfProfile(p) {
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const self = new Map();
+  const dt = new Map();
+  p.samples.forEach((id, i) => dt.set(id, (dt.get(id) ?? 0) + (p.timeDeltas[i] ?? 0)));
+  let total = 0;
+  for (const [id, us] of dt) {
+    const f = byId.get(id).callFrame;
+    const key = `${f.functionName || '(anonymous)'} ${f.url.split('/').pop()}:${f.lineNumber + 1}`;
+    self.set(key, (self.get(key) ?? 0) + us);
+    total += us;
+  }
+  return [...self].sort((a, b) => b[1] - a[1]).slice(0, 20).map(([k, us]) => `${(100 * us / total).toFixed(1)}% ${k}`);
+}
+
+const busyLoop = busy ? spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' }) : null;
+const browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--no-first-run'] });
+try {
+  for (const batch of batches) {
+    const cells = { headless: [], watched: [] };
+    for (let r = 0; r < repeats; r++) {
+      cells.headless.push(await trial(browser, batch, false));
+      cells.watched.push(await trial(browser, batch, true));
+    }
+    const h = median(cells.headless.map((x) => x.samplesPerSec));
+    const w = median(cells.watched.map((x) => x.samplesPerSec));
+    console.log(JSON.stringify({
+      batch, page: pageMode, busy, workers: workers ?? 'default', data: data === shared ? 'cifar10-jpg' : data,
+      headlessSamplesPerSec: Math.round(h), watchedSamplesPerSec: Math.round(w), ratio: +(w / h).toFixed(3),
+      frameMedianMs: +median(cells.watched.map((x) => x.frameMedianMs)).toFixed(2),
+      frameP99Ms: +median(cells.watched.map((x) => x.frameP99Ms)).toFixed(2),
+      framesPerSec: +median(cells.watched.map((x) => x.frames / x.seconds)).toFixed(1),
+      browserCores: +median(cells.watched.map((x) => x.browserCores)).toFixed(3),
+      jsHeapMB: +median(cells.watched.map((x) => x.jsHeapMB)).toFixed(1),
+      ...(profile ? { profile: cells.watched[0].profile } : {}),
+      runs: { headless: cells.headless.map((x) => Math.round(x.samplesPerSec)), watched: cells.watched.map((x) => Math.round(x.samplesPerSec)) },
+    }));
+  }
+} finally {
+  await browser.close();
+  busyLoop?.kill('SIGKILL');
+}

@@ -1,0 +1,78 @@
+// How many of the engine's threads take training tasks: all of them on a machine that has the cores, fewer when
+// another program holds a core. A thread the OS does not schedule still owns nothing (any thread takes any task),
+// but a thread that is scheduled only part of the time pays for switching and for waiting on the others, and two
+// threads on one free core train slower than one (issue 13). So the engine measures: each chunk reports its
+// seconds per step with the count it ran with; now and then a chunk tries one thread more or fewer; the count
+// that trains faster by a margin is kept. The numbers never change: the shards are the worker count's, whichever
+// threads run them.
+export interface GovernorOptions {
+  /** Every this many chunks, one chunk tries a neighbouring thread count. */
+  probeEvery: number;
+  /** A neighbour must be this much faster (a fraction) to be chosen. */
+  margin: number;
+  /** Each chunk's weight in the running estimate of a count's seconds per step (older ones decay by 1 - this). */
+  weight: number;
+}
+
+export const DEFAULT_GOVERNOR: GovernorOptions = { probeEvery: 12, margin: 0.04, weight: 0.35 };
+
+interface Estimate {
+  seconds: number;
+  steps: number;
+}
+
+export class ThreadGovernor {
+  private current: number;
+  private chunks = 0;
+  private probeUp = false;
+  private readonly estimates = new Map<number, Estimate>();
+  private lastProbe: number | null = null;
+
+  constructor(
+    readonly max: number,
+    private readonly opts: GovernorOptions = DEFAULT_GOVERNOR,
+  ) {
+    if (!(Number.isInteger(max) && max >= 1)) throw new Error(`thread governor needs at least 1 thread, got ${max}`);
+    this.current = max;
+  }
+
+  /** The count the run settled on (a probing chunk aside). */
+  get settled(): number {
+    return this.current;
+  }
+
+  /** The thread count for the next chunk: the settled one, or a neighbour to try. */
+  next(): number {
+    this.chunks++;
+    this.lastProbe = null;
+    if (this.max === 1 || this.chunks % this.opts.probeEvery !== 0) return this.current;
+    // Alternate between trying one more and one fewer, within 1..max.
+    this.probeUp = !this.probeUp;
+    let probe = this.current + (this.probeUp ? 1 : -1);
+    if (probe < 1 || probe > this.max) probe = this.current + (this.probeUp ? -1 : 1);
+    this.lastProbe = probe;
+    return probe;
+  }
+
+  /** A chunk of `steps` steps took `seconds` with `threads` threads. */
+  report(threads: number, steps: number, seconds: number): void {
+    if (!(steps > 0 && seconds > 0)) return;
+    const e = this.estimates.get(threads);
+    const w = this.opts.weight;
+    this.estimates.set(threads, e ? { seconds: e.seconds * (1 - w) + seconds * w, steps: e.steps * (1 - w) + steps * w } : { seconds, steps });
+    if (threads !== this.lastProbe) return;
+    const here = this.perStep(this.current);
+    const there = this.perStep(threads);
+    if (here !== undefined && there !== undefined && there < here * (1 - this.opts.margin)) this.current = threads;
+  }
+
+  /** Forget what was measured (the work per step changed: another batch size). */
+  reset(): void {
+    this.estimates.clear();
+  }
+
+  perStep(threads: number): number | undefined {
+    const e = this.estimates.get(threads);
+    return e ? e.seconds / e.steps : undefined;
+  }
+}

@@ -1,0 +1,82 @@
+// The thread governor (sidecar/parallel/governor.ts): it settles on the thread count that trains fastest on this
+// machine, follows the machine when that changes, and, run inside the engine, never changes a number.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { ThreadGovernor } from '../../sidecar/parallel/governor';
+import { session } from './helpers';
+
+/** Drives a governor for `chunks` chunks on a machine where `threads` threads take secondsPerStep(threads) a step. */
+function drive(g: ThreadGovernor, chunks: number, secondsPerStep: (threads: number) => number, noise: () => number = () => 1): number[] {
+  const used: number[] = [];
+  for (let i = 0; i < chunks; i++) {
+    const threads = g.next();
+    used.push(threads);
+    const steps = 8 + (i % 5) * 7; // chunks are cut at log lines and checkpoints: their lengths vary
+    g.report(threads, steps, steps * secondsPerStep(threads) * noise());
+  }
+  return used;
+}
+
+test('the governor settles on the fastest thread count of the machine, with noisy chunk times (random machines)', () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 2, max: 6 }),
+      fc.array(fc.double({ min: 1e-4, max: 1e-2, noNaN: true }), { minLength: 6, maxLength: 6 }),
+      fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+      (max, speeds, seed) => {
+        let state = seed;
+        const noise = () => { state = (state * 48271) % 2147483647; return 1 + 0.02 * (state / 2147483647 - 0.5); }; // +-1%
+        const perStep = (t: number) => speeds[t - 1];
+        const g = new ThreadGovernor(max);
+        drive(g, 2000, perStep, noise);
+        // Hill climbing finds a count no neighbour beats by more than the margin (noise included).
+        const settled = g.settled;
+        for (const n of [settled - 1, settled + 1]) if (n >= 1 && n <= max) assert.ok(perStep(n) >= perStep(settled) * (1 - 0.04 - 0.03), `settled on ${settled} (${perStep(settled)}) but ${n} takes ${perStep(n)}`);
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+test('one core taken by another program: two threads slow down, the governor drops to one, and comes back when the core is free', () => {
+  const g = new ThreadGovernor(2);
+  const idle = (t: number) => (t === 2 ? 1 / 15_500 : 1 / 11_600);
+  const busy = (t: number) => (t === 2 ? 1 / 9_700 : 1 / 11_600);
+  drive(g, 200, idle);
+  assert.equal(g.settled, 2);
+  const during = drive(g, 400, busy);
+  assert.equal(g.settled, 1);
+  // Most chunks ran on the faster count: the probes cost little.
+  assert.ok(during.slice(100).filter((t) => t === 1).length / 300 > 0.9);
+  drive(g, 200, idle);
+  assert.equal(g.settled, 2);
+});
+
+test('a governor of one thread never probes', () => {
+  const g = new ThreadGovernor(1);
+  assert.deepEqual([...new Set(drive(g, 100, () => 1e-3))], [1]);
+  assert.throws(() => new ThreadGovernor(0), /at least 1 thread, got 0/);
+});
+
+async function trace(workers: number, switching: boolean): Promise<string[]> {
+  // A governor that changes the thread count at every chunk (always "probe", always "faster"), against fixed.
+  const threads = switching ? { adaptThreads: true, governor: { probeEvery: 1, margin: -10, weight: 1 } } : { adaptThreads: false };
+  const s = await session({ seed: 5, workers, batchSize: 6 }, { train: 256, test: 64, threads });
+  const out: string[] = [];
+  try {
+    for (let i = 0; i < 30; i++) {
+      const chunk = await s.trainChunk(1 + (i % 4));
+      out.push([...chunk.losses].join(','));
+      if (i % 7 === 6) { const e = await s.evaluate(); out.push(`${e.testLoss},${e.testAccuracy}`); }
+    }
+    out.push(s.parametersSha256());
+  } finally {
+    await s.close();
+  }
+  return out;
+}
+
+test('training on fewer threads than workers, switching at every chunk, gives the fixed run\'s numbers bit for bit', { timeout: 120_000 }, async () => {
+  for (const workers of [2, 3]) assert.deepEqual(await trace(workers, true), await trace(workers, false), `${workers} workers`);
+});

@@ -1,0 +1,119 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DrawScheduler, type SchedulerEnv } from '../../webview/drawScheduler';
+
+/** A clock, timers and a page whose visibility the test sets; frames run at once. */
+function fakePage() {
+  let now = 0;
+  let hidden = false;
+  const timers: { at: number; fn: () => void; id: number }[] = [];
+  const visibility: (() => void)[] = [];
+  let nextId = 1;
+  const env: SchedulerEnv = {
+    now: () => now,
+    setTimeout: (fn, ms) => { const id = nextId++; timers.push({ at: now + ms, fn, id }); return id; },
+    clearTimeout: (id) => { const i = timers.findIndex((t) => t.id === id); if (i >= 0) timers.splice(i, 1); },
+    frame: (fn) => fn(),
+    hidden: () => hidden,
+    onVisibilityChange: (fn) => visibility.push(fn),
+  };
+  return {
+    env,
+    advance(ms: number) {
+      const end = now + ms;
+      for (;;) {
+        timers.sort((a, b) => a.at - b.at);
+        const t = timers[0];
+        if (!t || t.at > end) break;
+        timers.shift();
+        now = Math.max(now, t.at);
+        t.fn();
+      }
+      now = end;
+    },
+    spend(ms: number) { now += ms; },
+    setHidden(h: boolean) { hidden = h; for (const fn of visibility) fn(); },
+  };
+}
+
+test('a burst of requests draws once, then at most once per interval', () => {
+  const page = fakePage();
+  let draws = 0;
+  const s = new DrawScheduler(() => draws++, { minIntervalMs: 200, maxIntervalMs: 2000, budget: 0.04 }, page.env);
+  for (let i = 0; i < 50; i++) s.request();
+  page.advance(0);
+  assert.equal(draws, 1);
+  for (let i = 0; i < 50; i++) s.request();
+  page.advance(199);
+  assert.equal(draws, 1);
+  page.advance(1);
+  assert.equal(draws, 2);
+  page.advance(10_000);
+  assert.equal(draws, 2, 'nothing new asked, nothing drawn');
+});
+
+test('the interval follows the cost of a draw: drawing takes at most the budget of a core', () => {
+  const page = fakePage();
+  let draws = 0;
+  const s = new DrawScheduler(() => { draws++; page.spend(20); }, { minIntervalMs: 100, maxIntervalMs: 5000, budget: 0.05 }, page.env);
+  s.request();
+  page.advance(0);
+  assert.equal(s.intervalMs, 400, '20 ms a draw at 5% of a core: one draw every 400 ms');
+  // Requests all along for 10 s: the draws take 20 ms each, at most 5% of the time.
+  for (let t = 0; t < 10_000; t += 50) { s.request(); page.advance(50); }
+  assert.ok(draws >= 24 && draws <= 27, `${draws} draws in 10 s`);
+  assert.ok((draws * 20) / 10_000 <= 0.055);
+});
+
+test('the interval is bounded: a very slow draw still draws every maxIntervalMs, a free one at most every minIntervalMs', () => {
+  const page = fakePage();
+  const slow = new DrawScheduler(() => page.spend(500), { minIntervalMs: 100, maxIntervalMs: 2000, budget: 0.05 }, page.env);
+  slow.request();
+  page.advance(0);
+  assert.equal(slow.intervalMs, 2000);
+  const free = new DrawScheduler(() => undefined, { minIntervalMs: 100, maxIntervalMs: 2000, budget: 0.05 }, page.env);
+  free.request();
+  page.advance(0);
+  assert.equal(free.intervalMs, 100);
+});
+
+test('a hidden page draws nothing, and draws once when shown again', () => {
+  const page = fakePage();
+  let draws = 0;
+  const s = new DrawScheduler(() => draws++, { minIntervalMs: 200, maxIntervalMs: 2000, budget: 0.04 }, page.env);
+  page.setHidden(true);
+  for (let t = 0; t < 5000; t += 50) { s.request(); page.advance(50); }
+  assert.equal(draws, 0);
+  page.setHidden(false);
+  page.advance(0);
+  assert.equal(draws, 1);
+  page.setHidden(true);
+  page.setHidden(false);
+  page.advance(1000);
+  assert.equal(draws, 1, 'shown again with nothing new: no draw');
+});
+
+test('a draw that was due when the page hid waits for it to be shown', () => {
+  const page = fakePage();
+  let draws = 0;
+  const s = new DrawScheduler(() => draws++, { minIntervalMs: 200, maxIntervalMs: 2000, budget: 0.04 }, page.env);
+  s.request();
+  page.advance(0);
+  s.request(); // due in 200 ms
+  page.setHidden(true);
+  page.advance(1000);
+  assert.equal(draws, 1);
+  page.setHidden(false);
+  page.advance(200);
+  assert.equal(draws, 2);
+});
+
+test('cancel drops a pending draw', () => {
+  const page = fakePage();
+  let draws = 0;
+  const s = new DrawScheduler(() => draws++, undefined, page.env);
+  s.request();
+  s.cancel();
+  page.advance(1000);
+  assert.equal(draws, 0);
+});

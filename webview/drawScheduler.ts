@@ -1,0 +1,85 @@
+// When the dashboard draws. Data is updated on every message; the charts and panels are drawn at most once a
+// frame interval, and only while the page is visible. The interval follows the page's own cost: each draw is
+// timed, and the next one waits long enough that drawing takes at most `budget` of one core (a draw of 10 ms
+// with a budget of 4% waits 250 ms), never less than `minIntervalMs` nor more than `maxIntervalMs`. A hidden
+// page (a background tab, a VS Code panel that is not shown) draws nothing; it draws once when shown again.
+export interface SchedulerEnv {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+  /** Runs `fn` before the next paint (requestAnimationFrame). */
+  frame(fn: () => void): void;
+  hidden(): boolean;
+  onVisibilityChange(fn: () => void): void;
+}
+
+export interface SchedulerOptions {
+  minIntervalMs: number;
+  maxIntervalMs: number;
+  /** The share of one core that drawing may take. */
+  budget: number;
+}
+
+export const DEFAULT_SCHEDULE: SchedulerOptions = { minIntervalMs: 200, maxIntervalMs: 2000, budget: 0.04 };
+
+export function browserEnv(): SchedulerEnv {
+  return {
+    now: () => performance.now(),
+    setTimeout: (fn, ms) => setTimeout(fn, ms),
+    clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+    frame: (fn) => requestAnimationFrame(() => fn()),
+    hidden: () => document.hidden,
+    onVisibilityChange: (fn) => document.addEventListener('visibilitychange', fn),
+  };
+}
+
+export class DrawScheduler {
+  private timer?: unknown;
+  private dirty = false;
+  private lastDrawAt = -Infinity;
+  private readonly costs: number[] = [];
+
+  constructor(
+    private readonly draw: () => void,
+    private readonly opts: SchedulerOptions = DEFAULT_SCHEDULE,
+    private readonly env: SchedulerEnv = browserEnv(),
+  ) {
+    env.onVisibilityChange(() => {
+      if (!env.hidden() && this.dirty) this.request();
+    });
+  }
+
+  /** The wait between two draws now: the recent draws' mean cost divided by the budget, within the bounds. */
+  get intervalMs(): number {
+    const mean = this.costs.length ? this.costs.reduce((a, b) => a + b, 0) / this.costs.length : 0;
+    return Math.min(this.opts.maxIntervalMs, Math.max(this.opts.minIntervalMs, mean / this.opts.budget));
+  }
+
+  /** Something changed: draw it at the next allowed frame (at once if the last draw was long enough ago). */
+  request(): void {
+    this.dirty = true;
+    if (this.timer !== undefined || this.env.hidden()) return;
+    const wait = Math.max(0, this.lastDrawAt + this.intervalMs - this.env.now());
+    this.timer = this.env.setTimeout(() => this.env.frame(() => this.run()), wait);
+  }
+
+  cancel(): void {
+    if (this.timer !== undefined) this.env.clearTimeout(this.timer);
+    this.timer = undefined;
+    this.dirty = false;
+  }
+
+  private run(): void {
+    this.timer = undefined;
+    if (!this.dirty || this.env.hidden()) return; // cancelled, or hidden since: drawn when shown
+    this.dirty = false;
+    const start = this.env.now();
+    this.lastDrawAt = start;
+    try {
+      this.draw();
+    } finally {
+      this.costs.push(this.env.now() - start);
+      if (this.costs.length > 8) this.costs.shift();
+    }
+  }
+}
