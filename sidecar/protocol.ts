@@ -163,6 +163,14 @@ export const clientMessageSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('fork'), runId, step: int().refine((x) => x >= 0, 'must be >= 0'), changes: liveHyperparametersSchema, requestId }),
   z.strictObject({ type: z.literal('subscribe'), runId, requestId }),
   z.strictObject({ type: z.literal('unsubscribe'), runId, requestId }),
+  // The run's full detail between two steps (a chart zoomed into them): answered by `detail`.
+  z.strictObject({
+    type: z.literal('detail'),
+    runId,
+    fromStep: int().refine((x) => x >= 0, 'must be >= 0'),
+    toStep: int().refine((x) => x >= 1, 'must be >= 1'),
+    requestId,
+  }).refine((m) => m.toStep > m.fromStep, { message: 'must be after fromStep', path: ['toStep'] }),
   z.strictObject({ type: z.literal('list'), requestId }),
   z.strictObject({ type: z.literal('delete'), runId, requestId }),
   // Every (optimizer, seed) pair with the rest of `config`, as many at a time as the cores allow; answered by
@@ -179,6 +187,9 @@ export type ClientMessage = z.infer<typeof clientMessageSchema>;
 
 // ---------------------------------------------------------------------------------------------------
 // Sidecar to client.
+
+/** Most points of a `detail` answer per series. */
+export const DETAIL_POINTS = 2048;
 
 /** Every `error.code` a client can receive, and what it means. */
 export const ERROR_CODES = [
@@ -311,6 +322,18 @@ export const serverMessageSchema = z.discriminatedUnion('type', [
     requestId,
   }),
   z.strictObject({ type: z.literal('runs'), runs: z.array(runSummarySchema), requestId }),
+  // Steps fromStep + 1 .. toStep of a run: every step's loss from its losses.f32 (or, for a range of more than
+  // DETAIL_POINTS steps, that many buckets of mean, min and max) and the metrics recorded in the range.
+  z.strictObject({
+    type: z.literal('detail'),
+    runId,
+    fromStep: z.number().int(),
+    toStep: z.number().int(),
+    // A diverged step's loss is not finite: null on the wire.
+    loss: z.strictObject({ steps: z.array(z.number().int()), mean: z.array(num.nullable()), min: z.array(num.nullable()), max: z.array(num.nullable()) }),
+    metrics: z.array(metricsMessageSchema),
+    requestId,
+  }),
   z.strictObject({ type: z.literal('checkpointed'), runId, step: z.number().int(), path: z.string(), requestId }),
   z.strictObject({ type: z.literal('system'), cpuPercent: num, rssBytes: num }),
 ]);

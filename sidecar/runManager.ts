@@ -29,6 +29,7 @@ import type { TrainingState } from './store/state';
 import { Run, type RunOptions } from './trainer';
 import { checkCheckpointOfRun, pickChanges, resumedConfig } from './resume';
 import { Subscriptions } from './subscriptions';
+import { runDetail } from './runDetail';
 
 /** One connected client, as the manager sees it; the server decides how (and whether) bytes go out. */
 export interface Client {
@@ -150,6 +151,10 @@ export class RunManager implements MessageHandler {
         return;
       case 'unsubscribe':
         this.subscriptions.unsubscribe(client, msg.runId);
+        return;
+      case 'detail':
+        if (!this.live.has(msg.runId) && !this.opts.store.exists(msg.runId)) throw new UserError('unknown_run', `no run ${msg.runId}`);
+        client.send({ ...runDetail(this.opts.store, msg.runId, msg.fromStep, msg.toStep), ...(requestId !== undefined ? { requestId } : {}) });
         return;
       case 'list':
         client.send({ type: 'runs', runs: this.listRuns(), ...(requestId !== undefined ? { requestId } : {}) });

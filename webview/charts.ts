@@ -12,6 +12,8 @@ export interface ShownRun {
   data: RunData;
   color: string;
   primary: boolean;
+  /** `data` is the run's full detail for the zoomed steps (from the run store), not its summary. */
+  detail?: boolean;
 }
 
 type LineDataset = ChartDataset<'line', XY[]> & { tooltip?: boolean };
@@ -44,7 +46,13 @@ export class DashboardCharts {
   private readonly inView = new Set<Element>();
   private readonly stale = new Set<Chart<'line', XY[]>>();
 
-  constructor(canvases: ChartCanvases, private readonly onPickStep: (step: number) => void, private readonly onShown: () => void = () => {}) {
+  constructor(
+    canvases: ChartCanvases,
+    private readonly onPickStep: (step: number) => void,
+    private readonly onShown: () => void = () => {},
+    /** The step charts were zoomed or panned to these steps, or back to the whole run (undefined). */
+    private readonly onRange: (range: { min: number; max: number } | undefined) => void = () => {},
+  ) {
     const hooks = { onZoomed: (c: Chart) => this.syncZoom(c) };
     this.loss = this.stepChart(canvases.loss, stepChartOptions('training loss', hooks), true);
     this.accuracy = this.stepChart(canvases.accuracy, stepChartOptions('training accuracy', hooks, { min: 0, max: 1, ticks: { callback: percent, maxTicksLimit: 6 } }), false);
@@ -132,6 +140,7 @@ export class DashboardCharts {
     for (const c of this.stepCharts) if ((c as unknown as Chart) !== source) c.zoomScale('x', { min, max }, 'none');
     this.syncing = false;
     this.describe(this.shown.find((s) => s.primary)?.data);
+    this.onRange((source as unknown as { isZoomedOrPanned(): boolean }).isZoomedOrPanned() ? { min, max } : undefined);
   }
 
   resetZoom(): void {
@@ -141,6 +150,7 @@ export class DashboardCharts {
     for (const c of this.stepCharts) c.resetZoom('none');
     this.syncing = false;
     this.describe(this.shown.find((s) => s.primary)?.data);
+    this.onRange(undefined);
   }
 
   setLogLoss(log: boolean): void {
@@ -174,7 +184,7 @@ export class DashboardCharts {
     this.shown = shown;
     const primary = shown.find((s) => s.primary);
     const layerNames = primary ? [...primary.data.updateRatio.keys()] : [];
-    const key = JSON.stringify([shown.map((s) => [s.data.runId, s.primary]), layerNames]);
+    const key = JSON.stringify([shown.map((s) => [s.data.runId, s.primary, s.detail === true]), layerNames]);
     if (key !== this.structureKey) {
       this.structureKey = key;
       this.rebuild(shown, layerNames);

@@ -26,6 +26,8 @@ import { RunsList } from './views/runsList';
 const REQUEST_TIMEOUT_MS = 15_000;
 const RUNS_REFRESH_MS = 15_000;
 const DEFAULT_SMOOTHING = 0.6;
+/** A zoom settles this long before its full detail is asked for (a drag or a wheel zooms many times). */
+const DETAIL_DELAY_MS = 150;
 
 interface PendingRequest {
   kind: 'update' | 'start' | 'fork' | 'control';
@@ -44,6 +46,10 @@ export class Dashboard {
   private nextRequest = 1;
   private readonly pending = new Map<string, PendingRequest>();
   readonly frames = new FrameStats();
+  /** The open run's full detail for the zoomed steps, drawn in place of its summary while zoomed. */
+  private detail?: { runId: string; data: RunData };
+  private detailRequest?: string;
+  private detailTimer?: ReturnType<typeof setTimeout>;
   private readonly throttle = new DrawScheduler(() => this.render());
   private refreshTimer?: ReturnType<typeof setInterval>;
   private readonly groups: GroupModel;
@@ -92,6 +98,7 @@ export class Dashboard {
         },
         stepPicked: (step) => this.pickStep(step),
         chartShown: () => this.throttle.request(),
+        rangeShown: (range) => this.zoomTo(range),
       },
       { smoothing: this.smoothing, logLoss: this.logLoss },
     );
@@ -149,6 +156,12 @@ export class Dashboard {
       case 'runs':
         this.setRuns(m.runs);
         break;
+      case 'detail': {
+        const run = this.data.get(m.runId);
+        // Only the answer to the latest zoom counts: the user may have zoomed again, or back out, since.
+        if (run && m.requestId !== undefined && m.requestId === this.detailRequest) this.detail = { runId: m.runId, data: RunData.detail(run, m, this.smoothing) };
+        break;
+      }
       case 'started': {
         if (m.group) {
           // A run of a comparison: shown in the comparison's view; the open run stays as it is.
@@ -314,6 +327,7 @@ export class Dashboard {
 
   /** Shows `next`: subscribes runs that are new to the view (or all, after a (re)connect) and drops the others. */
   private select(next: Selection, resubscribeAll: boolean): void {
+    if (next.primaryRunId !== this.selection.primaryRunId) this.detail = undefined; // the detail was of the run shown before
     const before = new Set(shownRunIds(this.selection));
     this.selection = next;
     const after = shownRunIds(next).filter((id) => this.runs.has(id));
@@ -420,6 +434,29 @@ export class Dashboard {
   // ---------------------------------------------------------------------------------------------------
   // Settings and drawing.
 
+  /**
+   * The step charts were zoomed (or panned) into a range, or back to the whole run. Zoomed, the open run is drawn
+   * from its full detail in the run store, asked for once the zoom settles; the whole run from its summary.
+   */
+  private zoomTo(range: { min: number; max: number } | undefined): void {
+    clearTimeout(this.detailTimer);
+    this.detailRequest = undefined;
+    if (!range) {
+      this.detail = undefined;
+      this.throttle.request();
+      return;
+    }
+    this.detailTimer = setTimeout(() => {
+      const runId = this.selection.primaryRunId;
+      const fromStep = Math.max(0, Math.floor(range.min));
+      const toStep = Math.ceil(range.max);
+      if (!runId || !this.connected || toStep <= fromStep) return;
+      const requestId = `detail-${this.nextRequest++}`;
+      this.detailRequest = requestId;
+      this.send({ type: 'detail', runId, fromStep, toStep, requestId });
+    }, DETAIL_DELAY_MS);
+  }
+
   private pickStep(step: number | undefined): void {
     const run = this.selection.primaryRunId ? this.data.get(this.selection.primaryRunId) : undefined;
     this.pickedStep = step === undefined || !run ? undefined : run.nearestStep(step);
@@ -430,6 +467,7 @@ export class Dashboard {
   private setSmoothing(weight: number): void {
     this.smoothing = weight;
     for (const run of this.data.values()) run.setSmoothing(weight);
+    this.detail?.data.setSmoothing(weight);
     this.groups.setSmoothing(weight);
     this.persist();
     this.throttle.request();
@@ -479,7 +517,11 @@ export class Dashboard {
     const shown: ShownRun[] = shownRunIds(this.selection)
       .map((id) => this.data.get(id))
       .filter((r): r is RunData => r !== undefined)
-      .map((data) => ({ data, color: colors.get(data.runId)!, primary: data.runId === this.selection.primaryRunId }));
+      .map((data) => {
+        const primary = data.runId === this.selection.primaryRunId;
+        const detail = primary && this.detail?.runId === data.runId ? this.detail.data : undefined;
+        return { data: detail ?? data, color: colors.get(data.runId)!, primary, detail: detail !== undefined };
+      });
     this.chartsView.charts.draw(shown);
     this.chartsView.updateLegend(shown);
     this.adam.update(this.primary);

@@ -5,6 +5,7 @@ import type { AppliedMessage, EvalMessage, MetricsMessage, RunConfig, RunState, 
 import { appendIncreasing, BucketSeries, SmoothedSeries, type XY } from './series';
 
 type History = Extract<ServerMessage, { type: 'history' }>;
+type Detail = Extract<ServerMessage, { type: 'detail' }>;
 
 export class RunData {
   config: RunConfig;
@@ -88,6 +89,24 @@ export class RunData {
     for (const [field, { to }] of Object.entries(a.changes)) if (field in config) config[field] = to;
     this.config = config as RunConfig;
     return true;
+  }
+
+  /**
+   * The run between two steps at full detail (a `detail` answer): every step's loss and its band from the run
+   * store, the metrics recorded in the range, and the run's own edits and evaluations for the markers.
+   */
+  static detail(of: RunData, d: Detail, smoothingWeight: number): RunData {
+    const r = new RunData(of.runId, of.config, of.state, smoothingWeight);
+    for (const m of d.metrics) r.addMetrics(m);
+    const value = (x: number | null) => x ?? NaN;
+    if (d.loss.steps.length) {
+      r.loss.clear();
+      d.loss.steps.forEach((step, i) => r.loss.push(step, value(d.loss.mean[i]), value(d.loss.min[i]), value(d.loss.max[i])));
+    }
+    r.applied.push(...of.applied);
+    r.evals.push(...of.evals);
+    r.testAccuracy.push(...of.testAccuracy);
+    return r;
   }
 
   get latestEval(): EvalMessage | undefined {

@@ -13,6 +13,15 @@ const dash = new BrowserDashboard();
 let page: Page;
 const { received, sent, pageErrors } = dash;
 
+/** Polls `find` until it returns something (a frame sent or received), for at most 10 s. */
+async function waitFor<T>(find: () => T | undefined): Promise<T> {
+  for (const end = Date.now() + 10_000; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) {
+    const found = find();
+    if (found !== undefined) return found;
+  }
+  throw new Error(`nothing found within 10 s: ${find}`);
+}
+
 /** Reads a canvas's description (data-points, data-last-x, ...), written on every draw. */
 const chartData = (id: string) => page.locator(`#chart-${id}`).evaluate((el) => ({ ...(el as HTMLElement).dataset }));
 
@@ -92,6 +101,13 @@ describe('the dashboard in a browser, served by adam-trainer serve', { timeout: 
       const c = await chartData(id);
       assert.deepEqual([c.xMin, c.xMax], [zoomed.xMin, zoomed.xMax], `${id} follows the zoom`);
     }
+    // Zoomed, the page asks the run store for the range's full detail and draws every step's loss from it.
+    const asked = await waitFor(() => sent.map((x) => JSON.parse(x)).findLast((m) => m.type === 'detail'));
+    assert.ok(asked.fromStep <= Number(zoomed.xMin) + 1 && asked.toStep >= Number(zoomed.xMax) - 1, `asked for ${asked.fromStep}..${asked.toStep}`);
+    const answer = await waitFor(() => received.find((m): m is Extract<ServerMessage, { type: 'detail' }> => m.type === 'detail' && m.requestId === asked.requestId));
+    assert.ok(answer.loss.steps.length > 0);
+    assert.deepEqual(answer.loss.steps.slice(0, 2), [asked.fromStep + 1, asked.fromStep + 2], 'every step, not a summary');
+    await page.waitForFunction((n) => Number(document.querySelector<HTMLElement>('#chart-loss')?.dataset.points) === n, answer.loss.steps.length, { timeout: 10_000 });
     await page.click('#reset-zoom');
     await page.waitForTimeout(250);
     const reset = await chartData('loss');

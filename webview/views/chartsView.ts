@@ -9,6 +9,8 @@ export interface ChartsViewActions {
   stepPicked(step: number): void;
   /** A chart that was out of view, and has changed since it was drawn, came into view. */
   chartShown(): void;
+  /** The step charts show these steps (zoomed or panned), or the whole run (undefined). */
+  rangeShown(range: { min: number; max: number } | undefined): void;
 }
 
 function card(id: string, title: string, canvas: HTMLCanvasElement, caption?: string, extra?: HTMLElement, wide = false): HTMLElement {
@@ -79,7 +81,7 @@ export class ChartsView {
         true,
       ),
     );
-    this.charts = new DashboardCharts(canvases, (step) => actions.stepPicked(step), () => actions.chartShown());
+    this.charts = new DashboardCharts(canvases, (step) => actions.stepPicked(step), () => actions.chartShown(), (range) => actions.rangeShown(range));
     this.charts.setLogLoss(initial.logLoss);
   }
 
