@@ -190,6 +190,11 @@ export type ClientMessage = z.infer<typeof clientMessageSchema>;
 
 /** Most points of a `detail` answer per series. */
 export const DETAIL_POINTS = 2048;
+/**
+ * Points a run's history is summarised to (neighbours merged, min and max kept), and the buckets the page keeps per
+ * series: about twice a chart's width in pixels, so a run of any length costs the same to send, hold and draw.
+ */
+export const SUMMARY_POINTS = 1024;
 
 /** Every `error.code` a client can receive, and what it means. */
 export const ERROR_CODES = [

@@ -1,11 +1,9 @@
 // Who receives a run's messages: the clients subscribed to it. A subscriber first gets the run's history (read
 // from the run store and compacted), then every live message, with nothing falling between the two.
 import type { Client } from './runManager';
-import type { RunConfig, RunState, ServerMessage } from './protocol';
+import { SUMMARY_POINTS, type RunConfig, type RunState, type ServerMessage } from './protocol';
 import type { RunStore } from './store/runs';
 
-/** A subscriber's history holds at most this many metrics messages (neighbours merged, min and max kept). */
-const HISTORY_METRICS = 4000;
 
 export class Subscriptions {
   private readonly byRun = new Map<string, Set<Client>>();
@@ -22,7 +20,7 @@ export class Subscriptions {
       state: live ? live.state : h.state,
       ...(h.parentRunId !== undefined ? { parentRunId: h.parentRunId } : {}),
       ...(h.forkStep !== undefined ? { forkStep: h.forkStep } : {}),
-      metrics: compactMetrics(h.metrics, HISTORY_METRICS),
+      metrics: withoutOptimizerStats(compactMetrics(h.metrics, SUMMARY_POINTS)),
       evals: h.evals,
       applied: h.applied,
       ...(requestId !== undefined ? { requestId } : {}),
@@ -54,6 +52,15 @@ export class Subscriptions {
   broadcast(runId: string, msg: ServerMessage, except?: Set<Client>): void {
     for (const c of this.byRun.get(runId) ?? []) if (!except?.has(c)) c.send(msg);
   }
+}
+
+/** The Adam panel shows the latest optimizer statistics only: the history carries the last message's alone. */
+function withoutOptimizerStats<T extends { optimizer?: unknown }>(list: T[]): T[] {
+  return list.map((m, i) => {
+    if (i === list.length - 1 || m.optimizer === undefined) return m;
+    const { optimizer: _dropped, ...rest } = m;
+    return rest as T;
+  });
 }
 
 /** Merges neighbouring metrics so a long run's history stays under `max` messages; min and max survive. */

@@ -144,6 +144,7 @@ export function stepChartOptions(yTitle: string, hooks: StepChartHooks, y: Recor
     responsive: true,
     maintainAspectRatio: false,
     parsing: false,
+    normalized: true, // every series' x increases strictly (series.ts): chart.js skips sorting and checks
     spanGaps: true,
     interaction: { mode: 'nearest', axis: 'x', intersect: false },
     elements: { point: { radius: 0, hitRadius: 6, hoverRadius: 3 }, line: { borderWidth: 1.5, tension: 0 } },

@@ -183,7 +183,9 @@ export class Dashboard {
       case 'history': {
         if (!this.data.has(m.runId) && !shownRunIds(this.selection).includes(m.runId)) break; // a comparison's run only
         const run = this.runData(m.runId);
+        performance.mark('adam:history-received');
         run.loadHistory(m);
+        performance.mark('adam:history-loaded');
         this.patchSummary(m.runId, { state: m.state, config: m.config, step: run.lastMetrics?.step, testAccuracy: run.latestEval?.testAccuracy });
         break;
       }

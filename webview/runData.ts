@@ -2,7 +2,8 @@
 // outside the DOM and outside chart.js, as fixed-size summaries (series.ts): memory and drawing do not grow
 // with the run's length. The charts hold references to these arrays and are only told to redraw. Messages repeated by a re-subscribe (history overlapping live messages) are dropped by step.
 import type { AppliedMessage, EvalMessage, MetricsMessage, RunConfig, RunState, ServerMessage } from '../sidecar/protocol';
-import { appendIncreasing, BucketSeries, SmoothedSeries, type XY } from './series';
+import { DETAIL_POINTS } from '../sidecar/protocol';
+import { appendIncreasing, BucketSeries, SERIES_CAPACITY, SmoothedSeries, type XY } from './series';
 
 type History = Extract<ServerMessage, { type: 'history' }>;
 type Detail = Extract<ServerMessage, { type: 'detail' }>;
@@ -16,7 +17,7 @@ export class RunData {
   readonly accuracy: SmoothedSeries;
   readonly samplesPerSec: SmoothedSeries;
   /** The learning rate each step used (the band is its range within a bucket). */
-  readonly learningRate = new BucketSeries();
+  readonly learningRate: BucketSeries;
   /** Per layer: RMS step / learning rate over steps. */
   readonly updateRatio = new Map<string, BucketSeries>();
   /** Test accuracy by epoch (x = epoch, possibly fractional when a run stopped mid-epoch). */
@@ -30,12 +31,15 @@ export class RunData {
     config: RunConfig,
     state: RunState,
     smoothingWeight: number,
+    /** Points each series keeps (a run's summary; a zoomed range's detail holds more). */
+    private readonly capacity = SERIES_CAPACITY,
   ) {
     this.config = config;
     this.state = state;
-    this.loss = new SmoothedSeries(smoothingWeight);
-    this.accuracy = new SmoothedSeries(smoothingWeight);
-    this.samplesPerSec = new SmoothedSeries(smoothingWeight);
+    this.loss = new SmoothedSeries(smoothingWeight, capacity);
+    this.accuracy = new SmoothedSeries(smoothingWeight, capacity);
+    this.samplesPerSec = new SmoothedSeries(smoothingWeight, capacity);
+    this.learningRate = new BucketSeries(capacity);
   }
 
   get lastStep(): number {
@@ -64,7 +68,7 @@ export class RunData {
     this.samplesPerSec.push(m.step, m.samplesPerSec);
     for (const [layer, ratio] of Object.entries(m.updateRatio)) {
       let s = this.updateRatio.get(layer);
-      if (!s) this.updateRatio.set(layer, (s = new BucketSeries()));
+      if (!s) this.updateRatio.set(layer, (s = new BucketSeries(this.capacity)));
       s.push(m.step, ratio);
     }
     return true;
@@ -96,7 +100,7 @@ export class RunData {
    * store, the metrics recorded in the range, and the run's own edits and evaluations for the markers.
    */
   static detail(of: RunData, d: Detail, smoothingWeight: number): RunData {
-    const r = new RunData(of.runId, of.config, of.state, smoothingWeight);
+    const r = new RunData(of.runId, of.config, of.state, smoothingWeight, DETAIL_POINTS);
     for (const m of d.metrics) r.addMetrics(m);
     const value = (x: number | null) => x ?? NaN;
     if (d.loss.steps.length) {

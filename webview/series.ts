@@ -1,15 +1,17 @@
 // Series for the charts, kept apart from the UI so they can be tested without a browser. Points are
 // `{x, y}` objects because chart.js's decimation plugin needs `parsing: false` data in that shape. Each series
-// is a fixed-size summary (BucketSeries): a run of a million steps costs the page what one of two thousand does.
+// is a fixed-size summary (BucketSeries): a run of a million steps costs the page what one of a thousand does.
 // The smoothed series is computed here over the summary, before the plugin decimates what is drawn.
+
+import { SUMMARY_POINTS } from '../sidecar/protocol';
 
 export interface XY {
   x: number;
   y: number;
 }
 
-/** Buckets a series keeps at most (twice what a chart is wide in pixels): its memory and its cost to draw are fixed. */
-export const SERIES_CAPACITY = 2048;
+/** Buckets a series keeps at most (about twice what a chart is wide in pixels): its memory and cost to draw are fixed. */
+export const SERIES_CAPACITY = SUMMARY_POINTS;
 
 /**
  * A series kept as a fixed-size summary: up to `capacity` buckets of `perBucket` points each, every bucket with

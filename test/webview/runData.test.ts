@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RunData } from '../../webview/runData';
+import { SERIES_CAPACITY } from '../../webview/series';
 import { resolveConfig, type MetricsMessage, type EvalMessage } from '../../sidecar/protocol';
 
 const config = resolveConfig({ data: 'sample' }, 2);
@@ -84,7 +85,7 @@ test('a run of a million steps keeps every series at a fixed size, and its band 
   }
   assert.equal(r.loss.raw, held, 'the charts keep their arrays');
   for (const s of [r.loss.raw, r.loss.smoothed, r.lossMin, r.lossMax, r.accuracy.raw, r.learningRate.raw, r.samplesPerSec.raw, r.updateRatio.get('fc3')!.raw]) {
-    assert.ok(s.length <= 2048 && s.length > 1024, `${s.length} points`);
+    assert.ok(s.length <= SERIES_CAPACITY && s.length > SERIES_CAPACITY / 2, `${s.length} points`);
   }
   assert.equal(Math.min(...r.lossMin.map((p) => p.y)), lowest);
   assert.equal(Math.max(...r.lossMax.map((p) => p.y)), highest);
