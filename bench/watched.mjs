@@ -8,6 +8,8 @@
 //                            [--page visible|hidden|background] [--steps4 N] [--steps32 N]
 //   --busy        another process spins on one core all along (as a browser, a build or VS Code would)
 //   --page hidden the dashboard is open but its tab is in the background (document.hidden)
+//   --vscode      in code-server's webview instead (bench/watchedVscode.mjs): the extension packaged and installed,
+//                 "Adam: Train with Adam" from the palette; --seconds N measured (default 15)
 //   --profile     also prints the page's CPU profile (self time by function) over the measured window
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -143,6 +145,17 @@ function topOfProfile(p) {
     total += us;
   }
   return [...self].sort((a, b) => b[1] - a[1]).slice(0, 20).map(([k, us]) => `${(100 * us / total).toFixed(1)}% ${k}`);
+}
+
+if (process.argv.includes('--vscode')) {
+  const { benchVscode } = await import('./watchedVscode.mjs');
+  const busyLoopVscode = busy ? spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' }) : null;
+  try {
+    await benchVscode({ data, batches, repeats, seconds: Number(arg('seconds', 15)), pageMode });
+  } finally {
+    busyLoopVscode?.kill('SIGKILL');
+  }
+  process.exit(0);
 }
 
 const busyLoop = busy ? spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' }) : null;

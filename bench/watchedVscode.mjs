@@ -1,0 +1,116 @@
+// `npm run bench:watched -- --vscode`: what watching costs inside VS Code. The extension is packaged and installed
+// into code-server (the end-to-end suite's, test/e2e), "Adam: Train with Adam" is run from the palette with the
+// dashboard open in its webview (Chromium 1600x1000), and the same training runs headless with `adam-trainer
+// train`. Both are timed the same way from outside: the growth of the run's losses.f32 (one float a step), polled
+// every 200 ms over a window of --seconds after the run is up (the dashboard drawing, or 3 s into the headless run).
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { CodeServer, installExtension, isolatedEnv } from '../test/e2e/codeServer.mjs';
+import { ensureCodeServer, findChromium } from '../test/e2e/setup.mjs';
+import { CHROMIUM_ARGS, sleep, waitFor, Workbench } from '../test/e2e/workbench.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+const quantile = (xs, q) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(q * s.length))]; };
+
+/** Steps per second from losses.f32's growth over `seconds`, starting now. */
+async function rate(lossesFile, seconds) {
+  const steps = () => (existsSync(lossesFile) ? statSync(lossesFile).size / 4 : 0);
+  const s0 = steps();
+  const t0 = performance.now();
+  await sleep(seconds * 1000);
+  return (steps() - s0) / ((performance.now() - t0) / 1000);
+}
+
+function settings(data, batch) {
+  return {
+    'security.workspace.trust.enabled': false, 'workbench.startupEditor': 'none', 'workbench.tips.enabled': false,
+    'telemetry.telemetryLevel': 'off', 'update.mode': 'none', 'extensions.autoCheckUpdates': false, 'extensions.autoUpdate': false,
+    'git.enabled': false, 'chat.commandCenter.enabled': false,
+    'adamTrainer.dataPath': data, 'adamTrainer.batchSize': batch, 'adamTrainer.epochs': 1000,
+  };
+}
+
+export async function benchVscode({ data, batches, repeats, seconds, pageMode }) {
+  const tmp = mkdtempSync(join(tmpdir(), 'adam-watched-vscode-'));
+  const vsix = join(tmp, 'train-with-adam.vsix');
+  execFileSync('npm', ['run', 'package', '--', '-o', vsix], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+  const bin = ensureCodeServer(root, () => undefined);
+  const extensionsDir = join(tmp, 'extensions');
+  installExtension(bin, vsix, { extensionsDir, userDataDir: join(tmp, 'install-user-data'), env: isolatedEnv(join(tmp, 'install')) });
+  const browser = await chromium.launch({ executablePath: findChromium(), args: CHROMIUM_ARGS });
+  let trial = 0;
+
+  async function watched(batch) {
+    const dir = join(tmp, `trial-${++trial}`);
+    mkdirSync(dir);
+    const cs = await CodeServer.start({ bin, tmp: dir, extensionsDir, workspace: join(dir, 'workspace'), settings: settings(data, batch) });
+    const context = await browser.newContext({ viewport: { width: 1600, height: 1000 } });
+    try {
+      const wb = new Workbench(await context.newPage());
+      await wb.open(cs.workbenchUrl);
+      await wb.runCommand('Adam: Train with Adam');
+      await waitFor('the dashboard to show the run training', async () => (await wb.dashboardText('#run-state')) === 'running', { timeoutMs: 120_000 });
+      const runId = await wb.dashboardText('#run-name');
+      const losses = join(cs.globalStorage(), 'runs', runId, 'losses.f32');
+      await waitFor('the loss curve', async () => Number((await wb.chart('loss')).points) > 0, { timeoutMs: 60_000 });
+      if (pageMode === 'hidden') {
+        // Another editor in front of the dashboard: its panel is hidden.
+        await wb.runCommand('View: New Untitled Text File');
+      }
+      await sleep(1000);
+      const since = await wb.dashboard.locator('body').evaluate(() => performance.now());
+      const stepsPerSec = await rate(losses, seconds);
+      // The page's own frame times, from inside the webview's frame (window.adamFrames, webview/frameStats.ts).
+      const frames = await wb.dashboard.locator('body').evaluate((_, t) => window.adamFrames?.since(t) ?? [], since);
+      return { stepsPerSec, frames };
+    } finally {
+      await context.close().catch(() => undefined);
+      await cs.killGroup();
+    }
+  }
+
+  async function headless(batch) {
+    const runsDir = join(tmp, `headless-${++trial}`);
+    const p = spawn(process.execPath, [join(root, 'bin', 'adam-trainer.js'), 'train', '--data', data, '--batch-size', String(batch), '--epochs', '1000', '--runs-dir', runsDir, '--cache-dir', join(tmp, 'cache')], { stdio: 'ignore' });
+    try {
+      const losses = await waitFor('the headless run to train', async () => {
+        const run = existsSync(runsDir) ? readdirSync(runsDir).find((n) => existsSync(join(runsDir, n, 'losses.f32'))) : undefined;
+        return run ? join(runsDir, run, 'losses.f32') : undefined;
+      }, { timeoutMs: 120_000 });
+      await sleep(3000);
+      return { stepsPerSec: await rate(losses, seconds) };
+    } finally {
+      p.kill('SIGKILL');
+    }
+  }
+
+  try {
+    for (const batch of batches) {
+      const cells = { headless: [], watched: [], frames: [] };
+      for (let r = 0; r < repeats; r++) {
+        cells.headless.push((await headless(batch)).stepsPerSec * batch);
+        const w = await watched(batch);
+        cells.watched.push(w.stepsPerSec * batch);
+        cells.frames.push(w.frames);
+      }
+      const h = median(cells.headless);
+      const w = median(cells.watched);
+      console.log(JSON.stringify({
+        where: 'code-server webview', batch, page: pageMode, data: data.includes('cifar10-jpg') ? 'cifar10-jpg' : data,
+        headlessSamplesPerSec: Math.round(h), watchedSamplesPerSec: Math.round(w), ratio: +(w / h).toFixed(3),
+        frameMedianMs: +median(cells.frames.map((f) => median(f) ?? NaN)).toFixed(2), frameP99Ms: +median(cells.frames.map((f) => quantile(f, 0.99) ?? NaN)).toFixed(2),
+        framesPerSec: +median(cells.frames.map((f) => f.length / seconds)).toFixed(1),
+        runs: { headless: cells.headless.map(Math.round), watched: cells.watched.map(Math.round) },
+      }));
+    }
+  } finally {
+    await browser.close();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
