@@ -6,15 +6,17 @@
 // that trains faster by a margin is kept. The numbers never change: the shards are the worker count's, whichever
 // threads run them.
 export interface GovernorOptions {
-  /** Every this many chunks, one chunk tries a neighbouring thread count. */
+  /** After this many chunks, one chunk tries a neighbouring thread count; each probe that finds nothing faster doubles
+   * the wait (up to maxProbeEvery), so a machine that stays as it is pays almost nothing for the probes. */
   probeEvery: number;
+  maxProbeEvery: number;
   /** A neighbour must be this much faster (a fraction) to be chosen. */
   margin: number;
   /** Each chunk's weight in the running estimate of a count's seconds per step (older ones decay by 1 - this). */
   weight: number;
 }
 
-export const DEFAULT_GOVERNOR: GovernorOptions = { probeEvery: 12, margin: 0.04, weight: 0.35 };
+export const DEFAULT_GOVERNOR: GovernorOptions = { probeEvery: 12, maxProbeEvery: 192, margin: 0.04, weight: 0.35 };
 
 interface Estimate {
   seconds: number;
@@ -23,7 +25,8 @@ interface Estimate {
 
 export class ThreadGovernor {
   private current: number;
-  private chunks = 0;
+  private sinceProbe = 0;
+  private probeEvery: number;
   private probeUp = false;
   private readonly estimates = new Map<number, Estimate>();
   private lastProbe: number | null = null;
@@ -34,6 +37,7 @@ export class ThreadGovernor {
   ) {
     if (!(Number.isInteger(max) && max >= 1)) throw new Error(`thread governor needs at least 1 thread, got ${max}`);
     this.current = max;
+    this.probeEvery = opts.probeEvery;
   }
 
   /** The count the run settled on (a probing chunk aside). */
@@ -43,9 +47,9 @@ export class ThreadGovernor {
 
   /** The thread count for the next chunk: the settled one, or a neighbour to try. */
   next(): number {
-    this.chunks++;
     this.lastProbe = null;
-    if (this.max === 1 || this.chunks % this.opts.probeEvery !== 0) return this.current;
+    if (this.max === 1 || ++this.sinceProbe < this.probeEvery) return this.current;
+    this.sinceProbe = 0;
     // Alternate between trying one more and one fewer, within 1..max.
     this.probeUp = !this.probeUp;
     let probe = this.current + (this.probeUp ? 1 : -1);
@@ -63,12 +67,16 @@ export class ThreadGovernor {
     if (threads !== this.lastProbe) return;
     const here = this.perStep(this.current);
     const there = this.perStep(threads);
-    if (here !== undefined && there !== undefined && there < here * (1 - this.opts.margin)) this.current = threads;
+    if (here !== undefined && there !== undefined && there < here * (1 - this.opts.margin)) {
+      this.current = threads;
+      this.probeEvery = this.opts.probeEvery; // the machine changed: look around again soon
+    } else this.probeEvery = Math.min(this.opts.maxProbeEvery, this.probeEvery * 2);
   }
 
   /** Forget what was measured (the work per step changed: another batch size). */
   reset(): void {
     this.estimates.clear();
+    this.probeEvery = this.opts.probeEvery;
   }
 
   perStep(threads: number): number | undefined {
