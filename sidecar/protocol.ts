@@ -273,6 +273,8 @@ export const metricsMessageSchema = z.strictObject({
   /** Per layer: RMS of the parameter update / learningRate, Adam's trust region made visible. */
   updateRatio: layerStats,
   optimizer: optimizerStatsSchema.optional(),
+  /** Threads training now: fewer than the run's workers while the engine measures that fewer train faster. */
+  threads: z.number().int().min(1).optional(),
 });
 export type MetricsMessage = z.infer<typeof metricsMessageSchema>;
 

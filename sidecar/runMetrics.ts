@@ -125,6 +125,7 @@ export class RunMetrics {
       samplesPerSec: w.trainSeconds > 0 ? w.samples / w.trainSeconds : this.samplesPerSec,
       updateRatio: stats.updateRatio,
       optimizer: stats.optimizer,
+      threads: s.activeThreads,
     };
   }
 }

@@ -239,6 +239,11 @@ export class TrainingSession {
   }
 
   /** Lowercase hex SHA-256 of the parameters' little-endian float32 bytes in state_dict order. */
+  /** Threads training now (the engine's governor may use fewer than the workers; the numbers do not change). */
+  get activeThreads(): number {
+    return this.engine.activeThreads;
+  }
+
   parametersSha256(): string {
     const copy = Float32Array.from(this.engine.params);
     return createHash('sha256').update(new Uint8Array(copy.buffer)).digest('hex');

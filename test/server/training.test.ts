@@ -47,8 +47,10 @@ describe('training over the WebSocket', () => {
     const c = await TestClient.connect(s.url);
     await c.next('hello');
     c.send({ type: 'start', config: { ...quick, epochs: 100 } });
-    const { runId } = await c.next('started');
-    await c.next('metrics', (m) => m.runId === runId, 30_000);
+    const { runId, config } = await c.next('started');
+    const first = await c.next('metrics', (m) => m.runId === runId, 30_000);
+    // Every metrics message says how many threads train now: 1 up to the run's workers (the engine's governor).
+    assert.ok(first.threads !== undefined && first.threads >= 1 && first.threads <= config.workers, `threads ${first.threads} of ${config.workers}`);
 
     c.send({ type: 'update', runId, learningRate: 5e-4, requestId: 'lr' });
     const applied = await c.next('applied', (m) => m.requestId === 'lr');
