@@ -306,6 +306,39 @@ export type AppliedMessage = z.infer<typeof appliedMessageSchema>;
 export const stateMessageSchema = z.strictObject({ type: z.literal('state'), runId, state: z.enum(RUN_STATES), reason: z.string().optional(), step: z.number().int().optional() });
 export type StateMessage = z.infer<typeof stateMessageSchema>;
 
+// What each parameter's step is (sidecar/optim/stepHistogram.ts): per layer, counts of the layer's parameters in
+// fixed log bins (sidecar/optim/stepBins.ts) of |m̂/(√v̂+ε)| (absent for SGD) and of |update|/|parameter|, sampled
+// every few hundred steps within a time budget. A column merged from several (a long run's history) sums their
+// counts and covers fromStep..step.
+const logBinsSchema = z
+  .strictObject({ lo: int(), hi: int(), perDecade: int().refine((x) => x >= 1 && x <= 30, 'must be in 1..30') })
+  .refine((b) => b.lo < b.hi && b.hi - b.lo <= 40, 'must have lo < hi, at most 40 decades apart');
+const binCountsSchema = z.array(z.number().int().nonnegative({ error: 'must hold counts (integers >= 0)' })).max(1202);
+export const stepHistogramMessageSchema = z
+  .strictObject({
+    type: z.literal('stepHistogram'),
+    runId,
+    step: int().refine((x) => x >= 1, 'must be >= 1'),
+    fromStep: int().refine((x) => x >= 1, 'must be >= 1'),
+    columns: int().refine((x) => x >= 1, 'must be >= 1'),
+    bins: z.strictObject({ effectiveStep: logBinsSchema, updateRatio: logBinsSchema }),
+    layers: z
+      .record(z.string().min(1).max(32), z.strictObject({ effectiveStep: binCountsSchema.optional(), updateRatio: binCountsSchema }))
+      .refine((l) => Object.keys(l).length >= 1 && Object.keys(l).length <= 16, 'must hold 1..16 layers'),
+  })
+  .superRefine((m, ctx) => {
+    if (m.fromStep > m.step) ctx.addIssue({ code: 'custom', path: ['fromStep'], message: `must be <= step (${m.step}), got ${m.fromStep}` });
+    for (const [layer, counts] of Object.entries(m.layers)) {
+      for (const kind of ['effectiveStep', 'updateRatio'] as const) {
+        const list = counts[kind];
+        const b = m.bins[kind];
+        const want = (b.hi - b.lo) * b.perDecade + 2;
+        if (list && list.length !== want) ctx.addIssue({ code: 'custom', path: ['layers', layer, kind], message: `must hold ${want} counts for its bins, got ${list.length}` });
+      }
+    }
+  });
+export type StepHistogramMessage = z.infer<typeof stepHistogramMessageSchema>;
+
 export const serverMessageSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('hello'), protocolVersion: z.number().int(), runs: z.array(runSummarySchema) }),
   z.strictObject({ type: z.literal('started'), runId, config: runConfigSchema, parentRunId: runId.optional(), forkStep: z.number().int().optional(), group: runGroupSchema.optional(), requestId }),
@@ -314,6 +347,7 @@ export const serverMessageSchema = z.discriminatedUnion('type', [
   evalMessageSchema,
   appliedMessageSchema,
   stateMessageSchema,
+  stepHistogramMessageSchema,
   z.strictObject({ type: z.literal('progress'), phase: z.enum(['download', 'extract', 'decode']), done: num, total: num, runId: runId.optional() }),
   z.strictObject({ type: z.literal('error'), code: z.enum(ERROR_CODES), message: z.string(), field: z.string().optional(), runId: runId.optional(), requestId }),
   z.strictObject({
@@ -326,6 +360,7 @@ export const serverMessageSchema = z.discriminatedUnion('type', [
     metrics: z.array(metricsMessageSchema),
     evals: z.array(evalMessageSchema),
     applied: z.array(appliedMessageSchema),
+    stepHistograms: z.array(stepHistogramMessageSchema).max(1000).optional(), // merged to a bounded count
     requestId,
   }),
   z.strictObject({ type: z.literal('runs'), runs: z.array(runSummarySchema), requestId }),

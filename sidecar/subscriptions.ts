@@ -3,7 +3,10 @@
 import type { Client } from './runManager';
 import { SUMMARY_POINTS, type RunConfig, type RunState, type ServerMessage } from './protocol';
 import type { RunStore } from './store/runs';
+import { compactColumns } from './stepHistogramColumns';
 
+/** A subscriber's history holds at most this many step-histogram columns (neighbours merged, their counts summed). */
+export const HISTORY_STEP_HISTOGRAMS = 240;
 
 export class Subscriptions {
   private readonly byRun = new Map<string, Set<Client>>();
@@ -23,6 +26,7 @@ export class Subscriptions {
       metrics: withoutOptimizerStats(compactMetrics(h.metrics, SUMMARY_POINTS)),
       evals: h.evals,
       applied: h.applied,
+      stepHistograms: compactColumns(h.stepHistograms, HISTORY_STEP_HISTOGRAMS),
       ...(requestId !== undefined ? { requestId } : {}),
     });
     // Reading the history and subscribing happen in one turn of the event loop: no message falls between.

@@ -13,6 +13,7 @@ import { isEnded } from './protocol';
 import { LiveEdits, type EditRequest } from './liveEdits';
 import { RunControl } from './runControl';
 import { RunMetrics } from './runMetrics';
+import { StepHistogramRecorder, type HistogramOutput } from './stepHistogramRecorder';
 import { TrainingSession, type EngineKind, type EvalResult } from './session';
 import { writeCheckpointAtomic } from './store/checkpoint';
 import type { RunStore } from './store/runs';
@@ -54,6 +55,7 @@ export class Run extends EventEmitter {
   private readonly edits = new LiveEdits();
   private readonly control = new RunControl();
   private readonly metrics: RunMetrics;
+  private readonly stepHistograms: StepHistogramRecorder;
   private lastLiveEmit = 0;
   private lastEval: EvalResult | null = null;
   private lastEvalStep = -1;
@@ -66,6 +68,7 @@ export class Run extends EventEmitter {
     this.runId = opts.runId;
     this.config = { ...opts.config };
     this.metrics = new RunMetrics(opts.runId, opts.resume);
+    this.stepHistograms = new StepHistogramRecorder(opts.runId);
   }
 
   get step(): number {
@@ -195,6 +198,7 @@ export class Run extends EventEmitter {
         for (const r of this.control.checkpoints.splice(0)) r(path ?? '');
       }
       if (this.control.halt) {
+        this.emitStepHistogram(this.stepHistograms.finish(s));
         this.tryCheckpoint('latest.ckpt');
         this.emitLive(s, true);
         return this.summary(s);
@@ -202,6 +206,7 @@ export class Run extends EventEmitter {
       if (this.control.stop) break;
       if (this.control.pause) {
         if (this.state !== 'paused') {
+          this.emitStepHistogram(this.stepHistograms.finish(s));
           this.tryCheckpoint('latest.ckpt');
           this.emitLive(s, true);
           this.setState('paused', this.stateReason);
@@ -226,6 +231,7 @@ export class Run extends EventEmitter {
       stepsPerChunk = Math.max(1, Math.min(4096, Math.round(chunkMs / 1000 / Math.max(perStep, 1e-6))));
       const { logLines, bad } = this.metrics.add(s, chunk, seconds);
       for (const line of logLines) this.emit('log', line);
+      this.emitStepHistogram(this.stepHistograms.afterChunk(s, chunk.steps, seconds));
       this.opts.store?.appendLosses(this.runId, Float32Array.from(chunk.losses));
       if (s.step % c.checkpointEvery === 0) {
         this.emitLive(s, true); // the history is recorded up to the checkpoint a resume would continue from
@@ -244,6 +250,7 @@ export class Run extends EventEmitter {
       // Let sockets, timers and signals run between chunks.
       await new Promise<void>((r) => setImmediate(r));
     }
+    this.emitStepHistogram(this.stepHistograms.finish(s));
     this.emitLive(s, true);
     if (this.lastEvalStep !== s.step) await this.runEval(s);
     this.tryCheckpoint('latest.ckpt');
@@ -284,6 +291,11 @@ export class Run extends EventEmitter {
   }
 
   private lastRecord = 0;
+
+  private emitStepHistogram(out: HistogramOutput): void {
+    if (out.live) this.emit('stepHistogram', out.live);
+    if (out.record) this.opts.store?.appendEvent(this.runId, out.record);
+  }
 
   private applyEdits(s: TrainingSession): void {
     // Between chunks the workers wait, so new values take effect at the next step.

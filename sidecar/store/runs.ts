@@ -24,6 +24,7 @@ import {
   type RunState,
   type RunSummary,
   type StateMessage,
+  type StepHistogramMessage,
   LIVE_STATES,
   runConfigSchema,
   runGroupSchema,
@@ -33,7 +34,7 @@ import { type CheckpointFile, checkpointsIn, readCheckpoint, writeFileAtomic } f
 import { checkRunId, RUN_ID_PATTERN, resolveUserPath, runDir } from './paths';
 import type { TrainingState } from './state';
 
-export type StoredEvent = MetricsMessage | EvalMessage | AppliedMessage | StateMessage;
+export type StoredEvent = MetricsMessage | EvalMessage | AppliedMessage | StateMessage | StepHistogramMessage;
 
 export interface RunRecord {
   config: RunConfig;
@@ -51,6 +52,7 @@ export interface RunHistory extends RunRecord {
   metrics: MetricsMessage[];
   evals: EvalMessage[];
   applied: AppliedMessage[];
+  stepHistograms: StepHistogramMessage[];
 }
 
 interface Status {
@@ -164,7 +166,7 @@ export class RunStore {
    */
   readHistory(runId: string): RunHistory {
     const record = this.readRecord(runId);
-    const history: RunHistory = { runId, ...record, state: 'idle', metrics: [], evals: [], applied: [] };
+    const history: RunHistory = { runId, ...record, state: 'idle', metrics: [], evals: [], applied: [], stepHistograms: [] };
     for (const msg of this.readEvents(runId)) {
       switch (msg.type) {
         case 'metrics': {
@@ -174,6 +176,7 @@ export class RunStore {
             rewind(history.metrics, msg.step);
             rewind(history.evals, msg.step);
             rewind(history.applied, msg.step);
+            rewind(history.stepHistograms, msg.step);
           }
           history.metrics.push(msg);
           history.step = msg.step;
@@ -187,6 +190,10 @@ export class RunStore {
           rewind(history.applied, msg.step);
           history.applied.push(msg);
           break;
+        case 'stepHistogram':
+          rewind(history.stepHistograms, msg.step);
+          history.stepHistograms.push(msg);
+          break;
         case 'state':
           if (msg.step !== undefined) {
             // A resumed run announces the step it resumed from: everything recorded after it is superseded.
@@ -194,6 +201,7 @@ export class RunStore {
               rewind(history.metrics, msg.step + 1);
               rewind(history.evals, msg.step + 1);
               rewind(history.applied, msg.step + 1);
+              rewind(history.stepHistograms, msg.step + 1);
             }
             history.step = msg.step;
           }
@@ -445,5 +453,5 @@ function storedEvent(line: string): StoredEvent | null {
     return null;
   }
   const r = validateServerMessage(value);
-  return r.ok && (r.message.type === 'metrics' || r.message.type === 'eval' || r.message.type === 'applied' || r.message.type === 'state') ? r.message : null;
+  return r.ok && (r.message.type === 'metrics' || r.message.type === 'eval' || r.message.type === 'applied' || r.message.type === 'state' || r.message.type === 'stepHistogram') ? r.message : null;
 }
