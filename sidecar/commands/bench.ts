@@ -5,6 +5,7 @@ import { TrainingSession, type EngineKind } from '../session';
 import { resolveConfig } from '../protocol';
 import { adamTrainerHome, resolveUserPath } from '../store/paths';
 import { parseFlags } from './args';
+import { StepHistogramRecorder } from '../stepHistogramRecorder';
 
 const list = (v: string | number) => (String(v).split(',').every((x) => /^\d+$/.test(x) && Number(x) >= 1) ? undefined : `must be a comma-separated list of positive integers, got '${v}'`);
 
@@ -14,6 +15,8 @@ export interface BenchRow {
   optimizer: string;
   samplesPerSec: number; // median over windows
   windows: number[];
+  /** With --step-histograms: the same windows interleaved with and without the run's step histograms. */
+  stepHistograms?: { samplesPerSecWith: number; windowsWith: number[]; costPercent: number; timeSharePercent: number; histograms: number; msPerHistogram: number };
 }
 
 export async function benchCommand(args: string[]): Promise<number> {
@@ -26,12 +29,13 @@ export async function benchCommand(args: string[]): Promise<number> {
     'window-ms': { kind: 'int', check: (v) => (Number(v) >= 50 ? undefined : 'must be >= 50') },
     engine: { kind: 'string', check: (v) => (v === 'wasm' || v === 'reference' ? undefined : `must be wasm or reference, got '${v}'`) },
     'cache-dir': { kind: 'string' },
+    'step-histograms': { kind: 'boolean' },
     json: { kind: 'boolean' },
     help: { kind: 'boolean' },
   });
   if (flags.help) {
     process.stdout.write('usage: adam-trainer bench [--data DIR|sample] [--batch-sizes 4,32,128] [--workers 1,2] [--optimizer adam]\n' +
-      '                         [--windows 7] [--window-ms 1000] [--engine wasm|reference] [--json]\n');
+      '                         [--windows 7] [--window-ms 1000] [--engine wasm|reference] [--step-histograms] [--json]\n');
     return 0;
   }
   const batchSizes = String(flags['batch-sizes'] ?? '4,32,128').split(',').map(Number);
@@ -49,28 +53,56 @@ export async function benchCommand(args: string[]): Promise<number> {
       const config = resolveConfig({ optimizer, batchSize, workers, data, epochs: 10000 }, workers);
       const session = await TrainingSession.create({ config, cacheDir, engine: (flags.engine as EngineKind | undefined) ?? 'wasm', notice: (l) => process.stderr.write(l + '\n') });
       try {
-        const timeWindow = async (ms: number) => {
+        // The trainer's own recorder (trainer.ts), called after each chunk exactly as a run calls it.
+        const recorder = new StepHistogramRecorder('bench');
+        let secondsWith = 0;
+        const timeWindow = async (ms: number, histograms = false) => {
           let samples = 0;
           let seconds = 0;
           let chunk = 8;
           while (seconds * 1000 < ms) {
             const t0 = performance.now();
             const r = await session.trainChunk(chunk);
+            const trained = (performance.now() - t0) / 1000;
+            if (histograms) recorder.afterChunk(session, r.steps, trained);
             const dt = (performance.now() - t0) / 1000;
+            if (histograms) secondsWith += dt;
             seconds += dt;
             samples += r.steps * r.batchSize;
-            chunk = Math.max(1, Math.min(4096, Math.round(0.025 / (dt / r.steps))));
+            chunk = Math.max(1, Math.min(4096, Math.round(0.025 / (trained / r.steps))));
           }
           return samples / seconds;
         };
         await timeWindow(Math.min(500, windowMs)); // warm-up: JIT, caches, page faults
         const rates: number[] = [];
-        for (let w = 0; w < windows; w++) rates.push(await timeWindow(windowMs));
-        const sorted = [...rates].sort((a, b) => a - b);
-        const row = { batchSize, workers, optimizer, samplesPerSec: sorted[sorted.length >> 1], windows: rates.map((r) => Math.round(r)) };
+        const withHistograms: number[] = [];
+        for (let w = 0; w < windows; w++) {
+          // Side by side: each window without the histograms is followed by one with them, so drift hits both.
+          rates.push(await timeWindow(windowMs));
+          if (flags['step-histograms']) withHistograms.push(await timeWindow(windowMs, true));
+        }
+        const median = (list: number[]) => [...list].sort((a, b) => a - b)[list.length >> 1];
+        const row: BenchRow = { batchSize, workers, optimizer, samplesPerSec: median(rates), windows: rates.map((r) => Math.round(r)) };
+        if (flags['step-histograms']) {
+          const samplesPerSecWith = median(withHistograms);
+          row.stepHistograms = {
+            samplesPerSecWith,
+            windowsWith: withHistograms.map((r) => Math.round(r)),
+            costPercent: (100 * (row.samplesPerSec - samplesPerSecWith)) / row.samplesPerSec,
+            // The share of the with-windows' time spent computing histograms: the cost itself, free of the noise
+            // that two throughput medians carry on a shared machine.
+            timeSharePercent: secondsWith > 0 ? (100 * recorder.spentSeconds) / secondsWith : 0,
+            histograms: recorder.computed,
+            msPerHistogram: recorder.computed ? (1000 * recorder.spentSeconds) / recorder.computed : 0,
+          };
+        }
         rows.push(row);
         if (flags.json) process.stdout.write(JSON.stringify({ type: 'bench', ...row }) + '\n');
-        else process.stdout.write(`${String(batchSize).padStart(5)}  ${String(workers).padStart(7)}  ${Math.round(row.samplesPerSec).toLocaleString('en-US').padStart(10)}                         ${row.windows.join(' ')}\n`);
+        else {
+          process.stdout.write(`${String(batchSize).padStart(5)}  ${String(workers).padStart(7)}  ${Math.round(row.samplesPerSec).toLocaleString('en-US').padStart(10)}                         ${row.windows.join(' ')}\n`);
+          const sh = row.stepHistograms;
+          if (sh) process.stdout.write(`       with step histograms: ${Math.round(sh.samplesPerSecWith).toLocaleString('en-US')} samples/s (${sh.costPercent.toFixed(2)}% less; ${sh.histograms} histograms, ${sh.msPerHistogram.toFixed(2)} ms each, ${sh.timeSharePercent.toFixed(2)}% of the time)   ${sh.windowsWith.join(' ')}\n`);
+        }
       } finally {
         await session.close();
       }
