@@ -22,6 +22,7 @@ import { GroupView } from './views/groupView';
 import { Header } from './views/header';
 import { HyperparameterForm } from './views/hyperparameterForm';
 import { RunsList } from './views/runsList';
+import { StepHeatmaps } from './views/stepHeatmaps';
 
 const REQUEST_TIMEOUT_MS = 15_000;
 const RUNS_REFRESH_MS = 15_000;
@@ -63,6 +64,7 @@ export class Dashboard {
   private readonly evalView: EvalView;
   private readonly runsList: RunsList;
   private readonly groupView: GroupView;
+  private readonly stepHeatmaps = new StepHeatmaps();
   private readonly layout: HTMLElement;
 
   constructor(
@@ -124,7 +126,7 @@ export class Dashboard {
     );
 
     this.layout = h('main', { class: 'layout' }, this.chartsView.element, h('aside', { class: 'side' }, this.form.element, this.adam.element, this.runsList.element));
-    root.replaceChildren(this.header.element, this.layout, this.evalView.element, this.groupView.element);
+    root.replaceChildren(this.header.element, this.layout, this.stepHeatmaps.element, this.evalView.element, this.groupView.element);
     this.watchTheme();
 
     transport.onMessage((m) => this.handle(m));
@@ -194,6 +196,9 @@ export class Dashboard {
         if (run?.addMetrics(m)) this.patchSummary(m.runId, { step: m.step });
         break;
       }
+      case 'stepHistogram':
+        if (this.data.get(m.runId)?.stepHistograms.add(m)) this.throttle.request();
+        return;
       case 'eval':
         if (this.data.get(m.runId)?.addEval(m)) this.patchSummary(m.runId, { testAccuracy: m.testAccuracy });
         break;
@@ -527,6 +532,7 @@ export class Dashboard {
     this.chartsView.charts.draw(shown);
     this.chartsView.updateLegend(shown);
     this.adam.update(this.primary);
+    this.stepHeatmaps.update(this.primary);
     this.evalView.update(this.primary?.latestEval);
     this.groupView.update(this.groups.list(), this.groups.snapshot(this.band));
   }

@@ -4,6 +4,7 @@
 import type { AppliedMessage, EvalMessage, MetricsMessage, RunConfig, RunState, ServerMessage } from '../sidecar/protocol';
 import { DETAIL_POINTS } from '../sidecar/protocol';
 import { appendIncreasing, BucketSeries, SERIES_CAPACITY, SmoothedSeries, type XY } from './series';
+import { StepHistogramSeries } from './stepHistogramSeries';
 
 type History = Extract<ServerMessage, { type: 'history' }>;
 type Detail = Extract<ServerMessage, { type: 'detail' }>;
@@ -24,6 +25,8 @@ export class RunData {
   readonly testAccuracy: XY[] = [];
   readonly evals: EvalMessage[] = [];
   readonly applied: AppliedMessage[] = [];
+  /** Per layer, what each parameter's step is: heatmap columns over steps. */
+  readonly stepHistograms = new StepHistogramSeries();
   lastMetrics?: MetricsMessage;
 
   constructor(
@@ -56,6 +59,7 @@ export class RunData {
     for (const m of h.metrics) this.addMetrics(m);
     for (const e of h.evals) this.addEval(e);
     for (const a of h.applied) this.addApplied(a);
+    this.stepHistograms.load(h.stepHistograms ?? []);
   }
 
   /** Returns false for a repeat (a step we already have). */

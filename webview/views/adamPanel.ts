@@ -11,6 +11,24 @@ interface Line {
   values: HTMLElement;
 }
 
+/** Kingma & Ba (2015), arXiv:1412.6980; its PDF's section anchors. */
+const PAPER = 'https://arxiv.org/pdf/1412.6980';
+const SECTIONS = {
+  algorithm: { href: `${PAPER}#section.2`, label: '§2, Algorithm 1' },
+  trustRegion: { href: `${PAPER}#subsection.2.1`, label: '§2.1, the trust region' },
+  biasCorrection: { href: `${PAPER}#section.3`, label: '§3, initialization bias correction' },
+};
+const paperLink = (s: { href: string; label: string }) => h('a', { href: s.href, target: '_blank', rel: 'noopener noreferrer', class: 'paper-link' }, s.label);
+
+/** One sentence per row of the rule: what the numbers beside it are, and the paper's section it comes from. */
+const EXPLAIN: Array<[string, { href: string; label: string }]> = [
+  ['m is a running mean of the gradients: the direction of the step.', SECTIONS.algorithm],
+  ['v is a running mean of the squared gradients: each parameter’s own scale.', SECTIONS.algorithm],
+  ['m and v start at zero, so early on they are too small; dividing by 1 − β1ᵗ undoes that, and the divisor tends to 1 as t grows.', SECTIONS.biasCorrection],
+  ['The same correction for v with β2: it stays far below 1 for the first thousands of steps when β2 = 0.999.', SECTIONS.biasCorrection],
+  ['Each parameter moves by lr times m̂/(√v̂ + ε), a mean over a root-mean-square, so about lr or less; ε only matters where √v̂ is as small as ε, and there it shrinks the step.', SECTIONS.trustRegion],
+];
+
 export class AdamPanel {
   readonly element: HTMLElement;
   private readonly title: HTMLElement;
@@ -28,6 +46,7 @@ export class AdamPanel {
       'θ ← θ − lr · m̂ / (√v̂ + ε)',
     ];
     this.lines = formulas.map((formula) => ({ formula, values: h('span', { class: 'values' }) }));
+    const explain = (i: number) => h('span', { class: 'explain' }, EXPLAIN[i][0], ' ', paperLink(EXPLAIN[i][1]));
     this.title = h('h2', { id: 'adam-title' }, 'Adam, live');
     this.variant = h('div', { class: 'variant' });
     this.tableBody = h('tbody');
@@ -36,7 +55,7 @@ export class AdamPanel {
       'section',
       { class: 'card adam-card', 'aria-labelledby': 'adam-title', id: 'adam-panel' },
       this.title,
-      h('div', { class: 'rule' }, ...this.lines.map((l) => h('div', { class: 'rule-line' }, h('code', { class: 'formula' }, l.formula), l.values))),
+      h('div', { class: 'rule' }, ...this.lines.map((l, i) => h('div', { class: 'rule-line' }, h('code', { class: 'formula' }, l.formula), l.values, explain(i)))),
       this.variant,
       h(
         'table',
@@ -45,6 +64,14 @@ export class AdamPanel {
         this.tableBody,
       ),
       this.note,
+      h(
+        'ul',
+        { class: 'adam-charts', id: 'adam-charts' },
+        h('li', {}, 'The chart “Step / lr per layer” is the RMS of each layer’s step over lr: the trust region, layer by layer. ', paperLink(SECTIONS.trustRegion)),
+        h('li', {}, 'The heatmap |m̂/(√v̂+ε)| below shows it parameter by parameter: mass above the dashed 1 is a step larger than lr, mass far below it parameters whose √v̂ is near ε or whose gradients cancel. ', paperLink(SECTIONS.trustRegion)),
+        h('li', {}, 'Its first columns show the bias correction at work: they sit near or below 1, where uncorrected m/√v would start about (1 − β1)/√(1 − β2) ≈ 3 times larger with the defaults. ', paperLink(SECTIONS.biasCorrection)),
+        h('li', {}, 'The heatmap |update|/|parameter| is not from the paper: practitioners keep it near the dashed 1e-3; far above, the layer changes too fast, far below, it barely learns.'),
+      ),
     );
   }
 
