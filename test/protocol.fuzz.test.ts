@@ -35,6 +35,12 @@ const CLIENT: ClientMessage[] = [
   { type: 'compare', optimizers: ['adam', 'sgd'], seeds: [1, 2, 3], config: { epochs: 1 } },
 ] as ClientMessage[];
 
+const stepHistogram = {
+  type: 'stepHistogram', runId: 'r', step: 40, fromStep: 20, columns: 2,
+  bins: { effectiveStep: { lo: -1, hi: 0, perDecade: 1 }, updateRatio: { lo: -2, hi: 0, perDecade: 1 } },
+  layers: { conv1: { effectiveStep: [1, 2, 3], updateRatio: [0, 4, 2, 0] }, fc3: { updateRatio: [1, 0, 0, 0] } },
+} as const;
+
 /** One valid message of every type the sidecar may send. */
 const SERVER: ServerMessage[] = [
   { type: 'hello', protocolVersion: 1, runs: [{ runId: 'r', state: 'running', config }] },
@@ -47,6 +53,8 @@ const SERVER: ServerMessage[] = [
   { type: 'progress', phase: 'download', done: 1, total: 2 },
   { type: 'error', code: 'bad_dataset', message: 'm', field: 'data' },
   { type: 'history', runId: 'r', config, state: 'done', metrics: [metrics], evals: [evalMsg], applied: [applied] },
+  stepHistogram,
+  { type: 'history', runId: 'r', config, state: 'done', metrics: [], evals: [], applied: [], stepHistograms: [stepHistogram] },
   { type: 'runs', runs: [] },
   { type: 'checkpointed', runId: 'r', step: 5, path: '/p' },
   { type: 'system', cpuPercent: 10, rssBytes: 1e8 },
