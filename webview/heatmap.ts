@@ -56,7 +56,8 @@ export function drawHeatmap(canvas: HTMLCanvasElement, columns: readonly StepHis
   for (const c of withData) {
     const counts = c.layers[o.layer][o.kind]!;
     const total = counts.reduce((a, b) => a + b, 0);
-    const x0 = xOf(previous), x1 = Math.max(xOf(c.step), x0 + 1);
+    // Whole pixels, each column meeting the next: no hairline gaps between columns.
+    const x0 = Math.floor(xOf(previous)), x1 = Math.max(Math.ceil(xOf(c.step)), x0 + 1);
     previous = c.step;
     if (!total) continue;
     for (let row = 0; row < counts.length; row++) {
@@ -99,8 +100,8 @@ export function drawHeatmap(canvas: HTMLCanvasElement, columns: readonly StepHis
     ctx.stroke();
     ctx.restore();
     ctx.fillStyle = o.theme.foreground;
-    ctx.textAlign = 'left';
-    ctx.fillText(o.guide.label, MARGIN.left + 4, y - 3);
+    ctx.textAlign = 'right';
+    ctx.fillText(o.guide.label, MARGIN.left + plotW - 4, y - 3);
   }
   return cells;
 }

@@ -16,7 +16,7 @@ export interface BenchRow {
   samplesPerSec: number; // median over windows
   windows: number[];
   /** With --step-histograms: the same windows interleaved with and without the run's step histograms. */
-  stepHistograms?: { samplesPerSecWith: number; windowsWith: number[]; costPercent: number; timeSharePercent: number; histograms: number; msPerHistogram: number };
+  stepHistograms?: { samplesPerSecWith: number; windowsWith: number[]; costPercent: number; pairedCostPercent: number; timeSharePercent: number; histograms: number; msPerHistogram: number };
 }
 
 export async function benchCommand(args: string[]): Promise<number> {
@@ -89,6 +89,8 @@ export async function benchCommand(args: string[]): Promise<number> {
             samplesPerSecWith,
             windowsWith: withHistograms.map((r) => Math.round(r)),
             costPercent: (100 * (row.samplesPerSec - samplesPerSecWith)) / row.samplesPerSec,
+            // Each window with histograms against the one just before it, the median of those: robust to drift.
+            pairedCostPercent: median(withHistograms.map((w, i) => 100 * (1 - w / rates[i]))),
             // The share of the with-windows' time spent computing histograms: the cost itself, free of the noise
             // that two throughput medians carry on a shared machine.
             timeSharePercent: secondsWith > 0 ? (100 * recorder.spentSeconds) / secondsWith : 0,
@@ -101,7 +103,7 @@ export async function benchCommand(args: string[]): Promise<number> {
         else {
           process.stdout.write(`${String(batchSize).padStart(5)}  ${String(workers).padStart(7)}  ${Math.round(row.samplesPerSec).toLocaleString('en-US').padStart(10)}                         ${row.windows.join(' ')}\n`);
           const sh = row.stepHistograms;
-          if (sh) process.stdout.write(`       with step histograms: ${Math.round(sh.samplesPerSecWith).toLocaleString('en-US')} samples/s (${sh.costPercent.toFixed(2)}% less; ${sh.histograms} histograms, ${sh.msPerHistogram.toFixed(2)} ms each, ${sh.timeSharePercent.toFixed(2)}% of the time)   ${sh.windowsWith.join(' ')}\n`);
+          if (sh) process.stdout.write(`       with step histograms: ${Math.round(sh.samplesPerSecWith).toLocaleString('en-US')} samples/s (${sh.costPercent.toFixed(2)}% less; paired median ${sh.pairedCostPercent.toFixed(2)}%; ${sh.histograms} histograms, ${sh.msPerHistogram.toFixed(2)} ms each, ${sh.timeSharePercent.toFixed(2)}% of the time)   ${sh.windowsWith.join(' ')}\n`);
         }
       } finally {
         await session.close();

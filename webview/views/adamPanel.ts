@@ -25,7 +25,7 @@ const EXPLAIN: Array<[string, { href: string; label: string }]> = [
   ['m is a running mean of the gradients: the direction of the step.', SECTIONS.algorithm],
   ['v is a running mean of the squared gradients: each parameter’s own scale.', SECTIONS.algorithm],
   ['m and v start at zero, so early on they are too small; dividing by 1 − β1ᵗ undoes that, and the divisor tends to 1 as t grows.', SECTIONS.biasCorrection],
-  ['The same correction for v with β2: it stays far below 1 for the first thousands of steps when β2 = 0.999.', SECTIONS.biasCorrection],
+  ['The same correction for v with β2: with β2 = 0.999 it is still only 0.63 at step 1,000.', SECTIONS.biasCorrection],
   ['Each parameter moves by lr times m̂/(√v̂ + ε), a mean over a root-mean-square, so about lr or less; ε only matters where √v̂ is as small as ε, and there it shrinks the step.', SECTIONS.trustRegion],
 ];
 
@@ -67,7 +67,7 @@ export class AdamPanel {
       h(
         'ul',
         { class: 'adam-charts', id: 'adam-charts' },
-        h('li', {}, 'The chart “Step / lr per layer” is the RMS of each layer’s step over lr: the trust region, layer by layer. ', paperLink(SECTIONS.trustRegion)),
+        h('li', {}, 'The chart “Adam’s trust region” is the RMS of each layer’s step over lr: the trust region, layer by layer. ', paperLink(SECTIONS.trustRegion)),
         h('li', {}, 'The heatmap |m̂/(√v̂+ε)| below shows it parameter by parameter: mass above the dashed 1 is a step larger than lr, mass far below it parameters whose √v̂ is near ε or whose gradients cancel. ', paperLink(SECTIONS.trustRegion)),
         h('li', {}, 'Its first columns show the bias correction at work: they sit near or below 1, where uncorrected m/√v would start about (1 − β1)/√(1 − β2) ≈ 3 times larger with the defaults. ', paperLink(SECTIONS.biasCorrection)),
         h('li', {}, 'The heatmap |update|/|parameter| is not from the paper: practitioners keep it near the dashed 1e-3; far above, the layer changes too fast, far below, it barely learns.'),
