@@ -99,9 +99,13 @@ export function drawHeatmap(canvas: HTMLCanvasElement, columns: readonly StepHis
     ctx.lineTo(MARGIN.left + plotW, y);
     ctx.stroke();
     ctx.restore();
+    // On a patch of the background, so the label reads over the cells.
+    const textWidth = ctx.measureText(o.guide.label).width;
+    ctx.fillStyle = o.theme.background;
+    ctx.fillRect(MARGIN.left + plotW - textWidth - 7, y - 14, textWidth + 6, 12);
     ctx.fillStyle = o.theme.foreground;
     ctx.textAlign = 'right';
-    ctx.fillText(o.guide.label, MARGIN.left + plotW - 4, y - 3);
+    ctx.fillText(o.guide.label, MARGIN.left + plotW - 4, y - 4);
   }
   return cells;
 }
