@@ -9,6 +9,8 @@ import { compileKernels, instantiateKernels, relaxedSimdSupported } from './kern
 import { initParameters } from './nn/init';
 import { CLASS_NAMES, NUM_CLASSES } from './nn/spec';
 import { optimizerStats } from './optim/stats';
+import { stepHistograms, type StepCounts } from './optim/stepHistogram';
+import { WasmStepHistograms } from './kernels/stepHistograms';
 import { SharedArena } from './parallel/arena';
 import { ParallelEngine, type ChunkResult, type EngineOptions } from './parallel/engine';
 import { MAX_CHUNK_STEPS } from './parallel/layout';
@@ -126,7 +128,8 @@ export class TrainingSession {
     if (dataset.train.count < config.batchSize) {
       throw new UserError('bad_config', `batchSize ${config.batchSize} is larger than the training set (${dataset.train.count} images)`);
     }
-    const scratchBytes = module ? instantiateKernels(module, arena.memory).scratchBytes : () => 64;
+    const kernels = module ? instantiateKernels(module, arena.memory) : null;
+    const scratchBytes = kernels ? kernels.scratchBytes : () => 64;
     const engine = await ParallelEngine.start({
       arena,
       workers: config.workers,
@@ -139,7 +142,9 @@ export class TrainingSession {
       ...opts.threads,
     });
     try {
-      return new TrainingSession(engine, dataset, arena, config, opts.resume);
+      const session = new TrainingSession(engine, dataset, arena, config, opts.resume);
+      session.wasmStepHistograms = kernels ? new WasmStepHistograms(kernels, arena) : null;
+      return session;
     } catch (e) {
       await engine.close();
       throw e;
@@ -236,6 +241,13 @@ export class TrainingSession {
 
   private computeOptimizerStats(): { updateRatio: Record<string, number>; optimizer: OptimizerStats } {
     return optimizerStats(this.engine, this.step, this.config);
+  }
+
+  private wasmStepHistograms: WasmStepHistograms | null = null;
+
+  /** What each parameter's step is, per layer (optim/stepHistogram.ts): through the kernel when the run has one. */
+  stepHistograms(): StepCounts | null {
+    return this.wasmStepHistograms ? this.wasmStepHistograms.compute(this.engine, this.step, this.config) : stepHistograms(this.engine, this.step, this.config);
   }
 
   /** Lowercase hex SHA-256 of the parameters' little-endian float32 bytes in state_dict order. */

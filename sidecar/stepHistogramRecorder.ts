@@ -4,9 +4,7 @@
 // (at batch 4 on two cores a histogram of the 62,006 parameters costs ~1.5 ms, a step ~0.2 ms: one every ~750
 // steps at 1%). They are computed between chunks, while the workers wait, from the state in shared memory. Each
 // one goes out live; the run's history records them merged, at most one column every RECORD_INTERVAL_MS.
-import type { OptimizerHyperparameters } from './optim/hyperparameters';
-import type { OptimizerState } from './optim/stats';
-import { stepHistograms } from './optim/stepHistogram';
+import type { StepCounts } from './optim/stepHistogram';
 import type { StepHistogramMessage } from './protocol';
 import { mergeColumns, stepHistogramMessage } from './stepHistogramColumns';
 
@@ -18,10 +16,10 @@ const MIN_EVERY_STEPS = 20;
 const RETRY_STEPS = 1000;
 const RECORD_INTERVAL_MS = 5000;
 
+/** A training session (session.ts): its step, and its histograms, through the kernel or in JavaScript. */
 export interface HistogramSource {
-  engine: OptimizerState;
   step: number;
-  config: OptimizerHyperparameters;
+  stepHistograms(): StepCounts | null;
 }
 
 export interface HistogramOutput {
@@ -65,7 +63,7 @@ export class StepHistogramRecorder {
 
   private sample(s: HistogramSource, force: boolean): HistogramOutput {
     const t0 = this.nowMs();
-    const counts = stepHistograms(s.engine, s.step, s.config);
+    const counts = s.stepHistograms();
     if (!counts) {
       this.nextStep = s.step + RETRY_STEPS;
       return { live: null, record: force ? this.takePending() : null };

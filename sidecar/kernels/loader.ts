@@ -45,6 +45,12 @@ export interface KernelExports {
   /** PyTorch 1.13 SGD (dampening 0, no Nesterov) over [start, end); firstStep 1 initialises the momentum buffer. */
   sgdStep(params: number, gradsBase: number, gradStrideBytes: number, numGradBuffers: number, momentumBuf: number,
     start: number, end: number, lr: number, momentum: number, weightDecay: number, firstStep: number): void;
+  /** The step histograms of parameter indices [start, end) in float32, added into two i32 count arrays (see
+   *  kernels/assembly/stepHistogram.ts and kernels/stepHistograms.ts, which lays out its tables). */
+  stepHistogram(params: number, m: number, v: number, start: number, end: number, lr: number, eps: number,
+    biasCorrection1: number, sqrtBiasCorrection2: number, decoupled: number, sgd: number,
+    effectiveTable: number, effectiveEdges: number, effectiveEdgeCount: number, effectiveCounts: number,
+    ratioTable: number, ratioEdges: number, ratioEdgeCount: number, ratioCounts: number): void;
 }
 
 export const ADAM_FLAG_ADAMW = 1;

@@ -10,30 +10,46 @@ import type { OptimizerHyperparameters } from '../../sidecar/optim/hyperparamete
 import { binCount, binEdges, binIndex, EFFECTIVE_STEP_BINS, LogBinner, UPDATE_RATIO_BINS, type LogBins } from '../../sidecar/optim/stepBins';
 import { stepHistograms } from '../../sidecar/optim/stepHistogram';
 import { Rng } from '../../sidecar/rng';
+import { compileKernels, instantiateKernels } from '../../sidecar/kernels/loader';
+import { WasmStepHistograms } from '../../sidecar/kernels/stepHistograms';
+import { SharedArena } from '../../sidecar/parallel/arena';
 import { fuzzOptions } from '../support/fuzz';
 
 /** Float32 rounding, relative: a value this close to an edge may land on either side of it. */
 const EDGE_TOLERANCE = 2 ** -23;
+const ULP = 2 ** -24; // float32's unit roundoff
+
+/**
+ * How far, relative, the kernel's float32 arithmetic may put a value from its float64 definition: one unit roundoff
+ * per float32 operation or constant on the way (e: sqrt, /√(1−β2ᵗ), +ε, m/…, /(1−β1ᵗ) and the three constants rounded
+ * to float32; the update adds lr·e and the decay, whose rounding grows where they cancel; then /|p|), plus the edge's
+ * own rounding to float32.
+ */
+const kernelTolerance = {
+  effectiveStep: () => 9 * ULP,
+  updateRatio: (lrE: number, decay: number, u: number) => ((10 * Math.abs(lrE) + 3 * Math.abs(decay)) / u + 3) * ULP,
+};
+const float64Tolerance = { effectiveStep: () => EDGE_TOLERANCE, updateRatio: () => EDGE_TOLERANCE };
 
 /** The plain definition: bin 1 + floor((log10 x − lo) · perDecade), 0 below the range or for 0, last at or above. */
-function plainBin(x: number, b: LogBins): { bin: number; nearEdge: boolean } {
+function plainBin(x: number, b: LogBins, tolerance: number): { bin: number; nearEdge: boolean } {
   const n = binCount(b);
   if (x === 0) return { bin: 0, nearEdge: false };
   if (!Number.isFinite(x)) return { bin: n - 1, nearEdge: false };
   const position = (Math.log10(x) - b.lo) * b.perDecade;
   const nearest = Math.round(position);
   const edge = Math.pow(10, b.lo + nearest / b.perDecade);
-  const nearEdge = nearest >= 0 && nearest <= n - 2 && Math.abs(x - edge) <= EDGE_TOLERANCE * edge;
+  const nearEdge = nearest >= 0 && nearest <= n - 2 && Math.abs(x - edge) <= tolerance * edge;
   return { bin: Math.min(n - 1, Math.max(0, Math.floor(position) + 1)), nearEdge };
 }
 
 interface PlainCounts { certain: number[]; ambiguous: number[] } // ambiguous[k]: values near the edge between bins k-1 and k
 
-function plainHistograms(params: Float32Array, m: Float32Array, v: Float32Array, vMax: Float32Array, t: number, h: OptimizerHyperparameters) {
+function plainHistograms(params: Float32Array, m: Float32Array, v: Float32Array, vMax: Float32Array, t: number, h: OptimizerHyperparameters, tol: typeof kernelTolerance = float64Tolerance) {
   const out: Record<string, { effectiveStep?: PlainCounts; updateRatio: PlainCounts }> = {};
   const empty = (b: LogBins): PlainCounts => ({ certain: new Array(binCount(b)).fill(0), ambiguous: new Array(binCount(b)).fill(0) });
-  const put = (c: PlainCounts, x: number, b: LogBins) => {
-    const { bin, nearEdge } = plainBin(x, b);
+  const put = (c: PlainCounts, x: number, b: LogBins, tolerance: number) => {
+    const { bin, nearEdge } = plainBin(x, b, tolerance);
     if (!nearEdge) return void c.certain[bin]++;
     const position = Math.round((Math.log10(x) - b.lo) * b.perDecade); // the edge between bins `position` and `position + 1`
     c.ambiguous[position + 1]++;
@@ -42,16 +58,20 @@ function plainHistograms(params: Float32Array, m: Float32Array, v: Float32Array,
   for (const p of PARAMETERS) {
     for (let i = p.offset; i < p.offset + p.size; i++) {
       let update: number;
-      if (h.optimizer === 'sgd') update = h.learningRate * m[i];
+      let lrE: number;
+      let decay = 0;
+      if (h.optimizer === 'sgd') update = lrE = h.learningRate * m[i];
       else {
         const mHat = m[i] / (1 - h.beta1 ** t);
         const vHat = (h.optimizer === 'amsgrad' ? vMax[i] : v[i]) / (1 - h.beta2 ** t);
         const ratio = mHat / (Math.sqrt(vHat) + h.epsilon);
-        put(out[p.layer].effectiveStep!, Math.abs(ratio), EFFECTIVE_STEP_BINS);
-        update = h.learningRate * ratio + (h.optimizer === 'adamw' ? h.learningRate * h.weightDecay * params[i] : 0);
+        put(out[p.layer].effectiveStep!, Math.abs(ratio), EFFECTIVE_STEP_BINS, tol.effectiveStep());
+        lrE = h.learningRate * ratio;
+        decay = h.optimizer === 'adamw' ? h.learningRate * h.weightDecay * params[i] : 0;
+        update = lrE + decay;
       }
       const u = Math.abs(update);
-      put(out[p.layer].updateRatio, u === 0 ? 0 : params[i] === 0 ? Infinity : u / Math.abs(params[i]), UPDATE_RATIO_BINS);
+      put(out[p.layer].updateRatio, u === 0 ? 0 : params[i] === 0 ? Infinity : u / Math.abs(params[i]), UPDATE_RATIO_BINS, u === 0 ? 0 : tol.updateRatio(lrE, decay, u));
     }
   }
   return out;
@@ -112,13 +132,15 @@ const hyper = fc.record({
   momentum: fc.double({ min: 0.01, max: 0.99, noNaN: true }),
 });
 
+const scalesArbitrary = fc.record({ param: fc.double({ min: 1e-4, max: 1, noNaN: true }), grad: fc.double({ min: 1e-6, max: 10, noNaN: true }), zeros: fc.integer({ min: 0, max: 50 }), edges: fc.integer({ min: 0, max: 20 }) });
+
 test('the step histograms equal the float64 definition from the parameters and moments, on random configurations and states', () => {
   fc.assert(
     fc.property(
       hyper,
       fc.integer({ min: 1, max: 1_000_000 }),
       fc.integer({ min: 0, max: 2 ** 31 - 1 }),
-      fc.record({ param: fc.double({ min: 1e-4, max: 1, noNaN: true }), grad: fc.double({ min: 1e-6, max: 10, noNaN: true }), zeros: fc.integer({ min: 0, max: 50 }), edges: fc.integer({ min: 0, max: 20 }) }),
+      scalesArbitrary,
       (h, step, seed, scales) => {
         const s = randomState(seed, scales, h, step);
         const got = stepHistograms(s, step, h);
@@ -133,6 +155,30 @@ test('the step histograms equal the float64 definition from the parameters and m
         }
       },
     ),
+    fuzzOptions(25),
+  );
+  assert.ok(ambiguousSeen > 0, 'the random states put values within float32 rounding of an edge');
+});
+
+test('the WebAssembly kernel\'s float32 histograms equal the float64 definition, within float32 rounding of an edge, on random configurations and states', () => {
+  const arena = new SharedArena();
+  const kernels = new WasmStepHistograms(instantiateKernels(compileKernels(false), arena.memory), arena);
+  const P = PARAMETER_COUNT;
+  const shared = { params: arena.allocF32(P).view, m: arena.allocF32(P).view, v: arena.allocF32(P).view, vMax: arena.allocF32(P).view };
+  ambiguousSeen = 0;
+  fc.assert(
+    fc.property(hyper, fc.integer({ min: 1, max: 1_000_000 }), fc.integer({ min: 0, max: 2 ** 31 - 1 }), scalesArbitrary, (h, step, seed, scales) => {
+      const s = randomState(seed, scales, h, step);
+      for (const k of ['params', 'm', 'v', 'vMax'] as const) shared[k].set(s[k]);
+      const got = kernels.compute(shared, step, h);
+      assert.ok(got);
+      const want = plainHistograms(s.params, s.m, s.v, s.vMax, step, h, kernelTolerance);
+      for (const p of LAYER_NAMES) {
+        assertAgrees(got[p].updateRatio, want[p].updateRatio, `kernel ${h.optimizer} ${p} update ratio`);
+        if (h.optimizer === 'sgd') assert.equal(got[p].effectiveStep, undefined);
+        else assertAgrees(got[p].effectiveStep!, want[p].effectiveStep!, `kernel ${h.optimizer} ${p} effective step`);
+      }
+    }),
     fuzzOptions(25),
   );
   assert.ok(ambiguousSeen > 0, 'the random states put values within float32 rounding of an edge');

@@ -5,7 +5,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { PARAMETER_COUNT } from '../../sidecar/nn/spec';
-import { stepHistograms } from '../../sidecar/optim/stepHistogram';
+import { compileKernels, instantiateKernels } from '../../sidecar/kernels/loader';
+import { WasmStepHistograms } from '../../sidecar/kernels/stepHistograms';
+import { SharedArena } from '../../sidecar/parallel/arena';
 import { readCheckpoint } from '../../sidecar/store/checkpoint';
 import { startSidecar, TestClient } from './sidecar';
 
@@ -30,7 +32,12 @@ for (const optimizer of ['amsgrad', 'sgd'] as const) {
       const last = live[live.length - 1];
       const state = readCheckpoint(join(sidecar.runsDir, runId, 'latest.ckpt'));
       assert.equal(last.step, state.step, 'the last histogram is of the final step');
-      const want = stepHistograms(state, state.step, state.config)!;
+      // The same kernel on the state the final checkpoint holds (the float32 path, whose agreement with the float64
+      // definition test/optim/stepHistogram.test.ts checks): the same counts, exactly.
+      const arena = new SharedArena();
+      const copy = { params: arena.allocF32(PARAMETER_COUNT).view, m: arena.allocF32(PARAMETER_COUNT).view, v: arena.allocF32(PARAMETER_COUNT).view, vMax: arena.allocF32(PARAMETER_COUNT).view };
+      for (const k of ['params', 'm', 'v', 'vMax'] as const) copy[k].set(state[k]);
+      const want = new WasmStepHistograms(instantiateKernels(compileKernels(false), arena.memory), arena).compute(copy, state.step, state.config)!;
       for (const [layer, counts] of Object.entries(want)) {
         assert.deepEqual(last.layers[layer].updateRatio, Array.from(counts.updateRatio), `${layer} update ratio`);
         if (counts.effectiveStep) assert.deepEqual(last.layers[layer].effectiveStep, Array.from(counts.effectiveStep), `${layer} effective step`);

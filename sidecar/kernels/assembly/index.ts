@@ -18,6 +18,7 @@
 import { EVAL_CHUNK, FIXED, PER_SAMPLE } from './layout';
 export { trainShard, evalShard, logitsShard } from './net';
 export { adamStep, sgdStep } from './optim';
+export { stepHistogram } from './stepHistogram';
 
 /** Bytes below which the module's static data lives; put caller buffers at or above this (64-aligned). */
 export function heapBase(): usize {
