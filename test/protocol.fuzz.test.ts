@@ -32,6 +32,7 @@ const CLIENT: ClientMessage[] = [
   ...(['pause', 'resume', 'stop', 'checkpoint', 'evaluate', 'subscribe', 'unsubscribe', 'delete'] as const).map((type) => ({ type, runId: 'r', requestId: 'q' })),
   { type: 'fork', runId: 'r', step: 100, changes: { beta1: 0.8 } },
   { type: 'list' },
+  { type: 'detail', runId: 'r', fromStep: 0, toStep: 100, requestId: 'd' },
   { type: 'compare', optimizers: ['adam', 'sgd'], seeds: [1, 2, 3], config: { epochs: 1 } },
 ] as ClientMessage[];
 
@@ -57,6 +58,7 @@ const SERVER: ServerMessage[] = [
   { type: 'history', runId: 'r', config, state: 'done', metrics: [], evals: [], applied: [], stepHistograms: [stepHistogram] },
   { type: 'runs', runs: [] },
   { type: 'checkpointed', runId: 'r', step: 5, path: '/p' },
+  { type: 'detail', runId: 'r', fromStep: 0, toStep: 2, loss: { steps: [1, 2], mean: [2.3, null], min: [2.2, null], max: [2.4, null] }, metrics: [metrics], requestId: 'd' },
   { type: 'system', cpuPercent: 10, rssBytes: 1e8 },
 ] as ServerMessage[];
 
