@@ -23,9 +23,12 @@ export type StepCounts = Record<string, LayerStepCounts>;
 const effectiveBins = new LogBinner(EFFECTIVE_STEP_BINS);
 const ratioBins = new LogBinner(UPDATE_RATIO_BINS);
 
+/** The optimizers whose update this file states; another one gets no histograms rather than Adam's by mistake. */
+const STATED: ReadonlySet<string> = new Set(['adam', 'adamw', 'amsgrad', 'sgd']);
+
 /** True when the optimizer's state holds what the histograms need (see the header). */
 export function hasStepHistograms(h: Pick<OptimizerHyperparameters, 'optimizer' | 'momentum'>): boolean {
-  return h.optimizer !== 'sgd' || h.momentum !== 0;
+  return STATED.has(h.optimizer) && (h.optimizer !== 'sgd' || h.momentum !== 0);
 }
 
 /** The histograms after step `step` (t of the last update, >= 1), or null when there are none (see the header). */
