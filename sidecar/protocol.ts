@@ -377,7 +377,14 @@ export const serverMessageSchema = z.discriminatedUnion('type', [
     requestId,
   }),
   z.strictObject({ type: z.literal('checkpointed'), runId, step: z.number().int(), path: z.string(), requestId }),
-  z.strictObject({ type: z.literal('system'), cpuPercent: num, rssBytes: num }),
+  z.strictObject({
+    type: z.literal('system'),
+    cpuPercent: num,
+    rssBytes: num,
+    // Loaded datasets, each shared by the runs of the same data (data/pool.ts), and how many loads the process made.
+    datasets: z.array(z.strictObject({ source: z.string().max(4096), runs: z.number().int().min(0), bytes: num })).max(64).optional(),
+    datasetLoads: z.number().int().min(0).optional(),
+  }),
 ]);
 export type ServerMessage = z.infer<typeof serverMessageSchema>;
 

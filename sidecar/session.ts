@@ -4,14 +4,15 @@
 import { createHash } from 'node:crypto';
 import { cpus } from 'node:os';
 import { UserError } from './errors';
-import { loadDataset, type Dataset, type Progress } from './data';
+import { resolveDataset, type Dataset, type Progress } from './data';
+import { datasetPool, type DatasetLease } from './data/pool';
 import { compileKernels, instantiateKernels, relaxedSimdSupported } from './kernels/loader';
 import { initParameters } from './nn/init';
 import { CLASS_NAMES, NUM_CLASSES } from './nn/spec';
 import { optimizerStats } from './optim/stats';
 import { stepHistograms, type StepCounts } from './optim/stepHistogram';
 import { WasmStepHistograms } from './kernels/stepHistograms';
-import { SharedArena } from './parallel/arena';
+import { SharedArena, type ArenaScope } from './parallel/arena';
 import { ParallelEngine, type ChunkResult, type EngineOptions } from './parallel/engine';
 import { MAX_CHUNK_STEPS } from './parallel/layout';
 import { LIVE_HYPERPARAMETERS, type LiveHyperparameters, type OptimizerStats, type RunConfig } from './protocol';
@@ -28,7 +29,7 @@ export interface SessionOptions {
   notice?: (line: string) => void;
   onProgress?: (p: Progress) => void;
   signal?: AbortSignal;
-  /** Tests and check-reference: build the dataset in the arena themselves. */
+  /** Tests and check-reference: build the dataset in an arena of its own (not shared with other runs). */
   dataset?: (arena: SharedArena) => Dataset;
   downloadUrl?: string;
   /** How the engine picks its training threads (tests: a governor that switches every chunk). */
@@ -76,6 +77,7 @@ export class TrainingSession {
     readonly engine: ParallelEngine,
     readonly dataset: Dataset,
     readonly arena: SharedArena,
+    private readonly held: { lease: DatasetLease; scope: ArenaScope },
     config: RunConfig,
     resume: TrainingState | undefined,
   ) {
@@ -113,40 +115,35 @@ export class TrainingSession {
     const { config } = opts;
     const engineKind = opts.engine ?? 'wasm';
     const module = kernelModule(engineKind);
-    const arena = new SharedArena();
-    const dataset = opts.dataset
-      ? opts.dataset(arena)
-      : await loadDataset({
-          data: config.data,
-          cacheDir: opts.cacheDir,
-          allocate: (bytes) => arena.allocU8(bytes).view,
-          notice: opts.notice,
-          onProgress: opts.onProgress,
-          signal: opts.signal,
-          downloadUrl: opts.downloadUrl,
-        });
-    if (dataset.train.count < config.batchSize) {
-      throw new UserError('bad_config', `batchSize ${config.batchSize} is larger than the training set (${dataset.train.count} images)`);
-    }
-    const kernels = module ? instantiateKernels(module, arena.memory) : null;
-    const scratchBytes = kernels ? kernels.scratchBytes : () => 64;
-    const engine = await ParallelEngine.start({
-      arena,
-      workers: config.workers,
-      module,
-      scratchBytes: (c) => scratchBytes(c),
-      train: dataset.train,
-      test: dataset.test,
-      batchSize: config.batchSize,
-      hyper: config,
-      ...opts.threads,
-    });
+    const lease = await acquireDataset(opts);
+    // The engine's regions go above the dataset in the same memory, and go back when the session closes.
+    const scope = lease.arena.scope();
+    const { arena, dataset } = lease;
+    let engine: ParallelEngine | null = null;
     try {
-      const session = new TrainingSession(engine, dataset, arena, config, opts.resume);
-      session.wasmStepHistograms = kernels ? new WasmStepHistograms(kernels, arena) : null;
+      if (dataset.train.count < config.batchSize) {
+        throw new UserError('bad_config', `batchSize ${config.batchSize} is larger than the training set (${dataset.train.count} images)`);
+      }
+      const kernels = module ? instantiateKernels(module, arena.memory) : null;
+      const scratchBytes = kernels ? kernels.scratchBytes : () => 64;
+      engine = await ParallelEngine.start({
+        arena: scope,
+        workers: config.workers,
+        module,
+        scratchBytes: (c) => scratchBytes(c),
+        train: dataset.train,
+        test: dataset.test,
+        batchSize: config.batchSize,
+        hyper: config,
+        ...opts.threads,
+      });
+      const session = new TrainingSession(engine, dataset, arena, { lease, scope }, config, opts.resume);
+      session.wasmStepHistograms = kernels ? new WasmStepHistograms(kernels, scope) : null;
       return session;
     } catch (e) {
-      await engine.close();
+      await engine?.close();
+      scope.release();
+      lease.release();
       throw e;
     }
   }
@@ -281,8 +278,28 @@ export class TrainingSession {
     };
   }
 
+  /** Stops the engine's threads, then gives its regions back and lets go of the dataset (freed with the last run). */
   async close(): Promise<void> {
     await this.engine.close();
+    this.held.scope.release();
+    this.held.lease.release();
   }
+}
+
+/** The run's dataset: one loaded copy per process for each dataset (data/pool.ts), or the caller's own. */
+async function acquireDataset(opts: SessionOptions): Promise<DatasetLease> {
+  if (opts.dataset) {
+    const arena = new SharedArena();
+    return { arena, dataset: opts.dataset(arena), release: () => undefined };
+  }
+  const resolved = await resolveDataset({
+    data: opts.config.data,
+    cacheDir: opts.cacheDir,
+    notice: opts.notice,
+    onProgress: opts.onProgress,
+    signal: opts.signal,
+    downloadUrl: opts.downloadUrl,
+  });
+  return datasetPool.acquire(resolved, { notice: opts.notice, onProgress: opts.onProgress, signal: opts.signal });
 }
 

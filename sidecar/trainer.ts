@@ -51,6 +51,7 @@ export class Run extends EventEmitter {
   readonly runId: string;
   state: RunState = 'idle';
   private session: TrainingSession | null = null;
+  private endedAtStep: number | null = null;
   private readonly opts: RunOptions;
   private readonly edits = new LiveEdits();
   private readonly control = new RunControl();
@@ -72,7 +73,7 @@ export class Run extends EventEmitter {
   }
 
   get step(): number {
-    return this.session?.step ?? this.opts.resume?.step ?? 0;
+    return this.session?.step ?? this.endedAtStep ?? this.opts.resume?.step ?? 0;
   }
 
   get checkpointDir(): string | undefined {
@@ -179,7 +180,13 @@ export class Run extends EventEmitter {
       this.setState('failed', message);
       throw e;
     } finally {
-      await this.session?.close();
+      // The session holds the shared dataset's memory: an ended run keeps its step, not the session.
+      const s = this.session;
+      if (s) {
+        this.endedAtStep = s.step;
+        this.session = null;
+        await s.close();
+      }
     }
   }
 

@@ -4,6 +4,7 @@
 // disconnects, as language servers do; always on SIGTERM or SIGINT; each time after checkpointing the
 // runs it trains, so a restarted sidecar can resume them.
 import { mkdirSync } from 'node:fs';
+import { datasetPool } from '../data/pool';
 import { UserError } from '../errors';
 import type { Listening } from '../protocol';
 import { dashboardDir, startServer } from '../server';
@@ -51,6 +52,7 @@ export async function serve(args: string[]): Promise<number> {
   // A parent that goes away breaks our stdout; that is a reason to exit, never a crash.
   process.stdout.on('error', () => undefined);
   const notice = (line: string) => process.stderr.write(`adam-trainer serve: ${line}\n`);
+  datasetPool.log = notice;
   // What a killed writer left behind (a checkpoint's temporary file) goes before anything is written again.
   for (const path of await cleanAbandonedWrites(runsDir)) notice(`removed ${path}, left by a write that was killed`);
   const maxRuns = flags['max-runs'] as number | undefined;

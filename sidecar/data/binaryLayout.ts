@@ -2,7 +2,8 @@
 // data_batch_5.bin and test_batch.bin, each a run of 3,073-byte records: one label byte, then 3,072 pixel
 // bytes already in our C, H, W order. Either DIR holds them or DIR/cifar-10-batches-bin does.
 
-import { promises as fsp, statSync, existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { promises as fsp, realpathSync, statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors';
 import { IMAGE_BYTES, NUM_CLASSES } from '../nn/spec';
@@ -95,4 +96,19 @@ export async function loadBinaryLayout(dir: string, ctx: LoadContext): Promise<{
   const train = await readSplit(dir, TRAIN_FILES, ctx, chunk);
   const test = await readSplit(dir, TEST_FILES, ctx, chunk);
   return { train, test };
+}
+
+/**
+ * The folder's identity for sharing one load between runs (data/pool.ts): its real path and each file's size,
+ * modification time and inode, checked as the load checks them. A file replaced or rewritten gives a new key.
+ */
+export function binaryLayoutKey(dir: string): string {
+  const hash = createHash('sha256').update('binary\0').update(realpathSync(dir));
+  for (const f of ALL_FILES) {
+    const file = join(dir, f);
+    recordCount(file);
+    const st = statSync(file);
+    hash.update(`\0${f}\0${st.size}\0${st.mtimeMs}\0${st.ino}`);
+  }
+  return hash.digest('hex');
 }

@@ -3,12 +3,13 @@
 // a class and classes in label order, so the same folder always gives the same split. Decoded splits are
 // cached (decodedCache.ts).
 
+import { createHash } from 'node:crypto';
 import { readdirSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors';
 import { CLASS_NAMES, IMAGE_BYTES } from '../nn/spec';
 import { readRegularFileSync } from '../regularFile';
-import { cacheEntry, readCachedSplit, writeCachedSplit, type ListedFile } from './decodedCache';
+import { cacheEntry, readCachedSplit, writeCachedSplit, type CacheEntry, type ListedFile } from './decodedCache';
 import { checkImageFileSize, decodeImageInto, imageFileRead } from './decodeImage';
 import { allocateSplit, yieldToEventLoop, type LoadContext, type Split } from './types';
 
@@ -76,17 +77,36 @@ export interface LoadedImageFolder {
   cached: boolean; // both splits came from the decoded cache
 }
 
-export async function loadImageFolder(dir: string, cacheDir: string, ctx: LoadContext): Promise<LoadedImageFolder> {
+/** An image folder listed and checked, not yet loaded: its identity, its counts, and how to load it. */
+export interface ImageFolderPlan {
+  key: string; // the real path and every file's name, size and mtime (data/pool.ts shares loads by it)
+  trainCount: number;
+  testCount: number;
+  load(ctx: LoadContext): Promise<LoadedImageFolder>;
+}
+
+export function planImageFolder(dir: string, cacheDir: string): ImageFolderPlan {
   // Messages name the folder as the user gave it; the cache is keyed by where it really is (through links).
   const realDir = realpathSync(dir);
   const listed = SPLITS.map((s) => listSplit(dir, s)); // both listed (and checked) before any allocation
+  const entries = SPLITS.map((s, i) => cacheEntry(cacheDir, realDir, s, listed[i]));
+  // The decoded cache's keys already name the folder and its listing; their hash is the folder's identity.
+  const key = createHash('sha256').update('images\0').update(entries[0].key).update(entries[1].key).digest('hex');
+  return { key, trainCount: listed[0].length, testCount: listed[1].length, load: (ctx) => loadListed(listed, entries, cacheDir, ctx) };
+}
+
+export async function loadImageFolder(dir: string, cacheDir: string, ctx: LoadContext): Promise<LoadedImageFolder> {
+  return planImageFolder(dir, cacheDir).load(ctx);
+}
+
+async function loadListed(listed: ListedImage[][], entries: CacheEntry[], cacheDir: string, ctx: LoadContext): Promise<LoadedImageFolder> {
   const splits: Split[] = [];
   let cached = true;
   for (let s = 0; s < SPLITS.length; s++) {
     const files = listed[s];
     // Allocated once at its final size; a cache miss decodes into the very same buffers.
     const split = allocateSplit(files.length, ctx.allocate);
-    const entry = cacheEntry(cacheDir, realDir, SPLITS[s], files);
+    const entry = entries[s];
     if (await readCachedSplit(entry, split)) {
       ctx.onProgress({ phase: 'decode', done: files.length, total: files.length });
     } else {

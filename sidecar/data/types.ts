@@ -17,6 +17,13 @@ export interface Dataset {
   source: string; // for people: "CIFAR-10 binary at /x", "image folder /y (cached)", "built-in sample (…)"
 }
 
+// A dataset found and checked but not loaded: `key` is its identity (the same key, the same bytes), so runs of the
+// same data can share one load (pool.ts).
+export interface ResolvedDataset {
+  key: string;
+  load(ctx: LoadContext): Promise<Dataset>;
+}
+
 // The engine passes an allocator that places the bytes in shared WebAssembly memory, which cannot be freed:
 // so each split is allocated exactly once, at its final size, and filled in place.
 export type Allocate = (bytes: number) => Uint8Array;

@@ -8,7 +8,7 @@ import { biasCorrection, type OptimizerHyperparameters } from '../optim/hyperpar
 import type { OptimizerState } from '../optim/stats';
 import { hasStepHistograms, type StepCounts } from '../optim/stepHistogram';
 import { binCount, binEdges, EFFECTIVE_STEP_BINS, UPDATE_RATIO_BINS, type LogBins } from '../optim/stepBins';
-import type { SharedArena } from '../parallel/arena';
+import type { ArenaAllocator } from '../parallel/arena';
 import type { KernelExports } from './loader';
 
 /** A float32's exponent and top 4 mantissa bits (bits >>> 19): the kernel's table index. */
@@ -21,7 +21,7 @@ interface BinTables {
 }
 
 /** Lays out one bin scheme for the kernel: float32 edges, and per table slot the bin of the slot's smallest value. */
-function layOut(arena: SharedArena, bins: LogBins): BinTables {
+function layOut(arena: ArenaAllocator, bins: LogBins): BinTables {
   const edges64 = binEdges(bins);
   const n = edges64.length;
   const edges = arena.allocF32(n);
@@ -47,7 +47,7 @@ export class WasmStepHistograms {
 
   constructor(
     private readonly kernels: KernelExports,
-    private readonly arena: SharedArena,
+    private readonly arena: ArenaAllocator, // the run's scope of its dataset's arena: freed with the run
   ) {
     this.effective = layOut(arena, EFFECTIVE_STEP_BINS);
     this.ratio = layOut(arena, UPDATE_RATIO_BINS);

@@ -8,13 +8,14 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors';
 import { PARAMETER_COUNT } from '../nn/spec';
-import type { SharedArena } from './arena';
+import type { ArenaAllocator } from './arena';
 import { CTRL, COMMAND, HYPER, MAX_CHUNK_STEPS, type EngineLayout } from './layout';
 import { OPTIMIZERS, type OptimizerHyperparameters } from '../optim/hyperparameters';
 import { ThreadGovernor, type GovernorOptions } from './governor';
 
 export interface EngineOptions {
-  arena: SharedArena;
+  /** Where the engine's own regions go: a scope of the arena that holds the dataset (freed by its owner after close). */
+  arena: ArenaAllocator;
   workers: number;
   module: WebAssembly.Module | null; // null: TypeScript reference layers
   scratchBytes: (capacity: number) => number;
@@ -44,7 +45,7 @@ export function workerScriptPath(): string {
 }
 
 /** The byte offset of a Uint8Array that lives in the arena's memory (the dataset loader allocated it there). */
-function offsetIn(arena: SharedArena, a: Uint8Array): number {
+function offsetIn(arena: ArenaAllocator, a: Uint8Array): number {
   if (a.buffer !== arena.memory.buffer && !(a.buffer instanceof SharedArrayBuffer)) throw new Error('dataset is not in shared memory');
   return a.byteOffset;
 }
