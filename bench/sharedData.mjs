@@ -15,8 +15,9 @@ import WebSocket from 'ws';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const argv = process.argv.slice(2);
 const opt = (n, d) => { const i = argv.indexOf(n); return i >= 0 ? argv[i + 1] : d; };
-const sharedData = join(root, '..', 'shared', 'data', 'cifar10-jpg');
-const data = opt('--data', existsSync(sharedData) ? sharedData : 'sample');
+// ../shared from the main checkout, ../../shared from a worktree beside it.
+const sharedData = [join(root, '..', 'shared'), join(root, '..', '..', 'shared')].map((d) => join(d, 'data', 'cifar10-jpg')).find(existsSync);
+const data = opt('--data', sharedData ?? 'sample');
 const counts = opt('--runs', '1,4').split(',').map(Number);
 const bin = resolve(opt('--bin', join(root, 'bin', 'adam-trainer.js')));
 const cacheDir = mkdtempSync(join(tmpdir(), 'adam-bench-shared-cache-'));

@@ -3,13 +3,14 @@
 // sharing the data means sharing the memory: each dataset gets its own arena, loaded once at its bottom, and every
 // engine of a run on that data allocates its parameters, gradients, optimizer state and scratch above it, in a scope
 // it gives back when it closes (parallel/arena.ts). Leases are counted; the last one released drops the arena, and
-// with it the memory, once the engines' threads are gone.
+// with it the memory, once the engines' threads are gone (reclaim.ts makes V8 let go of it soon after).
 //
 // The key is the data's identity as found on disk before loading (resolveDataset: the folder's real path and
 // every file's name, size and modification time), so different data, or a folder changed since, never shares.
 // A second run of the same data while the first still loads waits for that load and hears its progress.
 
 import { SharedArena } from '../parallel/arena';
+import { reclaimSoon } from './reclaim';
 import type { Dataset, LoadContext, Progress, ResolvedDataset } from './types';
 
 export interface DatasetLease {
@@ -116,6 +117,7 @@ export class DatasetPool {
       return;
     }
     this.log(`released ${entry.dataset.source} (${mb(entry.arena.memory.buffer.byteLength)}): no run uses it`);
+    reclaimSoon();
   }
 }
 
