@@ -101,10 +101,15 @@ describe('a run that shares its data', () => {
   test('trains to the same parameters, bit for bit, as the same run alone on the command line', async () => {
     const c = await TestClient.connect(s.url);
     await c.next('hello');
-    const seeds = [5, 6];
-    for (const seed of seeds) c.send({ type: 'start', config: { data: 'sample', workers: 1, epochs: 1, seed }, requestId: `s${seed}` });
+    // The second run starts while the first trains: its engine is placed and its kernels instantiated in the memory
+    // the first one's workers are computing in.
+    const runs = [{ seed: 5, epochs: 8 }, { seed: 6, epochs: 1 }];
     const ids: string[] = [];
-    for (const seed of seeds) ids.push((await c.next('started', (m) => m.requestId === `s${seed}`)).runId);
+    for (const r of runs) {
+      c.send({ type: 'start', config: { data: 'sample', workers: 1, ...r }, requestId: `s${r.seed}` });
+      ids.push((await c.next('started', (m) => m.requestId === `s${r.seed}`)).runId);
+      await c.next('metrics', (m) => m.runId === ids[ids.length - 1], 120_000);
+    }
     await c.waitFor(() => ids.every((id) => c.all('state').some((m) => m.runId === id && m.state === 'done')), 240_000);
     // An epoch of the sample can end before the next system message: one load for both is the proof they shared
     // (had the first let go before the second came, the second would have loaded the data again).
@@ -113,12 +118,12 @@ describe('a run that shares its data', () => {
     assert.equal((c.received.slice(at).find((m) => m.type === 'system') as System).datasetLoads, 1);
     await c.close();
     const home = tempDir('adam-shared-cli-');
-    for (const [k, seed] of seeds.entries()) {
+    for (const [k, { seed, epochs }] of runs.entries()) {
       const params = readCheckpoint(join(s.runsDir, ids[k], 'latest.ckpt')).params;
       const shared = createHash('sha256').update(new Uint8Array(Float32Array.from(params).buffer)).digest('hex');
-      const alone = await run(['train', '--data', 'sample', '--epochs', '1', '--workers', '1', '--seed', String(seed), '--json'], { ADAM_TRAINER_HOME: home });
+      const alone = await run(['train', '--data', 'sample', '--epochs', String(epochs), '--workers', '1', '--seed', String(seed), '--json'], { ADAM_TRAINER_HOME: home });
       assert.equal(alone.code, 0, alone.stderr);
-      assert.equal(shared, alone.lines[alone.lines.length - 1].parametersSha256, `seed ${seed}`);
+      assert.equal(shared, alone.lines[alone.lines.length - 1].parametersSha256, `seed ${seed}, ${epochs} epochs`);
     }
   });
 });
