@@ -59,7 +59,7 @@ const SERVER: ServerMessage[] = [
   { type: 'runs', runs: [] },
   { type: 'checkpointed', runId: 'r', step: 5, path: '/p' },
   { type: 'detail', runId: 'r', fromStep: 0, toStep: 2, loss: { steps: [1, 2], mean: [2.3, null], min: [2.2, null], max: [2.4, null] }, metrics: [metrics], requestId: 'd' },
-  { type: 'system', cpuPercent: 10, rssBytes: 1e8 },
+  { type: 'system', cpuPercent: 10, rssBytes: 1e8, datasets: [{ source: 'built-in sample (3,000 train / 1,000 test images)', runs: 2, bytes: 2e7 }], datasetLoads: 1 },
 ] as ServerMessage[];
 
 test('every sample message is valid: the fuzzing below starts from real messages', () => {

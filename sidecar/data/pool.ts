@@ -83,26 +83,34 @@ export class DatasetPool {
   private startLoad(resolved: ResolvedDataset): Entry {
     const abort = new AbortController();
     const arena = new SharedArena();
-    const entry: Entry = { key: resolved.key, refs: 0, arena, loading: Promise.resolve(null as never), dataset: null, listeners: new Set(), abort };
+    const listeners = new Set<AcquireHooks>();
     const ctx: LoadContext = {
       allocate: (bytes) => arena.allocU8(bytes).view,
-      onProgress: (p) => { for (const l of entry.listeners) l.onProgress?.(p); },
-      notice: (line) => { for (const l of entry.listeners) l.notice?.(line); },
+      onProgress: (p) => { for (const l of listeners) l.onProgress?.(p); },
+      notice: (line) => { for (const l of listeners) l.notice?.(line); },
       signal: abort.signal,
     };
     this.loadCount++;
-    entry.loading = resolved.load(ctx).then(
-      (dataset) => {
-        entry.dataset = dataset;
-        this.log(`loaded ${dataset.source} into shared memory (${mb(arena.used)}); runs of the same data share it (load ${this.loadCount} of this process)`);
-        return dataset;
-      },
-      (e: unknown) => {
-        // A failed load is not kept: the next run of this data tries again.
-        if (this.entries.get(entry.key) === entry) this.entries.delete(entry.key);
-        throw e;
-      },
-    );
+    const entry: Entry = {
+      key: resolved.key,
+      refs: 0,
+      arena,
+      dataset: null,
+      listeners,
+      abort,
+      loading: resolved.load(ctx).then(
+        (dataset) => {
+          entry.dataset = dataset;
+          this.log(`loaded ${dataset.source} into shared memory (${mb(arena.used)}); runs of the same data share it (load ${this.loadCount} of this process)`);
+          return dataset;
+        },
+        (e: unknown) => {
+          // A failed load is not kept: the next run of this data tries again.
+          if (this.entries.get(entry.key) === entry) this.entries.delete(entry.key);
+          throw e;
+        },
+      ),
+    };
     entry.loading.catch(() => undefined); // awaited by every acquirer; this only keeps a lone rejection quiet
     this.entries.set(entry.key, entry);
     return entry;
