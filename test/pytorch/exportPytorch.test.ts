@@ -291,7 +291,14 @@ describe('export-pytorch: every optimizer, with its weight decay, from the first
   // 40 steps of the reference engine with an lr edit at step 21 and step-20.ckpt kept: train.py from step 0
   // and from the checkpoint (optimizer state: m, v, AMSGrad's max v, SGD's momentum buffer) must follow it.
   // Adam's own path with L2 weight decay is AMSGrad's without the running maximum; AdamW's decay is decoupled.
-  for (const flags of [['--optimizer', 'adamw'], ['--optimizer', 'amsgrad', '--weight-decay', '0.001'], ['--optimizer', 'sgd', '--weight-decay', '0.001']]) {
+  // Issue 14: RMSprop with momentum (its square average and buffer from the checkpoint), SGD with Nesterov momentum,
+  // and Adam without bias correction (train.py's own AdamWithoutBiasCorrection) with flip-crop augmentation (the same
+  // flips and crops replayed, from the first step and from the checkpoint's augmentSeed).
+  for (const flags of [
+    ['--optimizer', 'adamw'], ['--optimizer', 'amsgrad', '--weight-decay', '0.001'], ['--optimizer', 'sgd', '--weight-decay', '0.001'],
+    ['--optimizer', 'rmsprop', '--momentum', '0.5', '--alpha', '0.95', '--weight-decay', '0.001'], ['--optimizer', 'sgd', '--nesterov'],
+    ['--optimizer', 'adam', '--no-bias-correction', '--augment', 'flip-crop'],
+  ]) {
     test(`${flags.slice(1).join(' ')}: per-step losses within 1e-5 of the run's, from step 0 and from step 20`, async (t) => {
       const runsDir = join(tmp, `optimizer-${flags.slice(1).join('-')}`);
       const common = ['--data', 'sample', '--json', '--runs-dir', runsDir, '--cache-dir', cache, '--engine', 'reference', '--workers', '1'];
