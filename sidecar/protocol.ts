@@ -10,7 +10,8 @@ export const PROTOCOL_VERSION = 1;
 
 import { OPTIMIZERS, type OptimizerName } from './optim/hyperparameters';
 import { AUGMENTATIONS, type AugmentationName } from './data/augment';
-export { OPTIMIZERS, type OptimizerName, AUGMENTATIONS, type AugmentationName };
+import { COMPARED_OPTIMIZERS, type ComparedOptimizer } from './optim/variants';
+export { OPTIMIZERS, type OptimizerName, AUGMENTATIONS, type AugmentationName, COMPARED_OPTIMIZERS, type ComparedOptimizer };
 
 const finite = () => z.number({ error: (i) => (i.input === undefined ? 'is required' : `must be a finite number, got ${show(i.input)}`) });
 const int = () => z.number({ error: (i) => `must be an integer, got ${show(i.input)}` }).int({ error: (i) => `must be an integer, got ${show(i.input)}` });
@@ -163,10 +164,11 @@ export const MAX_COMPARE_SEEDS = 1000;
 /** A comparison over seeds (`adam-trainer compare`): each of its runs records the group it belongs to. */
 export const runGroupSchema = z.strictObject({
   id: runId,
+  // An optimizer with its variant (optim/variants.ts): `adam`, `sgd-nesterov`, `adam-no-bias-correction`, ...
   optimizers: z
-    .array(configFieldSchemas.optimizer)
+    .array(z.enum(COMPARED_OPTIMIZERS, { error: (i) => `must be one of ${COMPARED_OPTIMIZERS.join(', ')}, got ${show(i.input)}` }))
     .min(1, 'must name at least one optimizer')
-    .max(OPTIMIZERS.length)
+    .max(COMPARED_OPTIMIZERS.length)
     .refine((list) => new Set(list).size === list.length, 'must not name an optimizer twice'),
   seeds: z
     .array(configFieldSchemas.seed)
