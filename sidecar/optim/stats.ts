@@ -34,7 +34,12 @@ export function optimizerStats(state: OptimizerState, step: number, h: Optimizer
           // Exact for heavy-ball SGD and RMSprop with momentum; for Nesterov the step also holds this step's
           // gradient, which no buffer keeps: lr * buf is its value for a steady gradient.
           update = h.learningRate * m[i];
+          if (rmsprop) {
+            sumMHat += m[i] * m[i];
+            sumVHat += v[i];
+          }
         } else if (rmsprop) {
+          sumVHat += v[i];
           // Without momentum RMSprop keeps no step: |g| / (sqrt(v) + eps) with |g| taken as its running RMS sqrt(v).
           const root = Math.sqrt(v[i]);
           update = root === 0 ? 0 : (h.learningRate * root) / (root + h.epsilon);
