@@ -191,6 +191,7 @@ export class HyperparameterForm {
   }
 
   private refresh(): void {
+    this.variants.follow(this.optimizer.value as NonNullable<StartConfig['optimizer']>);
     const form = this.read();
     for (const [field, el] of this.errors) {
       const message = form.errors[field] ?? '';

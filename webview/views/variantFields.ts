@@ -30,15 +30,20 @@ export class VariantFields {
     this.augment.value = config.augment;
   }
 
+  /** Only the fields that apply to `optimizer` can be changed. */
+  follow(optimizer: OptimizerName): void {
+    this.nesterov.disabled = optimizer !== 'sgd';
+    this.biasCorrection.disabled = !adamFamily(optimizer);
+  }
+
   /** The fields for `optimizer` (those that do not apply to it are left out), or the reason they cannot be. */
   read(optimizer: OptimizerName, momentum: number | undefined): { values?: StartConfig; error?: string } {
-    const adamFamily = optimizer === 'adam' || optimizer === 'adamw' || optimizer === 'amsgrad';
-    this.nesterov.disabled = optimizer !== 'sgd';
-    this.biasCorrection.disabled = !adamFamily;
     const values: StartConfig = { augment: this.augment.value as StartConfig['augment'] };
     if (optimizer === 'sgd' && this.nesterov.checked) values.nesterov = true;
-    if (adamFamily && !this.biasCorrection.checked) values.biasCorrection = false;
+    if (adamFamily(optimizer) && !this.biasCorrection.checked) values.biasCorrection = false;
     const error = variantError({ optimizer, momentum: momentum ?? 0.9, nesterov: values.nesterov ?? false, biasCorrection: values.biasCorrection ?? true });
     return error ? { error } : { values };
   }
 }
+
+const adamFamily = (optimizer: OptimizerName) => optimizer === 'adam' || optimizer === 'adamw' || optimizer === 'amsgrad';
