@@ -6,7 +6,8 @@
 //   p <- p - (lr / (1-beta1^t)) * m / (sqrt(v)/sqrt(1-beta2^t) + eps)
 // i.e. lr * m_hat / (sqrt(v_hat) + eps) with the bias corrections folded in as PyTorch does. With
 // h.biasCorrection false (the ablation: what ConvNetJS's Adam does) both corrections are 1: p <- p - lr * m / (sqrt(v) + eps),
-// whose first steps are about (1 - beta1) / sqrt(1 - beta2) = 3.2 times too small at the defaults. Generic over
+// whose first steps are about (1 - beta1) / sqrt(1 - beta2) = 3.2 times too large at the defaults (m/sqrt(v) starts at
+// 0.1 g / 0.032 |g|), the instability section 3 warns of when beta2 is close to 1. Generic over
 // Float32Array (training) and Float64Array (the reference's float64 optimizer check): the same code.
 // Hyperparameters are read at every call, so they can change between any two steps. This file is the one
 // statement of the rule: the WebAssembly kernel (kernels/assembly/optim.ts) mirrors it, and the statistics

@@ -168,6 +168,6 @@ test('any set of optimizers and ablations compares on the same seeds and data, e
   assert.deepEqual(['optimizer', 'nesterov', 'biasCorrection', 'momentum'].map((k) => byName['sgd-nesterov'][k]), ['sgd', true, true, 0.9]);
   assert.deepEqual(['optimizer', 'momentum', 'alpha'].map((k) => byName.rmsprop[k]), ['rmsprop', 0, 0.99]);
   for (const c of configs) assert.deepEqual([c.seed, c.data], [3, 'sample']);
-  // Bias correction changes the first steps (they are 3x smaller without it): the two Adam runs differ.
+  // Bias correction changes the first steps (they are 3x larger without it): the two Adam runs differ.
   assert.notEqual(results.find((l) => l.optimizer === 'adam')!.trainLoss, results.find((l) => l.optimizer === 'adam-no-bias-correction')!.trainLoss);
 });

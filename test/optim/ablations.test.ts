@@ -41,7 +41,7 @@ test('Adam without bias correction steps lr · m / (√v + ε) with the raw mome
   ), { seed: 14, numRuns: 200 });
 });
 
-test('without bias correction Adam\'s first step is (1 − β1)/√(1 − β2) of the corrected one (3.16x smaller at the defaults)', () => {
+test('without bias correction Adam\'s first step is (1 − β1)/√(1 − β2) of the corrected one (3.16x larger at the defaults)', () => {
   const g = Float64Array.of(0.3, -2e-3, 5);
   const step = (biasCorrection: boolean) => {
     const theta = new Float64Array(3);
