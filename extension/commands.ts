@@ -4,7 +4,7 @@ import { fork } from 'node:child_process';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
-import { LIVE_STATES, MAX_COMPARE_SEEDS, OPTIMIZERS, type OptimizerName, type RunSummary, type StartConfig } from '../sidecar/protocol';
+import { COMPARED_OPTIMIZERS, LIVE_STATES, MAX_COMPARE_SEEDS, type ComparedOptimizer, type RunSummary, type StartConfig } from '../sidecar/protocol';
 import { RunStore } from '../sidecar/store/runs';
 import { type Controller } from './controller';
 import { runCsv } from './csv';
@@ -88,11 +88,11 @@ export function compareOverSeeds(c: Controller): Promise<void> {
     });
     if (count === undefined) return;
     const picked = await vscode.window.showQuickPick(
-      OPTIMIZERS.map((name) => ({ label: name, picked: name === 'adam' || name === 'sgd', name })),
+      COMPARED_OPTIMIZERS.map((name) => ({ label: name, picked: name === 'adam' || name === 'sgd', name })),
       { title: 'Compare over seeds (2 of 2): optimizers; the first two are compared seed by seed', canPickMany: true },
     );
     if (!picked?.length) return;
-    const optimizers: OptimizerName[] = picked.map((p) => p.name);
+    const optimizers: ComparedOptimizer[] = picked.map((p) => p.name);
     const seeds = Array.from({ length: Number(count) }, (_, i) => i + 1);
     // The settings' experiment (data, length, batch, hyperparameters) for every run; optimizer and seed vary,
     // and each run gets one worker so that runs go side by side.

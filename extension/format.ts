@@ -12,7 +12,7 @@ export interface FollowedRun {
   eval?: EvalMessage;
 }
 
-const OPTIMIZER_LABELS: Record<OptimizerName, string> = { adam: 'Adam', adamw: 'AdamW', amsgrad: 'AMSGrad', sgd: 'SGD' };
+const OPTIMIZER_LABELS: Record<OptimizerName, string> = { adam: 'Adam', adamw: 'AdamW', amsgrad: 'AMSGrad', sgd: 'SGD', rmsprop: 'RMSprop' };
 
 export const optimizerLabel = (name: OptimizerName): string => OPTIMIZER_LABELS[name];
 

@@ -118,7 +118,9 @@ function readRuns(runsDir: string): RunSummary[] {
 
 function configLine(r: RunSummary): string {
   const c = r.config;
-  const adam = c.optimizer === 'sgd' ? `momentum ${c.momentum}` : `β1 ${c.beta1} · β2 ${c.beta2} · ε ${c.epsilon}`;
+  const adam = c.optimizer === 'sgd' ? `momentum ${c.momentum}${c.nesterov ? ' (Nesterov)' : ''}`
+    : c.optimizer === 'rmsprop' ? `α ${c.alpha} · momentum ${c.momentum} · ε ${c.epsilon}`
+    : `β1 ${c.beta1} · β2 ${c.beta2} · ε ${c.epsilon}${c.biasCorrection ? '' : ' · no bias correction'}`;
   return `${c.epochs} epochs · ${adam} · weight decay ${c.weightDecay} · data ${c.data === undefined ? 'CIFAR-10' : escapeMarkdown(c.data)}`;
 }
 

@@ -6,15 +6,15 @@
 // line and the sidecar.
 import { availableParallelism } from 'node:os';
 import { newRunId } from './store/paths';
-import type { OptimizerName, RunGroup } from './protocol';
+import type { ComparedOptimizer, RunGroup } from './protocol';
 
 export interface ComparisonJob {
-  optimizer: OptimizerName;
+  optimizer: ComparedOptimizer;
   seed: number;
 }
 
 /** Seed by seed, each seed's optimizers side by side, so that paired results arrive together. */
-export function comparisonJobs(optimizers: readonly OptimizerName[], seeds: readonly number[]): ComparisonJob[] {
+export function comparisonJobs(optimizers: readonly ComparedOptimizer[], seeds: readonly number[]): ComparisonJob[] {
   return seeds.flatMap((seed) => optimizers.map((optimizer) => ({ optimizer, seed })));
 }
 
@@ -24,7 +24,7 @@ export function concurrentRuns(workersPerRun: number, cores = availableParalleli
 }
 
 /** A new group for the runs folder; its id sorts by creation time like a run id. */
-export function newGroup(optimizers: readonly OptimizerName[], seeds: readonly number[]): RunGroup {
+export function newGroup(optimizers: readonly ComparedOptimizer[], seeds: readonly number[]): RunGroup {
   return { id: `compare-${newRunId()}`, optimizers: [...optimizers], seeds: [...seeds] };
 }
 

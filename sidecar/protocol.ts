@@ -9,7 +9,9 @@ export const PROTOCOL_VERSION = 1;
 // Hyperparameters and run configuration: one name per hyperparameter on the wire, in settings and in code.
 
 import { OPTIMIZERS, type OptimizerName } from './optim/hyperparameters';
-export { OPTIMIZERS, type OptimizerName };
+import { AUGMENTATIONS, type AugmentationName } from './data/augment';
+import { COMPARED_OPTIMIZERS, type ComparedOptimizer } from './optim/variants';
+export { OPTIMIZERS, type OptimizerName, AUGMENTATIONS, type AugmentationName, COMPARED_OPTIMIZERS, type ComparedOptimizer };
 
 const finite = () => z.number({ error: (i) => (i.input === undefined ? 'is required' : `must be a finite number, got ${show(i.input)}`) });
 const int = () => z.number({ error: (i) => `must be an integer, got ${show(i.input)}` }).int({ error: (i) => `must be an integer, got ${show(i.input)}` });
@@ -36,14 +38,19 @@ export const hyperparameterSchemas = {
   epsilon: finite().refine((x) => x > 0, { error: (i) => `must be > 0, got ${show(i.input)}` }),
   weightDecay: finite().refine((x) => x >= 0, { error: (i) => `must be >= 0, got ${show(i.input)}` }),
   momentum: inRange(0, 1, true),
+  alpha: inRange(0, 1, true),
   batchSize: int().refine((x) => x >= 1 && x <= 1024, { error: (i) => `must be an integer in 1..1024, got ${show(i.input)}` }),
 };
-export const LIVE_HYPERPARAMETERS = ['learningRate', 'beta1', 'beta2', 'epsilon', 'weightDecay', 'momentum', 'batchSize'] as const;
+export const LIVE_HYPERPARAMETERS = ['learningRate', 'beta1', 'beta2', 'epsilon', 'weightDecay', 'momentum', 'alpha', 'batchSize'] as const;
 export type LiveHyperparameter = (typeof LIVE_HYPERPARAMETERS)[number];
 
 export const configFieldSchemas = {
   ...hyperparameterSchemas,
   optimizer: z.enum(OPTIMIZERS, { error: (i) => `must be one of ${OPTIMIZERS.join(', ')}, got ${show(i.input)}` }),
+  // The variants that define an optimizer (issue 14's ablations) and the data augmentation: fixed for a run.
+  biasCorrection: z.boolean({ error: (i) => `must be true or false, got ${show(i.input)}` }),
+  nesterov: z.boolean({ error: (i) => `must be true or false, got ${show(i.input)}` }),
+  augment: z.enum(AUGMENTATIONS, { error: (i) => `must be one of ${AUGMENTATIONS.join(', ')}, got ${show(i.input)}` }),
   epochs: int().refine((x) => x >= 1 && x <= 10000, { error: (i) => `must be an integer in 1..10000, got ${show(i.input)}` }),
   workers: int().refine((x) => x >= 1 && x <= 64, { error: (i) => `must be an integer in 1..64, got ${show(i.input)}` }),
   seed: int().refine((x) => x >= 0 && x <= 0xffffffff, { error: (i) => `must be an integer in 0..4294967295, got ${show(i.input)}` }),
@@ -60,6 +67,7 @@ export const liveHyperparametersSchema = z.strictObject({
   epsilon: hyperparameterSchemas.epsilon.optional(),
   weightDecay: hyperparameterSchemas.weightDecay.optional(),
   momentum: hyperparameterSchemas.momentum.optional(),
+  alpha: hyperparameterSchemas.alpha.optional(),
   batchSize: hyperparameterSchemas.batchSize.optional(),
 });
 export type LiveHyperparameters = z.infer<typeof liveHyperparametersSchema>;
@@ -73,6 +81,10 @@ export const startConfigSchema = z.strictObject({
   epsilon: configFieldSchemas.epsilon.optional(),
   weightDecay: configFieldSchemas.weightDecay.optional(),
   momentum: configFieldSchemas.momentum.optional(),
+  alpha: configFieldSchemas.alpha.optional(),
+  biasCorrection: configFieldSchemas.biasCorrection.optional(),
+  nesterov: configFieldSchemas.nesterov.optional(),
+  augment: configFieldSchemas.augment.optional(),
   batchSize: configFieldSchemas.batchSize.optional(),
   epochs: configFieldSchemas.epochs.optional(),
   workers: configFieldSchemas.workers.optional(),
@@ -84,11 +96,20 @@ export const startConfigSchema = z.strictObject({
 });
 export type StartConfig = z.infer<typeof startConfigSchema>;
 
-/** A fully resolved run configuration (every field present but the dataset). */
-export const runConfigSchema = startConfigSchema.required().extend({ data: configFieldSchemas.data.optional() });
+/** A fully resolved run configuration (every field present but the dataset). Runs recorded before issue 14's fields
+ *  existed read with the values they trained with. */
+export const runConfigSchema = startConfigSchema.required().extend({
+  data: configFieldSchemas.data.optional(),
+  alpha: configFieldSchemas.alpha.default(0.99),
+  biasCorrection: configFieldSchemas.biasCorrection.default(true),
+  nesterov: configFieldSchemas.nesterov.default(false),
+  augment: configFieldSchemas.augment.default('none'),
+});
 export type RunConfig = z.infer<typeof runConfigSchema>;
 
-/** PyTorch's defaults (Adam lr 1e-3, betas 0.9/0.999, eps 1e-8; AdamW's weight decay 0.01; the seed's SGD momentum 0.9). */
+/** PyTorch's defaults (Adam lr 1e-3, betas 0.9/0.999, eps 1e-8; AdamW's weight decay 0.01; the seed's SGD momentum 0.9;
+ *  RMSprop's alpha 0.99 and momentum 0), but one learning rate, 1e-3, for every optimizer, so that a comparison
+ *  compares optimizers and not learning rates (PyTorch's RMSprop default is 1e-2). */
 export function resolveConfig(partial: StartConfig, defaultWorkers: number): RunConfig {
   const optimizer = partial.optimizer ?? 'adam';
   return {
@@ -98,7 +119,11 @@ export function resolveConfig(partial: StartConfig, defaultWorkers: number): Run
     beta2: partial.beta2 ?? 0.999,
     epsilon: partial.epsilon ?? 1e-8,
     weightDecay: partial.weightDecay ?? (optimizer === 'adamw' ? 0.01 : 0),
-    momentum: partial.momentum ?? 0.9,
+    momentum: partial.momentum ?? (optimizer === 'rmsprop' ? 0 : 0.9),
+    alpha: partial.alpha ?? 0.99,
+    biasCorrection: partial.biasCorrection ?? true,
+    nesterov: partial.nesterov ?? false,
+    augment: partial.augment ?? 'none',
     batchSize: partial.batchSize ?? 4,
     epochs: partial.epochs ?? 2,
     workers: partial.workers ?? defaultWorkers,
@@ -139,10 +164,11 @@ export const MAX_COMPARE_SEEDS = 1000;
 /** A comparison over seeds (`adam-trainer compare`): each of its runs records the group it belongs to. */
 export const runGroupSchema = z.strictObject({
   id: runId,
+  // An optimizer with its variant (optim/variants.ts): `adam`, `sgd-nesterov`, `adam-no-bias-correction`, ...
   optimizers: z
-    .array(configFieldSchemas.optimizer)
+    .array(z.enum(COMPARED_OPTIMIZERS, { error: (i) => `must be one of ${COMPARED_OPTIMIZERS.join(', ')}, got ${show(i.input)}` }))
     .min(1, 'must name at least one optimizer')
-    .max(OPTIMIZERS.length)
+    .max(COMPARED_OPTIMIZERS.length)
     .refine((list) => new Set(list).size === list.length, 'must not name an optimizer twice'),
   seeds: z
     .array(configFieldSchemas.seed)

@@ -7,6 +7,10 @@ import { LIVE_HYPERPARAMETERS, type LiveHyperparameters, type RunConfig, type St
 import type { RunRecord } from './store/runs';
 import type { TrainingState } from './store/state';
 
+/** Configuration fields a resumed run keeps: what it is (the optimizer and its variant, the data it draws). */
+export const KEPT = ['seed', 'optimizer', 'biasCorrection', 'nesterov', 'augment'] as const;
+export type KeptField = (typeof KEPT)[number];
+
 /** Configuration fields that say where and how to run, which a resume may change. */
 export const WHERE_AND_HOW = ['data', 'epochs', 'maxSteps', 'workers', 'logEvery', 'checkpointEvery'] as const;
 
@@ -15,9 +19,9 @@ export const WHERE_AND_HOW = ['data', 'epochs', 'maxSteps', 'workers', 'logEvery
  * `name` says how the caller's user wrote a field (the command line's `--seed`), `code` what a refusal is.
  */
 export function resumedConfig(
-  state: TrainingState, start: StartConfig, name: (field: 'seed' | 'optimizer') => string = (f) => f, code: ErrorCode = 'bad_config',
+  state: TrainingState, start: StartConfig, name: (field: KeptField) => string = (f) => f, code: ErrorCode = 'bad_config',
 ): { config: RunConfig; edits: LiveHyperparameters } {
-  for (const field of ['seed', 'optimizer'] as const) {
+  for (const field of KEPT) {
     if (start[field] !== undefined && start[field] !== state.config[field]) {
       throw new UserError(code, `${name(field)} ${start[field]} differs from the checkpoint's ${field} ${state.config[field]}; a resumed run keeps its ${field} (fork it, or start a new run)`, field);
     }

@@ -13,7 +13,7 @@ import {
   isEnded,
   type ClientMessage,
   type LiveHyperparameters,
-  type OptimizerName,
+  type ComparedOptimizer,
   type RunConfig,
   type RunGroup,
   type RunSummary,
@@ -21,6 +21,7 @@ import {
   type StartConfig,
   resolveConfig,
 } from './protocol';
+import { variantFields } from './optim/variants';
 import { defaultWorkers } from './session';
 import { newestCheckpointInAsync, readCheckpointAsync } from './store/checkpoint';
 import { newRunId, resolveUserPath } from './store/paths';
@@ -209,14 +210,14 @@ export class RunManager implements MessageHandler {
    * `started` (with the group, subscribing it) as each run starts; everyone sees the group in the run list.
    * A run that pauses on a NaN loss is stopped (nobody waits on a group's run); a shutdown starts no more.
    */
-  compare(optimizers: OptimizerName[], seeds: number[], config: StartConfig, opts: { client?: Client; requestId?: string | number } = {}): RunGroup {
+  compare(optimizers: ComparedOptimizer[], seeds: number[], config: StartConfig, opts: { client?: Client; requestId?: string | number } = {}): RunGroup {
     if (config.data !== undefined && config.data !== 'sample') config = { ...config, data: wirePath(config.data, 'data') };
     const workers = config.workers ?? 1;
     const group = newGroup(optimizers, seeds);
     opts.client?.send({ type: 'comparing', group, ...(opts.requestId !== undefined ? { requestId: opts.requestId } : {}) });
     const jobs = comparisonJobs(optimizers, seeds);
     void runJobs(jobs, concurrentRuns(workers), (job) => {
-      const runConfig = resolveConfig({ ...config, workers, optimizer: job.optimizer, seed: job.seed }, workers);
+      const runConfig = resolveConfig({ ...config, workers, ...variantFields(job.optimizer), seed: job.seed }, workers);
       let run: Run;
       try {
         run = this.launch({ runId: newRunId(), config: runConfig, fresh: true, group }, { client: opts.client });

@@ -9,6 +9,7 @@ import { datasetPool, type DatasetLease } from './data/pool';
 import { compileKernels, instantiateKernels, relaxedSimdSupported } from './kernels/loader';
 import { initParameters } from './nn/init';
 import { CLASS_NAMES, NUM_CLASSES } from './nn/spec';
+import { variantError } from './optim/hyperparameters';
 import { optimizerStats } from './optim/stats';
 import { stepHistograms, type StepCounts } from './optim/stepHistogram';
 import { WasmStepHistograms } from './kernels/stepHistograms';
@@ -17,6 +18,7 @@ import { ParallelEngine, type ChunkResult, type EngineOptions } from './parallel
 import { MAX_CHUNK_STEPS } from './parallel/layout';
 import { LIVE_HYPERPARAMETERS, type LiveHyperparameters, type OptimizerStats, type RunConfig } from './protocol';
 import { Rng } from './rng';
+import { drawAugmentation } from './data/augment';
 import type { TrainingState } from './store/state';
 
 export type EngineKind = 'wasm' | 'reference';
@@ -70,6 +72,8 @@ export class TrainingSession {
   epoch: number;
   cursor: number;
   private rng: Rng;
+  /** flip-crop: the seed of this epoch's augmentation codes (data/augment.ts), drawn from rng after the permutation. */
+  private augmentSeed: number | undefined;
   readonly datasetSource: string;
   readonly datasetId: string;
 
@@ -97,6 +101,11 @@ export class TrainingSession {
       engine.vMax.set(resume.vMax);
       engine.permutation.set(resume.permutation);
       this.rng = Rng.fromState(resume.rng);
+      if (config.augment !== 'none') {
+        if (resume.augmentSeed === undefined) throw new UserError('bad_checkpoint', `the checkpoint holds no augmentation seed for augment ${config.augment}`);
+        this.augmentSeed = resume.augmentSeed;
+        drawAugmentation(this.augmentSeed, engine.augmentCodes);
+      }
       this.step = resume.step;
       this.epoch = resume.epoch;
       this.cursor = resume.cursor;
@@ -105,6 +114,7 @@ export class TrainingSession {
       initParameters(engine.params, config.seed);
       this.rng = new Rng(config.seed);
       this.rng.permutation(engine.permutation);
+      this.drawAugmentation();
       this.step = 0;
       this.epoch = 0;
       this.cursor = 0;
@@ -113,6 +123,8 @@ export class TrainingSession {
 
   static async create(opts: SessionOptions): Promise<TrainingSession> {
     const { config } = opts;
+    const variant = variantError(config);
+    if (variant) throw new UserError('bad_config', variant);
     const engineKind = opts.engine ?? 'wasm';
     const module = kernelModule(engineKind);
     const lease = await acquireDataset(opts);
@@ -136,6 +148,7 @@ export class TrainingSession {
         batchSize: config.batchSize,
         hyper: config,
         ...opts.threads,
+        augment: config.augment !== 'none',
       });
       const session = new TrainingSession(engine, dataset, arena, { lease, scope }, config, opts.resume);
       session.wasmStepHistograms = kernels ? new WasmStepHistograms(kernels, scope) : null;
@@ -179,6 +192,14 @@ export class TrainingSession {
     this.epoch++;
     this.cursor = 0;
     this.rng.permutation(this.engine.permutation);
+    this.drawAugmentation();
+  }
+
+  // After the permutation, from the same generator: a run without augmentation draws exactly what it drew before.
+  private drawAugmentation(): void {
+    if (this.config.augment === 'none') return;
+    this.augmentSeed = this.rng.nextU32();
+    drawAugmentation(this.augmentSeed, this.engine.augmentCodes);
   }
 
   /**
@@ -187,6 +208,8 @@ export class TrainingSession {
    */
   update(changes: LiveHyperparameters): Record<string, { from: number; to: number }> {
     const changed: Record<string, { from: number; to: number }> = {};
+    const variant = variantError({ ...this.config, ...changes });
+    if (variant) throw new UserError('bad_config', variant);
     for (const key of LIVE_HYPERPARAMETERS) {
       const to = changes[key];
       if (to === undefined || to === this.config[key]) continue;
@@ -274,6 +297,7 @@ export class TrainingSession {
       lossSum,
       lossCount,
       datasetId: this.datasetId,
+      ...(this.augmentSeed !== undefined ? { augmentSeed: this.augmentSeed } : {}),
       ...extra,
     };
   }

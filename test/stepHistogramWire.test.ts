@@ -20,7 +20,7 @@ function column(step: number, seed = step): StepHistogramMessage {
     s.m[i] = rng.uniform(-1e-3, 1e-3);
     s.v[i] = s.m[i] * s.m[i] * rng.uniform(0.5, 50);
   }
-  const counts = stepHistograms(s, step, { optimizer: 'adam', learningRate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0, momentum: 0.9 });
+  const counts = stepHistograms(s, step, { optimizer: 'adam', learningRate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0, momentum: 0.9, alpha: 0.99, biasCorrection: true, nesterov: false });
   return stepHistogramMessage('run-1', step, counts!);
 }
 

@@ -1,7 +1,7 @@
 // The dashboard's controller: turns protocol messages into run data and view updates, and user actions
 // into protocol messages. Data is updated on every message; the page is drawn at the pace drawScheduler.ts sets
 // (within a share of one core, never while hidden), and a chart scrolled out of view is not drawn at all.
-import type { ClientMessage, LiveHyperparameters, OptimizerName, RunSummary, ServerMessage, StartConfig } from '../sidecar/protocol';
+import type { ClientMessage, ComparedOptimizer, LiveHyperparameters, RunSummary, ServerMessage, StartConfig } from '../sidecar/protocol';
 import { isEnded } from '../sidecar/protocol';
 import { applyTheme, readTheme } from './chartKit';
 import type { ShownRun } from './charts';
@@ -303,7 +303,7 @@ export class Dashboard {
     for (const runId of change.unsubscribe) if (!shown.has(runId)) this.send({ type: 'unsubscribe', runId });
   }
 
-  private startComparison(optimizers: OptimizerName[], seedCount: number): void {
+  private startComparison(optimizers: ComparedOptimizer[], seedCount: number): void {
     const base = this.form.newRunConfig();
     if (!base) {
       this.header.notice('Fix the hyperparameter form before starting a comparison.', 'error');

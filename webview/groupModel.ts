@@ -1,14 +1,15 @@
 // What the dashboard knows about comparisons over seeds: the groups in the run list, the one open, and the
 // runs of that group (subscribed, each as a RunData), from which the group view is drawn. No DOM here, so
 // it is tested without a browser. The statistics are stats.ts's, the same the command line prints.
-import type { OptimizerName, RunGroup, RunState, RunSummary, ServerMessage } from '../sidecar/protocol';
+import type { ComparedOptimizer, RunGroup, RunState, RunSummary, ServerMessage } from '../sidecar/protocol';
+import { variantName } from '../sidecar/optim/variants';
 import { compareResults, type ComparisonSummary, type SeedResult } from '../sidecar/stats';
 import { groupCurve, stepGrid, type BandKind, type GroupCurve } from './groupSeries';
 import { RunData } from './runData';
 
 export interface GroupMember {
   runId: string;
-  optimizer: OptimizerName;
+  optimizer: ComparedOptimizer;
   seed: number;
   state: RunState;
   /** The final test accuracy, once the run is done. */
@@ -18,7 +19,7 @@ export interface GroupMember {
 export interface GroupSnapshot {
   group: RunGroup;
   members: GroupMember[];
-  curves: Array<{ optimizer: OptimizerName; runs: number; curve: GroupCurve }>;
+  curves: Array<{ optimizer: ComparedOptimizer; runs: number; curve: GroupCurve }>;
   results: SeedResult[];
   summary: ComparisonSummary;
 }
@@ -126,14 +127,14 @@ export class GroupModel {
       const run = this.data.get(runId);
       const state = run?.state ?? s.state;
       const testAccuracy = state === 'done' ? (run?.latestEval?.testAccuracy ?? s.testAccuracy) : undefined;
-      members.push({ runId, optimizer: s.config.optimizer, seed: s.config.seed, state, ...(testAccuracy !== undefined ? { testAccuracy } : {}) });
+      members.push({ runId, optimizer: variantName(s.config), seed: s.config.seed, state, ...(testAccuracy !== undefined ? { testAccuracy } : {}) });
     }
     members.sort((a, b) => a.seed - b.seed || group.optimizers.indexOf(a.optimizer) - group.optimizers.indexOf(b.optimizer));
     const results: SeedResult[] = members
       .filter((m) => m.testAccuracy !== undefined)
       .map((m) => ({ optimizer: m.optimizer, seed: m.seed, testAccuracy: m.testAccuracy! }));
     // Each run's loss smoothed as the dashboard smooths a single run's, then averaged over the seeds.
-    const lossOf = (o: OptimizerName) => members.filter((m) => m.optimizer === o).map((m) => this.data.get(m.runId)?.loss.smoothed ?? []).filter((s) => s.length > 0);
+    const lossOf = (o: ComparedOptimizer) => members.filter((m) => m.optimizer === o).map((m) => this.data.get(m.runId)?.loss.smoothed ?? []).filter((s) => s.length > 0);
     const grid = stepGrid(group.optimizers.flatMap((o) => lossOf(o)));
     const curves = group.optimizers.map((optimizer) => {
       const series = lossOf(optimizer);

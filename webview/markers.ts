@@ -16,6 +16,7 @@ export const SHORT_NAMES: Record<string, string> = {
   epsilon: 'ε',
   weightDecay: 'wd',
   momentum: 'momentum',
+  alpha: 'α',
   batchSize: 'batch',
 };
 

@@ -48,7 +48,8 @@ def optimizer_of(ref, params):
     o = ref.get("optimizer") or {"name": "adam", "learningRate": ref["adam"]["lr"], "beta1": ref["adam"]["beta1"],
                                  "beta2": ref["adam"]["beta2"], "epsilon": ref["adam"]["eps"], "weightDecay": 0}
     name, lr, wd = o["name"], o["learningRate"], o.get("weightDecay", 0)
-    if name == "sgd": return torch.optim.SGD(params, lr=lr, momentum=o.get("momentum", 0), weight_decay=wd), lr
+    if name == "sgd": return torch.optim.SGD(params, lr=lr, momentum=o.get("momentum", 0), weight_decay=wd, nesterov=o.get("nesterov", False)), lr
+    if name == "rmsprop": return torch.optim.RMSprop(params, lr=lr, alpha=o.get("alpha", 0.99), eps=o["epsilon"], weight_decay=wd, momentum=o.get("momentum", 0)), lr
     betas, eps = (o["beta1"], o["beta2"]), o["epsilon"]
     if name == "adamw": return torch.optim.AdamW(params, lr=lr, betas=betas, eps=eps, weight_decay=wd), lr
     return torch.optim.Adam(params, lr=lr, betas=betas, eps=eps, weight_decay=wd, amsgrad=name == "amsgrad"), lr

@@ -9,6 +9,8 @@ import { compileKernels, instantiateKernels, relaxedSimdSupported } from '../ker
 import { ReferenceNet } from '../nn/net';
 import { IMAGE_BYTES, NUM_CLASSES, PARAMETERS, PARAMETER_COUNT } from '../nn/spec';
 import { adamStep } from '../optim/adam';
+import { variantError } from '../optim/hyperparameters';
+import { rmspropStep } from '../optim/rmsprop';
 import { sgdStep } from '../optim/sgd';
 import { SharedArena } from '../parallel/arena';
 import { configFieldSchemas, fieldError, resolveConfig, type RunConfig } from '../protocol';
@@ -22,7 +24,7 @@ type Tensor = { shape: number[]; data: number[] } | number[];
  *  (test/reference/make_reference.py): PyTorch's own state before a few steps, float32 arrays as base64. */
 interface Reference {
   adam?: { lr: number; beta1: number; beta2: number; eps: number };
-  optimizer?: { name: string; learningRate: number; weightDecay?: number; beta1?: number; beta2?: number; epsilon?: number; momentum?: number; nesterov?: boolean };
+  optimizer?: { name: string; learningRate: number; weightDecay?: number; beta1?: number; beta2?: number; epsilon?: number; momentum?: number; nesterov?: boolean; alpha?: number };
   batch_size: number;
   init_params: Record<string, Tensor>;
   first_batch: { images_u8: number[]; labels: number[]; logits: number[]; loss: number; grads: Record<string, Tensor> };
@@ -118,18 +120,19 @@ function firstBatchKernels(ref: Reference, engine: EngineKind): { logits: Float3
 }
 
 /** The optimizer and its hyperparameters, from either form of the file, checked as the wire checks them. */
-export function optimizerOf(ref: Reference): Pick<RunConfig, 'optimizer' | 'learningRate' | 'beta1' | 'beta2' | 'epsilon' | 'weightDecay' | 'momentum'> {
+export function optimizerOf(ref: Reference): Pick<RunConfig, 'optimizer' | 'learningRate' | 'beta1' | 'beta2' | 'epsilon' | 'weightDecay' | 'momentum' | 'alpha' | 'nesterov' | 'biasCorrection'> {
   const o = ref.optimizer ?? (ref.adam ? { name: 'adam', learningRate: ref.adam.lr, beta1: ref.adam.beta1, beta2: ref.adam.beta2, epsilon: ref.adam.eps, weightDecay: 0 } : undefined);
   if (!o) throw new UserError('bad_config', 'the reference names no optimizer: it has neither "optimizer" nor "adam"');
-  if (o.nesterov) throw new UserError('bad_config', 'the reference uses SGD with Nesterov momentum, which this engine does not implement');
   const h = {
     optimizer: o.name, learningRate: o.learningRate, beta1: o.beta1 ?? 0.9, beta2: o.beta2 ?? 0.999, epsilon: o.epsilon ?? 1e-8,
-    weightDecay: o.weightDecay ?? 0, momentum: o.momentum ?? 0,
+    weightDecay: o.weightDecay ?? 0, momentum: o.momentum ?? 0, alpha: o.alpha ?? 0.99, nesterov: o.nesterov ?? false, biasCorrection: true,
   };
   for (const [field, value] of Object.entries(h)) {
     const problem = fieldError(field as keyof typeof configFieldSchemas, value);
     if (problem) throw new UserError('bad_config', `the reference's optimizer: ${problem}`);
   }
+  const variant = variantError(h as ReturnType<typeof optimizerOf>);
+  if (variant) throw new UserError('bad_config', `the reference's optimizer: ${variant}`);
   return h as ReturnType<typeof optimizerOf>;
 }
 
@@ -231,11 +234,11 @@ function optimizerOnly(ref: Reference): CheckResult | null {
   const vMax = new Float64Array(theta.length);
   const got: number[] = [];
   const expected: number[] = [];
-  const adam = { ...o, decoupledWeightDecay: o.optimizer === 'adamw', amsgrad: o.optimizer === 'amsgrad' };
   for (let t = 0; t < a.grads.length; t++) {
     const g = Float64Array.from(a.grads[t]);
     if (o.optimizer === 'sgd') sgdStep(theta, g, m, t === 0, o);
-    else adamStep(theta, g, m, v, vMax, t + 1, adam, 0, theta.length, false);
+    else if (o.optimizer === 'rmsprop') rmspropStep(theta, g, m, v, o, 0, theta.length, false);
+    else adamStep(theta, g, m, v, vMax, t + 1, o, 0, theta.length, false);
     got.push(...theta);
     expected.push(...a.trajectory[t]);
   }

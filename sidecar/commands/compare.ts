@@ -5,7 +5,8 @@
 // The runs land in the runs folder like any other, each recording its group.
 import { UserError } from '../errors';
 import { comparisonJobs, concurrentRuns, newGroup, runJobs, type ComparisonJob } from '../comparison';
-import { MAX_COMPARE_SEEDS, OPTIMIZERS, fieldError, resolveConfig, type OptimizerName, type RunGroup, type StartConfig } from '../protocol';
+import { COMPARED_OPTIMIZERS, MAX_COMPARE_SEEDS, fieldError, resolveConfig, type ComparedOptimizer, type RunGroup, type StartConfig } from '../protocol';
+import { isComparedOptimizer, variantFields } from '../optim/variants';
 import { compareResults, type ComparisonSummary } from '../stats';
 import { adamTrainerHome, newRunId, resolveUserPath } from '../store/paths';
 import { cleanAbandonedWrites } from '../store/checkpoint';
@@ -19,7 +20,8 @@ const HELP = `usage: adam-trainer compare [--optimizers adam,sgd] [--seeds 1-10]
 Trains the seed's experiment once for every (optimizer, seed) pair, as many runs at a time as the cores allow
 (one worker thread each), and says whether the first optimizer beats the second: per optimizer the mean test
 accuracy, its standard deviation and 95% confidence interval, and the difference paired by seed.
-  --optimizers A,B     ${OPTIMIZERS.join(' | ')}, comma-separated      (default adam,sgd)
+  --optimizers A,B     comma-separated, each one of (default adam,sgd)
+                       ${COMPARED_OPTIMIZERS.join(' | ')}
   --seeds LIST         a range 1-10, a list 1,2,5, or one seed 3              (default 1-10)
   --epochs N           (default 2)        --batch-size N   1..1024 (default 4)
   --max-steps N        stop each run after N steps (default: no limit)
@@ -63,21 +65,21 @@ export function parseSeeds(text: string): number[] {
   return seeds;
 }
 
-/** `adam,sgd`: known optimizers, each once. */
-export function parseOptimizers(text: string): OptimizerName[] {
+/** `adam,sgd,sgd-nesterov`: known optimizers and variants (optim/variants.ts), each once. */
+export function parseOptimizers(text: string): ComparedOptimizer[] {
   const names = text.split(',').map((s) => s.trim());
   for (const name of names) {
-    if (!(OPTIMIZERS as readonly string[]).includes(name)) {
-      throw new UserError('bad_usage', `--optimizers must be a comma-separated list of ${OPTIMIZERS.join(', ')}, got '${name}' in '${text}'`);
+    if (!isComparedOptimizer(name)) {
+      throw new UserError('bad_usage', `--optimizers must be a comma-separated list of ${COMPARED_OPTIMIZERS.join(', ')}, got '${name}' in '${text}'`);
     }
   }
   if (new Set(names).size !== names.length) throw new UserError('bad_usage', `--optimizers must not name an optimizer twice, got '${text}'`);
-  return names as OptimizerName[];
+  return names;
 }
 
 export interface ResultLine {
   type: 'result';
-  optimizer: OptimizerName;
+  optimizer: ComparedOptimizer;
   seed: number;
   testAccuracy: number;
   trainLoss: number;
@@ -126,7 +128,7 @@ export async function compareCommand(args: string[]): Promise<number> {
 
   const startJob = (job: ComparisonJob) => {
     const runId = newRunId();
-    const config = resolveConfig({ ...base, optimizer: job.optimizer, seed: job.seed }, base.workers!);
+    const config = resolveConfig({ ...base, ...variantFields(job.optimizer), seed: job.seed }, base.workers!);
     store.createRun(runId, config, undefined, group);
     const run = new Run({ runId, config, cacheDir, store, notice: (line) => { if (!datasetNoticed) notice(line); } });
     live.add(run);

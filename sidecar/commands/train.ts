@@ -1,6 +1,7 @@
 // adam-trainer train: the seed's experiment from the command line (DESIGN.md "Command line").
 // A readable progress line on a terminal; with --json, JSON lines only on stdout (notices on stderr).
 import { UserError } from '../errors';
+import { variantError } from '../optim/hyperparameters';
 import { configFieldSchemas, fieldError, resolveConfig, type LiveHyperparameters, type RunConfig, type StartConfig } from '../protocol';
 import { defaultWorkers } from '../session';
 import { cleanAbandonedWrites, readCheckpoint } from '../store/checkpoint';
@@ -10,18 +11,19 @@ import { Run, type RunSummaryDone } from '../trainer';
 import { checkCheckpointOfRun, resumedConfig } from '../resume';
 import { parseFlags, type FlagSpec } from './args';
 import { startDashboard, type Dashboard } from './dashboardHook';
+import { VARIANT_FLAGS, VARIANT_HELP, flagOf, variantConfig } from './variantFlags';
 
 export const TRAIN_HELP = `usage: adam-trainer train [flags]
 
   --data DIR             CIFAR-10 binary layout or image folder (train/<class>/*, test/<class>/*), or "sample";
                          default: the cached download (the built-in sample when offline)
-  --optimizer NAME       adam | adamw | amsgrad | sgd            (default adam)
+  --optimizer NAME       adam | adamw | amsgrad | sgd | rmsprop  (default adam)
   --lr X                 learning rate in (0, 1]                  (default 0.001)
   --beta1 X, --beta2 X   Adam's decay rates in [0, 1)             (default 0.9, 0.999)
   --eps X                Adam's epsilon > 0                       (default 1e-8)
   --weight-decay X       >= 0                                     (default 0; AdamW 0.01)
-  --momentum X           SGD momentum in [0, 1)                   (default 0.9)
-  --batch-size N         1..1024                                  (default 4)
+  --momentum X           SGD, RMSprop momentum in [0, 1)          (default 0.9; RMSprop 0)
+${VARIANT_HELP}  --batch-size N         1..1024                                  (default 4)
   --epochs N             (default 2)        --max-steps N   stop after N steps in all (default: no limit)
   --workers N            worker threads (default: the number of cores)
   --seed N               (default 0)        --log-every N   steps per progress line (default 100)
@@ -57,12 +59,13 @@ const FLAGS: Record<string, FlagSpec> = {
   dashboard: { kind: 'boolean' },
   json: { kind: 'boolean' },
   help: { kind: 'boolean' },
+  ...VARIANT_FLAGS,
   engine: { kind: 'string', check: (v) => (v === 'wasm' || v === 'reference' ? undefined : `engine must be wasm or reference, got '${v}'`) },
 };
 
 const HYPER_FLAGS: Array<[string, keyof LiveHyperparameters]> = [
   ['lr', 'learningRate'], ['beta1', 'beta1'], ['beta2', 'beta2'], ['eps', 'epsilon'],
-  ['weight-decay', 'weightDecay'], ['momentum', 'momentum'], ['batch-size', 'batchSize'],
+  ['weight-decay', 'weightDecay'], ['momentum', 'momentum'], ['alpha', 'alpha'], ['batch-size', 'batchSize'],
 ];
 
 export async function trainCommand(args: string[]): Promise<number> {
@@ -97,16 +100,18 @@ export async function trainCommand(args: string[]): Promise<number> {
   if (flags.resume !== undefined) {
     resumeFile = resolveUserPath(String(flags.resume), '--resume');
     resume = readCheckpoint(resumeFile);
-    const start: StartConfig = { ...place, ...edits };
+    const start: StartConfig = { ...place, ...edits, ...variantConfig(flags) };
     if (flags.optimizer !== undefined) start.optimizer = flags.optimizer as RunConfig['optimizer'];
     if (flags.seed !== undefined) start.seed = flags.seed as number;
-    ({ config, edits: resumeEdits } = resumedConfig(resume, start, (field) => `--${field}`, 'bad_usage'));
+    ({ config, edits: resumeEdits } = resumedConfig(resume, start, flagOf, 'bad_usage'));
     runId = resume.runId;
   } else {
-    const start: StartConfig = { ...place, ...edits };
+    const start: StartConfig = { ...place, ...edits, ...variantConfig(flags) };
     if (flags.optimizer !== undefined) start.optimizer = flags.optimizer as RunConfig['optimizer'];
     if (flags.seed !== undefined) start.seed = flags.seed as number;
     config = resolveConfig(start, defaultWorkers());
+    const variant = variantError(config);
+    if (variant) throw new UserError('bad_usage', variant.replace(/\b(nesterov|biasCorrection false|momentum)\b/g, (f) => f === 'biasCorrection false' ? '--no-bias-correction' : flagOf(f)));
     runId = newRunId();
   }
 

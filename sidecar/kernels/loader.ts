@@ -42,9 +42,14 @@ export interface KernelExports {
   adamStep(params: number, gradsBase: number, gradStrideBytes: number, numGradBuffers: number, m: number, v: number,
     vmax: number, start: number, end: number, lr: number, beta1: number, beta2: number, eps: number,
     weightDecay: number, biasCorrection1: number, biasCorrection2: number, flags: number): void;
-  /** PyTorch 1.13 SGD (dampening 0, no Nesterov) over [start, end); firstStep 1 initialises the momentum buffer. */
+  /** PyTorch 1.13 SGD (dampening 0) over [start, end); firstStep 1 initialises the momentum buffer; nesterov 1 is
+   *  PyTorch's nesterov=True. */
   sgdStep(params: number, gradsBase: number, gradStrideBytes: number, numGradBuffers: number, momentumBuf: number,
-    start: number, end: number, lr: number, momentum: number, weightDecay: number, firstStep: number): void;
+    start: number, end: number, lr: number, momentum: number, weightDecay: number, firstStep: number, nesterov: number): void;
+  /** PyTorch 1.13 RMSprop (centered=False) over [start, end); momentumBuf used only when momentum != 0. */
+  rmspropStep(params: number, gradsBase: number, gradStrideBytes: number, numGradBuffers: number, momentumBuf: number,
+    squareAverage: number, start: number, end: number, lr: number, alpha: number, eps: number, momentum: number,
+    weightDecay: number): void;
   /** The step histograms of parameter indices [start, end) in float32, added into two i32 count arrays (see
    *  kernels/assembly/stepHistogram.ts and kernels/stepHistograms.ts, which lays out its tables). */
   stepHistogram(params: number, m: number, v: number, start: number, end: number, lr: number, eps: number,

@@ -4,7 +4,7 @@
 // float64 JavaScript (the reference engine's path), but in float32 and about ten times faster; values within
 // float32 rounding of a bin edge may land on the other side of it (tested against the float64 definition).
 import { LAYER_NAMES, PARAMETERS } from '../nn/spec';
-import { biasCorrection, type OptimizerHyperparameters } from '../optim/hyperparameters';
+import { biasCorrectionsOf, type OptimizerHyperparameters } from '../optim/hyperparameters';
 import type { OptimizerState } from '../optim/stats';
 import { hasStepHistograms, type StepCounts } from '../optim/stepHistogram';
 import { binCount, binEdges, EFFECTIVE_STEP_BINS, UPDATE_RATIO_BINS, type LogBins } from '../optim/stepBins';
@@ -71,13 +71,14 @@ export class WasmStepHistograms {
     for (const a of [state.params, state.m, state.v, state.vMax]) if (a.buffer !== this.arena.memory.buffer && !(a.buffer instanceof SharedArrayBuffer)) throw new Error('the optimizer state is not in shared memory');
     const sgd = h.optimizer === 'sgd';
     const second = h.optimizer === 'amsgrad' ? state.vMax : state.v;
+    const { biasCorrection1, biasCorrection2 } = biasCorrectionsOf(h, step);
     const out: StepCounts = {};
     for (const c of this.counts) {
       c.effective.view.fill(0);
       c.ratio.view.fill(0);
       this.kernels.stepHistogram(
         state.params.byteOffset, state.m.byteOffset, second.byteOffset, c.start, c.end,
-        h.learningRate, h.epsilon, biasCorrection(h.beta1, step), Math.sqrt(biasCorrection(h.beta2, step)),
+        h.learningRate, h.epsilon, biasCorrection1, Math.sqrt(biasCorrection2),
         h.optimizer === 'adamw' ? h.learningRate * h.weightDecay : 0, sgd ? 1 : 0,
         this.effective.table, this.effective.edges, this.effective.edgeCount, c.effective.offset,
         this.ratio.table, this.ratio.edges, this.ratio.edgeCount, c.ratio.offset,

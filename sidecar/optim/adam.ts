@@ -4,13 +4,16 @@
 //   v <- beta2*v + (1-beta2)*g^2       second-moment estimate
 //   vMax <- max(vMax, v)               (AMSGrad only; v below means vMax then)
 //   p <- p - (lr / (1-beta1^t)) * m / (sqrt(v)/sqrt(1-beta2^t) + eps)
-// i.e. lr * m_hat / (sqrt(v_hat) + eps) with the bias corrections folded in as PyTorch does. Generic over
+// i.e. lr * m_hat / (sqrt(v_hat) + eps) with the bias corrections folded in as PyTorch does. With
+// h.biasCorrection false (the ablation: what ConvNetJS's Adam does) both corrections are 1: p <- p - lr * m / (sqrt(v) + eps),
+// whose first steps are about (1 - beta1) / sqrt(1 - beta2) = 3.2 times too large at the defaults (m/sqrt(v) starts at
+// 0.1 g / 0.032 |g|), the instability section 3 warns of when beta2 is close to 1. Generic over
 // Float32Array (training) and Float64Array (the reference's float64 optimizer check): the same code.
 // Hyperparameters are read at every call, so they can change between any two steps. This file is the one
 // statement of the rule: the WebAssembly kernel (kernels/assembly/optim.ts) mirrors it, and the statistics
 // the dashboard shows (optim/stats.ts) use adamUpdate below.
 import type { FloatArray } from '../floatArray';
-import { biasCorrection, type OptimizerHyperparameters } from './hyperparameters';
+import { biasCorrectionsOf, type OptimizerHyperparameters } from './hyperparameters';
 
 /** Below this, m and v are flushed to zero: subnormal floats are very slow and far below float32 tolerance. */
 export const FLUSH_BELOW = 1e-30;
@@ -30,8 +33,8 @@ export function adamStep<T extends FloatArray>(
   const { learningRate: lr, beta1, beta2, epsilon: eps, weightDecay: wd } = h;
   const decoupled = h.optimizer === 'adamw';
   const amsgrad = h.optimizer === 'amsgrad';
-  const biasCorrection1 = biasCorrection(beta1, step);
-  const sqrtBiasCorrection2 = Math.sqrt(biasCorrection(beta2, step));
+  const { biasCorrection1, biasCorrection2 } = biasCorrectionsOf(h, step);
+  const sqrtBiasCorrection2 = Math.sqrt(biasCorrection2);
   const decay = decoupled ? 1 - lr * wd : 1;
   const l2 = decoupled ? 0 : wd;
   // Training runs in float32 as PyTorch does: round where PyTorch's float32 ops would store a value.

@@ -5,7 +5,7 @@
 import { LAYER_NAMES, PARAMETERS } from '../nn/spec';
 import type { OptimizerStats } from '../protocol';
 import { adamUpdate } from './adam';
-import { biasCorrection, type OptimizerHyperparameters } from './hyperparameters';
+import { biasCorrectionsOf, type OptimizerHyperparameters } from './hyperparameters';
 
 export interface OptimizerState {
   params: Float32Array;
@@ -16,11 +16,11 @@ export interface OptimizerState {
 
 export function optimizerStats(state: OptimizerState, step: number, h: OptimizerHyperparameters): { updateRatio: Record<string, number>; optimizer: OptimizerStats } {
   const t = Math.max(1, step);
-  const biasCorrection1 = biasCorrection(h.beta1, t);
-  const biasCorrection2 = biasCorrection(h.beta2, t);
+  const { biasCorrection1, biasCorrection2 } = biasCorrectionsOf(h, t);
   const sqrtBiasCorrection2 = Math.sqrt(biasCorrection2);
   const { params, m, v, vMax } = state;
   const sgd = h.optimizer === 'sgd';
+  const rmsprop = h.optimizer === 'rmsprop';
   const secondMoment = h.optimizer === 'amsgrad' ? vMax : v;
   const layers: OptimizerStats['layers'] = {};
   const updateRatio: Record<string, number> = {};
@@ -30,8 +30,19 @@ export function optimizerStats(state: OptimizerState, step: number, h: Optimizer
       if (p.layer !== layer) continue;
       for (let i = p.offset; i < p.offset + p.size; i++) {
         let update: number;
-        if (sgd) {
+        if (sgd || (rmsprop && h.momentum !== 0)) {
+          // Exact for heavy-ball SGD and RMSprop with momentum; for Nesterov the step also holds this step's
+          // gradient, which no buffer keeps: lr * buf is its value for a steady gradient.
           update = h.learningRate * m[i];
+          if (rmsprop) {
+            sumMHat += m[i] * m[i];
+            sumVHat += v[i];
+          }
+        } else if (rmsprop) {
+          sumVHat += v[i];
+          // Without momentum RMSprop keeps no step: |g| / (sqrt(v) + eps) with |g| taken as its running RMS sqrt(v).
+          const root = Math.sqrt(v[i]);
+          update = root === 0 ? 0 : (h.learningRate * root) / (root + h.epsilon);
         } else {
           update = adamUpdate(m[i], secondMoment[i], h.learningRate, h.epsilon, biasCorrection1, sqrtBiasCorrection2);
           if (h.optimizer === 'adamw') update += h.learningRate * h.weightDecay * params[i];

@@ -10,7 +10,7 @@
 // so such a run has no step histograms at all.
 import { LAYER_NAMES, PARAMETERS } from '../nn/spec';
 import { adamUpdate } from './adam';
-import { biasCorrection, type OptimizerHyperparameters } from './hyperparameters';
+import { biasCorrectionsOf, type OptimizerHyperparameters } from './hyperparameters';
 import type { OptimizerState } from './stats';
 import { binCount, EFFECTIVE_STEP_BINS, LogBinner, UPDATE_RATIO_BINS } from './stepBins';
 
@@ -27,8 +27,9 @@ const ratioBins = new LogBinner(UPDATE_RATIO_BINS);
 const STATED: ReadonlySet<string> = new Set(['adam', 'adamw', 'amsgrad', 'sgd']);
 
 /** True when the optimizer's state holds what the histograms need (see the header). */
-export function hasStepHistograms(h: Pick<OptimizerHyperparameters, 'optimizer' | 'momentum'>): boolean {
-  return STATED.has(h.optimizer) && (h.optimizer !== 'sgd' || h.momentum !== 0);
+export function hasStepHistograms(h: Pick<OptimizerHyperparameters, 'optimizer' | 'momentum' | 'nesterov'>): boolean {
+  // Nesterov's step also holds this step's gradient, which no buffer keeps: not stated here either.
+  return STATED.has(h.optimizer) && (h.optimizer !== 'sgd' || h.momentum !== 0) && !h.nesterov;
 }
 
 /** The histograms after step `step` (t of the last update, >= 1), or null when there are none (see the header). */
@@ -40,8 +41,8 @@ export function stepHistograms(state: OptimizerState, step: number, h: Optimizer
   const second = h.optimizer === 'amsgrad' ? vMax : v;
   const lr = h.learningRate;
   const eps = h.epsilon;
-  const biasCorrection1 = biasCorrection(h.beta1, step);
-  const sqrtBiasCorrection2 = Math.sqrt(biasCorrection(h.beta2, step));
+  const { biasCorrection1, biasCorrection2 } = biasCorrectionsOf(h, step); // both 1 without bias correction (the ablation)
+  const sqrtBiasCorrection2 = Math.sqrt(biasCorrection2);
   const out: StepCounts = {};
   for (const layer of LAYER_NAMES) {
     out[layer] = sgd ? { updateRatio: new Int32Array(binCount(UPDATE_RATIO_BINS)) } : { effectiveStep: new Int32Array(binCount(EFFECTIVE_STEP_BINS)), updateRatio: new Int32Array(binCount(UPDATE_RATIO_BINS)) };

@@ -5,11 +5,12 @@ import { ADAM_FLAG_ADAMW, ADAM_FLAG_AMSGRAD, type KernelExports } from '../kerne
 import type { OptimizerHyperparameters } from '../optim/hyperparameters';
 import { ReferenceNet } from '../nn/net';
 import { adamStep } from '../optim/adam';
+import { rmspropStep } from '../optim/rmsprop';
 import { sgdStep } from '../optim/sgd';
 
 /** The values one step uses: the run's hyperparameters plus what the step number makes of them. */
 export interface StepHyper extends OptimizerHyperparameters {
-  biasCorrection1: number;
+  biasCorrection1: number; // 1 when h.biasCorrection is false
   biasCorrection2: number;
   step: number; // t, 1-based
 }
@@ -30,7 +31,9 @@ export function wasmBackend(k: KernelExports): Backend {
     evalShard: k.evalShard,
     optimizerSlice(h, params, grads, stride, numGrads, m, v, vMax, start, end) {
       if (h.optimizer === 'sgd') {
-        k.sgdStep(params, grads, stride, numGrads, m, start, end, h.learningRate, h.momentum, h.weightDecay, h.step === 1 ? 1 : 0);
+        k.sgdStep(params, grads, stride, numGrads, m, start, end, h.learningRate, h.momentum, h.weightDecay, h.step === 1 ? 1 : 0, h.nesterov ? 1 : 0);
+      } else if (h.optimizer === 'rmsprop') {
+        k.rmspropStep(params, grads, stride, numGrads, m, v, start, end, h.learningRate, h.alpha, h.epsilon, h.momentum, h.weightDecay);
       } else {
         const flags = (h.optimizer === 'adamw' ? ADAM_FLAG_ADAMW : 0) | (h.optimizer === 'amsgrad' ? ADAM_FLAG_AMSGRAD : 0);
         k.adamStep(params, grads, stride, numGrads, m, v, vMax, start, end, h.learningRate, h.beta1, h.beta2, h.epsilon, h.weightDecay, h.biasCorrection1, h.biasCorrection2, flags);
@@ -69,6 +72,8 @@ export function referenceBackend(memory: WebAssembly.Memory, parameterCount: num
       const p = f32(params, parameterCount);
       if (h.optimizer === 'sgd') {
         sgdStep(p, sum, f32(m, parameterCount), h.step === 1, h, start, end);
+      } else if (h.optimizer === 'rmsprop') {
+        rmspropStep(p, sum, f32(m, parameterCount), f32(v, parameterCount), h, start, end);
       } else {
         adamStep(p, sum, f32(m, parameterCount), f32(v, parameterCount), f32(vMax, parameterCount), h.step, h, start, end);
       }

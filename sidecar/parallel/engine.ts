@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { UserError } from '../errors';
 import { PARAMETER_COUNT } from '../nn/spec';
 import type { ArenaAllocator } from './arena';
-import { CTRL, COMMAND, HYPER, MAX_CHUNK_STEPS, type EngineLayout } from './layout';
+import { CTRL, COMMAND, HYPER, MAX_CHUNK_STEPS, stagingBytes, type EngineLayout } from './layout';
 import { OPTIMIZERS, type OptimizerHyperparameters } from '../optim/hyperparameters';
 import { ThreadGovernor, type GovernorOptions } from './governor';
 
@@ -23,6 +23,8 @@ export interface EngineOptions {
   test: { images: Uint8Array; labels: Uint8Array; count: number };
   batchSize: number;
   hyper: OptimizerHyperparameters;
+  /** flip-crop augmentation: codes per permutation position in `augmentCodes`, staged images in each worker's scratch. */
+  augment?: boolean;
   spinIterations?: number;
   /**
    * Let the engine run training on fewer threads than workers when that is faster (governor.ts): default true,
@@ -57,6 +59,7 @@ export class ParallelEngine {
   readonly v: Float32Array;
   readonly vMax: Float32Array;
   readonly permutation: Int32Array;
+  readonly augmentCodes: Uint8Array; // empty without augmentation
   readonly predictions: Int32Array;
   private readonly ctrl: Int32Array;
   private readonly pending: Float64Array;
@@ -98,6 +101,7 @@ export class ParallelEngine {
       v: a(padded * 4),
       vMax: a(padded * 4),
       permutation: a(opts.train.count * 4),
+      augmentCodes: opts.augment ? a(opts.train.count) : 0,
       testIndices: a(opts.test.count * 4),
       predictions: a(opts.test.count * 4),
       scratchTable: a(W * 4),
@@ -122,6 +126,7 @@ export class ParallelEngine {
     this.v = arena.f32(L.v, P);
     this.vMax = arena.f32(L.vMax, P);
     this.permutation = arena.i32(L.permutation, opts.train.count);
+    this.augmentCodes = opts.augment ? arena.u8(L.augmentCodes, opts.train.count) : new Uint8Array(0);
     this.predictions = arena.i32(L.predictions, opts.test.count);
     const testIndices = arena.i32(L.testIndices, opts.test.count);
     for (let i = 0; i < opts.test.count; i++) testIndices[i] = i;
@@ -187,7 +192,7 @@ export class ParallelEngine {
   private ensureScratch(batchSize: number): void {
     const capacity = Math.max(32, Math.ceil(batchSize / this.layout.workers));
     if (capacity <= Atomics.load(this.ctrl, CTRL.scratchCapacity)) return;
-    const bytes = this.opts.scratchBytes(capacity);
+    const bytes = this.opts.scratchBytes(capacity) + (this.opts.augment ? stagingBytes(capacity) : 0);
     for (let k = 0; k < this.layout.workers; k++) this.scratchTable[k] = this.opts.arena.alloc(bytes);
     Atomics.store(this.ctrl, CTRL.scratchCapacity, capacity);
   }
@@ -203,6 +208,9 @@ export class ParallelEngine {
     this.pending[HYPER.weightDecay] = h.weightDecay;
     this.pending[HYPER.momentum] = h.momentum;
     this.pending[HYPER.optimizer] = OPTIMIZERS.indexOf(h.optimizer);
+    this.pending[HYPER.alpha] = h.alpha;
+    this.pending[HYPER.biasCorrection] = h.biasCorrection ? 1 : 0;
+    this.pending[HYPER.nesterov] = h.nesterov ? 1 : 0;
   }
 
   /** Changes the batch size between chunks (buffers re-sized here, never inside a step). */

@@ -33,8 +33,8 @@ export const CTRL = {
 export const COMMAND = { idle: 0, train: 1, evaluate: 2, exit: 3 } as const;
 
 // Float64 slots of a hyperparameter block (pending: written by the main thread; active: what the step uses). The
-// optimizer slot holds its index in optim/hyperparameters.ts OPTIMIZERS.
-export const HYPER = { learningRate: 0, beta1: 1, beta2: 2, epsilon: 3, weightDecay: 4, momentum: 5, optimizer: 6, size: 8 } as const;
+// optimizer slot holds its index in optim/hyperparameters.ts OPTIMIZERS; the flags hold 1 or 0.
+export const HYPER = { learningRate: 0, beta1: 1, beta2: 2, epsilon: 3, weightDecay: 4, momentum: 5, optimizer: 6, alpha: 7, biasCorrection: 8, nesterov: 9, size: 10 } as const;
 
 /** Most steps in one chunk: per-step results are kept in arrays of this length. */
 export const MAX_CHUNK_STEPS = 4096;
@@ -55,6 +55,7 @@ export interface EngineLayout {
   v: number;
   vMax: number;
   permutation: number; // Int32[trainCount]
+  augmentCodes: number; // Uint8[trainCount]: each permutation position's flip-crop code (data/augment.ts); 0: no augmentation
   testIndices: number; // Int32[testCount]: 0..testCount-1
   predictions: number; // Int32[testCount]
   scratchTable: number; // Int32[workers]: each thread's scratch offset (reallocated when the batch outgrows it)
@@ -71,4 +72,14 @@ export interface EngineLayout {
 export function split(n: number, parts: number, k: number, align = 1): number {
   if (k >= parts) return n;
   return Math.min(n, Math.floor((Math.floor((n * k) / parts)) / align) * align);
+}
+
+/** Where a worker stages a shard's augmented images: after its kernels' scratch (scratchBytes(capacity) rounded up to 16). */
+export function stagingOffset(scratch: number, kernelScratchBytes: number): number {
+  return scratch + Math.ceil(kernelScratchBytes / 16) * 16;
+}
+
+/** Bytes of a staging area for `capacity` images: the uint8 images, their labels, and indices 0..capacity-1 (int32). */
+export function stagingBytes(capacity: number): number {
+  return 16 + capacity * 3072 + Math.ceil(capacity / 16) * 16 + capacity * 4;
 }

@@ -7,7 +7,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { instantiateKernels, heapBase } from '../kernels/loader';
 import { ARENA_BASE } from './arena';
 import { referenceBackend, wasmBackend, type Backend, type StepHyper } from './backend';
-import { CTRL, COMMAND, HYPER, MAX_CHUNK_STEPS, split, type EngineLayout } from './layout';
+import { CTRL, COMMAND, HYPER, MAX_CHUNK_STEPS, split, stagingOffset, type EngineLayout } from './layout';
+import { augmentImage } from '../data/augment';
 import { biasCorrection, OPTIMIZERS } from '../optim/hyperparameters';
 
 export interface WorkerInit {
@@ -42,7 +43,7 @@ function run(init: WorkerInit): void {
   }
   const spin = init.spinIterations;
   const scratchOf = () => scratchTable[index];
-  const hyper: StepHyper = { learningRate: 0, beta1: 0, beta2: 0, epsilon: 0, weightDecay: 0, momentum: 0, optimizer: 'adam', biasCorrection1: 1, biasCorrection2: 1, step: 0 };
+  const hyper: StepHyper = { learningRate: 0, beta1: 0, beta2: 0, epsilon: 0, weightDecay: 0, momentum: 0, optimizer: 'adam', alpha: 0, biasCorrection: true, nesterov: false, biasCorrection1: 1, biasCorrection2: 1, step: 0 };
 
   // Spin briefly, then sleep: at batch 4 a task is a hundred-odd microseconds, shorter than a futex round trip;
   // but a thread that waits on one that is not running must give the core up soon.
@@ -80,11 +81,18 @@ function run(init: WorkerInit): void {
         hyper.weightDecay = active[HYPER.weightDecay];
         hyper.momentum = active[HYPER.momentum];
         hyper.optimizer = OPTIMIZERS[active[HYPER.optimizer]];
+        hyper.alpha = active[HYPER.alpha];
+        hyper.biasCorrection = active[HYPER.biasCorrection] !== 0;
+        hyper.nesterov = active[HYPER.nesterov] !== 0;
         if (Atomics.load(ctrl, CTRL.chunkVersion) === version) break;
       }
       if (Atomics.load(ctrl, CTRL.abort) !== 0) throw new Aborted();
     }
     const invBatch = 1 / B;
+    // With augmentation, a shard's images are staged (flipped and cropped) after the thread's kernel scratch; the
+    // views are made once a chunk because a batch-size change may have grown the memory since the last one.
+    const bytes = L.augmentCodes !== 0 ? new Uint8Array(memory.buffer) : null;
+    const words = L.augmentCodes !== 0 ? new Int32Array(memory.buffer) : null;
     for (;;) {
       // Claim the next task of this chunk, never past its end (a late thread must not take the next chunk's).
       const task = Atomics.load(ctrl, CTRL.claimed);
@@ -98,19 +106,43 @@ function run(init: WorkerInit): void {
       if ((phase & 1) === 0) {
         const lo = split(B, W, k);
         const hi = split(B, W, k + 1);
-        const indices = L.permutation + (cursor0 + s * B + lo) * 4;
-        shardLoss[s * W + k] = backend.trainShard(L.params, L.grads + k * L.gradStrideBytes, L.trainImages, L.trainLabels, indices, hi - lo, invBatch, scratchOf(), statsPtr);
+        const position = cursor0 + s * B + lo;
+        if (bytes && words) {
+          const staged = stageAugmented(bytes, words, position, hi - lo);
+          shardLoss[s * W + k] = backend.trainShard(L.params, L.grads + k * L.gradStrideBytes, staged.images, staged.labels, staged.indices, hi - lo, invBatch, scratchOf(), statsPtr);
+        } else {
+          const indices = L.permutation + position * 4;
+          shardLoss[s * W + k] = backend.trainShard(L.params, L.grads + k * L.gradStrideBytes, L.trainImages, L.trainLabels, indices, hi - lo, invBatch, scratchOf(), statsPtr);
+        }
         shardCorrect[s * W + k] = stats[index * 4];
       } else {
         const t = startStep + s + 1;
-        hyper.biasCorrection1 = biasCorrection(hyper.beta1, t);
-        hyper.biasCorrection2 = biasCorrection(hyper.beta2, t);
+        // Without bias correction (the ablation) both are 1, as optim/hyperparameters.ts biasCorrectionsOf says.
+        hyper.biasCorrection1 = hyper.biasCorrection ? biasCorrection(hyper.beta1, t) : 1;
+        hyper.biasCorrection2 = hyper.biasCorrection ? biasCorrection(hyper.beta2, t) : 1;
         hyper.step = t;
         backend.optimizerSlice(hyper, L.params, L.grads, L.gradStrideBytes, W, L.m, L.v, L.vMax, split(L.parameterCount, W, k, 4), split(L.parameterCount, W, k + 1, 4));
       }
       const completed = Atomics.add(ctrl, CTRL.completed, 1) + 1;
       if ((completed - first) % W === 0) Atomics.notify(ctrl, CTRL.completed); // a phase is complete
     }
+  };
+
+  // The augmented copies of the images at permutation positions [position, position + count), their labels and the
+  // indices 0..count-1, in this thread's staging area; the kernels then read them as a dataset of `count` images.
+  const staged = { images: 0, labels: 0, indices: 0 };
+  const stageAugmented = (bytes: Uint8Array, words: Int32Array, position: number, count: number) => {
+    const capacity = Atomics.load(ctrl, CTRL.scratchCapacity);
+    staged.images = stagingOffset(scratchOf(), backend.scratchBytes(capacity));
+    staged.labels = staged.images + capacity * 3072;
+    staged.indices = staged.labels + Math.ceil(capacity / 16) * 16;
+    for (let j = 0; j < count; j++) {
+      const image = words[(L.permutation >> 2) + position + j];
+      augmentImage(bytes[L.augmentCodes + position + j], bytes, L.trainImages + image * 3072, bytes, staged.images + j * 3072);
+      bytes[staged.labels + j] = bytes[L.trainLabels + image];
+      words[(staged.indices >> 2) + j] = j;
+    }
+    return staged;
   };
 
   const evaluate = () => {

@@ -73,6 +73,7 @@ export function initTensors(plan: ExportPlan): NamedTensor[] {
   if (s && plan.start.step > 0) {
     const o = plan.config.optimizer;
     if (o === 'sgd') tensors.push(...parameterTensors(s.m, 'optimizer/momentum_buffer/'));
+    else if (o === 'rmsprop') tensors.push(...parameterTensors(s.v, 'optimizer/square_avg/'), ...parameterTensors(s.m, 'optimizer/momentum_buffer/'));
     else {
       tensors.push(...parameterTensors(s.m, 'optimizer/exp_avg/'), ...parameterTensors(s.v, 'optimizer/exp_avg_sq/'));
       if (o === 'amsgrad') tensors.push(...parameterTensors(s.vMax, 'optimizer/max_exp_avg_sq/'));
@@ -104,13 +105,19 @@ export function runJson(plan: ExportPlan): unknown {
 }
 
 const FIELD_LABELS: Record<string, string> = {
-  learningRate: 'lr', beta1: 'beta1', beta2: 'beta2', epsilon: 'eps', weightDecay: 'weight decay', momentum: 'momentum', batchSize: 'batch size',
+  learningRate: 'lr', beta1: 'beta1', beta2: 'beta2', epsilon: 'eps', weightDecay: 'weight decay', momentum: 'momentum', alpha: 'alpha', batchSize: 'batch size',
 };
 
 function optimizerLine(c: ExportPlan['config']): string {
+  if (!c.biasCorrection) {
+    // torch.optim has no Adam without bias correction: train.py writes the rule out (AdamWithoutBiasCorrection).
+    return `AdamWithoutBiasCorrection (defined in this script; torch.optim has none): ${c.optimizer}, lr ${c.learningRate}, betas (${c.beta1}, ${c.beta2}), eps ${c.epsilon}, weight decay ${c.weightDecay}`;
+  }
   switch (c.optimizer) {
     case 'sgd':
-      return `torch.optim.SGD: lr ${c.learningRate}, momentum ${c.momentum}, weight decay ${c.weightDecay}`;
+      return `torch.optim.SGD: lr ${c.learningRate}, momentum ${c.momentum}${c.nesterov ? ', nesterov=True' : ''}, weight decay ${c.weightDecay}`;
+    case 'rmsprop':
+      return `torch.optim.RMSprop: lr ${c.learningRate}, alpha ${c.alpha}, eps ${c.epsilon}, momentum ${c.momentum}, weight decay ${c.weightDecay}`;
     case 'adamw':
       return `torch.optim.AdamW: lr ${c.learningRate}, betas (${c.beta1}, ${c.beta2}), eps ${c.epsilon}, weight decay ${c.weightDecay} (decoupled)`;
     default:
@@ -126,7 +133,7 @@ export function summary(plan: ExportPlan): string {
       ? `Run ${plan.runId}, from its first step.`
       : `Run ${plan.runId}, from its checkpoint at step ${plan.start.step} (epoch ${plan.start.epoch}, image ${plan.start.cursor} of the epoch's order).`,
     `  ${optimizerLine(c)}`,
-    `  batch ${c.batchSize}, ${c.epochs} epoch${c.epochs === 1 ? '' : 's'}${c.maxSteps > 0 ? `, at most ${c.maxSteps} steps` : ''}, seed ${c.seed}`,
+    `  batch ${c.batchSize}, ${c.epochs} epoch${c.epochs === 1 ? '' : 's'}${c.maxSteps > 0 ? `, at most ${c.maxSteps} steps` : ''}, seed ${c.seed}${c.augment !== 'none' ? `, augment ${c.augment}` : ''}`,
     `  data: ${plan.dataset.path ?? '(pass --data)'}`,
   ];
   if (plan.edits.length) {

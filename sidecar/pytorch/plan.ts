@@ -24,10 +24,11 @@ export interface ExportPlan {
   from: { kind: 'run' } | { kind: 'checkpoint'; path: string };
   /** The hyperparameters in force at step start.step + 1, and the run's length, seed and data. */
   config: RunConfig;
-  start: { step: number; epoch: number; cursor: number; rng: RngState; lossSum: number; lossCount: number };
+  start: { step: number; epoch: number; cursor: number; rng: RngState; lossSum: number; lossCount: number; augmentSeed?: number };
   edits: Edit[];
   params: Float32Array;
-  /** From a checkpoint: Adam's m and v (SGD's momentum buffer in m), AMSGrad's max v, this epoch's order. */
+  /** From a checkpoint: Adam's m and v (SGD's and RMSprop's momentum buffer in m, RMSprop's square average in v),
+   *  AMSGrad's max v, this epoch's order (and, with augmentation, start.augmentSeed for its flips and crops). */
   optimizerState?: { m: Float32Array; v: Float32Array; vMax: Float32Array };
   permutation?: Uint32Array;
   dataset: { path?: string; trainCount?: number; testCount?: number };
@@ -99,7 +100,10 @@ export function planFromCheckpoint(file: string, cacheDir: string): ExportPlan {
     runId: state.runId,
     from: { kind: 'checkpoint', path: file },
     config: { ...state.config, epochs: length.epochs, maxSteps: length.maxSteps, logEvery: length.logEvery },
-    start: { step: state.step, epoch: state.epoch, cursor: state.cursor, rng: state.rng, lossSum: state.lossSum, lossCount: state.lossCount },
+    start: {
+      step: state.step, epoch: state.epoch, cursor: state.cursor, rng: state.rng, lossSum: state.lossSum, lossCount: state.lossCount,
+      ...(state.augmentSeed !== undefined ? { augmentSeed: state.augmentSeed } : {}),
+    },
     edits: merge(edits),
     params: state.params,
     optimizerState: { m: state.m, v: state.v, vMax: state.vMax },
@@ -171,7 +175,7 @@ function dataset(data: string | undefined, cacheDir: string, state: TrainingStat
 /** The optimizers and fields the script knows; a configuration beyond them is refused, never exported wrong. */
 function checkExportable(config: RunConfig): void {
   if (!(OPTIMIZERS as readonly string[]).includes(config.optimizer)) throw new UserError('bad_config', `optimizer ${config.optimizer} cannot be exported to PyTorch yet`);
-  const known = new Set(['optimizer', ...LIVE_HYPERPARAMETERS, 'epochs', 'workers', 'seed', 'maxSteps', 'logEvery', 'checkpointEvery', 'data']);
+  const known = new Set(['optimizer', 'biasCorrection', 'nesterov', 'augment', ...LIVE_HYPERPARAMETERS, 'epochs', 'workers', 'seed', 'maxSteps', 'logEvery', 'checkpointEvery', 'data']);
   const unknown = Object.keys(config).filter((k) => !known.has(k));
   if (unknown.length) throw new UserError('bad_config', `the run's ${unknown.join(', ')} cannot be exported to PyTorch yet: train.py would not reproduce it`);
 }

@@ -166,6 +166,32 @@ class Rng:
 
 
 # ---------------------------------------------------------------------------------------------------
+# Data augmentation, adam-trainer's `augment: flip-crop` (sidecar/data/augment.ts): after each epoch's permutation
+# the run's generator draws the epoch's augmentSeed; a generator seeded with it draws one code in [0, 162) per
+# position of the permutation: flip = code % 2, dx = (code // 2) % 9, dy = code // 18. The image, zero-padded by 4
+# pixels, is cropped at (dy, dx) to 32x32, then flipped left-right when flip is 1. Evaluation never augments.
+
+AUGMENT_CODES = 2 * 9 * 9
+
+
+def augment_codes(augment_seed, n):
+    rng = Rng(seed=augment_seed)
+    return np.array([rng.next_int(AUGMENT_CODES) for _ in range(n)], dtype=np.int64)
+
+
+def flip_crop(images, codes):
+    """uint8 images (k, 3072) and their codes -> the augmented uint8 images (k, 3072)."""
+    padded = np.zeros((len(images), 3, 40, 40), dtype=np.uint8)
+    padded[:, :, 4:36, 4:36] = images.reshape(-1, 3, 32, 32)
+    out = np.empty((len(images), 3, 32, 32), dtype=np.uint8)
+    for i, code in enumerate(codes):
+        dx, dy = (int(code) // 2) % 9, int(code) // 18
+        crop = padded[i, :, dy:dy + 32, dx:dx + 32]
+        out[i] = crop[:, :, ::-1] if code % 2 == 1 else crop
+    return out.reshape(len(images), -1)
+
+
+# ---------------------------------------------------------------------------------------------------
 # init.safetensors: an 8-byte little-endian header length, a JSON header, raw little-endian tensors.
 
 SAFETENSORS_DTYPES = {'F32': '<f4', 'F64': '<f8', 'I32': '<i4', 'I64': '<i8', 'U32': '<u4', 'U8': 'u1'}
@@ -190,7 +216,47 @@ def read_safetensors(path):
 # decoupled (p <- p * (1 - lr * wd)), AMSGrad keeps the running maximum of v. Every hyperparameter can be
 # changed between steps through optimizer.param_groups, which is how the run's edits are replayed.
 
+class AdamWithoutBiasCorrection(torch.optim.Optimizer):
+    """adam-trainer's `biasCorrection: false` (the ablation of Kingma & Ba's section 3, and what ConvNetJS's Adam does):
+    Adam, AdamW or AMSGrad with both bias corrections left out, p <- p - lr * m / (sqrt(v) + eps). torch.optim has no
+    such switch, so the rule is written here, with torch.optim.Adam's own operations and state names."""
+
+    def __init__(self, params, lr, betas, eps, weight_decay, decoupled, amsgrad):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
+        self.decoupled, self.amsgrad = decoupled, amsgrad
+
+    @torch.no_grad()
+    def step(self):
+        for group in self.param_groups:
+            beta1, beta2 = group['betas']
+            for p in group['params']:
+                if p.grad is None:
+                    continue
+                grad = p.grad
+                if self.decoupled:
+                    p.mul_(1 - group['lr'] * group['weight_decay'])
+                elif group['weight_decay'] != 0:
+                    grad = grad.add(p, alpha=group['weight_decay'])
+                state = self.state[p]
+                if len(state) == 0:
+                    state['step'] = torch.tensor(0.0)
+                    state['exp_avg'], state['exp_avg_sq'] = torch.zeros_like(p), torch.zeros_like(p)
+                    if self.amsgrad:
+                        state['max_exp_avg_sq'] = torch.zeros_like(p)
+                state['step'] += 1
+                state['exp_avg'].mul_(beta1).add_(grad, alpha=1 - beta1)
+                state['exp_avg_sq'].mul_(beta2).addcmul_(grad, grad.conj(), value=1 - beta2)
+                v = state['exp_avg_sq']
+                if self.amsgrad:
+                    torch.maximum(state['max_exp_avg_sq'], v, out=state['max_exp_avg_sq'])
+                    v = state['max_exp_avg_sq']
+                p.addcdiv_(state['exp_avg'], v.sqrt().add_(group['eps']), value=-group['lr'])
+
+
 def make_optimizer(params, optimizer, h):
+    if not h.get('biasCorrection', True):
+        return AdamWithoutBiasCorrection(params, lr=h['learningRate'], betas=(h['beta1'], h['beta2']), eps=h['epsilon'],
+                                         weight_decay=h['weightDecay'], decoupled=optimizer == 'adamw', amsgrad=optimizer == 'amsgrad')
     if optimizer in ('adam', 'amsgrad'):
         return torch.optim.Adam(params, lr=h['learningRate'], betas=(h['beta1'], h['beta2']), eps=h['epsilon'],
                                 weight_decay=h['weightDecay'], amsgrad=optimizer == 'amsgrad')
@@ -198,7 +264,11 @@ def make_optimizer(params, optimizer, h):
         return torch.optim.AdamW(params, lr=h['learningRate'], betas=(h['beta1'], h['beta2']), eps=h['epsilon'],
                                  weight_decay=h['weightDecay'])
     if optimizer == 'sgd':
-        return torch.optim.SGD(params, lr=h['learningRate'], momentum=h['momentum'], weight_decay=h['weightDecay'])
+        return torch.optim.SGD(params, lr=h['learningRate'], momentum=h['momentum'], weight_decay=h['weightDecay'],
+                               nesterov=h.get('nesterov', False))
+    if optimizer == 'rmsprop':
+        return torch.optim.RMSprop(params, lr=h['learningRate'], alpha=h['alpha'], eps=h['epsilon'], weight_decay=h['weightDecay'],
+                                   momentum=h['momentum'])
     raise UsageError('optimizer %r is not known to this script' % optimizer)
 
 
@@ -208,18 +278,31 @@ def set_hyperparameters(optimizer, name, h):
         group['weight_decay'] = h['weightDecay']
         if name == 'sgd':
             group['momentum'] = h['momentum']
+        elif name == 'rmsprop':
+            group['alpha'], group['eps'], group['momentum'] = h['alpha'], h['epsilon'], h['momentum']
+            # torch.optim.RMSprop makes its momentum buffer only when momentum > 0 at the first step; adam-trainer's
+            # starts at zero whenever momentum is first turned on, so a zero buffer is what an edit to momentum > 0 finds.
+            for state in optimizer.state.values():
+                if 'square_avg' in state and 'momentum_buffer' not in state:
+                    state['momentum_buffer'] = torch.zeros_like(state['square_avg'])
         else:
             group['betas'] = (h['beta1'], h['beta2'])
             group['eps'] = h['epsilon']
 
 
 def load_optimizer_state(optimizer, name, net, init, step):
-    """A checkpoint's m, v (and AMSGrad's max v, or SGD's momentum buffer) at Adam's step t."""
+    """A checkpoint's m, v (and AMSGrad's max v), SGD's momentum buffer, or RMSprop's square average and momentum
+    buffer, at step t."""
     for pname, p in net.named_parameters():
         state = optimizer.state[p]
         if name == 'sgd':
             if 'optimizer/momentum_buffer/' + pname in init:
                 state['momentum_buffer'] = torch.from_numpy(init['optimizer/momentum_buffer/' + pname]).to(p.device)
+            continue
+        if name == 'rmsprop':
+            state['step'] = step
+            state['square_avg'] = torch.from_numpy(init['optimizer/square_avg/' + pname]).to(p.device)
+            state['momentum_buffer'] = torch.from_numpy(init['optimizer/momentum_buffer/' + pname]).to(p.device)
             continue
         state['step'] = torch.tensor(float(step))
         state['exp_avg'] = torch.from_numpy(init['optimizer/exp_avg/' + pname]).to(p.device)
@@ -376,6 +459,7 @@ class Experiment:
         self.net.load_state_dict({k: torch.from_numpy(v) for k, v in init.items() if '/' not in k})
         self.model = nn.parallel.DistributedDataParallel(self.net) if self.world > 1 else self.net
         self.h = {k: config[k] for k in ('learningRate', 'beta1', 'beta2', 'epsilon', 'weightDecay', 'momentum', 'batchSize')}
+        self.h.update(alpha=config.get('alpha', 0.99), biasCorrection=config.get('biasCorrection', True), nesterov=config.get('nesterov', False))
         self.optimizer = make_optimizer(self.net.parameters(), self.name, self.h)
         if start['step'] > 0:
             load_optimizer_state(self.optimizer, self.name, self.net, init, start['step'])
@@ -385,6 +469,9 @@ class Experiment:
         self.order = init['data/permutation'].astype(np.int64) if 'data/permutation' in init else self.rng.permutation(self.n)
         if len(self.order) != self.n:
             raise UsageError('the run\'s data order covers %d training images and %s has %d' % (len(self.order), args.data, self.n))
+        self.augment = config.get('augment', 'none') == 'flip-crop'
+        if self.augment:
+            self.codes = augment_codes(start['augmentSeed'] if 'data/permutation' in init else self.rng.next_u32(), self.n)
         self.step, self.epoch, self.cursor = start['step'], start['epoch'], start['cursor']
 
         self.run_id = os.path.basename(os.path.normpath(args.out)) if args.out else run['runId'] + '-pytorch'
@@ -445,6 +532,8 @@ class Experiment:
 
     def next_epoch(self):
         self.epoch, self.cursor, self.order = self.epoch + 1, 0, self.rng.permutation(self.n)
+        if self.augment:
+            self.codes = augment_codes(self.rng.next_u32(), self.n)
 
     def train_step(self, t):
         self.apply_edits(t)
@@ -456,7 +545,10 @@ class Experiment:
         # The global batch is the run's; this process takes its share of it.
         share = batch // self.world
         mine = self.order[self.cursor:self.cursor + batch][self.rank * share:(self.rank + 1) * share]
-        x = normalise(self.train_x[mine]).to(self.device)
+        images = self.train_x[mine]
+        if self.augment:
+            images = flip_crop(images, self.codes[self.cursor:self.cursor + batch][self.rank * share:(self.rank + 1) * share])
+        x = normalise(images).to(self.device)
         y = torch.from_numpy(self.train_y[mine]).to(self.device)
 
         logged = t % self.args.log_every == 0 and self.lead

@@ -4,7 +4,7 @@
 //   bytes 8..11    format version, uint32 LE (1)
 //   bytes 12..15   header length H, uint32 LE
 //   16..16+H       JSON header (UTF-8): runId, config, step, epoch, cursor, rng, lossSum, lossCount, parent,
-//                  datasetId and the length of every array below
+//                  datasetId, augmentSeed (with augmentation) and the length of every array below
 //   zero padding to a multiple of 4 bytes
 //   float32 LE     params, m, v, vMax
 //   uint32 LE      permutation
@@ -51,6 +51,7 @@ const headerSchema = z.object({
   parentRunId: z.string().regex(/^[A-Za-z0-9._-]+$/).max(128).optional(),
   forkStep: count.optional(),
   datasetId: z.string().max(4096).optional(),
+  augmentSeed: count.max(0xffffffff).optional(),
   lengths: z.object({ params: count, m: count, v: count, vMax: count, permutation: count.max(MAX_PERMUTATION) }),
 });
 type Header = z.infer<typeof headerSchema>;
@@ -68,6 +69,7 @@ export function encodeCheckpoint(state: TrainingState): Buffer {
     ...(state.parentRunId !== undefined ? { parentRunId: state.parentRunId } : {}),
     ...(state.forkStep !== undefined ? { forkStep: state.forkStep } : {}),
     ...(state.datasetId !== undefined ? { datasetId: state.datasetId } : {}),
+    ...(state.augmentSeed !== undefined ? { augmentSeed: state.augmentSeed } : {}),
     lengths: { params: state.params.length, m: state.m.length, v: state.v.length, vMax: state.vMax.length, permutation: state.permutation.length },
   };
   const json = Buffer.from(JSON.stringify(header), 'utf8');
@@ -126,6 +128,10 @@ export function decodeCheckpoint(buf: Buffer, fileNameForErrors: string): Traini
   }
   const counts = countsProblem(h, config.data.batchSize);
   if (counts) throw bad(`is not one a run can have written: ${counts}`);
+  // The epoch's flips and crops come from augmentSeed: a run with augmentation always writes one, a run without never.
+  if ((config.data.augment !== 'none') !== (h.augmentSeed !== undefined)) {
+    throw bad(`is not one a run can have written: augment ${config.data.augment} ${h.augmentSeed === undefined ? 'without' : 'with'} an augmentation seed`);
+  }
 
   let offset = dataStart;
   const params = readFloat32(buf, offset, lengths.params);
@@ -157,6 +163,7 @@ export function decodeCheckpoint(buf: Buffer, fileNameForErrors: string): Traini
     ...(h.parentRunId !== undefined ? { parentRunId: h.parentRunId } : {}),
     ...(h.forkStep !== undefined ? { forkStep: h.forkStep } : {}),
     ...(h.datasetId !== undefined ? { datasetId: h.datasetId } : {}),
+    ...(h.augmentSeed !== undefined ? { augmentSeed: h.augmentSeed } : {}),
   };
 }
 

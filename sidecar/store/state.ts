@@ -19,5 +19,6 @@ export interface TrainingState {
   lossCount: number;
   parentRunId?: string;
   forkStep?: number;
-  datasetId?: string; // identifies the training data (count + source) so a resume on other data is refused
+  datasetId?: string;
+  augmentSeed?: number; // augment flip-crop: the seed of this epoch's flips and crops (data/augment.ts), drawn after the permutation // identifies the training data (count + source) so a resume on other data is refused
 }

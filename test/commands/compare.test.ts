@@ -139,7 +139,7 @@ for (const [flags, pattern] of [
   [['--seeds', 'x'], /--seeds must be seeds.*got 'x'/],
   [['--seeds', '1,1'], /--seeds must not repeat a seed/],
   [['--seeds', '1-5000'], /--seeds must hold at most 1000 seeds/],
-  [['--optimizers', 'adam,foo'], /--optimizers must be a comma-separated list of adam, .*sgd, got 'foo'/],
+  [['--optimizers', 'adam,foo'], /--optimizers must be a comma-separated list of adam, .*sgd-nesterov, got 'foo'/],
   [['--optimizers', 'adam,adam'], /--optimizers must not name an optimizer twice/],
   [['--epochs', '0'], /--epochs must be an integer in 1\.\.10000, got 0/],
 ] as Array<[string[], RegExp]>) {
@@ -150,3 +150,24 @@ for (const [flags, pattern] of [
     assert.equal(r.stdout, '');
   });
 }
+
+test('any set of optimizers and ablations compares on the same seeds and data, each run with its variant', async () => {
+  const runsDir = tempDir('adam-runs-');
+  const optimizers = ['adam-no-bias-correction', 'sgd-nesterov', 'rmsprop', 'adam'];
+  const r = await run(['compare', '--optimizers', optimizers.join(','), '--seeds', '3', ...short, '--max-steps', '40', '--runs-dir', runsDir, '--json'], env);
+  assert.equal(r.code, 0, r.stderr);
+  const results = r.lines.filter((l) => l.type === 'result');
+  assert.deepEqual(results.map((l) => l.optimizer).sort(), [...optimizers].sort());
+  const summary = r.lines[r.lines.length - 1] as { optimizers: Record<string, { n: number }>; difference: { a: string; b: string } };
+  assert.deepEqual(Object.keys(summary.optimizers), optimizers);
+  assert.deepEqual([summary.difference.a, summary.difference.b], ['adam-no-bias-correction', 'sgd-nesterov']);
+  // Each run's recorded configuration is the variant it was compared as, on the same seed and data.
+  const configs = results.map((l) => JSON.parse(readFileSync(join(runsDir, String(l.runId), 'config.json'), 'utf8')).config);
+  const byName = Object.fromEntries(results.map((l, i) => [l.optimizer as string, configs[i]]));
+  assert.deepEqual(['optimizer', 'nesterov', 'biasCorrection'].map((k) => byName['adam-no-bias-correction'][k]), ['adam', false, false]);
+  assert.deepEqual(['optimizer', 'nesterov', 'biasCorrection', 'momentum'].map((k) => byName['sgd-nesterov'][k]), ['sgd', true, true, 0.9]);
+  assert.deepEqual(['optimizer', 'momentum', 'alpha'].map((k) => byName.rmsprop[k]), ['rmsprop', 0, 0.99]);
+  for (const c of configs) assert.deepEqual([c.seed, c.data], [3, 'sample']);
+  // Bias correction changes the first steps (they are 3x larger without it): the two Adam runs differ.
+  assert.notEqual(results.find((l) => l.optimizer === 'adam')!.trainLoss, results.find((l) => l.optimizer === 'adam-no-bias-correction')!.trainLoss);
+});

@@ -24,7 +24,7 @@ test('beta1 1.5 is an error naming adamTrainer.beta1 and no configuration is ret
 });
 
 test('every invalid setting is reported, under its setting name', () => {
-  const r = readSettings(source({ learningRate: 0, batchSize: 4.5, optimizer: 'rmsprop', checkpointEveryNSteps: 0, epsilon: '1e-8' }), trusted);
+  const r = readSettings(source({ learningRate: 0, batchSize: 4.5, optimizer: 'adagrad', checkpointEveryNSteps: 0, epsilon: '1e-8' }), trusted);
   assert.equal(r.ok, false);
   assert.deepEqual(!r.ok && r.errors.map((e) => e.split(' ')[0]), ['adamTrainer.learningRate', 'adamTrainer.epsilon', 'adamTrainer.optimizer', 'adamTrainer.batchSize', 'adamTrainer.checkpointEveryNSteps']);
   assert.match(!r.ok ? r.errors[0] : '', /^adamTrainer\.learningRate must be in \(0, 1\], got 0$/);
@@ -56,4 +56,16 @@ test('in an untrusted workspace other settings still apply', () => {
 
 test('a relative dataPath with no workspace folder open is an error, not a guess', () => {
   assert.deepEqual(readSettings(source({ dataPath: 'cifar' }), { trusted: true }), { ok: false, errors: ['adamTrainer.dataPath must be an absolute path, \'sample\', or relative to a workspace folder (none is open), got "cifar"'] });
+});
+
+test('issue 14\'s settings are read and checked under their names: alpha, nesterov, biasCorrection, augment', () => {
+  assert.deepEqual(readSettings(source({ optimizer: 'sgd', nesterov: true, augment: 'flip-crop' }), trusted), { ok: true, config: { optimizer: 'sgd', nesterov: true, augment: 'flip-crop' } });
+  assert.deepEqual(readSettings(source({ optimizer: 'rmsprop', alpha: 0.9, biasCorrection: true }), trusted), { ok: true, config: { optimizer: 'rmsprop', alpha: 0.9, biasCorrection: true } });
+  const r = readSettings(source({ alpha: 1, nesterov: 'yes', biasCorrection: 0, augment: 'mixup' }), trusted);
+  assert.deepEqual(!r.ok && r.errors, [
+    'adamTrainer.alpha must be in [0, 1), got 1',
+    'adamTrainer.nesterov must be true or false, got "yes"',
+    'adamTrainer.biasCorrection must be true or false, got 0',
+    'adamTrainer.augment must be one of none, flip-crop, got "mixup"',
+  ]);
 });

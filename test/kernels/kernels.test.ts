@@ -299,7 +299,7 @@ for (const build of BUILDS) {
     }
   });
 
-  test(`${build.name}: sgdStep matches a float64 SGD (momentum, weight decay)`, () => {
+  test(`${build.name}: sgdStep matches a float64 SGD (momentum, weight decay, Nesterov)`, () => {
     const h = new Harness(build.relaxed, 1);
     const k = h.k[0];
     const K = 2;
@@ -307,10 +307,12 @@ for (const build of BUILDS) {
     const P = h.alloc(NP * 4), G = h.alloc(K * stride), B = h.alloc(NP * 4);
     const r = rng(7);
     const cases = [
-      { momentum: 0.9, wd: 0, start: 0, end: NP },
-      { momentum: 0.9, wd: 5e-4, start: 12, end: 30002 + 2 },
-      { momentum: 0, wd: 0.01, start: 0, end: NP },
-      { momentum: 0, wd: 0, start: 61992, end: NP },
+      { momentum: 0.9, wd: 0, start: 0, end: NP, nesterov: false },
+      { momentum: 0.9, wd: 5e-4, start: 12, end: 30002 + 2, nesterov: false },
+      { momentum: 0, wd: 0.01, start: 0, end: NP, nesterov: false },
+      { momentum: 0, wd: 0, start: 61992, end: NP, nesterov: false },
+      { momentum: 0.9, wd: 0, start: 0, end: NP, nesterov: true },
+      { momentum: 0.5, wd: 5e-4, start: 12, end: 30002 + 2, nesterov: true },
     ];
     for (const c of cases) {
       const p = h.f32(P, NP), buf = h.f32(B, NP);
@@ -323,20 +325,69 @@ for (const build of BUILDS) {
         const gs = [...Array(K)].map((_, q) => h.f32(G + q * stride, NP));
         for (const g of gs) for (let i = 0; i < NP; i++) g[i] = r() - 0.5;
         const bp = Float64Array.from(p), bb = Float64Array.from(buf);
-        k.sgdStep(P, G, stride, K, B, c.start, c.end, lr, c.momentum, c.wd, step === 1 ? 1 : 0);
+        k.sgdStep(P, G, stride, K, B, c.start, c.end, lr, c.momentum, c.wd, step === 1 ? 1 : 0, c.nesterov ? 1 : 0);
         const ep = Float64Array.from(bp), eb = Float64Array.from(bb);
         for (let i = c.start; i < c.end; i++) {
           let d = Math.fround(gs[0][i] + gs[1][i]);
           if (c.wd !== 0) d += c.wd * bp[i];
           if (c.momentum !== 0) {
+            const g = d;
             d = step === 1 ? d : c.momentum * bb[i] + d;
             eb[i] = d;
+            if (c.nesterov) d = g + c.momentum * d; // torch: d_p.add(buf, alpha=momentum)
           }
           ep[i] = bp[i] - lr * d;
         }
-        const tag = `momentum ${c.momentum} wd ${c.wd} [${c.start},${c.end}) step ${step}`;
+        const tag = `momentum ${c.momentum} wd ${c.wd} nesterov ${c.nesterov} [${c.start},${c.end}) step ${step}`;
         expectClose(`params ${tag}`, p, ep, 1e-7, 1e-6);
         expectClose(`buffer ${tag}`, buf, eb, 1e-7, 1e-5);
+      }
+    }
+  });
+
+  test(`${build.name}: rmspropStep matches a float64 RMSprop (alpha, momentum, weight decay)`, () => {
+    const h = new Harness(build.relaxed, 1);
+    const k = h.k[0];
+    const K = 2;
+    const stride = NP * 4 + 16;
+    const P = h.alloc(NP * 4), G = h.alloc(K * stride), B = h.alloc(NP * 4), S = h.alloc(NP * 4);
+    const r = rng(11);
+    const cases = [
+      { alpha: 0.99, momentum: 0, wd: 0, eps: 1e-8, start: 0, end: NP },
+      { alpha: 0.9, momentum: 0.9, wd: 5e-4, eps: 1e-6, start: 12, end: 30002 + 2 },
+      { alpha: 0.5, momentum: 0.3, wd: 0, eps: 1e-3, start: 61992, end: NP },
+    ];
+    for (const c of cases) {
+      const p = h.f32(P, NP), buf = h.f32(B, NP), sq = h.f32(S, NP);
+      for (let i = 0; i < NP; i++) {
+        p[i] = r() * 2 - 1;
+        buf[i] = 0;
+        sq[i] = 0;
+      }
+      const lr = 0.01;
+      for (let step = 1; step <= 3; step++) {
+        const gs = [...Array(K)].map((_, q) => h.f32(G + q * stride, NP));
+        for (const g of gs) for (let i = 0; i < NP; i++) g[i] = r() - 0.5;
+        const bp = Float64Array.from(p), bb = Float64Array.from(buf), bs = Float64Array.from(sq);
+        k.rmspropStep(P, G, stride, K, B, S, c.start, c.end, lr, c.alpha, c.eps, c.momentum, c.wd);
+        const ep = Float64Array.from(bp), eb = Float64Array.from(bb), es = Float64Array.from(bs);
+        for (let i = c.start; i < c.end; i++) {
+          let g = Math.fround(gs[0][i] + gs[1][i]);
+          if (c.wd !== 0) g += c.wd * bp[i];
+          es[i] = c.alpha * bs[i] + (1 - c.alpha) * g * g;
+          const direction = g / (Math.sqrt(es[i]) + c.eps);
+          if (c.momentum !== 0) {
+            eb[i] = c.momentum * bb[i] + direction;
+            ep[i] = bp[i] - lr * eb[i];
+          } else ep[i] = bp[i] - lr * direction;
+        }
+        const tag = `alpha ${c.alpha} momentum ${c.momentum} wd ${c.wd} [${c.start},${c.end}) step ${step}`;
+        // g / (sqrt(v) + eps) is up to 1 / sqrt(1 - alpha) (3.2 at alpha 0.9) in size, and the buffer sums such terms
+        // of both signs: float32 rounds each by up to 2e-7 of that size, which is the absolute bound on the buffer.
+        const termUlps = 4 * 6e-8 / Math.sqrt(1 - c.alpha);
+        expectClose(`params ${tag}`, p, ep, 1e-7, 1e-5);
+        expectClose(`square average ${tag}`, sq, es, 1e-9, 1e-5);
+        expectClose(`buffer ${tag}`, buf, eb, termUlps, 1e-5);
       }
     }
   });

@@ -62,8 +62,9 @@ function plainHistograms(params: Float32Array, m: Float32Array, v: Float32Array,
       let decay = 0;
       if (h.optimizer === 'sgd') update = lrE = h.learningRate * m[i];
       else {
-        const mHat = m[i] / (1 - h.beta1 ** t);
-        const vHat = (h.optimizer === 'amsgrad' ? vMax[i] : v[i]) / (1 - h.beta2 ** t);
+        // Without bias correction (issue 14's ablation) m and v are used raw.
+        const mHat = m[i] / (h.biasCorrection ? 1 - h.beta1 ** t : 1);
+        const vHat = (h.optimizer === 'amsgrad' ? vMax[i] : v[i]) / (h.biasCorrection ? 1 - h.beta2 ** t : 1);
         const ratio = mHat / (Math.sqrt(vHat) + h.epsilon);
         put(out[p.layer].effectiveStep!, Math.abs(ratio), EFFECTIVE_STEP_BINS, tol.effectiveStep());
         lrE = h.learningRate * ratio;
@@ -104,7 +105,7 @@ function randomState(seed: number, scales: { param: number; grad: number; zeros:
   const stepEdges = binEdges(EFFECTIVE_STEP_BINS);
   const ratioEdges = binEdges(UPDATE_RATIO_BINS);
   const pick = (e: Float64Array) => e[rng.nextInt(e.length)];
-  const bc1 = 1 - h.beta1 ** t, bc2 = 1 - h.beta2 ** t;
+  const bc1 = h.biasCorrection ? 1 - h.beta1 ** t : 1, bc2 = h.biasCorrection ? 1 - h.beta2 ** t : 1;
   for (let i = 0; i < P; i++) {
     params[i] = rng.nextInt(1000) < scales.zeros ? 0 : (rng.nextInt(2) ? 1 : -1) * logUniform(scales.param);
     const g = logUniform(scales.grad);
@@ -130,6 +131,9 @@ const hyper = fc.record({
   epsilon: fc.double({ min: 1e-12, max: 1e-2, noNaN: true }),
   weightDecay: fc.oneof(fc.constant(0), fc.double({ min: 0, max: 0.5, noNaN: true })),
   momentum: fc.double({ min: 0.01, max: 0.99, noNaN: true }),
+  alpha: fc.constant(0.99),
+  biasCorrection: fc.boolean(),
+  nesterov: fc.constant(false),
 });
 
 const scalesArbitrary = fc.record({ param: fc.double({ min: 1e-4, max: 1, noNaN: true }), grad: fc.double({ min: 1e-6, max: 10, noNaN: true }), zeros: fc.integer({ min: 0, max: 50 }), edges: fc.integer({ min: 0, max: 20 }) });
@@ -213,7 +217,7 @@ test('the bins hold zero and values below the range first, and values at or abov
 });
 
 test('SGD without momentum keeps no buffer to read its update from: no histograms rather than wrong ones', () => {
-  const h: OptimizerHyperparameters = { optimizer: 'sgd', learningRate: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0, momentum: 0 };
+  const h: OptimizerHyperparameters = { optimizer: 'sgd', learningRate: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0, momentum: 0, alpha: 0.99, biasCorrection: true, nesterov: false };
   const s = randomState(1, { param: 0.1, grad: 0.01, zeros: 0, edges: 0 }, h, 10);
   assert.equal(stepHistograms(s, 10, h), null);
   assert.ok(stepHistograms(s, 10, { ...h, momentum: 0.9 }));

@@ -291,7 +291,17 @@ describe('export-pytorch: every optimizer, with its weight decay, from the first
   // 40 steps of the reference engine with an lr edit at step 21 and step-20.ckpt kept: train.py from step 0
   // and from the checkpoint (optimizer state: m, v, AMSGrad's max v, SGD's momentum buffer) must follow it.
   // Adam's own path with L2 weight decay is AMSGrad's without the running maximum; AdamW's decay is decoupled.
-  for (const flags of [['--optimizer', 'adamw'], ['--optimizer', 'amsgrad', '--weight-decay', '0.001'], ['--optimizer', 'sgd', '--weight-decay', '0.001']]) {
+  // Issue 14: RMSprop with momentum (its square average and buffer from the checkpoint), SGD with Nesterov momentum,
+  // and Adam without bias correction (train.py's own AdamWithoutBiasCorrection) with flip-crop augmentation (the same
+  // flips and crops replayed, from the first step and from the checkpoint's augmentSeed). RMSprop with momentum 0.5
+  // steps about 2 lr a weight a step, twice Adam's: its learning rates are a quarter of the others' (0.00025, edited
+  // to 0.0005), so that 40 free-running steps stay as comparable as Adam's (at 0.002 its params differ by 1e-5 after
+  // 38 steps, a pooled maximum or a ReLU then passes another gradient, and step 40's loss differs by 1.3e-5).
+  for (const [flags, editedLr] of [
+    [['--optimizer', 'adamw'], '0.002'], [['--optimizer', 'amsgrad', '--weight-decay', '0.001'], '0.002'], [['--optimizer', 'sgd', '--weight-decay', '0.001'], '0.002'],
+    [['--optimizer', 'rmsprop', '--lr', '0.00025', '--momentum', '0.5', '--alpha', '0.95', '--weight-decay', '0.001'], '0.0005'],
+    [['--optimizer', 'sgd', '--nesterov'], '0.002'], [['--optimizer', 'adam', '--no-bias-correction', '--augment', 'flip-crop'], '0.002'],
+  ] as Array<[string[], string]>) {
     test(`${flags.slice(1).join(' ')}: per-step losses within 1e-5 of the run's, from step 0 and from step 20`, async (t) => {
       const runsDir = join(tmp, `optimizer-${flags.slice(1).join('-')}`);
       const common = ['--data', 'sample', '--json', '--runs-dir', runsDir, '--cache-dir', cache, '--engine', 'reference', '--workers', '1'];
@@ -300,7 +310,7 @@ describe('export-pytorch: every optimizer, with its weight decay, from the first
       const runId = String(first.lines[first.lines.length - 1].runId);
       const dir = join(runsDir, runId);
       copyFileSync(join(dir, 'latest.ckpt'), join(dir, 'step-20.ckpt'));
-      const second = await run(['train', ...common, '--resume', join(dir, 'latest.ckpt'), '--lr', '0.002', '--max-steps', '40']);
+      const second = await run(['train', ...common, '--resume', join(dir, 'latest.ckpt'), '--lr', editedLr, '--max-steps', '40']);
       assert.equal(second.code, 0, second.stderr);
       await exportRun(runId, runsDir, join(runsDir, 'from-start'));
       await exportRun(join(dir, 'step-20.ckpt'), runsDir, join(runsDir, 'from-checkpoint'));

@@ -10,7 +10,8 @@ Float32 arrays are stored as base64 little-endian bytes: exact, and a tenth of t
 
   /usr/bin/python3 make_reference.py --configs CONFIGS.json --out-dir DIR
 CONFIGS.json is a list of {"file", "seed", "optimizer", "learningRate", "beta1", "beta2", "epsilon",
-"weightDecay", "momentum", "nesterov", "batchSize", "steps"}; one file is written per entry.
+"weightDecay", "momentum", "nesterov", "alpha", "batchSize", "steps"}; one file is written per entry. Optimizers: adam,
+adamw, amsgrad (torch.optim.Adam / AdamW), sgd (momentum, nesterov), rmsprop (alpha, epsilon, momentum; centered=False).
 """
 import argparse, base64, json, os
 import numpy as np
@@ -40,10 +41,13 @@ def make_opt(c, params):
     if name == "amsgrad": return torch.optim.Adam(params, lr=lr, betas=betas, eps=c["epsilon"], weight_decay=wd, amsgrad=True)
     if name == "adamw": return torch.optim.AdamW(params, lr=lr, betas=betas, eps=c["epsilon"], weight_decay=wd)
     if name == "sgd": return torch.optim.SGD(params, lr=lr, momentum=c["momentum"], weight_decay=wd, nesterov=c.get("nesterov", False))
+    if name == "rmsprop": return torch.optim.RMSprop(params, lr=lr, alpha=c.get("alpha", 0.99), eps=c["epsilon"], weight_decay=wd, momentum=c["momentum"])
     raise SystemExit(f"unknown optimizer {name}")
 
 
-BUFFERS = {"m": ("exp_avg", "momentum_buffer"), "v": ("exp_avg_sq",), "vMax": ("max_exp_avg_sq",)}
+# The engine's buffers by PyTorch's state names: m is Adam's exp_avg or a momentum buffer (SGD, RMSprop), v Adam's
+# exp_avg_sq or RMSprop's square_avg.
+BUFFERS = {"m": ("exp_avg", "momentum_buffer"), "v": ("exp_avg_sq", "square_avg"), "vMax": ("max_exp_avg_sq",)}
 
 
 def state_of(opt, params):
@@ -84,6 +88,7 @@ def reference(c):
     optimizer = {"name": c["optimizer"], "learningRate": c["learningRate"], "weightDecay": c["weightDecay"]}
     if c["optimizer"] in ("adam", "adamw", "amsgrad"): optimizer.update(beta1=c["beta1"], beta2=c["beta2"], epsilon=c["epsilon"])
     if c["optimizer"] == "sgd": optimizer.update(momentum=c["momentum"], nesterov=c.get("nesterov", False))
+    if c["optimizer"] == "rmsprop": optimizer.update(alpha=c.get("alpha", 0.99), epsilon=c["epsilon"], momentum=c["momentum"])
     doc = {
         "about": "PyTorch reference for the CIFAR-10 tutorial CNN and one optimizer (test/reference/make_reference.py)",
         "torch_version": torch.__version__,

@@ -146,6 +146,33 @@ describe('the dashboard in a browser, served by adam-trainer serve', { timeout: 
     await page.locator('#run-state', { hasText: /stopped|done/ }).waitFor({ timeout: 15_000 });
   });
 
+  test('the new-run form starts SGD with Nesterov momentum and flip-crop, and refuses Nesterov without momentum', async () => {
+    await page.fill('#field-beta1', '0.9'); // refused above
+    await page.selectOption('#field-optimizer', 'adam');
+    assert.equal(await page.isDisabled('#field-nesterov'), true, 'Nesterov is SGD\'s');
+    await page.selectOption('#field-optimizer', 'sgd');
+    assert.equal(await page.isDisabled('#field-biasCorrection'), true, 'bias correction is the Adam family\'s');
+    await page.check('#field-nesterov');
+    await page.selectOption('#field-augment', 'flip-crop');
+    await page.fill('#field-momentum', '0');
+    await page.locator('#error-newrun', { hasText: 'nesterov needs momentum > 0' }).waitFor({ timeout: 5_000 });
+    assert.equal(await page.isDisabled('#start'), true);
+    await page.fill('#field-momentum', '0.9');
+    await page.fill('#field-maxSteps', '50');
+    await page.click('#start');
+    const start = await new Promise<Record<string, any>>((resolve) => {
+      const poll = () => {
+        const frame = sent.map((f) => JSON.parse(f)).filter((m) => m.type === 'start').at(-1);
+        if (frame?.config.nesterov) resolve(frame); else setTimeout(poll, 20);
+      };
+      poll();
+    });
+    assert.deepEqual([start.config.optimizer, start.config.nesterov, start.config.augment, start.config.biasCorrection], ['sgd', true, 'flip-crop', undefined]);
+    await page.locator('#run-state', { hasText: 'done' }).waitFor({ timeout: 60_000 });
+    const started = received.filter((m): m is Extract<ServerMessage, { type: 'started' }> => m.type === 'started').at(-1)!;
+    assert.deepEqual([started.config.nesterov, started.config.augment], [true, 'flip-crop']);
+  });
+
   test('the page logged no errors (CSP, scripts, icon)', () => {
     assert.deepEqual(pageErrors, []);
   });

@@ -28,7 +28,7 @@ test('a fractional batch size is refused', () => {
 
 test('only the fields that differ from the run are sent', () => {
   const config = resolveConfig({}, 2);
-  const form = readForm({ learningRate: '0.003', beta1: '0.9', beta2: '0.999', epsilon: '1e-8', weightDecay: '0', momentum: '0.9', batchSize: '4' });
+  const form = readForm({ learningRate: '0.003', beta1: '0.9', beta2: '0.999', epsilon: '1e-8', weightDecay: '0', momentum: '0.9', alpha: '0.99', batchSize: '4' });
   assert.deepEqual(form.errors, {});
   assert.deepEqual(changedFields(form.values, config), { learningRate: 0.003 });
 });

@@ -76,6 +76,25 @@ describe('a comparison over seeds in the dashboard', { timeout: 120_000 }, () =>
     for (const c of d.curves!.split('|')) assert.match(c, /^(adam|sgd):2:[1-9]\d*$/);
   });
 
+  test('ablations compare from the page like optimizers: each run trains its variant, drawn and tabled under its name', async () => {
+    for (const o of ['adam', 'sgd']) await page.uncheck(`input[type=checkbox][data-optimizer="${o}"]`);
+    for (const o of ['adam-no-bias-correction', 'sgd-nesterov']) await page.check(`input[type=checkbox][data-optimizer="${o}"]`);
+    await page.fill('#field-maxSteps', '100');
+    await page.fill('#group-seed-count', '1');
+    await page.click('#group-start');
+    const compare = sent.map((s) => JSON.parse(s)).filter((m) => m.type === 'compare').at(-1);
+    assert.deepEqual(compare.optimizers, ['adam-no-bias-correction', 'sgd-nesterov']);
+    await page.waitForFunction(() => {
+      const d = document.querySelector<HTMLElement>('#chart-group')?.dataset;
+      return d?.finished === '2' && d.curves?.startsWith('adam-no-bias-correction:1:');
+    }, undefined, { timeout: 60_000 });
+    const group = received.filter((m): m is Extract<ServerMessage, { type: 'comparing' }> => m.type === 'comparing').at(-1)!.group;
+    const runs = received.filter((m): m is Extract<ServerMessage, { type: 'started' }> => m.type === 'started' && m.group?.id === group.id);
+    assert.deepEqual(runs.map((r) => [r.config.optimizer, r.config.biasCorrection, r.config.nesterov]).sort(), [['adam', false, false], ['sgd', true, true]]);
+    assert.match((await groupData()).curves!, /^adam-no-bias-correction:1:[1-9]\d*\|sgd-nesterov:1:[1-9]\d*$/);
+    assert.match((await page.textContent('#group-status'))!, /adam-no-bias-correction vs sgd-nesterov over 1 seed: 2 of 2 runs finished/);
+  });
+
   test('the page logged no errors', () => {
     assert.deepEqual(pageErrors, []);
   });

@@ -1,7 +1,7 @@
 // The dashboard's model of comparisons over seeds, fed protocol messages as the sidecar sends them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { resolveConfig, type RunGroup, type RunSummary, type ServerMessage } from '../../sidecar/protocol';
+import { resolveConfig, runGroupSchema, type RunGroup, type RunSummary, type ServerMessage } from '../../sidecar/protocol';
 import { GroupModel } from '../../webview/groupModel';
 
 const group: RunGroup = { id: 'compare-20260101-000000-aaaaaa', optimizers: ['adam', 'sgd'], seeds: [1, 2] };
@@ -56,4 +56,33 @@ test('finished runs give the per-seed results, the statistics and the verdict; r
   const done = m.snapshot('std')!;
   assert.equal(done.summary.difference?.n, 2);
   assert.ok(Math.abs(done.summary.difference!.mean! - 0.035) < 1e-12);
+});
+
+test('a comparison of an optimizer with its ablations keeps each variant apart: curves, results and the verdict by variant', () => {
+  const ablations: RunGroup = { id: 'compare-20260101-000000-bbbbbb', optimizers: ['adam', 'adam-no-bias-correction', 'sgd-nesterov'], seeds: [1] };
+  const m = new GroupModel(() => 0);
+  m.handle({ type: 'comparing', group: ablations });
+  m.openGroup(ablations.id);
+  const runs = [
+    ['a', resolveConfig({ optimizer: 'adam', seed: 1, workers: 1 }, 1), 0.5],
+    ['b', resolveConfig({ optimizer: 'adam', biasCorrection: false, seed: 1, workers: 1 }, 1), 0.4],
+    ['n', resolveConfig({ optimizer: 'sgd', nesterov: true, seed: 1, workers: 1 }, 1), 0.45],
+  ] as const;
+  for (const [runId, config, accuracy] of runs) {
+    m.handle({ type: 'started', runId, config, group: ablations });
+    m.handle(metrics(runId, 100, 2 - accuracy));
+    m.handle(evalMsg(runId, 100, accuracy));
+    m.handle({ type: 'state', runId, state: 'done', step: 100 });
+  }
+  const s = m.snapshot('minmax')!;
+  assert.deepEqual(s.members.map((x) => [x.runId, x.optimizer]), [['a', 'adam'], ['b', 'adam-no-bias-correction'], ['n', 'sgd-nesterov']]);
+  assert.deepEqual(s.curves.map((c) => [c.optimizer, c.runs, c.curve.mean.at(-1)?.y]), [['adam', 1, 1.5], ['adam-no-bias-correction', 1, 1.6], ['sgd-nesterov', 1, 1.55]]);
+  assert.equal(s.summary.optimizers['adam-no-bias-correction'].mean, 0.4);
+  assert.deepEqual([s.summary.difference?.a, s.summary.difference?.b], ['adam', 'adam-no-bias-correction']);
+});
+
+test('a group naming an optimizer that is not one is refused by the protocol, naming the allowed ones', () => {
+  const r = runGroupSchema.safeParse({ id: 'g', optimizers: ['adam', 'adagrad'], seeds: [1] });
+  assert.equal(r.success, false);
+  assert.match(r.error!.issues[0].message, /must be one of adam, adamw, amsgrad, sgd, rmsprop, adam-no-bias-correction, .*sgd-nesterov, got "adagrad"/);
 });

@@ -104,10 +104,15 @@ export class AdamPanel {
       adam: c.weightDecay > 0 ? `Adam with L2 weight decay: g ← g + ${f(c.weightDecay)}·θ before the moments.` : '',
       adamw: `AdamW: decoupled weight decay, θ ← θ − lr·${f(c.weightDecay)}·θ beside the step.`,
       amsgrad: 'AMSGrad: v̂ is replaced by the running maximum of v̂, so the step never grows back.',
-      sgd: `This run uses SGD with momentum ${f(c.momentum)}: b ← μ·b + g; θ ← θ − lr·b. No m̂/√v̂ normalisation, so its steps scale with the gradients.`,
+      sgd: c.nesterov
+        ? `This run uses SGD with Nesterov momentum ${f(c.momentum)}: b ← μ·b + g; θ ← θ − lr·(g + μ·b). No m̂/√v̂ normalisation, so its steps scale with the gradients.`
+        : `This run uses SGD with momentum ${f(c.momentum)}: b ← μ·b + g; θ ← θ − lr·b. No m̂/√v̂ normalisation, so its steps scale with the gradients.`,
+      rmsprop: `This run uses RMSprop (α = ${f(c.alpha)}${c.momentum > 0 ? `, momentum ${f(c.momentum)}` : ''}): v ← α·v + (1 − α)·g²; θ ← θ − lr·g / (√v + ε). Adam without m and without bias correction; the columns show the momentum buffer as m̂ and √v as √v̂.`,
     };
-    setText(this.variant, variants[c.optimizer] ?? '');
-    this.variant.hidden = !variants[c.optimizer];
+    // The ablation of section 3: both corrections are 1, so the first steps are (1 − β1)/√(1 − β2) of Adam's.
+    const text = !c.biasCorrection ? `Without bias correction (the ablation of Kingma & Ba, section 3): θ ← θ − lr·m / (√v + ε), so 1 − β1ᵗ and 1 − β2ᵗ read 1 and the first steps are about (1 − β1)/√(1 − β2) of Adam's. ${variants[c.optimizer]}` : variants[c.optimizer];
+    setText(this.variant, text ?? '');
+    this.variant.hidden = !text;
 
     const ratios = run.lastMetrics?.updateRatio ?? {};
     const layerNames = [...new Set([...Object.keys(s.layers), ...Object.keys(ratios)])];

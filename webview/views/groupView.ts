@@ -2,7 +2,7 @@
 // optimizer's mean training loss with a band (min-max or -+1 std, a toggle), the test accuracy of every seed,
 // the statistics and the verdict with its interval, updated as the runs finish. Also starts a comparison.
 import type { ChartDataset } from 'chart.js';
-import { OPTIMIZERS, type OptimizerName, type RunGroup } from '../../sidecar/protocol';
+import { COMPARED_OPTIMIZERS, type ComparedOptimizer, type RunGroup } from '../../sidecar/protocol';
 import type { SampleSummary } from '../../sidecar/stats';
 import { Chart, stepChartOptions } from '../chartKit';
 import { RUN_PALETTE, withAlpha } from '../colors';
@@ -14,12 +14,12 @@ import type { XY } from '../series';
 export interface GroupViewActions {
   openGroup(groupId: string | undefined): void;
   bandChanged(band: BandKind): void;
-  startComparison(optimizers: OptimizerName[], seedCount: number): void;
+  startComparison(optimizers: ComparedOptimizer[], seedCount: number): void;
 }
 
 /** Each optimizer keeps one colour in every group (its place in the list of optimizers). */
-export function optimizerColor(optimizer: OptimizerName): string {
-  return RUN_PALETTE[OPTIMIZERS.indexOf(optimizer) % RUN_PALETTE.length];
+export function optimizerColor(optimizer: ComparedOptimizer): string {
+  return RUN_PALETTE[COMPARED_OPTIMIZERS.indexOf(optimizer) % RUN_PALETTE.length];
 }
 
 const pct = (x: number | null | undefined) => (x === null || x === undefined ? '–' : `${(100 * x).toFixed(2)}%`);
@@ -177,12 +177,12 @@ export class GroupView {
 
   private startForm(): HTMLElement {
     const count = h('input', { type: 'text', id: 'group-seed-count', value: '10', inputmode: 'numeric', 'aria-label': 'number of seeds', size: 4 });
-    const boxes = OPTIMIZERS.map((o) => h('input', { type: 'checkbox', value: o, checked: o === 'adam' || o === 'sgd', 'aria-label': o, 'data-optimizer': o }));
+    const boxes = COMPARED_OPTIMIZERS.map((o) => h('input', { type: 'checkbox', value: o, checked: o === 'adam' || o === 'sgd', 'aria-label': o, 'data-optimizer': o }));
     const error = h('span', { class: 'caption error', id: 'group-start-error' });
     const start = h('button', { type: 'button', id: 'group-start', class: 'primary' }, 'Compare over seeds');
     start.addEventListener('click', () => {
       const n = Number(count.value.trim());
-      const optimizers = boxes.filter((b) => b.checked).map((b) => b.value as OptimizerName);
+      const optimizers = boxes.filter((b) => b.checked).map((b) => b.value as ComparedOptimizer);
       const why = !/^\d+$/.test(count.value.trim()) || n < 1 || n > 1000 ? 'seeds: a whole number in 1..1000' : optimizers.length === 0 ? 'pick at least one optimizer' : '';
       setText(error, why);
       count.setAttribute('aria-invalid', why.startsWith('seeds') ? 'true' : 'false');

@@ -5,6 +5,7 @@ import { fieldError, LIVE_HYPERPARAMETERS, LIVE_STATES, OPTIMIZERS, type LiveHyp
 import { h, setText } from '../dom';
 import { changedFields, fieldText, hasErrors, readForm, type FormState } from '../formModel';
 import type { RunData } from '../runData';
+import { VariantFields } from './variantFields';
 
 const LABELS: Record<LiveHyperparameter, [string, string]> = {
   learningRate: ['lr', 'learning rate'],
@@ -12,7 +13,8 @@ const LABELS: Record<LiveHyperparameter, [string, string]> = {
   beta2: ['β2', 'decay of v'],
   epsilon: ['ε', 'added to √v̂'],
   weightDecay: ['weight decay', ''],
-  momentum: ['momentum', 'SGD'],
+  momentum: ['momentum', 'SGD, RMSprop'],
+  alpha: ['α', 'RMSprop: decay of v'],
   batchSize: ['batch size', '1..1024'],
 };
 
@@ -38,6 +40,7 @@ export class HyperparameterForm {
   private readonly epochs: HTMLInputElement;
   private readonly maxSteps: HTMLInputElement;
   private readonly newRunError: HTMLElement;
+  private readonly variants = new VariantFields(() => this.refresh());
   private run?: RunData;
   private connected = false;
   private pending = false;
@@ -93,12 +96,13 @@ export class HyperparameterForm {
           h('div', { class: 'field' }, h('label', { for: 'field-data' }, 'data'), this.data),
           h('div', { class: 'field' }, h('label', { for: 'field-epochs' }, 'epochs'), this.epochs),
           h('div', { class: 'field' }, h('label', { for: 'field-maxSteps' }, 'max steps'), this.maxSteps),
+          ...this.variants.elements,
         ),
         this.newRunError,
         h('div', { class: 'actions' }, this.startButton),
       ),
     );
-    this.fill({ learningRate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0, momentum: 0.9, batchSize: 4 });
+    this.fill({ learningRate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0, momentum: 0.9, alpha: 0.99, batchSize: 4 });
   }
 
   /** The run the form edits. A different run resets the fields; the same run refreshes untouched ones. */
@@ -115,6 +119,7 @@ export class HyperparameterForm {
         this.data.value = run.config.data ?? '';
         this.epochs.value = String(run.config.epochs);
         this.maxSteps.value = String(run.config.maxSteps);
+        this.variants.show(run.config);
       }
     }
     this.refresh();
@@ -179,10 +184,14 @@ export class HyperparameterForm {
     const form = this.read();
     if (hasErrors(form)) return { error: 'fix the hyperparameters above first' };
     const seed = this.run?.config.seed;
-    return { config: { ...form.values, optimizer: this.optimizer.value as StartConfig['optimizer'], epochs, maxSteps, ...(data ? { data } : {}), ...(seed !== undefined ? { seed } : {}) } };
+    const optimizer = this.optimizer.value as NonNullable<StartConfig['optimizer']>;
+    const variants = this.variants.read(optimizer, form.values.momentum);
+    if (variants.error) return { error: variants.error };
+    return { config: { ...form.values, ...variants.values, optimizer, epochs, maxSteps, ...(data ? { data } : {}), ...(seed !== undefined ? { seed } : {}) } };
   }
 
   private refresh(): void {
+    this.variants.follow(this.optimizer.value as NonNullable<StartConfig['optimizer']>);
     const form = this.read();
     for (const [field, el] of this.errors) {
       const message = form.errors[field] ?? '';

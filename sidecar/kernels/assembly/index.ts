@@ -1,7 +1,7 @@
 // WebAssembly SIMD kernels for one training step of the PyTorch tutorial CNN (AssemblyScript): the module's
 // exports. One file a layer, forward and backward side by side, as the reference layers in sidecar/nn/ are:
 // input.ts (normalise), conv1.ts, conv2.ts (each with its ReLU and max pool), linear.ts (fc1-fc3),
-// crossEntropy.ts; net.ts chains them over a shard of samples; optim.ts holds Adam and SGD; layout.ts says where
+// crossEntropy.ts; net.ts chains them over a shard of samples; optim.ts holds Adam and SGD, rmsprop.ts RMSprop; layout.ts says where
 // everything lives (the parameters' offsets are generated from sidecar/nn/spec.ts into parameters.ts).
 //
 // Built twice by scripts/build.mjs: with `--use RELAXED=1 --enable relaxed-simd` (fused multiply-add through
@@ -19,6 +19,7 @@ import { EVAL_CHUNK, FIXED, PER_SAMPLE } from './layout';
 export { trainShard, evalShard, logitsShard } from './net';
 export { adamStep, sgdStep } from './optim';
 export { stepHistogram } from './stepHistogram';
+export { rmspropStep } from './rmsprop';
 
 /** Bytes below which the module's static data lives; put caller buffers at or above this (64-aligned). */
 export function heapBase(): usize {

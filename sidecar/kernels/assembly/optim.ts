@@ -5,7 +5,7 @@
 // Parameter indices [start, end): start a multiple of 4; end a multiple of 4 or the last index.
 import { PARAMETER_COUNT } from './parameters';
 // @ts-ignore: decorator
-@inline function sumGrads(gradsBase: usize, stride: usize, numGrad: i32, off: usize): v128 {
+@inline export function sumGrads(gradsBase: usize, stride: usize, numGrad: i32, off: usize): v128 {
   let p = gradsBase + off;
   let g = v128.load(p);
   if (numGrad > 1) {
@@ -20,7 +20,7 @@ import { PARAMETER_COUNT } from './parameters';
 }
 
 // @ts-ignore: decorator
-@inline function sumGrad1(gradsBase: usize, stride: usize, numGrad: i32, off: usize): f32 {
+@inline export function sumGrad1(gradsBase: usize, stride: usize, numGrad: i32, off: usize): f32 {
   let g = load<f32>(gradsBase + off);
   let p = gradsBase + off;
   for (let k = 1; k < numGrad; k++) {
@@ -32,12 +32,12 @@ import { PARAMETER_COUNT } from './parameters';
 
 // flush |x| < 1e-30 to zero (keeps NaN)
 // @ts-ignore: decorator
-@inline function flush(x: v128, tiny: v128, absMask: v128): v128 {
+@inline export function flush(x: v128, tiny: v128, absMask: v128): v128 {
   return v128.andnot(x, f32x4.lt(v128.and(x, absMask), tiny));
 }
 
 // @ts-ignore: decorator
-@inline function flush1(x: f32): f32 {
+@inline export function flush1(x: f32): f32 {
   return abs(x) < <f32>1e-30 ? <f32>0 : x;
 }
 
@@ -137,12 +137,13 @@ export function adamStep(params: usize, gradsBase: usize, gradStrideBytes: usize
   }
 }
 
-/** PyTorch 1.13 SGD (dampening 0, no Nesterov) over [start, end); firstStep != 0 initialises the momentum buffer.
- *  Mirrors optim/sgd.ts sgdStep. */
+/** PyTorch 1.13 SGD (dampening 0) over [start, end); firstStep != 0 initialises the momentum buffer; nesterov != 0
+ *  steps along d + momentum*buf instead of buf. Mirrors optim/sgd.ts sgdStep. */
 export function sgdStep(params: usize, gradsBase: usize, gradStrideBytes: usize, numGradBuffers: i32, momentumBuf: usize,
-  start: i32, end: i32, lr: f64, momentum: f64, weightDecay: f64, firstStep: i32): void {
+  start: i32, end: i32, lr: f64, momentum: f64, weightDecay: f64, firstStep: i32, nesterov: i32): void {
   const l2 = weightDecay != 0;
   const useMom = momentum != 0;
+  const useNesterov = useMom && nesterov != 0;
   const first = firstStep != 0;
   const weightDecayf = <f32>weightDecay, momentumf = <f32>momentum, negativeLearningRate = <f32>(-lr);
   const vWeightDecay = f32x4.splat(weightDecayf), vMomentum = f32x4.splat(momentumf), vNegativeLearningRate = f32x4.splat(negativeLearningRate);
@@ -157,9 +158,11 @@ export function sgdStep(params: usize, gradsBase: usize, gradStrideBytes: usize,
     let p = v128.load(params + i);
     if (l2) d = f32x4.add(d, f32x4.mul(vWeightDecay, p));
     if (useMom) {
+      const g = d;
       if (!first) d = f32x4.add(f32x4.mul(v128.load(momentumBuf + i), vMomentum), d);
       d = flush(d, tiny, absMask);
       v128.store(momentumBuf + i, d);
+      if (useNesterov) d = f32x4.add(g, f32x4.mul(vMomentum, d));
     }
     v128.store(params + i, f32x4.add(p, f32x4.mul(vNegativeLearningRate, d)));
   }
@@ -168,9 +171,11 @@ export function sgdStep(params: usize, gradsBase: usize, gradStrideBytes: usize,
     const p = load<f32>(params + i);
     if (l2) d = d + weightDecayf * p;
     if (useMom) {
+      const g = d;
       if (!first) d = load<f32>(momentumBuf + i) * momentumf + d;
       d = flush1(d);
       store<f32>(momentumBuf + i, d);
+      if (useNesterov) d = g + momentumf * d;
     }
     store<f32>(params + i, p + negativeLearningRate * d);
   }
