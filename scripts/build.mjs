@@ -32,6 +32,10 @@ const entries = [
     platform: 'browser', target: 'es2022', format: 'iife', sourcemap: true, minify: process.env.ADAM_NO_MINIFY !== "1", logLevel: 'warning' },
 ];
 await Promise.all(entries.filter((e) => existsSync(e.entryPoints[0])).map((e) => build(e)));
+// The WebAssembly codecs for a user's own images (sidecar/predict/codecs.ts) sit beside the bundle that loads them.
+for (const wasm of ['@jsquash/resize/lib/resize/pkg/squoosh_resize_bg.wasm', '@jsquash/webp/codec/dec/webp_dec.wasm']) {
+  copyFileSync(join(root, 'node_modules', wasm), join(dist, wasm.split('/').pop()));
+}
 const webStatic = join(root, 'webview', 'static');
 if (existsSync(webStatic)) for (const f of readdirSync(webStatic)) copyFileSync(join(webStatic, f), join(dist, 'webview', f));
 

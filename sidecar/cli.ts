@@ -13,6 +13,7 @@ commands:
   runs              list runs in the runs folder
   export            export CHECKPOINT OUT.safetensors
   export-pytorch    export RUN_ID|CHECKPOINT OUT_DIR: the run as a PyTorch script (alone or DDP)
+  predict           predict CHECKPOINT|RUN_ID IMAGE_OR_FOLDER...: top-3 classes of images
   check-reference   check the engine against PyTorch reference vectors
 `;
 

@@ -229,6 +229,7 @@ export const ERROR_CODES = [
   'bad_dataset', // a dataset file or folder
   'download_failed', // CIFAR-10 could not be downloaded
   'bad_checkpoint', // a checkpoint file that cannot be used
+  'bad_image', // an image to classify that cannot be read (not an image, damaged, too large)
   'bad_path', // a path from the wire or a setting that is refused
   'bad_message', // a message that fails validation
   'rate_limited', // more than the allowed messages a second

@@ -4,6 +4,7 @@ import { checkReferenceCommand } from './checkReference';
 import { compareCommand } from './compare';
 import { exportCommand } from './export';
 import { exportPytorchCommand } from './exportPytorch';
+import { predictCommand } from './predict';
 import { runs } from './runs';
 import { serve } from './serve';
 import { trainCommand } from './train';
@@ -18,4 +19,5 @@ export const COMMANDS: Record<string, Command> = {
   runs,
   export: exportCommand,
   'export-pytorch': exportPytorchCommand,
+  predict: predictCommand,
 };
