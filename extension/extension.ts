@@ -3,6 +3,7 @@
 // supervisor and the commands.
 import * as vscode from 'vscode';
 import * as commands from './commands';
+import { classifyImage } from './classifyImage';
 import { Controller } from './controller';
 import { DashboardPanel } from './panel';
 import * as runCommands from './runCommands';
@@ -32,6 +33,7 @@ export function activate(context: vscode.ExtensionContext): void {
   register('compareWith', (arg) => runCommands.compareWith(c, arg));
   register('revealRunFolder', (arg) => runCommands.revealRunFolder(c, arg));
   register('refreshRuns', () => c.runsView.refresh());
+  register('classifyImage', (arg) => classifyImage(c, arg));
   // The Runs view reads the runs folder when it is first shown; nothing is spawned until a command needs the sidecar.
   context.subscriptions.push(vscode.window.createTreeView('adamTrainer.runs', { treeDataProvider: c.runsView }));
   context.subscriptions.push(

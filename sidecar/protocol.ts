@@ -178,6 +178,88 @@ export const runGroupSchema = z.strictObject({
 });
 export type RunGroup = z.infer<typeof runGroupSchema>;
 
+// Predictions (what the network learned): the gallery of test images with their top-3 classes, and one image
+// classified with its conv1 filters and conv2 activation maps. Images travel as base64 of 3,072 bytes (C, H, W).
+
+export const GALLERY_ORDERS = ['index', 'confidentMistakes'] as const;
+/** At most this many images in one gallery page (48 x 4 KB of base64). */
+export const MAX_GALLERY_PAGE = 100;
+const classIndex = int().refine((x) => x >= 0 && x <= 9, { error: (i) => `must be a class index in 0..9, got ${show(i.input)}` });
+export const galleryFilterSchema = z.strictObject({
+  wrongOnly: z.boolean().optional(),
+  trueClass: classIndex.optional(),
+  predictedClass: classIndex.optional(),
+  /** index: test-set order; confidentMistakes: wrong predictions, the most confident first. */
+  order: z.enum(GALLERY_ORDERS).optional(),
+});
+export type GalleryFilter = z.infer<typeof galleryFilterSchema>;
+const base64 = (maxChars: number) => z.string().max(maxChars).regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64');
+const guesses = z.array(z.strictObject({ class: z.string().max(64), probability: z.number() })).max(10);
+/** Where a prediction's weights came from: the run's current weights, or a checkpoint file. */
+export const WEIGHT_SOURCES = ['live', 'checkpoint'] as const;
+
+const galleryRequestSchema = z.strictObject({
+  type: z.literal('gallery'),
+  runId,
+  filter: galleryFilterSchema.optional(),
+  offset: int().refine((x) => x >= 0, 'must be >= 0').optional(),
+  limit: int().refine((x) => x >= 1 && x <= MAX_GALLERY_PAGE, `must be an integer in 1..${MAX_GALLERY_PAGE}`).optional(),
+  requestId,
+});
+/** One image to classify: a test image of the run's dataset, a file path (the Explorer's), or bytes (a drop). */
+const classifyRequestSchema = z
+  .strictObject({
+    type: z.literal('classify'),
+    runId: runId.optional(),
+    checkpoint: z.string().min(1).max(4096).optional(),
+    testIndex: int().refine((x) => x >= 0, 'must be >= 0').optional(),
+    path: z.string().min(1).max(4096).optional(),
+    image: z.strictObject({ name: z.string().max(256), base64: base64(1_000_000) }).optional(),
+    requestId,
+  })
+  .refine((m) => (m.runId === undefined) !== (m.checkpoint === undefined), { error: 'classify must name either a runId or a checkpoint, not both' })
+  .refine((m) => [m.testIndex, m.path, m.image].filter((x) => x !== undefined).length === 1, { error: 'classify must give exactly one of testIndex, path or image' });
+export type ClassifyRequest = z.infer<typeof classifyRequestSchema>;
+export type GalleryRequest = z.infer<typeof galleryRequestSchema>;
+
+export const galleryMessageSchema = z.strictObject({
+  type: z.literal('gallery'),
+  runId,
+  step: z.number().int(),
+  source: z.enum(WEIGHT_SOURCES),
+  /** Test images classified (the whole test split), and how many of them pass the filter. */
+  total: z.number().int(),
+  matching: z.number().int(),
+  offset: z.number().int(),
+  filter: galleryFilterSchema,
+  classNames: z.array(z.string().max(64)).length(10),
+  items: z.array(z.strictObject({ index: z.number().int(), label: z.number().int(), top: guesses, image: base64(4096) })).max(MAX_GALLERY_PAGE),
+  requestId,
+});
+export type GalleryMessage = z.infer<typeof galleryMessageSchema>;
+
+export const classifiedMessageSchema = z.strictObject({
+  type: z.literal('classified'),
+  runId: runId.optional(),
+  step: z.number().int(),
+  source: z.enum(WEIGHT_SOURCES),
+  name: z.string().max(4096),
+  width: z.number().int(),
+  height: z.number().int(),
+  resized: z.boolean(),
+  /** How the image became 32x32, for the UI to state. */
+  note: z.string().max(1000),
+  image: base64(4096),
+  /** The true class of a test image. */
+  label: z.number().int().optional(),
+  top: guesses,
+  /** conv1.weight (6 x 3 x 5 x 5) and conv2's activation maps after ReLU (16 x 10 x 10), row-major. */
+  conv1: z.array(z.number()).length(450),
+  conv2: z.array(z.number()).length(1600),
+  requestId,
+});
+export type ClassifiedMessage = z.infer<typeof classifiedMessageSchema>;
+
 export const clientMessageSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('start'), config: startConfigSchema, resumeFrom: z.string().max(4096).optional(), requestId }),
   liveHyperparametersSchema.extend({ type: z.literal('update'), runId, requestId }).strict(),
@@ -208,6 +290,8 @@ export const clientMessageSchema = z.discriminatedUnion('type', [
     config: startConfigSchema.omit({ optimizer: true, seed: true }),
     requestId,
   }),
+  galleryRequestSchema,
+  classifyRequestSchema,
 ]);
 export type ClientMessage = z.infer<typeof clientMessageSchema>;
 
@@ -412,6 +496,8 @@ export const serverMessageSchema = z.discriminatedUnion('type', [
     datasets: z.array(z.strictObject({ source: z.string().max(4096), runs: z.number().int().min(0), bytes: num })).max(64).optional(),
     datasetLoads: z.number().int().min(0).optional(),
   }),
+  galleryMessageSchema,
+  classifiedMessageSchema,
 ]);
 export type ServerMessage = z.infer<typeof serverMessageSchema>;
 

@@ -31,6 +31,7 @@ import { Run, type RunOptions } from './trainer';
 import { checkCheckpointOfRun, pickChanges, resumedConfig } from './resume';
 import { Subscriptions } from './subscriptions';
 import { runDetail } from './runDetail';
+import { Predictions } from './predictions';
 
 /** One connected client, as the manager sees it; the server decides how (and whether) bytes go out. */
 export interface Client {
@@ -73,10 +74,12 @@ export const DEFAULT_MAX_RUNS = 4;
 export class RunManager implements MessageHandler {
   private readonly live = new Map<string, LiveRun>();
   private readonly subscriptions: Subscriptions;
+  private readonly predictions: Predictions;
   private shuttingDown = false;
 
   constructor(private readonly opts: RunManagerOptions) {
     this.subscriptions = new Subscriptions(opts.store);
+    this.predictions = new Predictions({ store: opts.store, cacheDir: opts.cacheDir, liveRun: (runId) => this.live.get(runId)?.run });
   }
 
   listRuns(): RunSummary[] {
@@ -133,6 +136,12 @@ export class RunManager implements MessageHandler {
         return;
       case 'evaluate':
         this.liveRun(msg.runId).run.evaluate();
+        return;
+      case 'gallery':
+        client.send(await this.predictions.gallery(msg));
+        return;
+      case 'classify':
+        client.send(await this.predictions.classify(msg));
         return;
       case 'checkpoint': {
         const l = this.liveRun(msg.runId);

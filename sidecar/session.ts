@@ -1,6 +1,7 @@
 // A training session: the dataset in shared memory, the parallel engine, and the bookkeeping of a run that
 // must survive a checkpoint: the step count, the epoch and data cursor, the data-order RNG and this epoch's
 // permutation. The trainer (trainer.ts) drives it chunk by chunk; check-reference drives it on given data.
+import type { LiveWeights } from './runControl';
 import { createHash } from 'node:crypto';
 import { cpus } from 'node:os';
 import { UserError } from './errors';
@@ -279,6 +280,11 @@ export class TrainingSession {
   parametersSha256(): string {
     const copy = Float32Array.from(this.engine.params);
     return createHash('sha256').update(new Uint8Array(copy.buffer)).digest('hex');
+  }
+
+  /** A copy of the parameters with the test split, for predictions (read between chunks, while the workers wait). */
+  weights(): LiveWeights {
+    return { step: this.step, params: Float32Array.from(this.engine.params), test: this.dataset.test };
   }
 
   snapshot(runId: string, lossSum: number, lossCount: number, extra: Partial<TrainingState> = {}): TrainingState {

@@ -11,7 +11,7 @@ import type { Progress } from './data';
 import type { EvalMessage, LiveHyperparameters, RunConfig, RunState, StateMessage } from './protocol';
 import { isEnded } from './protocol';
 import { LiveEdits, type EditRequest } from './liveEdits';
-import { RunControl } from './runControl';
+import { RunControl, type LiveWeights } from './runControl';
 import { RunMetrics } from './runMetrics';
 import { StepHistogramRecorder, type HistogramOutput } from './stepHistogramRecorder';
 import { TrainingSession, type EngineKind, type EvalResult } from './session';
@@ -132,6 +132,24 @@ export class Run extends EventEmitter {
     });
   }
 
+  /**
+   * The parameters as of the next step boundary, copied between chunks as evaluation and checkpoints read them (never
+   * while a step runs, never changing the run); null when the run is not training (loading, or ended).
+   */
+  weights(): Promise<LiveWeights | null> {
+    if (isEnded(this.state) || !this.session || this.state === 'idle' || this.state === 'downloading') return Promise.resolve(null);
+    return new Promise((resolve) => {
+      this.control.weightReaders.push(resolve);
+      this.poke();
+    });
+  }
+
+  private serveWeightReaders(s: TrainingSession | null): void {
+    if (!this.control.weightReaders.length) return;
+    const weights = s ? s.weights() : null;
+    for (const r of this.control.weightReaders.splice(0)) r(weights);
+  }
+
   private poke(): void {
     this.control.poke();
   }
@@ -180,6 +198,7 @@ export class Run extends EventEmitter {
       this.setState('failed', message);
       throw e;
     } finally {
+      this.serveWeightReaders(null);
       // The session holds the shared dataset's memory: an ended run keeps its step, not the session.
       const s = this.session;
       if (s) {
@@ -199,6 +218,7 @@ export class Run extends EventEmitter {
     this.lastLiveEmit = performance.now();
     while (true) {
       this.applyEdits(s);
+      this.serveWeightReaders(s);
       if (this.control.evaluate) { this.control.evaluate = false; await this.runEval(s); }
       while (this.control.checkpoints.length) {
         const path = this.tryCheckpoint(`step-${s.step}.ckpt`);
@@ -259,6 +279,7 @@ export class Run extends EventEmitter {
     }
     this.emitStepHistogram(this.stepHistograms.finish(s));
     this.emitLive(s, true);
+    this.serveWeightReaders(s);
     if (this.lastEvalStep !== s.step) await this.runEval(s);
     this.tryCheckpoint('latest.ckpt');
     const ended = this.control.stop && !(s.epoch >= this.config.epochs || (this.config.maxSteps > 0 && s.step >= this.config.maxSteps));
