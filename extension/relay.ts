@@ -53,7 +53,7 @@ export class Relay {
   fromSidecar(msg: ServerMessage): void {
     this.remember(msg);
     if (this.ready) this.endpoints.post(msg);
-    else if (msg.type === 'started' || msg.type === 'comparing') this.missedStarts.push(msg);
+    else if (msg.type === 'started' || msg.type === 'comparing' || msg.type === 'classified') this.missedStarts.push(msg); // classified: Adam: Classify Image opens the dashboard
   }
 
   setConnection(state: ConnectionState, detail?: string): void {

@@ -18,6 +18,7 @@ import type { ConnectionState, PersistedState, Transport } from './transport';
 import { AdamPanel } from './views/adamPanel';
 import { ChartsView } from './views/chartsView';
 import { EvalView } from './views/evalView';
+import { GalleryView } from './views/galleryView';
 import { GroupView } from './views/groupView';
 import { Header } from './views/header';
 import { HyperparameterForm } from './views/hyperparameterForm';
@@ -62,6 +63,7 @@ export class Dashboard {
   private readonly form: HyperparameterForm;
   private readonly adam: AdamPanel;
   private readonly evalView: EvalView;
+  private readonly gallery: GalleryView;
   private readonly runsList: RunsList;
   private readonly groupView: GroupView;
   private readonly stepHeatmaps = new StepHeatmaps();
@@ -110,7 +112,8 @@ export class Dashboard {
       fork: (runId, step, changes) => this.fork(runId, step, changes),
     });
     this.adam = new AdamPanel();
-    this.evalView = new EvalView();
+    this.gallery = new GalleryView({ send: (prefix, make) => this.send(make(`${prefix}-${this.nextRequest++}`)) });
+    this.evalView = new EvalView({ cellClicked: (trueClass, predictedClass) => this.gallery.showCell(trueClass, predictedClass) });
     this.runsList = new RunsList({ open: (id) => this.open(id), toggleOverlay: (id, on) => this.toggleOverlay(id, on) });
     this.groupView = new GroupView(
       {
@@ -126,7 +129,7 @@ export class Dashboard {
     );
 
     this.layout = h('main', { class: 'layout' }, this.chartsView.element, h('aside', { class: 'side' }, this.form.element, this.adam.element, this.runsList.element));
-    root.replaceChildren(this.header.element, this.layout, this.stepHeatmaps.element, this.evalView.element, this.groupView.element);
+    root.replaceChildren(this.header.element, this.layout, this.stepHeatmaps.element, this.evalView.element, this.gallery.element, this.groupView.element);
     this.watchTheme();
 
     transport.onMessage((m) => this.handle(m));
@@ -201,6 +204,13 @@ export class Dashboard {
         return;
       case 'eval':
         if (this.data.get(m.runId)?.addEval(m)) this.patchSummary(m.runId, { testAccuracy: m.testAccuracy });
+        this.gallery.evaluated(m.runId);
+        break;
+      case 'gallery':
+        this.gallery.gallery(m);
+        break;
+      case 'classified':
+        this.gallery.classified(m);
         break;
       case 'applied': {
         const run = this.data.get(m.runId);
@@ -239,6 +249,7 @@ export class Dashboard {
         this.header.setSystem(m.cpuPercent, m.rssBytes);
         return;
       case 'error': {
+        if (this.gallery.error(m.requestId, m.message)) break;
         const req = this.settle(m.requestId);
         if (req && req.kind !== 'control') {
           this.form.setPending(false, { text: m.message, kind: 'error' });
@@ -507,6 +518,8 @@ export class Dashboard {
     const interrupted = run !== undefined && this.runs.get(run.runId)?.orphaned === true;
     this.header.update(run, this.connected, run ? this.colorOf(run.runId) : undefined, interrupted);
     this.form.setRun(run, this.connected);
+    const state = run ? this.runs.get(run.runId)?.state : undefined;
+    this.gallery.setRun(run?.runId, state === 'running');
     this.runsList.update([...this.runs.values()], this.selection.primaryRunId, new Set(this.selection.overlaid), (id) => this.colorOf(id));
   }
 

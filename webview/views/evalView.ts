@@ -14,7 +14,8 @@ export class EvalView {
   private readonly matrix: HTMLTableElement;
   private shownKey = '';
 
-  constructor() {
+  /** `cellClicked`: a confusion-matrix cell was clicked (the gallery shows its images). */
+  constructor(private readonly callbacks: { cellClicked?: (trueClass: number, predictedClass: number) => void } = {}) {
     this.caption = h('p', { class: 'caption', id: 'eval-caption' }, 'Per-class accuracy and the confusion matrix appear after the first evaluation on the test set (at the end of each epoch).');
     this.bars = h('div', { class: 'class-bars', id: 'class-bars' });
     this.matrix = h('table', { class: 'confusion', id: 'confusion' });
@@ -58,6 +59,12 @@ export class EvalView {
           const share = count / total;
           const cell = h('td', { title: `${CLASS_NAMES[i]} predicted as ${CLASS_NAMES[j]}: ${count} (${(share * 100).toFixed(1)}%)`, class: i === j ? 'diag' : '' }, count);
           cell.style.setProperty('--share', share.toFixed(3));
+          if (this.callbacks.cellClicked && count > 0) {
+            cell.classList.add('clickable');
+            cell.tabIndex = 0;
+            cell.addEventListener('click', () => this.callbacks.cellClicked?.(i, j));
+            cell.addEventListener('keydown', (ev) => { if (ev.key === 'Enter') this.callbacks.cellClicked?.(i, j); });
+          }
           return cell;
         }),
       );
