@@ -121,7 +121,7 @@ export class Predictions {
     const kept = this.classified.get(runId);
     if (kept) {
       const c = await kept.catch(() => null);
-      if (c && c.step === src.step) return c;
+      if (c && c.step === src.step && c.source === src.source) return c;
     }
     const work = (async (): Promise<Classified> => {
       const test = await src.test();
@@ -141,9 +141,14 @@ export class Predictions {
   }
 
   private async runSource(runId: string): Promise<Source> {
-    const live = await this.opts.liveRun(runId)?.weights();
+    const run = this.opts.liveRun(runId);
+    const live = await run?.weights();
     if (live) return { step: live.step, params: live.params, source: 'live', test: async () => live.test };
-    const w = await weightsFromRun(this.opts.store.root, runId);
+    const w = await weightsFromRun(this.opts.store.root, runId).catch((e) => {
+      // A run still loading its data has neither weights in memory nor a checkpoint yet.
+      if (run && (run.state === 'idle' || run.state === 'downloading')) throw new UserError('run_busy', `run ${runId} has no weights to show yet: it is loading its data`);
+      throw e;
+    });
     return { step: w.step, params: w.params, source: 'checkpoint', test: () => this.testSplit(w.config) };
   }
 
