@@ -132,9 +132,15 @@ export class GalleryView {
   /** An error answering one of this view's requests; true when it was one. */
   error(requestId: string | number | undefined, message: string): boolean {
     const id = String(requestId ?? '');
-    if (!this.inFlight.delete(id) && !id.startsWith('classify-')) return false;
+    const fromExplorer = id.startsWith('classify-');
+    if (!this.inFlight.delete(id) && !fromExplorer) return false;
     this.say(message, 'error');
-    if (!this.element.open) this.element.open = true;
+    if (id.startsWith('image-')) {
+      // An image the sidecar refuses is not asked about again.
+      this.chosen = undefined;
+      this.updateTimer();
+    }
+    if (fromExplorer && !this.element.open) this.element.open = true;
     return true;
   }
 
