@@ -34,6 +34,8 @@ const CLIENT: ClientMessage[] = [
   { type: 'list' },
   { type: 'detail', runId: 'r', fromStep: 0, toStep: 100, requestId: 'd' },
   { type: 'compare', optimizers: ['adam', 'sgd'], seeds: [1, 2, 3], config: { epochs: 1 } },
+  { type: 'gallery', runId: 'r', filter: { wrongOnly: true, trueClass: 3, predictedClass: 5, order: 'confidentMistakes' }, offset: 48, limit: 48, requestId: 'g' },
+  { type: 'classify', runId: 'r', image: { name: 'cat.webp', base64: 'UklGRg==' }, requestId: 'c' },
 ] as ClientMessage[];
 
 const stepHistogram = {
@@ -60,6 +62,14 @@ const SERVER: ServerMessage[] = [
   { type: 'checkpointed', runId: 'r', step: 5, path: '/p' },
   { type: 'detail', runId: 'r', fromStep: 0, toStep: 2, loss: { steps: [1, 2], mean: [2.3, null], min: [2.2, null], max: [2.4, null] }, metrics: [metrics], requestId: 'd' },
   { type: 'system', cpuPercent: 10, rssBytes: 1e8, datasets: [{ source: 'built-in sample (3,000 train / 1,000 test images)', runs: 2, bytes: 2e7 }], datasetLoads: 1 },
+  {
+    type: 'gallery', runId: 'r', step: 5, source: 'live', total: 1000, matching: 1, offset: 0, filter: { wrongOnly: true }, classNames: ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j'],
+    items: [{ index: 7, label: 3, top: [{ class: 'dog', probability: 0.5 }, { class: 'cat', probability: 0.3 }, { class: 'frog', probability: 0.1 }], image: 'AAAA' }],
+  },
+  {
+    type: 'classified', runId: 'r', step: 5, source: 'checkpoint', name: '/x/cat.webp', width: 640, height: 480, resized: true, note: 'resized', image: 'AAAA',
+    top: [{ class: 'cat', probability: 0.9 }], conv1: new Array(450).fill(0.1), conv2: new Array(1600).fill(0), requestId: 'c',
+  },
 ] as ServerMessage[];
 
 test('every sample message is valid: the fuzzing below starts from real messages', () => {
