@@ -7,7 +7,7 @@ import { loadDataset, type Split } from './data';
 import { UserError } from './errors';
 import { CLASS_NAMES, IMAGE_BYTES, NUM_CLASSES, parameter } from './nn/spec';
 import { Predictor, topClasses } from './predict/forward';
-import { RESIZE_NOTE, readUserImage, userImage, type UserImage } from './predict/image';
+import { MIME_TYPES, RESIZE_NOTE, readUserImageBytes, userImage, type UserImage } from './predict/image';
 import { weightsFromCheckpoint, weightsFromRun } from './predict/weights';
 import type { ClassifiedMessage, ClassifyRequest, GalleryFilter, GalleryMessage, GalleryRequest, RunConfig } from './protocol';
 import { resolveUserPath } from './store/paths';
@@ -40,6 +40,8 @@ const SLICE_IMAGES = 200;
 /** Runs whose classified test set is kept (each 400 KB for CIFAR-10's 10,000 images). */
 const KEPT_RUNS = 4;
 const DEFAULT_PAGE = 48;
+/** A file classified by its path is sent back whole for the dashboard to show, up to this size. */
+const MAX_ORIGINAL_BYTES = 512 << 10;
 
 const toBase64 = (pixels: Uint8Array) => Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength).toString('base64');
 
@@ -80,6 +82,7 @@ export class Predictions {
     let image: UserImage;
     let name: string;
     let label: number | undefined;
+    let original: ClassifiedMessage['original'];
     if (msg.testIndex !== undefined) {
       const test = await src.test();
       if (msg.testIndex >= test.count) throw new UserError('bad_message', `testIndex must be below ${test.count} (the test set's size), got ${msg.testIndex}`, 'testIndex');
@@ -88,7 +91,10 @@ export class Predictions {
       label = test.labels[msg.testIndex];
     } else if (msg.path !== undefined) {
       name = resolveUserPath(msg.path, 'image');
-      image = await readUserImage(name);
+      const bytes = await readUserImageBytes(name);
+      image = await userImage(bytes, name);
+      // The picture as it was given, for the dashboard to show beside its 32x32 version (a data URL: small ones only).
+      if (bytes.length <= MAX_ORIGINAL_BYTES) original = { mimeType: MIME_TYPES[image.format], base64: bytes.toString('base64') };
     } else {
       name = msg.image!.name || 'dropped image';
       image = await userImage(Buffer.from(msg.image!.base64, 'base64'), name);
@@ -108,6 +114,7 @@ export class Predictions {
       note: image.resized ? RESIZE_NOTE : 'Already 32x32: classified as it is.',
       image: toBase64(image.pixels),
       ...(label !== undefined ? { label } : {}),
+      ...(original ? { original } : {}),
       top: topClasses(probabilities, 0, CLASS_NAMES),
       conv1: Array.from(src.params.subarray(conv1.offset, conv1.offset + conv1.size)),
       conv2: Array.from(conv2),

@@ -252,6 +252,8 @@ export const classifiedMessageSchema = z.strictObject({
   image: base64(4096),
   /** The true class of a test image. */
   label: z.number().int().optional(),
+  /** A file classified by its path, as given (up to 512 KB), for the dashboard to show beside its 32x32 version. */
+  original: z.strictObject({ mimeType: z.enum(['image/png', 'image/jpeg', 'image/webp']), base64: base64(700_000) }).optional(),
   top: guesses,
   /** conv1.weight (6 x 3 x 5 x 5) and conv2's activation maps after ReLU (16 x 10 x 10), row-major. */
   conv1: z.array(z.number()).length(450),

@@ -42,9 +42,15 @@ function formatOf(b: Uint8Array): ImageFormat | undefined {
 
 /** Reads an image file a user chose (Explorer, command line, a path from the dashboard) and makes it 32x32. */
 export async function readUserImage(path: string): Promise<UserImage> {
-  const bytes = await readRegularFile(path, { name: path, kind: 'an image (PNG, JPEG or WebP)', maxBytes: MAX_USER_IMAGE_BYTES, code: 'bad_image' });
-  return userImage(bytes, path);
+  return userImage(await readUserImageBytes(path), path);
 }
+
+/** The file's bytes, bounded as readUserImage bounds them (the dashboard shows a small original as it was given). */
+export function readUserImageBytes(path: string): Promise<Buffer> {
+  return readRegularFile(path, { name: path, kind: 'an image (PNG, JPEG or WebP)', maxBytes: MAX_USER_IMAGE_BYTES, code: 'bad_image' });
+}
+
+export const MIME_TYPES = { jpeg: 'image/jpeg', png: 'image/png', webp: 'image/webp' } as const satisfies Record<ImageFormat, string>;
 
 /** The same from bytes already in memory (an image dropped onto the dashboard); `name` names it in errors. */
 export async function userImage(bytes: Uint8Array, name: string): Promise<UserImage> {

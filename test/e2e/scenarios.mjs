@@ -2,7 +2,7 @@
 // fresh code-server (own settings, global storage and logs) with the extension installed, and a page
 // showing its workbench.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sidecarProcesses, sleep, waitFor } from './workbench.mjs';
 
@@ -332,6 +332,62 @@ export const scenarios = [
       await t.shot('paused');
       const events = readFileSync(join(t.cs.globalStorage(), 'runs', runId, 'events.jsonl'), 'utf8');
       assert.match(events, /"state":"paused"/, 'the sidecar recorded the pause');
+      await stopFromPalette(t);
+    },
+  },
+
+  {
+    name: 'gallery',
+    title: 'What the network learned: the gallery of test images with the top-3 classes, a confusion-matrix cell, and "Adam: Classify Image" from the Explorer (an image of mine, a file that is not one)',
+    settings: { 'adamTrainer.epochs': 1000 },
+    async run(t) {
+      const { wb } = t;
+      // Files in the workspace for the Explorer: a picture (WebP, 480x320, made for this test), a PNG that is not
+      // one, and a text file (no Classify Image in its menu).
+      writeFileSync(join(t.cs.workspace, 'my-ship.webp'), readFileSync(join(import.meta.dirname, '..', 'fixtures', 'predict', 'my-ship.webp')));
+      writeFileSync(join(t.cs.workspace, 'notes.png'), 'not a picture\n');
+      writeFileSync(join(t.cs.workspace, 'readme.txt'), 'hello\n');
+      await trainFromPalette(t);
+      await waitFor('an evaluation in the confusion matrix', async () => (await wb.dashboard.locator('#confusion td.clickable').count()) > 0, { timeoutMs: 60_000 });
+      await wb.dashboard.locator('#gallery > summary').click();
+      await waitFor('the gallery to show test images', async () => (await wb.dashboard.locator('#gallery-grid figure').count()) === 48, { timeoutMs: 30_000 });
+      const caption = await wb.dashboardText('#gallery-caption');
+      t.log(`gallery: ${caption}`);
+      assert.match(caption, /current weights\): 1,000 of 1,000 test images match/);
+      assert.equal(await wb.dashboard.locator('#gallery-grid figure').first().locator('ol.top3 li').count(), 3);
+      await wb.dashboard.locator('#gallery').scrollIntoViewIfNeeded();
+      await t.shot('gallery');
+      await wb.dashboard.locator('#confusion td.clickable:not(.diag)').first().click();
+      const trueClass = await wb.dashboard.locator('#gallery-true').inputValue();
+      const predicted = await wb.dashboard.locator('#gallery-predicted').inputValue();
+      assert.ok(trueClass !== '' && predicted !== '' && trueClass !== predicted, 'the cell set both class filters');
+      await waitFor('the cell\'s images', async () => /test images match/.test(await wb.dashboardText('#gallery-caption')) && (await wb.dashboard.locator('#gallery-grid figure.right').count()) === 0);
+      t.log(`confusion cell ${trueClass} -> ${predicted}: ${await wb.dashboardText('#gallery-caption')}`);
+
+      // The Explorer's context menu on my own picture.
+      await wb.page.locator('.part.activitybar .action-item a[aria-label^="Explorer"], .part.activitybar .action-item .action-label[aria-label^="Explorer"]').first().click();
+      const row = (name) => wb.page.locator(`.explorer-folders-view .monaco-list-row[aria-label^="${name}"]`).first();
+      const menuItem = wb.page.locator('.context-view .monaco-menu .action-item .action-label', { hasText: 'Classify Image' });
+      await row('readme.txt').waitFor({ timeout: 20_000 });
+      await row('readme.txt').click({ button: 'right' });
+      await wb.page.locator('.context-view .monaco-menu').waitFor({ timeout: 5000 });
+      assert.equal(await menuItem.count(), 0, 'no Classify Image on a .txt file');
+      await wb.page.keyboard.press('Escape');
+      await row('my-ship.webp').click({ button: 'right' });
+      await menuItem.first().click({ timeout: 5000 });
+      const toast = await waitFor('the notification with the top-3', async () => (await wb.notifications()).find((n) => /my-ship\.webp: \w+ [\d.]+%/.test(n)), { timeoutMs: 30_000 });
+      t.log(`notification: ${toast}`);
+      await waitFor('the dashboard to show the classified image', async () => (await wb.dashboardText('#classified-caption')).includes('my-ship.webp (480x320)'), { timeoutMs: 20_000 });
+      assert.match(await wb.dashboardText('#classified-note'), /transforms\.Resize\(\(32, 32\)\), PIL's bilinear filter/);
+      assert.equal(await wb.dashboard.locator('#conv2-maps canvas').count(), 16);
+      await wb.dashboard.locator('#classified').scrollIntoViewIfNeeded();
+      await t.shot('classified');
+      await row('notes.png').click({ button: 'right' });
+      await menuItem.first().click({ timeout: 5000 });
+      const refused = await waitFor('the error for a file that is not an image', async () => (await wb.notifications()).find((n) => /could not classify notes\.png/.test(n)), { timeoutMs: 20_000 });
+      t.log(`notification: ${refused}`);
+      assert.match(refused, /notes\.png is not a PNG, JPEG or WebP image/);
+      await t.shot('refused');
       await stopFromPalette(t);
     },
   },

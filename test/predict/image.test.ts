@@ -37,7 +37,7 @@ const imageArb = fc.record({
 });
 
 // A gradient with noise (pure noise would make every filter look alike), optionally with random alpha.
-function makePng(file: string, { width, height, seed, alpha, noise }: fc.RecordValue<typeof imageArb>): void {
+function makePng(file: string, { width, height, seed, alpha, noise }: { width: number; height: number; seed: number; alpha: boolean; noise: number }): void {
   const png = new PNG({ width, height });
   let s = seed || 1;
   const rand = () => ((s = (s * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);

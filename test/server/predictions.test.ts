@@ -116,6 +116,7 @@ describe('predictions over the WebSocket', () => {
     c.send({ type: 'classify', runId: watchedRun, path: file, requestId: 'path' });
     const byPath = await c.next('classified', (m) => m.requestId === 'path');
     assert.deepEqual([byPath.width, byPath.height, byPath.resized], [32, 32, false]);
+    assert.deepEqual(byPath.original, { mimeType: 'image/jpeg', base64: readFileSync(file).toString('base64') }, 'the file as given, for the dashboard');
     const png = readFileSync(join(__dirname, '..', '..', 'media', 'icon.png'));
     c.send({ type: 'classify', runId: watchedRun, image: { name: 'icon.png', base64: png.toString('base64') }, requestId: 'bytes' });
     const dropped = await c.next('classified', (m) => m.requestId === 'bytes');

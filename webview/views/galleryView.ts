@@ -121,8 +121,8 @@ export class GalleryView {
   classified(m: ClassifiedMessage): void {
     if (m.requestId !== undefined) this.inFlight.delete(String(m.requestId));
     if (String(m.requestId ?? '').startsWith('classify-')) {
-      // From the Explorer: show it, and follow that file no more than the current choice (it is not ours to refresh).
-      this.classifiedView.showOriginal(undefined);
+      // From the Explorer: shown as the sidecar read it (the file itself cannot be loaded under the CSP).
+      this.classifiedView.showOriginal(m.original ? `data:${m.original.mimeType};base64,${m.original.base64}` : undefined, 'as given');
       if (!this.element.open) this.element.open = true;
     }
     this.classifiedView.show(m, this.classNames);
