@@ -37,7 +37,7 @@ describe('the gallery in a browser', { timeout: 180_000 }, () => {
     await page.locator('#gallery-grid figure').first().waitFor({ timeout: 30_000 });
     assert.equal(await page.locator('#gallery-grid figure').count(), 48);
     assert.equal(await page.locator('#gallery-grid figure').first().locator('ol.top3 li').count(), 3);
-    assert.match((await page.locator('#gallery-caption').textContent()) ?? '', /\(current weights\): 1,000 of 1,000 test images match/);
+    await page.locator('#gallery-caption', { hasText: /\(current weights\): 1,000 of 1,000 test images match/ }).waitFor({ timeout: 30_000 });
     await page.selectOption('#gallery-show', 'wrong');
     await page.waitForFunction(() => /of 1,000 test images match/.test(document.querySelector('#gallery-caption')?.textContent ?? '') && !/^1,000 of/.test(document.querySelector('#gallery-caption')?.textContent?.split(': ')[1] ?? ''), undefined, { timeout: 30_000 });
     await page.waitForFunction(() => document.querySelectorAll('#gallery-grid figure.right').length === 0 && document.querySelectorAll('#gallery-grid figure.wrong').length > 0, undefined, { timeout: 30_000 });

@@ -167,7 +167,7 @@ export class GalleryView {
   private request(offset: number): void {
     const runId = this.runId;
     if (!runId || !this.element.open) return;
-    if (offset === 0) setText(this.caption, 'Classifying the test set...');
+    if (offset === 0 && this.grid.childElementCount === 0) setText(this.caption, 'Classifying the test set...');
     this.callbacks.send('gallery', (requestId) => {
       this.inFlight.add(requestId);
       return { type: 'gallery', runId, filter: this.filter(), offset, limit: PAGE, requestId };
