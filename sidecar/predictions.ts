@@ -48,6 +48,7 @@ const toBase64 = (pixels: Uint8Array) => Buffer.from(pixels.buffer, pixels.byteO
 export class Predictions {
   private readonly classified = new Map<string, Promise<Classified>>();
   private readonly testSplits = new Map<string, Promise<Split>>();
+  private readonly liveTests = new Map<string, Split>();
 
   constructor(private readonly opts: PredictionsOptions) {}
 
@@ -150,13 +151,28 @@ export class Predictions {
   private async runSource(runId: string): Promise<Source> {
     const run = this.opts.liveRun(runId);
     const live = await run?.weights();
-    if (live) return { step: live.step, params: live.params, source: 'live', test: async () => live.test };
+    if (live) {
+      // Copied now, while the run holds its dataset: the split lives in memory shared by the runs on the same data
+      // (data/pool.ts), which is given back, and may be reused, once the last of them ends.
+      const test = this.liveTestCopy(runId, live.test);
+      return { step: live.step, params: live.params, source: 'live', test: async () => test };
+    }
     const w = await weightsFromRun(this.opts.store.root, runId).catch((e) => {
       // A run still loading its data has neither weights in memory nor a checkpoint yet.
       if (run && (run.state === 'idle' || run.state === 'downloading')) throw new UserError('run_busy', `run ${runId} has no weights to show yet: it is loading its data`);
       throw e;
     });
     return { step: w.step, params: w.params, source: 'checkpoint', test: () => this.testSplit(w.config) };
+  }
+
+  /** A live run's test split, copied once per run (it does not change while the run trains). */
+  private liveTestCopy(runId: string, test: Split): Split {
+    const kept = this.liveTests.get(runId);
+    if (kept && kept.count === test.count) return kept;
+    const copy = { images: test.images.slice(0, test.count * IMAGE_BYTES), labels: test.labels.slice(0, test.count), count: test.count };
+    this.liveTests.set(runId, copy);
+    while (this.liveTests.size > KEPT_RUNS) this.liveTests.delete(this.liveTests.keys().next().value!);
+    return copy;
   }
 
   private async checkpointSource(file: string): Promise<Source> {
