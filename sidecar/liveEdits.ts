@@ -9,7 +9,7 @@
 import { isUserError } from './errors';
 import type { AppliedMessage, LiveHyperparameters, ServerMessage } from './protocol';
 
-export type Change = { from: number; to: number };
+export type Change = { from: number | string; to: number | string }; // a string: the schedule's name
 
 export interface EditRequest {
   requestId?: string | number;

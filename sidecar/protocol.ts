@@ -12,6 +12,8 @@ import { OPTIMIZERS, type OptimizerName } from './optim/hyperparameters';
 import { AUGMENTATIONS, type AugmentationName } from './data/augment';
 import { COMPARED_OPTIMIZERS, type ComparedOptimizer } from './optim/variants';
 export { OPTIMIZERS, type OptimizerName, AUGMENTATIONS, type AugmentationName, COMPARED_OPTIMIZERS, type ComparedOptimizer };
+import { SCHEDULES, type ScheduleName } from './optim/schedule';
+export { SCHEDULES, type ScheduleName };
 
 const finite = () => z.number({ error: (i) => (i.input === undefined ? 'is required' : `must be a finite number, got ${show(i.input)}`) });
 const int = () => z.number({ error: (i) => `must be an integer, got ${show(i.input)}` }).int({ error: (i) => `must be an integer, got ${show(i.input)}` });
@@ -41,6 +43,22 @@ export const hyperparameterSchemas = {
   alpha: inRange(0, 1, true),
   batchSize: int().refine((x) => x >= 1 && x <= 1024, { error: (i) => `must be an integer in 1..1024, got ${show(i.input)}` }),
 };
+// Learning-rate schedules (optim/schedule.ts), live like the hyperparameters: an edit changes the schedule from the
+// step it takes effect at. scheduleSteps (what "over the run" means) is fixed when the run starts: 0 asks for the run's
+// planned length, which the run then records.
+export const scheduleFieldSchemas = {
+  schedule: z.enum(SCHEDULES, { error: (i) => `must be one of ${SCHEDULES.join(', ')}, got ${show(i.input)}` }),
+  warmupSteps: int().refine((x) => x >= 0 && x <= 1e9, { error: (i) => `must be an integer in 0..1000000000, got ${show(i.input)}` }),
+  minLearningRate: inRange(0, 1, false),
+  maxLearningRate: inRange(0, 1, false, true),
+  stepSize: int().refine((x) => x >= 1 && x <= 1e9, { error: (i) => `must be an integer in 1..1000000000, got ${show(i.input)}` }),
+  gamma: inRange(0, 1, false, true),
+  pctStart: inRange(0, 1, true, true),
+};
+export const SCHEDULE_FIELDS = ['schedule', 'warmupSteps', 'minLearningRate', 'maxLearningRate', 'stepSize', 'gamma', 'pctStart'] as const;
+export type ScheduleField = (typeof SCHEDULE_FIELDS)[number];
+export const SCHEDULE_DEFAULTS = { schedule: 'constant', warmupSteps: 0, minLearningRate: 0, maxLearningRate: 0.01, stepSize: 1000, gamma: 0.1, pctStart: 0.3, scheduleSteps: 0 } as const;
+
 export const LIVE_HYPERPARAMETERS = ['learningRate', 'beta1', 'beta2', 'epsilon', 'weightDecay', 'momentum', 'alpha', 'batchSize'] as const;
 export type LiveHyperparameter = (typeof LIVE_HYPERPARAMETERS)[number];
 
@@ -57,6 +75,8 @@ export const configFieldSchemas = {
   maxSteps: int().refine((x) => x >= 0, { error: (i) => `must be an integer >= 0 (0 = no limit), got ${show(i.input)}` }),
   logEvery: int().refine((x) => x >= 1, { error: (i) => `must be an integer >= 1, got ${show(i.input)}` }),
   checkpointEvery: int().refine((x) => x >= 1, { error: (i) => `must be an integer >= 1, got ${show(i.input)}` }),
+  ...scheduleFieldSchemas,
+  scheduleSteps: int().refine((x) => x >= 0 && x <= 1e9, { error: (i) => `must be an integer in 0..1000000000 (0 = the run's planned steps), got ${show(i.input)}` }),
   data: z.string({ error: 'must be a string (a dataset folder, or "sample")' }).max(4096).refine((s) => !s.includes('\0'), 'must not contain NUL bytes'),
 };
 
@@ -69,6 +89,13 @@ export const liveHyperparametersSchema = z.strictObject({
   momentum: hyperparameterSchemas.momentum.optional(),
   alpha: hyperparameterSchemas.alpha.optional(),
   batchSize: hyperparameterSchemas.batchSize.optional(),
+  schedule: scheduleFieldSchemas.schedule.optional(),
+  warmupSteps: scheduleFieldSchemas.warmupSteps.optional(),
+  minLearningRate: scheduleFieldSchemas.minLearningRate.optional(),
+  maxLearningRate: scheduleFieldSchemas.maxLearningRate.optional(),
+  stepSize: scheduleFieldSchemas.stepSize.optional(),
+  gamma: scheduleFieldSchemas.gamma.optional(),
+  pctStart: scheduleFieldSchemas.pctStart.optional(),
 });
 export type LiveHyperparameters = z.infer<typeof liveHyperparametersSchema>;
 
@@ -93,6 +120,14 @@ export const startConfigSchema = z.strictObject({
   logEvery: configFieldSchemas.logEvery.optional(),
   checkpointEvery: configFieldSchemas.checkpointEvery.optional(),
   data: configFieldSchemas.data.optional(),
+  schedule: configFieldSchemas.schedule.optional(),
+  warmupSteps: configFieldSchemas.warmupSteps.optional(),
+  minLearningRate: configFieldSchemas.minLearningRate.optional(),
+  maxLearningRate: configFieldSchemas.maxLearningRate.optional(),
+  stepSize: configFieldSchemas.stepSize.optional(),
+  gamma: configFieldSchemas.gamma.optional(),
+  pctStart: configFieldSchemas.pctStart.optional(),
+  scheduleSteps: configFieldSchemas.scheduleSteps.optional(),
 });
 export type StartConfig = z.infer<typeof startConfigSchema>;
 
@@ -104,6 +139,15 @@ export const runConfigSchema = startConfigSchema.required().extend({
   biasCorrection: configFieldSchemas.biasCorrection.default(true),
   nesterov: configFieldSchemas.nesterov.default(false),
   augment: configFieldSchemas.augment.default('none'),
+  // Runs and checkpoints recorded before schedules existed trained at a constant lr.
+  schedule: configFieldSchemas.schedule.default(SCHEDULE_DEFAULTS.schedule),
+  warmupSteps: configFieldSchemas.warmupSteps.default(SCHEDULE_DEFAULTS.warmupSteps),
+  minLearningRate: configFieldSchemas.minLearningRate.default(SCHEDULE_DEFAULTS.minLearningRate),
+  maxLearningRate: configFieldSchemas.maxLearningRate.default(SCHEDULE_DEFAULTS.maxLearningRate),
+  stepSize: configFieldSchemas.stepSize.default(SCHEDULE_DEFAULTS.stepSize),
+  gamma: configFieldSchemas.gamma.default(SCHEDULE_DEFAULTS.gamma),
+  pctStart: configFieldSchemas.pctStart.default(SCHEDULE_DEFAULTS.pctStart),
+  scheduleSteps: configFieldSchemas.scheduleSteps.default(SCHEDULE_DEFAULTS.scheduleSteps),
 });
 export type RunConfig = z.infer<typeof runConfigSchema>;
 
@@ -131,6 +175,14 @@ export function resolveConfig(partial: StartConfig, defaultWorkers: number): Run
     maxSteps: partial.maxSteps ?? 0,
     logEvery: partial.logEvery ?? 100,
     checkpointEvery: partial.checkpointEvery ?? 1000,
+    schedule: partial.schedule ?? SCHEDULE_DEFAULTS.schedule,
+    warmupSteps: partial.warmupSteps ?? SCHEDULE_DEFAULTS.warmupSteps,
+    minLearningRate: partial.minLearningRate ?? SCHEDULE_DEFAULTS.minLearningRate,
+    maxLearningRate: partial.maxLearningRate ?? SCHEDULE_DEFAULTS.maxLearningRate,
+    stepSize: partial.stepSize ?? SCHEDULE_DEFAULTS.stepSize,
+    gamma: partial.gamma ?? SCHEDULE_DEFAULTS.gamma,
+    pctStart: partial.pctStart ?? SCHEDULE_DEFAULTS.pctStart,
+    scheduleSteps: partial.scheduleSteps ?? SCHEDULE_DEFAULTS.scheduleSteps,
     ...(partial.data !== undefined ? { data: partial.data } : {}),
   };
 }
@@ -410,7 +462,7 @@ export const appliedMessageSchema = z.strictObject({
   type: z.literal('applied'),
   runId,
   step: z.number().int(),
-  changes: z.record(z.string(), z.strictObject({ from: num, to: num })),
+  changes: z.record(z.string(), z.strictObject({ from: z.union([num, z.string().max(64)]), to: z.union([num, z.string().max(64)]) })), // strings: the schedule's name
   requestId, // the one request answered (an edit that changed nothing is answered to its requester alone)
   requestIds: z.array(z.union([z.string().max(128), z.number().int()])).max(1000).optional(), // every merged request
 });

@@ -3,7 +3,7 @@
 // run replaced by the ones given; a live hyperparameter given with it becomes an edit at the resume step; a
 // different seed or optimizer is an error (a resumed run keeps them: fork it, or start a new run).
 import { UserError, type ErrorCode } from './errors';
-import { LIVE_HYPERPARAMETERS, type LiveHyperparameters, type RunConfig, type StartConfig } from './protocol';
+import { LIVE_HYPERPARAMETERS, SCHEDULE_FIELDS, type LiveHyperparameters, type RunConfig, type StartConfig } from './protocol';
 import type { RunRecord } from './store/runs';
 import type { TrainingState } from './store/state';
 
@@ -29,14 +29,14 @@ export function resumedConfig(
   const config: RunConfig = { ...state.config };
   for (const field of WHERE_AND_HOW) if (start[field] !== undefined) (config as Record<string, unknown>)[field] = start[field];
   const edits: LiveHyperparameters = {};
-  for (const k of LIVE_HYPERPARAMETERS) if (start[k] !== undefined && start[k] !== state.config[k]) edits[k] = start[k];
+  for (const k of [...LIVE_HYPERPARAMETERS, ...SCHEDULE_FIELDS]) if (start[k] !== undefined && start[k] !== state.config[k]) (edits as Record<string, unknown>)[k] = start[k];
   return { config, edits };
 }
 
 /** Only the live hyperparameters of `changes`. */
 export function pickChanges(changes: LiveHyperparameters): LiveHyperparameters {
   const out: LiveHyperparameters = {};
-  for (const k of LIVE_HYPERPARAMETERS) if (changes[k] !== undefined) out[k] = changes[k];
+  for (const k of [...LIVE_HYPERPARAMETERS, ...SCHEDULE_FIELDS]) if (changes[k] !== undefined) (out as Record<string, unknown>)[k] = changes[k];
   return out;
 }
 

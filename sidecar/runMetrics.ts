@@ -121,7 +121,7 @@ export class RunMetrics {
       lossMin: w.steps ? w.lossMin : 0,
       lossMax: w.steps ? w.lossMax : 0,
       accuracy: w.samples ? w.correct / w.samples : 0,
-      learningRate: s.config.learningRate,
+      learningRate: s.learningRateUsed,
       samplesPerSec: w.trainSeconds > 0 ? w.samples / w.trainSeconds : this.samplesPerSec,
       updateRatio: stats.updateRatio,
       optimizer: stats.optimizer,

@@ -14,10 +14,11 @@ import { variantError } from './optim/hyperparameters';
 import { optimizerStats } from './optim/stats';
 import { stepHistograms, type StepCounts } from './optim/stepHistogram';
 import { WasmStepHistograms } from './kernels/stepHistograms';
+import { checkSchedule, learningRateAt, plannedSteps } from './optim/schedule';
 import { SharedArena, type ArenaScope } from './parallel/arena';
 import { ParallelEngine, type ChunkResult, type EngineOptions } from './parallel/engine';
 import { MAX_CHUNK_STEPS } from './parallel/layout';
-import { LIVE_HYPERPARAMETERS, type LiveHyperparameters, type OptimizerStats, type RunConfig } from './protocol';
+import { LIVE_HYPERPARAMETERS, SCHEDULE_FIELDS, type LiveHyperparameters, type OptimizerStats, type RunConfig } from './protocol';
 import { Rng } from './rng';
 import { drawAugmentation } from './data/augment';
 import type { TrainingState } from './store/state';
@@ -87,6 +88,12 @@ export class TrainingSession {
     resume: TrainingState | undefined,
   ) {
     this.config = { ...config };
+    // "Over the run": a schedule is planned over the run's length as it starts (schedule.ts plannedSteps), recorded
+    // in the configuration so that a resume, or a later --epochs, follows the same lr.
+    if (this.config.scheduleSteps === 0) {
+      this.config.scheduleSteps = plannedSteps(config.epochs, config.maxSteps, dataset.train.count, config.batchSize);
+    }
+    checkSchedule(this.config);
     this.datasetSource = dataset.source;
     this.datasetId = `${dataset.train.count}/${dataset.test.count}`;
     if (resume) {
@@ -177,7 +184,8 @@ export class TrainingSession {
     const steps = Math.max(1, Math.min(maxSteps, MAX_CHUNK_STEPS, this.stepsLeftInEpoch));
     const firstStep = this.step + 1;
     const batchSize = this.engine.currentBatchSize;
-    const r = await this.engine.train(this.step, this.cursor, steps);
+    const c = this.config;
+    const r = await this.engine.train(this.step, this.cursor, steps, (k) => learningRateAt(c, k));
     this.step += steps;
     this.cursor += steps * batchSize;
     let epochEnded = false;
@@ -207,15 +215,28 @@ export class TrainingSession {
    * Stages live hyperparameter changes. Optimizer values reach the workers at their next step boundary;
    * a batch size change is applied here, between chunks. Returns what changed.
    */
-  update(changes: LiveHyperparameters): Record<string, { from: number; to: number }> {
-    const changed: Record<string, { from: number; to: number }> = {};
+  update(changes: LiveHyperparameters): Record<string, { from: number | string; to: number | string }> {
+    const changed: Record<string, { from: number | string; to: number | string }> = {};
     const variant = variantError({ ...this.config, ...changes });
     if (variant) throw new UserError('bad_config', variant);
-    for (const key of LIVE_HYPERPARAMETERS) {
+    const before = this.config;
+    for (const key of [...LIVE_HYPERPARAMETERS, ...SCHEDULE_FIELDS]) {
       const to = changes[key];
       if (to === undefined || to === this.config[key]) continue;
       changed[key] = { from: this.config[key], to };
       this.config = { ...this.config, [key]: to };
+    }
+    if (SCHEDULE_FIELDS.some((k) => changed[k]) || (changed.learningRate && this.config.schedule !== 'constant')) {
+      if (this.config.schedule === 'onecycle' && changed.learningRate) {
+        this.config = before;
+        throw new UserError('bad_config', 'under the onecycle schedule the lr follows maxLearningRate (as PyTorch\'s OneCycleLR ignores the optimizer\'s lr): edit maxLearningRate instead of learningRate');
+      }
+      try {
+        checkSchedule(this.config);
+      } catch (e) {
+        this.config = before;
+        throw e;
+      }
     }
     if (changed.batchSize) {
       if (this.config.batchSize > this.dataset.train.count) throw new UserError('bad_config', `batchSize ${this.config.batchSize} is larger than the training set`);
@@ -261,14 +282,21 @@ export class TrainingSession {
   private statsCache: { step: number; config: RunConfig; stats: ReturnType<TrainingSession['computeOptimizerStats']> } | null = null;
 
   private computeOptimizerStats(): { updateRatio: Record<string, number>; optimizer: OptimizerStats } {
-    return optimizerStats(this.engine, this.step, this.config);
+    return optimizerStats(this.engine, this.step, { ...this.config, learningRate: this.learningRateUsed });
+  }
+
+  /** The lr the last step used (the first step's before any): what `metrics.learningRate` reports. */
+  get learningRateUsed(): number {
+    return learningRateAt(this.config, Math.max(0, this.step - 1));
   }
 
   private wasmStepHistograms: WasmStepHistograms | null = null;
 
   /** What each parameter's step is, per layer (optim/stepHistogram.ts): through the kernel when the run has one. */
   stepHistograms(): StepCounts | null {
-    return this.wasmStepHistograms ? this.wasmStepHistograms.compute(this.engine, this.step, this.config) : stepHistograms(this.engine, this.step, this.config);
+    // Under a schedule the step's lr is the schedule's, not config.learningRate.
+    const h = { ...this.config, learningRate: this.learningRateUsed };
+    return this.wasmStepHistograms ? this.wasmStepHistograms.compute(this.engine, this.step, h) : stepHistograms(this.engine, this.step, h);
   }
 
   /** Lowercase hex SHA-256 of the parameters' little-endian float32 bytes in state_dict order. */

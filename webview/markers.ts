@@ -18,10 +18,18 @@ export const SHORT_NAMES: Record<string, string> = {
   momentum: 'momentum',
   alpha: 'α',
   batchSize: 'batch',
+  schedule: 'schedule',
+  warmupSteps: 'warmup',
+  minLearningRate: 'min lr',
+  maxLearningRate: 'max lr',
+  stepSize: 'step size',
+  gamma: 'γ',
+  pctStart: 'pct start',
 };
 
 /** A compact number: 0.001, 0.9995, 32, 1e-8, 2.5e-5 (no float noise like 0.30000000000000004). */
-export function formatNumber(x: number): string {
+export function formatNumber(x: number | string): string {
+  if (typeof x === 'string') return x;
   if (!Number.isFinite(x)) return String(x);
   if (x === 0) return '0';
   const abs = Math.abs(x);

@@ -2,7 +2,7 @@
 // A readable progress line on a terminal; with --json, JSON lines only on stdout (notices on stderr).
 import { UserError } from '../errors';
 import { variantError } from '../optim/hyperparameters';
-import { configFieldSchemas, fieldError, resolveConfig, type LiveHyperparameters, type RunConfig, type StartConfig } from '../protocol';
+import { configFieldSchemas, fieldError, resolveConfig, type LiveHyperparameters, type RunConfig, type ScheduleField, type StartConfig } from '../protocol';
 import { defaultWorkers } from '../session';
 import { cleanAbandonedWrites, readCheckpoint } from '../store/checkpoint';
 import { adamTrainerHome, newRunId, resolveUserPath } from '../store/paths';
@@ -28,6 +28,14 @@ ${VARIANT_HELP}  --batch-size N         1..1024                                 
   --workers N            worker threads (default: the number of cores)
   --seed N               (default 0)        --log-every N   steps per progress line (default 100)
   --checkpoint-dir DIR   (default: the run's folder)    --checkpoint-every N   (default 1000)
+  --schedule NAME        lr schedule: constant | step | cosine | onecycle, counted in steps as PyTorch's
+                         StepLR, CosineAnnealingLR, OneCycleLR (default constant)
+  --warmup-steps N       linear warmup to the schedule's first lr (LinearLR then SequentialLR; default 0)
+  --min-lr X             cosine: the lr at the end of the run (default 0)
+  --max-lr X             onecycle: the peak lr, from X/25 up and down to X/25/1e4 (default 0.01)
+  --step-size N, --gamma X   step: lr * gamma every N steps (default 1000, 0.1)
+  --pct-start X          onecycle: the part of the run spent rising (default 0.3)
+  --schedule-steps N     the steps the schedule is planned over (default: the run's, from --epochs/--max-steps)
   --resume FILE          continue the run in a checkpoint
   --runs-dir DIR         (default ~/.adam-trainer/runs) --cache-dir DIR (default ~/.cache/adam-trainer)
   --dashboard            serve the live dashboard and print its URL
@@ -53,6 +61,14 @@ const FLAGS: Record<string, FlagSpec> = {
   'log-every': { kind: 'int', check: check('logEvery') },
   'checkpoint-dir': { kind: 'string' },
   'checkpoint-every': { kind: 'int', check: check('checkpointEvery') },
+  schedule: { kind: 'string', check: check('schedule') },
+  'warmup-steps': { kind: 'int', check: check('warmupSteps') },
+  'min-lr': { kind: 'number', check: check('minLearningRate') },
+  'max-lr': { kind: 'number', check: check('maxLearningRate') },
+  'step-size': { kind: 'int', check: check('stepSize') },
+  gamma: { kind: 'number', check: check('gamma') },
+  'pct-start': { kind: 'number', check: check('pctStart') },
+  'schedule-steps': { kind: 'int', check: check('scheduleSteps') },
   resume: { kind: 'string' },
   'runs-dir': { kind: 'string' },
   'cache-dir': { kind: 'string' },
@@ -66,6 +82,11 @@ const FLAGS: Record<string, FlagSpec> = {
 const HYPER_FLAGS: Array<[string, keyof LiveHyperparameters]> = [
   ['lr', 'learningRate'], ['beta1', 'beta1'], ['beta2', 'beta2'], ['eps', 'epsilon'],
   ['weight-decay', 'weightDecay'], ['momentum', 'momentum'], ['alpha', 'alpha'], ['batch-size', 'batchSize'],
+];
+/** The schedule's flags (optim/schedule.ts), live fields too: with --resume they are edits at the resume step. */
+export const SCHEDULE_FLAGS: Array<[string, ScheduleField]> = [
+  ['schedule', 'schedule'], ['warmup-steps', 'warmupSteps'], ['min-lr', 'minLearningRate'], ['max-lr', 'maxLearningRate'],
+  ['step-size', 'stepSize'], ['gamma', 'gamma'], ['pct-start', 'pctStart'],
 ];
 
 export async function trainCommand(args: string[]): Promise<number> {
@@ -90,7 +111,9 @@ export async function trainCommand(args: string[]): Promise<number> {
   if (flags['checkpoint-every'] !== undefined) place.checkpointEvery = flags['checkpoint-every'] as number;
 
   const edits: LiveHyperparameters = {};
-  for (const [flag, field] of HYPER_FLAGS) if (flags[flag] !== undefined) edits[field] = flags[flag] as number;
+  for (const [flag, field] of HYPER_FLAGS) if (flags[flag] !== undefined) (edits as Record<string, unknown>)[field] = flags[flag];
+  for (const [flag, field] of SCHEDULE_FLAGS) if (flags[flag] !== undefined) (edits as Record<string, unknown>)[field] = flags[flag];
+  if (flags['schedule-steps'] !== undefined) place.scheduleSteps = flags['schedule-steps'] as number;
 
   let config: RunConfig;
   let runId: string;

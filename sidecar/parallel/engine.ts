@@ -67,6 +67,7 @@ export class ParallelEngine {
   private readonly results: Float64Array;
   private readonly shardLoss: Float64Array;
   private readonly shardCorrect: Int32Array;
+  private readonly stepLearningRate: Float64Array;
   private readonly stepLoss = new Float64Array(MAX_CHUNK_STEPS);
   private readonly stepCorrect = new Int32Array(MAX_CHUNK_STEPS);
   private readonly scratchTable: Int32Array;
@@ -94,6 +95,7 @@ export class ParallelEngine {
       results: a(W * 2 * 8),
       shardLoss: a(MAX_CHUNK_STEPS * W * 8),
       shardCorrect: a(MAX_CHUNK_STEPS * W * 4),
+      stepLearningRate: a(MAX_CHUNK_STEPS * 8),
       params: a(padded * 4),
       gradStrideBytes: padded * 4,
       grads: a(padded * 4 * W),
@@ -120,6 +122,7 @@ export class ParallelEngine {
     this.results = arena.f64(L.results, W * 2);
     this.shardLoss = arena.f64(L.shardLoss, MAX_CHUNK_STEPS * W);
     this.shardCorrect = arena.i32(L.shardCorrect, MAX_CHUNK_STEPS * W);
+    this.stepLearningRate = arena.f64(L.stepLearningRate, MAX_CHUNK_STEPS);
     this.scratchTable = arena.i32(L.scratchTable, W);
     this.params = arena.f32(L.params, P);
     this.m = arena.f32(L.m, P);
@@ -255,9 +258,10 @@ export class ParallelEngine {
   /**
    * Trains `steps` steps on the permutation starting at `cursor`, with Adam's t starting at startStep + 1.
    * The caller keeps the chunk inside one epoch. Hyperparameters staged since the last chunk take effect at its
-   * first step.
+   * first step. `learningRateAt(k)`, when given, is the lr of optimizer step k (0-based; a schedule's), else every
+   * step uses the hyperparameters' learningRate.
    */
-  async train(startStep: number, cursor: number, steps: number): Promise<ChunkResult> {
+  async train(startStep: number, cursor: number, steps: number, learningRateAt?: (k: number) => number): Promise<ChunkResult> {
     if (steps < 1 || steps > MAX_CHUNK_STEPS) throw new Error(`chunk of ${steps} steps`);
     if (cursor + steps * this.batchSize > this.layout.trainCount) throw new Error('chunk runs past the epoch');
     const c = this.ctrl;
@@ -274,6 +278,7 @@ export class ParallelEngine {
       this.hyperStaged = false;
       appliedAtStep = startStep + 1;
     }
+    for (let s = 0; s < steps; s++) this.stepLearningRate[s] = learningRateAt ? learningRateAt(startStep + s) : this.active[HYPER.learningRate];
     Atomics.store(c, CTRL.chunkSteps, steps);
     Atomics.store(c, CTRL.chunkStartStep, startStep);
     Atomics.store(c, CTRL.chunkCursor, cursor);

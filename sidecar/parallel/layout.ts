@@ -48,6 +48,7 @@ export interface EngineLayout {
   results: number; // Float64[workers * 2]: loss sum of each worker's eval slice
   shardLoss: number; // Float64[MAX_CHUNK_STEPS * workers]: each step's loss sum per shard
   shardCorrect: number; // Int32[MAX_CHUNK_STEPS * workers]: each step's correct count per shard
+  stepLearningRate: number; // Float64[MAX_CHUNK_STEPS]: the lr each step of the chunk uses (its schedule's, optim/schedule.ts)
   params: number;
   grads: number; // workers buffers of gradStrideBytes each
   gradStrideBytes: number;

@@ -30,6 +30,7 @@ function run(init: WorkerInit): void {
   const results = new Float64Array(buf, L.results, W * 2);
   const shardLoss = new Float64Array(buf, L.shardLoss, MAX_CHUNK_STEPS * W);
   const shardCorrect = new Int32Array(buf, L.shardCorrect, MAX_CHUNK_STEPS * W);
+  const stepLearningRate = new Float64Array(buf, L.stepLearningRate, MAX_CHUNK_STEPS);
   const scratchTable = new Int32Array(buf, L.scratchTable, W);
   const stats = new Int32Array(buf, L.stats, W * 4);
   const statsPtr = L.stats + index * 16;
@@ -121,6 +122,7 @@ function run(init: WorkerInit): void {
         hyper.biasCorrection1 = hyper.biasCorrection ? biasCorrection(hyper.beta1, t) : 1;
         hyper.biasCorrection2 = hyper.biasCorrection ? biasCorrection(hyper.beta2, t) : 1;
         hyper.step = t;
+        hyper.learningRate = stepLearningRate[s]; // the step's own lr (its schedule's), written with the chunk
         backend.optimizerSlice(hyper, L.params, L.grads, L.gradStrideBytes, W, L.m, L.v, L.vMax, split(L.parameterCount, W, k, 4), split(L.parameterCount, W, k + 1, 4));
       }
       const completed = Atomics.add(ctrl, CTRL.completed, 1) + 1;

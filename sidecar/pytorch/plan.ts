@@ -8,7 +8,7 @@ import { UserError } from '../errors';
 import { extractSampleSync } from '../data';
 import { initParameters } from '../nn/init';
 import { PARAMETER_COUNT } from '../nn/spec';
-import { LIVE_HYPERPARAMETERS, OPTIMIZERS, type LiveHyperparameters, type RunConfig } from '../protocol';
+import { LIVE_HYPERPARAMETERS, OPTIMIZERS, SCHEDULE_FIELDS, type LiveHyperparameters, type RunConfig } from '../protocol';
 import { Rng, type RngState } from '../rng';
 import { checkpointsIn, readCheckpoint } from '../store/checkpoint';
 import { RunStore } from '../store/runs';
@@ -69,7 +69,8 @@ export function planFromRun(runsDir: string, runId: string, cacheDir: string): E
   return {
     runId,
     from: { kind: 'run' },
-    config: { ...root.config, epochs: length.epochs, maxSteps: length.maxSteps, logEvery: length.logEvery, ...(run.config.data !== undefined ? { data: run.config.data } : {}) },
+    // scheduleSteps as the run resolved it when it started (its checkpoints hold it; its record may say 0, "the run's").
+    config: { ...root.config, epochs: length.epochs, maxSteps: length.maxSteps, logEvery: length.logEvery, scheduleSteps: newest?.config.scheduleSteps ?? root.config.scheduleSteps, ...(run.config.data !== undefined ? { data: run.config.data } : {}) },
     start: { step: 0, epoch: 0, cursor: 0, rng: new Rng(root.config.seed).state(), lossSum: 0, lossCount: 0 },
     edits: merge(edits),
     params,
@@ -137,15 +138,18 @@ function lineage(store: RunStore, runId: string): Link[] {
 }
 
 /** An `applied` event's new values of the live hyperparameters. */
-function appliedChanges(changes: Record<string, { from: number; to: number }>): LiveHyperparameters {
-  const out: LiveHyperparameters = {};
-  for (const [field, { to }] of Object.entries(changes)) if ((LIVE_HYPERPARAMETERS as readonly string[]).includes(field)) out[field as keyof LiveHyperparameters] = to;
-  return out;
+function appliedChanges(changes: Record<string, { from: number | string; to: number | string }>): LiveHyperparameters {
+  const out: Record<string, number | string> = {};
+  for (const [field, { to }] of Object.entries(changes)) if ((EDITABLE as readonly string[]).includes(field)) out[field] = to;
+  return out as LiveHyperparameters;
 }
+
+/** What an edit may change: the live hyperparameters and the lr schedule (train.py replays both). */
+const EDITABLE = [...LIVE_HYPERPARAMETERS, ...SCHEDULE_FIELDS];
 
 function differences(a: RunConfig, b: RunConfig): LiveHyperparameters {
   const changes: LiveHyperparameters = {};
-  for (const k of LIVE_HYPERPARAMETERS) if (a[k] !== b[k]) changes[k] = b[k];
+  for (const k of EDITABLE) if (a[k] !== b[k]) (changes as Record<string, unknown>)[k] = b[k];
   return changes;
 }
 
@@ -175,7 +179,7 @@ function dataset(data: string | undefined, cacheDir: string, state: TrainingStat
 /** The optimizers and fields the script knows; a configuration beyond them is refused, never exported wrong. */
 function checkExportable(config: RunConfig): void {
   if (!(OPTIMIZERS as readonly string[]).includes(config.optimizer)) throw new UserError('bad_config', `optimizer ${config.optimizer} cannot be exported to PyTorch yet`);
-  const known = new Set(['optimizer', 'biasCorrection', 'nesterov', 'augment', ...LIVE_HYPERPARAMETERS, 'epochs', 'workers', 'seed', 'maxSteps', 'logEvery', 'checkpointEvery', 'data']);
+  const known = new Set(['optimizer', 'biasCorrection', 'nesterov', 'augment', ...EDITABLE, 'scheduleSteps', 'epochs', 'workers', 'seed', 'maxSteps', 'logEvery', 'checkpointEvery', 'data']);
   const unknown = Object.keys(config).filter((k) => !known.has(k));
   if (unknown.length) throw new UserError('bad_config', `the run's ${unknown.join(', ')} cannot be exported to PyTorch yet: train.py would not reproduce it`);
 }

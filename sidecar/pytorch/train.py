@@ -290,6 +290,49 @@ def set_hyperparameters(optimizer, name, h):
             group['eps'] = h['epsilon']
 
 
+# The run's learning-rate schedule, mirroring sidecar/optim/schedule.ts (learningRateAt): the lr of optimizer step k
+# (0-based) as PyTorch's StepLR, CosineAnnealingLR and OneCycleLR (cos, div_factor 25, final_div_factor 1e4, no
+# momentum cycling) give it when stepped once per optimizer step, with warmup as SequentialLR of
+# LinearLR(start_factor=1/(W+1), total_iters=W) then the schedule from step W. Their closed forms, so that an edit
+# of the schedule mid-run (a new function from that step on) and a start from a checkpoint need no scheduler state.
+
+SCHEDULE_DEFAULTS = {'schedule': 'constant', 'warmupSteps': 0, 'minLearningRate': 0.0, 'maxLearningRate': 0.01,
+                     'stepSize': 1000, 'gamma': 0.1, 'pctStart': 0.3, 'scheduleSteps': 0}  # sidecar/protocol.ts's
+
+
+def anneal_cos(start, end, pct):
+    return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+
+
+def main_learning_rate(h, j, steps):
+    kind = h['schedule']
+    if kind == 'constant':
+        return h['learningRate']
+    if kind == 'step':
+        return h['learningRate'] * math.pow(h['gamma'], j // h['stepSize'])
+    if kind == 'cosine':
+        k = min(j, steps)
+        return h['minLearningRate'] + (h['learningRate'] - h['minLearningRate']) * (1 + math.cos(math.pi * k / steps)) / 2
+    if kind == 'onecycle':
+        initial = h['maxLearningRate'] / 25
+        final = initial / 1e4
+        up_end = h['pctStart'] * steps - 1
+        k = min(j, steps - 1)
+        if k <= up_end:
+            return anneal_cos(initial, h['maxLearningRate'], k / up_end)
+        return anneal_cos(h['maxLearningRate'], final, (k - up_end) / (steps - 1 - up_end))
+    raise UsageError('schedule %r is not known to this script' % kind)
+
+
+def learning_rate_at(h, k):
+    w = h['warmupSteps']
+    main = h['scheduleSteps'] - w
+    if k < w:
+        start = 1 / (w + 1)
+        return main_learning_rate(h, 0, main) * (start + (1 - start) * k / w)
+    return main_learning_rate(h, k - w, main)
+
+
 def load_optimizer_state(optimizer, name, net, init, step):
     """A checkpoint's m, v (and AMSGrad's max v), SGD's momentum buffer, or RMSprop's square average and momentum
     buffer, at step t."""
@@ -460,6 +503,10 @@ class Experiment:
         self.model = nn.parallel.DistributedDataParallel(self.net) if self.world > 1 else self.net
         self.h = {k: config[k] for k in ('learningRate', 'beta1', 'beta2', 'epsilon', 'weightDecay', 'momentum', 'batchSize')}
         self.h.update(alpha=config.get('alpha', 0.99), biasCorrection=config.get('biasCorrection', True), nesterov=config.get('nesterov', False))
+        self.h.update({k: config.get(k, d) for k, d in SCHEDULE_DEFAULTS.items()})
+        if self.h['scheduleSteps'] == 0:  # "over the run": its planned length at its first batch size (schedule.ts plannedSteps)
+            by_epochs = config['epochs'] * (self.n // config['batchSize'])
+            self.h['scheduleSteps'] = min(config['maxSteps'], by_epochs) if config['maxSteps'] > 0 else by_epochs
         self.optimizer = make_optimizer(self.net.parameters(), self.name, self.h)
         if start['step'] > 0:
             load_optimizer_state(self.optimizer, self.name, self.net, init, start['step'])
@@ -558,14 +605,17 @@ class Experiment:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         before = {k: p.detach().clone() for k, p in self.net.named_parameters()} if logged else None
+        lr = learning_rate_at(self.h, t - 1)
+        for group in self.optimizer.param_groups:
+            group['lr'] = lr
         self.optimizer.step()
         elapsed = time.perf_counter() - began
 
         self.seconds += elapsed
         self.samples += batch
         self.log.seconds += elapsed
-        self.pending.append({'step': t, 'batch': batch, 'lr': self.h['learningRate'], 'loss_sum': float(loss) * len(mine),
-                             'correct': int((logits.argmax(1) == y).sum()), 'ratio': update_ratio(self.net, before, self.h['learningRate']) if logged else {}})
+        self.pending.append({'step': t, 'batch': batch, 'lr': lr, 'loss_sum': float(loss) * len(mine),
+                             'correct': int((logits.argmax(1) == y).sum()), 'ratio': update_ratio(self.net, before, lr) if logged else {}})
         self.step, self.cursor = t, self.cursor + batch
         epoch_ended = self.n - self.cursor < batch  # the incomplete last batch is dropped, as the tutorial's loop does
         if epoch_ended:

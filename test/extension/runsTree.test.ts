@@ -2,10 +2,10 @@
 // values the manifest's menus match, and the context keys behind the palette's `when` clauses.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { RunSummary } from '../../sidecar/protocol';
+import { SCHEDULE_DEFAULTS, type RunSummary } from '../../sidecar/protocol';
 import { groupLabel, runContextKeys, runContextValue, runItemDescription, runLabel, runTree, type GroupNode } from '../../extension/runsTree';
 
-const config = { optimizer: 'adam', learningRate: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0, momentum: 0.9, alpha: 0.99, biasCorrection: true, nesterov: false, augment: 'none', batchSize: 4, epochs: 2, workers: 1, seed: 0, maxSteps: 0, logEvery: 50, checkpointEvery: 1000, data: 'sample' } satisfies RunSummary['config'] as RunSummary['config'];
+const config = { optimizer: 'adam', learningRate: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0, momentum: 0.9, alpha: 0.99, biasCorrection: true, nesterov: false, augment: 'none', batchSize: 4, epochs: 2, workers: 1, seed: 0, maxSteps: 0, logEvery: 50, checkpointEvery: 1000, data: 'sample' , ...SCHEDULE_DEFAULTS } satisfies RunSummary['config'] as RunSummary['config'];
 const run = (runId: string, extra: Partial<RunSummary> = {}): RunSummary => ({ runId, state: 'done', config, ...extra });
 const group = { id: 'g1', optimizers: ['adam', 'sgd'] as Array<'adam' | 'sgd'>, seeds: [1, 2] };
 
