@@ -468,6 +468,18 @@ export const appliedMessageSchema = z.strictObject({
 });
 export type AppliedMessage = z.infer<typeof appliedMessageSchema>;
 
+/**
+ * The learning rate a run plans from `step` on (its schedule, optim/schedule.ts), as the points that draw it: sent as
+ * it starts training and after every edit of learningRate or of the schedule, whose step it carries.
+ */
+export const planMessageSchema = z.strictObject({
+  type: z.literal('plan'),
+  runId,
+  step: z.number().int(),
+  points: z.array(z.strictObject({ step: z.number().int(), learningRate: num })).max(5000),
+});
+export type PlanMessage = z.infer<typeof planMessageSchema>;
+
 export const stateMessageSchema = z.strictObject({ type: z.literal('state'), runId, state: z.enum(RUN_STATES), reason: z.string().optional(), step: z.number().int().optional() });
 export type StateMessage = z.infer<typeof stateMessageSchema>;
 
@@ -511,6 +523,7 @@ export const serverMessageSchema = z.discriminatedUnion('type', [
   metricsMessageSchema,
   evalMessageSchema,
   appliedMessageSchema,
+  planMessageSchema,
   stateMessageSchema,
   stepHistogramMessageSchema,
   z.strictObject({ type: z.literal('progress'), phase: z.enum(['download', 'extract', 'decode']), done: num, total: num, runId: runId.optional() }),
@@ -526,6 +539,7 @@ export const serverMessageSchema = z.discriminatedUnion('type', [
     evals: z.array(evalMessageSchema),
     applied: z.array(appliedMessageSchema),
     stepHistograms: z.array(stepHistogramMessageSchema).max(1000).optional(), // merged to a bounded count
+    plans: z.array(planMessageSchema).optional(), // absent for runs recorded before schedules
     requestId,
   }),
   z.strictObject({ type: z.literal('runs'), runs: z.array(runSummarySchema), requestId }),

@@ -412,7 +412,7 @@ export class RunManager implements MessageHandler {
   private wire(l: LiveRun): void {
     const { run } = l;
     const runId = run.runId;
-    for (const event of ['metrics', 'eval', 'applied', 'state', 'stepHistogram'] as const) {
+    for (const event of ['metrics', 'eval', 'applied', 'plan', 'state', 'stepHistogram'] as const) {
       run.on(event, (msg: ServerMessage) => this.broadcast(runId, msg));
     }
     run.on('progress', (p: { phase: 'download' | 'extract' | 'decode'; done: number; total: number }) =>

@@ -27,6 +27,7 @@ export class Subscriptions {
       evals: h.evals,
       applied: h.applied,
       stepHistograms: compactColumns(h.stepHistograms, HISTORY_STEP_HISTOGRAMS),
+      plans: h.plans,
       ...(requestId !== undefined ? { requestId } : {}),
     });
     // Reading the history and subscribing happen in one turn of the event loop: no message falls between.

@@ -8,9 +8,10 @@ import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { UserError, isUserError } from './errors';
 import type { Progress } from './data';
-import type { EvalMessage, LiveHyperparameters, RunConfig, RunState, StateMessage } from './protocol';
-import { isEnded } from './protocol';
+import type { EvalMessage, LiveHyperparameters, PlanMessage, RunConfig, RunState, StateMessage } from './protocol';
+import { isEnded, SCHEDULE_FIELDS } from './protocol';
 import { LiveEdits, type EditRequest } from './liveEdits';
+import { planPoints } from './optim/schedule';
 import { RunControl, type LiveWeights } from './runControl';
 import { RunMetrics } from './runMetrics';
 import { StepHistogramRecorder, type HistogramOutput } from './stepHistogramRecorder';
@@ -212,6 +213,7 @@ export class Run extends EventEmitter {
   private async trainLoop(s: TrainingSession): Promise<RunSummaryDone> {
     const cfg = () => s.config;
     this.setState('running');
+    this.emitPlan(s, s.step + 1);
     let stepsPerChunk = 8;
     const chunkMs = this.opts.chunkMs ?? 25;
     const intervalMs = this.opts.metricsIntervalMs ?? 50;
@@ -332,6 +334,14 @@ export class Run extends EventEmitter {
     if (!applied) return;
     this.opts.store?.appendEvent(this.runId, applied);
     this.emit('applied', applied);
+    if (Object.keys(applied.changes).some((k) => k === 'learningRate' || (SCHEDULE_FIELDS as readonly string[]).includes(k))) this.emitPlan(s, applied.step);
+  }
+
+  /** The lr planned from `step` on (the schedule's, after any edit): the dashboard draws it ahead of the run. */
+  private emitPlan(s: TrainingSession, step: number): void {
+    const msg: PlanMessage = { type: 'plan', runId: this.runId, step, points: planPoints(s.config, step - 1) };
+    this.opts.store?.appendEvent(this.runId, msg);
+    this.emit('plan', msg);
   }
 
   private async runEval(s: TrainingSession): Promise<void> {

@@ -19,6 +19,7 @@ import {
   type AppliedMessage,
   type EvalMessage,
   type MetricsMessage,
+  type PlanMessage,
   type RunConfig,
   type RunGroup,
   type RunState,
@@ -34,7 +35,7 @@ import { type CheckpointFile, checkpointsIn, readCheckpoint, writeFileAtomic } f
 import { checkRunId, RUN_ID_PATTERN, resolveUserPath, runDir } from './paths';
 import type { TrainingState } from './state';
 
-export type StoredEvent = MetricsMessage | EvalMessage | AppliedMessage | StateMessage | StepHistogramMessage;
+export type StoredEvent = MetricsMessage | EvalMessage | AppliedMessage | StateMessage | StepHistogramMessage | PlanMessage;
 
 export interface RunRecord {
   config: RunConfig;
@@ -53,6 +54,7 @@ export interface RunHistory extends RunRecord {
   evals: EvalMessage[];
   applied: AppliedMessage[];
   stepHistograms: StepHistogramMessage[];
+  plans: PlanMessage[];
 }
 
 interface Status {
@@ -166,7 +168,7 @@ export class RunStore {
    */
   readHistory(runId: string): RunHistory {
     const record = this.readRecord(runId);
-    const history: RunHistory = { runId, ...record, state: 'idle', metrics: [], evals: [], applied: [], stepHistograms: [] };
+    const history: RunHistory = { runId, ...record, state: 'idle', metrics: [], evals: [], applied: [], stepHistograms: [], plans: [] };
     for (const msg of this.readEvents(runId)) {
       switch (msg.type) {
         case 'metrics': {
@@ -177,6 +179,7 @@ export class RunStore {
             rewind(history.evals, msg.step);
             rewind(history.applied, msg.step);
             rewind(history.stepHistograms, msg.step);
+            rewind(history.plans, msg.step);
           }
           history.metrics.push(msg);
           history.step = msg.step;
@@ -194,6 +197,10 @@ export class RunStore {
           rewind(history.stepHistograms, msg.step);
           history.stepHistograms.push(msg);
           break;
+        case 'plan':
+          rewind(history.plans, msg.step);
+          history.plans.push(msg);
+          break;
         case 'state':
           if (msg.step !== undefined) {
             // A resumed run announces the step it resumed from: everything recorded after it is superseded.
@@ -202,6 +209,7 @@ export class RunStore {
               rewind(history.evals, msg.step + 1);
               rewind(history.applied, msg.step + 1);
               rewind(history.stepHistograms, msg.step + 1);
+              rewind(history.plans, msg.step + 1);
             }
             history.step = msg.step;
           }
@@ -453,5 +461,5 @@ function storedEvent(line: string): StoredEvent | null {
     return null;
   }
   const r = validateServerMessage(value);
-  return r.ok && (r.message.type === 'metrics' || r.message.type === 'eval' || r.message.type === 'applied' || r.message.type === 'state' || r.message.type === 'stepHistogram') ? r.message : null;
+  return r.ok && (r.message.type === 'metrics' || r.message.type === 'eval' || r.message.type === 'applied' || r.message.type === 'state' || r.message.type === 'stepHistogram' || r.message.type === 'plan') ? r.message : null;
 }
