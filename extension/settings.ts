@@ -25,6 +25,14 @@ export const SETTINGS = {
   seed: 'seed',
   dataPath: 'data',
   checkpointEveryNSteps: 'checkpointEvery',
+  // The learning-rate schedule (sidecar/optim/schedule.ts): the same names as on the wire.
+  schedule: 'schedule',
+  warmupSteps: 'warmupSteps',
+  minLearningRate: 'minLearningRate',
+  maxLearningRate: 'maxLearningRate',
+  stepSize: 'stepSize',
+  gamma: 'gamma',
+  pctStart: 'pctStart',
 } as const;
 export type SettingName = keyof typeof SETTINGS;
 

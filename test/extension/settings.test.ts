@@ -69,3 +69,12 @@ test('issue 14\'s settings are read and checked under their names: alpha, nester
     'adamTrainer.augment must be one of none, flip-crop, got "mixup"',
   ]);
 });
+
+test('the schedule settings become the run\'s schedule, and a bad one is named', () => {
+  const r = readSettings(source({ schedule: 'cosine', warmupSteps: 500, minLearningRate: 0, maxLearningRate: 0.01, stepSize: 100, gamma: 0.5, pctStart: 0.25 }), trusted);
+  assert.deepEqual(r, { ok: true, config: { schedule: 'cosine', warmupSteps: 500, minLearningRate: 0, maxLearningRate: 0.01, stepSize: 100, gamma: 0.5, pctStart: 0.25 } });
+  assert.deepEqual(readSettings(source({ schedule: 'linear', gamma: 0 }), trusted), {
+    ok: false,
+    errors: ['adamTrainer.schedule must be one of constant, step, cosine, onecycle, got "linear"', 'adamTrainer.gamma must be in (0, 1], got 0'],
+  });
+});
