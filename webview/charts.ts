@@ -212,6 +212,13 @@ export class DashboardCharts {
     set(this.loss, run?.loss.raw);
     set(this.accuracy, run?.accuracy.raw);
     set(this.learningRate, run?.learningRate.raw);
+    const planned = run?.plannedLearningRate ?? [];
+    Object.assign(this.learningRate.canvas.dataset, {
+      plannedPoints: String(planned.length),
+      plannedFirst: planned.length ? `${planned[0].x}:${planned[0].y}` : '',
+      plannedLast: planned.length ? `${planned[planned.length - 1].x}:${planned[planned.length - 1].y}` : '',
+      plannedDash: String(this.learningRate.data.datasets.some((d) => Array.isArray((d as { borderDash?: number[] }).borderDash) && d.data.length > 0)),
+    });
     set(this.samplesPerSec, run?.samplesPerSec.raw);
     set(this.testAccuracy, run?.testAccuracy);
     set(this.updateRatio, run ? [...run.updateRatio.values()][0]?.raw : undefined);
@@ -238,7 +245,11 @@ export class DashboardCharts {
       line(`${r.runId} accuracy`, r.accuracy.raw, { borderColor: withAlpha(color, 0.35), borderWidth: 1 }),
       line(`${r.runId} smoothed`, r.accuracy.smoothed, { borderColor: color, borderWidth: primary ? 2 : 1.5 }),
     ]);
-    this.learningRate.data.datasets = ordered.map(({ data: r, color }) => line(`${r.runId} lr`, r.learningRate.raw, { borderColor: color, stepped: 'before' }));
+    this.learningRate.data.datasets = ordered.flatMap(({ data: r, color }) => [
+      line(`${r.runId} lr`, r.learningRate.raw, { borderColor: color, stepped: 'before' }),
+      // The whole planned schedule, ahead of the run, dashed (redrawn from the step of each edit).
+      line(`${r.runId} planned lr`, r.plannedLearningRate, { borderColor: withAlpha(color, 0.7), borderWidth: 1.5, borderDash: [6, 4], pointRadius: 0, tooltip: false }),
+    ]);
     this.samplesPerSec.data.datasets = ordered.flatMap(({ data: r, color }) => [
       line(`${r.runId}`, r.samplesPerSec.raw, { borderColor: withAlpha(color, 0.3), borderWidth: 1 }),
       line(`${r.runId} smoothed`, r.samplesPerSec.smoothed, { borderColor: color }),

@@ -24,6 +24,7 @@ import { Header } from './views/header';
 import { HyperparameterForm } from './views/hyperparameterForm';
 import { RunsList } from './views/runsList';
 import { StepHeatmaps } from './views/stepHeatmaps';
+import { ScheduleForm } from './views/scheduleForm';
 
 const REQUEST_TIMEOUT_MS = 15_000;
 const RUNS_REFRESH_MS = 15_000;
@@ -61,6 +62,7 @@ export class Dashboard {
   private readonly header: Header;
   private readonly chartsView: ChartsView;
   private readonly form: HyperparameterForm;
+  private readonly schedule: ScheduleForm;
   private readonly adam: AdamPanel;
   private readonly evalView: EvalView;
   private readonly gallery: GalleryView;
@@ -111,6 +113,7 @@ export class Dashboard {
       start: (config) => this.start(config),
       fork: (runId, step, changes) => this.fork(runId, step, changes),
     });
+    this.schedule = new ScheduleForm({ apply: (runId, changes) => this.update(runId, changes) });
     this.adam = new AdamPanel();
     this.gallery = new GalleryView({ send: (prefix, make) => this.send(make(`${prefix}-${this.nextRequest++}`)) });
     this.evalView = new EvalView({ cellClicked: (trueClass, predictedClass) => this.gallery.showCell(trueClass, predictedClass) });
@@ -128,7 +131,7 @@ export class Dashboard {
       this.band,
     );
 
-    this.layout = h('main', { class: 'layout' }, this.chartsView.element, h('aside', { class: 'side' }, this.form.element, this.adam.element, this.runsList.element));
+    this.layout = h('main', { class: 'layout' }, this.chartsView.element, h('aside', { class: 'side' }, this.form.element, this.schedule.element, this.adam.element, this.runsList.element));
     root.replaceChildren(this.header.element, this.layout, this.stepHeatmaps.element, this.evalView.element, this.gallery.element, this.groupView.element);
     this.watchTheme();
 
@@ -222,12 +225,19 @@ export class Dashboard {
         for (const id of [m.requestId, ...(m.requestIds ?? [])]) if (this.settle(id)) mine = true;
         if (mine) {
           this.form.applied(Object.keys(m.changes));
+          this.schedule.applied(Object.keys(m.changes));
           this.form.setPending(false, changed
             ? { text: `Applied at step ${m.step.toLocaleString('en-US')}: ${appliedLabel(m.changes)}`, kind: 'ok' }
             : { text: 'Those values were already in force: nothing changed.', kind: 'ok' });
-        } else if (m.runId === this.selection.primaryRunId) this.form.applied([]);
+        } else if (m.runId === this.selection.primaryRunId) {
+          this.form.applied([]);
+          this.schedule.applied([]);
+        }
         break;
       }
+      case 'plan':
+        this.data.get(m.runId)?.addPlan(m);
+        break;
       case 'state': {
         const run = this.data.get(m.runId);
         if (run) run.state = m.state;
@@ -442,6 +452,7 @@ export class Dashboard {
   }
 
   private start(config: StartConfig, compare = false): void {
+    if (!compare) config = { ...this.schedule.values(), ...config };
     if (this.request('start', (requestId) => ({ type: 'start', config, requestId }), compare)) this.form.setStatus({ text: `Starting a ${config.optimizer ?? 'adam'} run…`, kind: 'pending' });
   }
 
@@ -520,6 +531,7 @@ export class Dashboard {
     this.form.setRun(run, this.connected);
     const state = run ? this.runs.get(run.runId)?.state : undefined;
     this.gallery.setRun(run?.runId, state === 'running');
+    this.schedule.setRun(run, this.connected);
     this.runsList.update([...this.runs.values()], this.selection.primaryRunId, new Set(this.selection.overlaid), (id) => this.colorOf(id));
   }
 

@@ -1,7 +1,7 @@
 // Everything the dashboard knows about one run, as series ready for the charts. Long series live here,
 // outside the DOM and outside chart.js, as fixed-size summaries (series.ts): memory and drawing do not grow
 // with the run's length. The charts hold references to these arrays and are only told to redraw. Messages repeated by a re-subscribe (history overlapping live messages) are dropped by step.
-import type { AppliedMessage, EvalMessage, MetricsMessage, RunConfig, RunState, ServerMessage } from '../sidecar/protocol';
+import type { AppliedMessage, EvalMessage, MetricsMessage, PlanMessage, RunConfig, RunState, ServerMessage } from '../sidecar/protocol';
 import { DETAIL_POINTS } from '../sidecar/protocol';
 import { appendIncreasing, BucketSeries, SERIES_CAPACITY, SmoothedSeries, type XY } from './series';
 import { StepHistogramSeries } from './stepHistogramSeries';
@@ -27,6 +27,9 @@ export class RunData {
   readonly applied: AppliedMessage[] = [];
   /** Per layer, what each parameter's step is: heatmap columns over steps. */
   readonly stepHistograms = new StepHistogramSeries();
+  /** The planned lr (`plan` messages, each from its step) and the dashed line they draw: each plan until the next. */
+  readonly plans: PlanMessage[] = [];
+  readonly plannedLearningRate: XY[] = [];
   lastMetrics?: MetricsMessage;
 
   constructor(
@@ -60,6 +63,19 @@ export class RunData {
     for (const e of h.evals) this.addEval(e);
     for (const a of h.applied) this.addApplied(a);
     this.stepHistograms.load(h.stepHistograms ?? []);
+    for (const p of h.plans ?? []) this.addPlan(p);
+  }
+
+  /** A plan replaces the plans from its step on (a resumed run re-plans from where it resumed). */
+  addPlan(p: PlanMessage): void {
+    while (this.plans.length && this.plans[this.plans.length - 1].step >= p.step) this.plans.pop();
+    this.plans.push(p);
+    // Emptied, not replaced: the lr chart holds a reference to this array.
+    this.plannedLearningRate.length = 0;
+    this.plans.forEach((plan, i) => {
+      const until = this.plans[i + 1]?.step ?? Infinity;
+      for (const q of plan.points) if (q.step < until) this.plannedLearningRate.push({ x: q.step, y: q.learningRate });
+    });
   }
 
   /** Returns false for a repeat (a step we already have). */
@@ -154,5 +170,7 @@ export class RunData {
     for (const s of this.updateRatio.values()) s.clear();
     this.evals.length = 0;
     this.applied.length = 0;
+    this.plans.length = 0;
+    this.plannedLearningRate.length = 0;
   }
 }
