@@ -15,6 +15,7 @@ commands:
   export-pytorch    export RUN_ID|CHECKPOINT OUT_DIR: the run as a PyTorch script (alone or DDP)
   predict           predict CHECKPOINT|RUN_ID IMAGE_OR_FOLDER...: top-3 classes of images
   check-reference   check the engine against PyTorch reference vectors
+  lr-find           the learning-rate range test: loss against an exponentially rising lr, and a suggested lr
 `;
 
 export async function main(argv: string[]): Promise<number> {

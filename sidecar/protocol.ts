@@ -313,6 +313,17 @@ export const classifiedMessageSchema = z.strictObject({
   requestId,
 });
 export type ClassifiedMessage = z.infer<typeof classifiedMessageSchema>;
+// The learning-rate range test (`adam-trainer lr-find`, sidecar/lrFinder.ts): its own ranges, wider than a run's lr.
+export const lrFindFieldSchemas = {
+  minLearningRate: inRange(0, 10, false, true),
+  maxLearningRate: inRange(0, 10, false, true),
+  steps: int().refine((x) => x >= 2 && x <= 100000, { error: (i) => `must be an integer in 2..100000, got ${show(i.input)}` }),
+};
+export const LR_FIND_DEFAULTS = { minLearningRate: 1e-7, maxLearningRate: 1, steps: 300 } as const;
+/** Why a range test's lr range is empty, or undefined. */
+export function lrRangeProblem(min: number, max: number): string | undefined {
+  return min < max ? undefined : `minLearningRate ${min} must be below maxLearningRate ${max}`;
+}
 
 export const clientMessageSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('start'), config: startConfigSchema, resumeFrom: z.string().max(4096).optional(), requestId }),
@@ -335,6 +346,17 @@ export const clientMessageSchema = z.discriminatedUnion('type', [
   }).refine((m) => m.toStep > m.fromStep, { message: 'must be after fromStep', path: ['toStep'] }),
   z.strictObject({ type: z.literal('list'), requestId }),
   z.strictObject({ type: z.literal('delete'), runId, requestId }),
+  // A range test beside a run (never touching it): its data, batch size, seed and hyperparameters, a fresh net, one
+  // worker thread; answered by an `lrFound` per optimizer, in order.
+  z.strictObject({
+    type: z.literal('lrFind'),
+    runId,
+    optimizers: runGroupSchema.shape.optimizers,
+    minLearningRate: lrFindFieldSchemas.minLearningRate.optional(),
+    maxLearningRate: lrFindFieldSchemas.maxLearningRate.optional(),
+    steps: lrFindFieldSchemas.steps.optional(),
+    requestId,
+  }),
   // Every (optimizer, seed) pair with the rest of `config`, as many at a time as the cores allow; answered by
   // `comparing`, then a `started` (with the group) for each run as it starts, which subscribes the sender.
   z.strictObject({
@@ -566,6 +588,16 @@ export const serverMessageSchema = z.discriminatedUnion('type', [
   }),
   galleryMessageSchema,
   classifiedMessageSchema,
+  z.strictObject({
+    type: z.literal('lrFound'),
+    runId,
+    optimizer: configFieldSchemas.optimizer,
+    points: z.array(z.strictObject({ step: z.number().int(), learningRate: num, loss: num, smoothedLoss: num })).max(100000),
+    learningRate: num.nullable(), // the suggestion: steepest descent of the smoothed loss (null: too few steps to judge)
+    minLossLearningRate: num,
+    diverged: z.boolean(),
+    requestId,
+  }),
 ]);
 export type ServerMessage = z.infer<typeof serverMessageSchema>;
 

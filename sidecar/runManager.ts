@@ -32,6 +32,7 @@ import { checkCheckpointOfRun, pickChanges, resumedConfig } from './resume';
 import { Subscriptions } from './subscriptions';
 import { runDetail } from './runDetail';
 import { Predictions } from './predictions';
+import { LrFindJobs } from './lrFindJobs';
 
 /** One connected client, as the manager sees it; the server decides how (and whether) bytes go out. */
 export interface Client {
@@ -77,9 +78,12 @@ export class RunManager implements MessageHandler {
   private readonly predictions: Predictions;
   private shuttingDown = false;
 
+  private readonly lrFinds: LrFindJobs;
+
   constructor(private readonly opts: RunManagerOptions) {
     this.subscriptions = new Subscriptions(opts.store);
     this.predictions = new Predictions({ store: opts.store, cacheDir: opts.cacheDir, liveRun: (runId) => this.live.get(runId)?.run });
+    this.lrFinds = new LrFindJobs({ cacheDir: opts.cacheDir, notice: opts.notice });
   }
 
   listRuns(): RunSummary[] {
@@ -169,6 +173,12 @@ export class RunManager implements MessageHandler {
       case 'list':
         client.send({ type: 'runs', runs: this.listRuns(), ...(requestId !== undefined ? { requestId } : {}) });
         return;
+      case 'lrFind': {
+        // Beside the run, never touching it: the live run's current values, or the recorded run's.
+        const config = this.live.get(msg.runId)?.run.config ?? this.opts.store.readRecord(msg.runId).config;
+        await this.lrFinds.start(client, msg, config);
+        return;
+      }
       case 'delete': {
         const l = this.live.get(msg.runId);
         if (l) {
@@ -186,6 +196,7 @@ export class RunManager implements MessageHandler {
   disconnect(client: Client): void {
     this.subscriptions.disconnect(client);
     for (const l of this.live.values()) l.checkpointRequesters.delete(client);
+    this.lrFinds.disconnect(client);
   }
 
   /**

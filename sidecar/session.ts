@@ -14,7 +14,7 @@ import { variantError } from './optim/hyperparameters';
 import { optimizerStats } from './optim/stats';
 import { stepHistograms, type StepCounts } from './optim/stepHistogram';
 import { WasmStepHistograms } from './kernels/stepHistograms';
-import { checkSchedule, learningRateAt, plannedSteps } from './optim/schedule';
+import { checkSchedule, learningRateAt, learningRateAt as scheduledLearningRate, plannedSteps } from './optim/schedule';
 import { SharedArena, type ArenaScope } from './parallel/arena';
 import { ParallelEngine, type ChunkResult, type EngineOptions } from './parallel/engine';
 import { MAX_CHUNK_STEPS } from './parallel/layout';
@@ -179,13 +179,16 @@ export class TrainingSession {
     return this.epoch + this.cursor / this.dataset.train.count;
   }
 
-  /** Trains up to `maxSteps` steps without crossing the end of the epoch. */
-  async trainChunk(maxSteps: number): Promise<TrainedChunk> {
+  /**
+   * Trains up to `maxSteps` steps without crossing the end of the epoch, each at its schedule's lr, or at
+   * `learningRateAt(k)` for step k (0-based) when given (the lr range test's own exponential ramp).
+   */
+  async trainChunk(maxSteps: number, learningRateAt?: (k: number) => number): Promise<TrainedChunk> {
     const steps = Math.max(1, Math.min(maxSteps, MAX_CHUNK_STEPS, this.stepsLeftInEpoch));
     const firstStep = this.step + 1;
     const batchSize = this.engine.currentBatchSize;
     const c = this.config;
-    const r = await this.engine.train(this.step, this.cursor, steps, (k) => learningRateAt(c, k));
+    const r = await this.engine.train(this.step, this.cursor, steps, learningRateAt ?? ((k) => scheduledLearningRate(c, k)));
     this.step += steps;
     this.cursor += steps * batchSize;
     let epochEnded = false;

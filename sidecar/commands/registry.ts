@@ -5,6 +5,7 @@ import { compareCommand } from './compare';
 import { exportCommand } from './export';
 import { exportPytorchCommand } from './exportPytorch';
 import { predictCommand } from './predict';
+import { lrFindCommand } from './lrFind';
 import { runs } from './runs';
 import { serve } from './serve';
 import { trainCommand } from './train';
@@ -20,4 +21,5 @@ export const COMMANDS: Record<string, Command> = {
   export: exportCommand,
   'export-pytorch': exportPytorchCommand,
   predict: predictCommand,
+  'lr-find': lrFindCommand,
 };
