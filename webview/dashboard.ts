@@ -25,6 +25,7 @@ import { HyperparameterForm } from './views/hyperparameterForm';
 import { RunsList } from './views/runsList';
 import { StepHeatmaps } from './views/stepHeatmaps';
 import { ScheduleForm } from './views/scheduleForm';
+import { LrFinderView } from './views/lrFinderView';
 
 const REQUEST_TIMEOUT_MS = 15_000;
 const RUNS_REFRESH_MS = 15_000;
@@ -63,6 +64,7 @@ export class Dashboard {
   private readonly chartsView: ChartsView;
   private readonly form: HyperparameterForm;
   private readonly schedule: ScheduleForm;
+  private readonly lrFinder: LrFinderView;
   private readonly adam: AdamPanel;
   private readonly evalView: EvalView;
   private readonly gallery: GalleryView;
@@ -114,6 +116,13 @@ export class Dashboard {
       fork: (runId, step, changes) => this.fork(runId, step, changes),
     });
     this.schedule = new ScheduleForm({ apply: (runId, changes) => this.update(runId, changes) });
+    this.lrFinder = new LrFinderView({
+      find: (runId, optimizers) => {
+        const requestId = `lrfind-${this.nextRequest++}`;
+        return this.send({ type: 'lrFind', runId, optimizers, requestId }) ? requestId : undefined;
+      },
+      apply: (runId, changes) => this.update(runId, changes),
+    });
     this.adam = new AdamPanel();
     this.gallery = new GalleryView({ send: (prefix, make) => this.send(make(`${prefix}-${this.nextRequest++}`)) });
     this.evalView = new EvalView({ cellClicked: (trueClass, predictedClass) => this.gallery.showCell(trueClass, predictedClass) });
@@ -131,7 +140,7 @@ export class Dashboard {
       this.band,
     );
 
-    this.layout = h('main', { class: 'layout' }, this.chartsView.element, h('aside', { class: 'side' }, this.form.element, this.schedule.element, this.adam.element, this.runsList.element));
+    this.layout = h('main', { class: 'layout' }, this.chartsView.element, h('aside', { class: 'side' }, this.form.element, this.schedule.element, this.lrFinder.element, this.adam.element, this.runsList.element));
     root.replaceChildren(this.header.element, this.layout, this.stepHeatmaps.element, this.evalView.element, this.gallery.element, this.groupView.element);
     this.watchTheme();
 
@@ -238,6 +247,9 @@ export class Dashboard {
       case 'plan':
         this.data.get(m.runId)?.addPlan(m);
         break;
+      case 'lrFound':
+        this.lrFinder.handleFound(m);
+        break;
       case 'state': {
         const run = this.data.get(m.runId);
         if (run) run.state = m.state;
@@ -260,6 +272,7 @@ export class Dashboard {
         return;
       case 'error': {
         if (this.gallery.error(m.requestId, m.message)) break;
+        if (this.lrFinder.handleError(m)) break;
         const req = this.settle(m.requestId);
         if (req && req.kind !== 'control') {
           this.form.setPending(false, { text: m.message, kind: 'error' });
@@ -532,6 +545,7 @@ export class Dashboard {
     const state = run ? this.runs.get(run.runId)?.state : undefined;
     this.gallery.setRun(run?.runId, state === 'running');
     this.schedule.setRun(run, this.connected);
+    this.lrFinder.setRun(run, this.connected);
     this.runsList.update([...this.runs.values()], this.selection.primaryRunId, new Set(this.selection.overlaid), (id) => this.colorOf(id));
   }
 
