@@ -36,6 +36,8 @@ const CLIENT: ClientMessage[] = [
   { type: 'compare', optimizers: ['adam', 'sgd'], seeds: [1, 2, 3], config: { epochs: 1 } },
   { type: 'gallery', runId: 'r', filter: { wrongOnly: true, trueClass: 3, predictedClass: 5, order: 'confidentMistakes' }, offset: 48, limit: 48, requestId: 'g' },
   { type: 'classify', runId: 'r', image: { name: 'cat.webp', base64: 'UklGRg==' }, requestId: 'c' },
+  { type: 'update', runId: 'r', schedule: 'cosine', warmupSteps: 500, minLearningRate: 0, maxLearningRate: 0.01, stepSize: 100, gamma: 0.5, pctStart: 0.3 },
+  { type: 'lrFind', runId: 'r', optimizers: ['adam', 'sgd'], minLearningRate: 1e-7, maxLearningRate: 1, steps: 300, requestId: 'f' },
 ] as ClientMessage[];
 
 const stepHistogram = {
@@ -70,6 +72,9 @@ const SERVER: ServerMessage[] = [
     type: 'classified', runId: 'r', step: 5, source: 'checkpoint', name: '/x/cat.webp', width: 640, height: 480, resized: true, note: 'resized', image: 'AAAA',
     top: [{ class: 'cat', probability: 0.9 }], conv1: new Array(450).fill(0.1), conv2: new Array(1600).fill(0), requestId: 'c',
   },
+  { type: 'plan', runId: 'r', step: 11, points: [{ step: 11, learningRate: 1e-3 }, { step: 1500, learningRate: 0 }] },
+  { type: 'applied', runId: 'r', step: 11, changes: { schedule: { from: 'constant', to: 'cosine' } } },
+  { type: 'lrFound', runId: 'r', optimizer: 'adam', points: [{ step: 1, learningRate: 1e-7, loss: 2.3, smoothedLoss: 2.3 }], learningRate: null, minLossLearningRate: 1e-7, diverged: false, requestId: 'f' },
 ] as ServerMessage[];
 
 test('every sample message is valid: the fuzzing below starts from real messages', () => {
