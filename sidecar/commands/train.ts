@@ -121,6 +121,7 @@ export async function trainCommand(args: string[]): Promise<number> {
   let resumeEdits: LiveHyperparameters = {};
   let resumeFile = '';
   if (flags.resume !== undefined) {
+    if (flags['schedule-steps'] !== undefined) throw new UserError('bad_usage', '--schedule-steps is fixed when a run starts (a resumed run follows the same schedule); edit the schedule with --schedule and its flags instead');
     resumeFile = resolveUserPath(String(flags.resume), '--resume');
     resume = readCheckpoint(resumeFile);
     const start: StartConfig = { ...place, ...edits, ...variantConfig(flags) };

@@ -91,4 +91,7 @@ test('a schedule that cannot be planned over the run, or a bad schedule flag, is
   const warm = await runText([...base, '--schedule', 'cosine', '--warmup-steps', '50', '--max-steps', '50'], env);
   assert.equal(warm.code, 2, warm.stderr);
   assert.match(warm.stderr, /warmupSteps 50 leaves no step of the run's 50 for the cosine schedule/);
+  const stretched = await runText(['train', '--resume', '/nonexistent.ckpt', '--schedule-steps', '100'], env);
+  assert.equal(stretched.code, 2);
+  assert.match(stretched.stderr, /--schedule-steps is fixed when a run starts/);
 });
