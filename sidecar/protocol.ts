@@ -351,7 +351,11 @@ export const clientMessageSchema = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('lrFind'),
     runId,
-    optimizers: runGroupSchema.shape.optimizers,
+    optimizers: z
+      .array(configFieldSchemas.optimizer)
+      .min(1, 'must name at least one optimizer')
+      .max(OPTIMIZERS.length)
+      .refine((list) => new Set(list).size === list.length, 'must not name an optimizer twice'),
     minLearningRate: lrFindFieldSchemas.minLearningRate.optional(),
     maxLearningRate: lrFindFieldSchemas.maxLearningRate.optional(),
     steps: lrFindFieldSchemas.steps.optional(),
