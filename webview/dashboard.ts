@@ -484,8 +484,11 @@ export class Dashboard {
     clearTimeout(this.detailTimer);
     this.detailRequest = undefined;
     if (!range) {
-      this.detail = undefined;
-      this.throttle.request();
+      // Back to the whole run: drawn now from the summary (the charts still hold the zoomed range's detail).
+      if (this.detail) {
+        this.detail = undefined;
+        this.render();
+      }
       return;
     }
     this.detailTimer = setTimeout(() => {

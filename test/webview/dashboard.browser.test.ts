@@ -105,10 +105,10 @@ describe('the dashboard in a browser, served by adam-trainer serve', { timeout: 
     const asked = await waitFor(() => sent.map((x) => JSON.parse(x)).findLast((m) => m.type === 'detail'));
     assert.ok(asked.fromStep <= Number(zoomed.xMin) + 1 && asked.toStep >= Number(zoomed.xMax) - 1, `asked for ${asked.fromStep}..${asked.toStep}`);
     const answer = await waitFor(() => received.find((m): m is Extract<ServerMessage, { type: 'detail' }> => m.type === 'detail' && m.requestId === asked.requestId));
-    assert.ok(answer.loss.steps.length > 0);
+    assert.ok(answer.loss.steps.length > 0, `no losses for ${JSON.stringify(asked)}: ${JSON.stringify(answer).slice(0, 300)}`);
     // Every step when the range holds at most DETAIL_POINTS of them, else buckets of ceil(range / DETAIL_POINTS).
     const per = Math.ceil((asked.toStep - asked.fromStep) / DETAIL_POINTS);
-    assert.deepEqual(answer.loss.steps.slice(0, 2), [asked.fromStep + per, asked.fromStep + 2 * per], `${per} step(s) a point`);
+    assert.deepEqual(answer.loss.steps.slice(0, 2), [asked.fromStep + per, asked.fromStep + 2 * per], `${per} step(s) a point: asked ${asked.fromStep}..${asked.toStep}, got ${answer.loss.steps.slice(0, 3)} .. ${answer.loss.steps.at(-1)}`);
     await page.waitForFunction((n) => Number(document.querySelector<HTMLElement>('#chart-loss')?.dataset.points) === n, answer.loss.steps.length, { timeout: 10_000 });
     await page.click('#reset-zoom');
     await page.waitForTimeout(250);
