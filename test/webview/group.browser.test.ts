@@ -70,7 +70,11 @@ describe('a comparison over seeds in the dashboard', { timeout: 120_000 }, () =>
   test('after a reload the comparison is open again, drawn from the runs folder', async () => {
     await page.reload();
     await page.locator('#connection.open').waitFor({ timeout: 10_000 });
-    await page.waitForFunction(() => document.querySelector<HTMLElement>('#chart-group')?.dataset.finished === '4', undefined, { timeout: 20_000 });
+    // The table counts finished runs from the run list; the curves follow when each run's history has arrived.
+    await page.waitForFunction(() => {
+      const d = document.querySelector<HTMLElement>('#chart-group')?.dataset;
+      return d?.finished === '4' && (d.curves ?? '').split('|').every((c) => /^(adam|sgd):2:[1-9]\d*$/.test(c));
+    }, undefined, { timeout: 20_000 });
     const d = await groupData();
     assert.equal(d.band, 'std');
     for (const c of d.curves!.split('|')) assert.match(c, /^(adam|sgd):2:[1-9]\d*$/);
