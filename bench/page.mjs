@@ -69,12 +69,21 @@ try {
     const client = new WebSocket(s.ws);
     await new Promise((r) => client.once('open', r));
     const started = [];
-    client.on('message', (d) => { const m = JSON.parse(String(d)); if (m.type === 'started') started.push(m.runId); });
-    for (const seed of [1, 2]) client.send(JSON.stringify({ type: 'start', config: { data: 'sample', batchSize: 4, workers: 1, epochs: 100_000, maxSteps: overlaySteps, seed }, requestId: `s${seed}` }));
-    while (started.length < 2) await new Promise((r) => setTimeout(r, 50));
+    let refused;
+    client.on('message', (d) => {
+      const m = JSON.parse(String(d));
+      if (m.type === 'started') started.push(m.runId);
+      if (m.type === 'error') refused = new Error(`serve refused a start: ${m.message}`);
+    });
+    for (const seed of [1, 2]) client.send(JSON.stringify({ type: 'start', config: { data: 'sample', batchSize: 4, workers: 1, epochs: 10_000, maxSteps: overlaySteps, seed }, requestId: `s${seed}` }));
+    while (started.length < 2) {
+      if (refused) throw refused;
+      await new Promise((r) => setTimeout(r, 50));
+    }
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
     await page.goto(`${s.page}&run=${started[0]}`);
-    await page.locator(`input[aria-label="overlay ${started[1]}"]`).check();
+    // Overlay the run that is not the open one (the page may open the newest).
+    await page.locator(`input[aria-label^="overlay "]:not([disabled])`).first().check();
     const lastX = () => page.evaluate(() => Number(document.getElementById('chart-loss')?.dataset.lastX ?? 0));
     let heapAt10k;
     let since;
