@@ -8,12 +8,21 @@ PyTorch's exact state instead of only at the end of a trajectory that both have 
 (a near-zero gradient whose rounding differs moves Adam by a sizeable fraction of lr; see check-reference).
 Float32 arrays are stored as base64 little-endian bytes: exact, and a tenth of the size of JSON numbers.
 
+Near ties. A 2x2 max-pool window whose two largest values lie within float32 rounding of each other has no single
+right winner: an engine that sums a convolution in another order may pick the runner-up and route that window's
+gradient to another position, as right as PyTorch's choice. For the first batch and for every single step, the
+file lists such windows (`near_ties`, at most NEAR_TIES_KEPT, closest first) and PyTorch's own results with every
+subset of them taken by its runner-up (`alternatives`: where and by how much they differ from the main result). A
+window is near when its gap is at most 2 sqrt(n) units of float32 rounding (u = 2^-24) of the sum of the absolute
+terms of its two values (n terms: 75 for conv1, 75 + 150 for conv2 through conv1): the size of a reordered float32
+sum's error, on average. check-reference uses these only when the main result does not match, and says which.
+
   /usr/bin/python3 make_reference.py --configs CONFIGS.json --out-dir DIR
 CONFIGS.json is a list of {"file", "seed", "optimizer", "learningRate", "beta1", "beta2", "epsilon",
 "weightDecay", "momentum", "nesterov", "alpha", "batchSize", "steps"}; one file is written per entry. Optimizers: adam,
 adamw, amsgrad (torch.optim.Adam / AdamW), sgd (momentum, nesterov), rmsprop (alpha, epsilon, momentum; centered=False).
 """
-import argparse, base64, json, os
+import argparse, base64, copy, itertools, json, math, os
 import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
 
@@ -28,6 +37,63 @@ class Net(nn.Module):
     def forward(s, x):
         x = s.pool(F.relu(s.conv1(x))); x = s.pool(F.relu(s.conv2(x))); x = torch.flatten(x, 1)
         return s.fc3(F.relu(s.fc2(F.relu(s.fc1(x)))))
+
+
+U = 2.0 ** -24
+NEAR_TIES_KEPT = 4
+
+
+def pooled(c, swaps):
+    """2x2 max pool of c (N, C, H, W) as PyTorch picks it, except that each (n, ch, oy, ox, position) in swaps takes
+    the input at that flat position in its plane instead: the gradient then flows to it, as it would in an engine
+    that picked it."""
+    out, idx = F.max_pool2d(c, 2, return_indices=True)
+    if not swaps: return out
+    idx = idx.clone()
+    for n, ch, oy, ox, pos in swaps: idx[n, ch, oy, ox] = pos
+    return c.flatten(2).gather(2, idx.flatten(2)).view(idx.shape)
+
+
+def forward(net, x, swaps=()):
+    s1 = [t[1:] for t in swaps if t[0] == 1]; s2 = [t[1:] for t in swaps if t[0] == 2]
+    x = pooled(F.relu(net.conv1(x)), s1); x = pooled(F.relu(net.conv2(x)), s2); x = torch.flatten(x, 1)
+    return net.fc3(F.relu(net.fc2(F.relu(net.fc1(x)))))
+
+
+def near_ties(net, x):
+    """The windows whose two largest (positive) values are within 2 sqrt(n) u of the sum of their terms' magnitudes."""
+    with torch.no_grad():
+        c1 = F.relu(net.conv1(x)); a1 = F.conv2d(x.abs(), net.conv1.weight.abs(), net.conv1.bias.abs())
+        c2 = F.relu(net.conv2(F.max_pool2d(c1, 2))); a2 = F.conv2d(F.max_pool2d(a1, 2), net.conv2.weight.abs(), net.conv2.bias.abs())
+    found = []
+    for layer, c, a, n in ((1, c1, a1, 75), (2, c2, a2, 225)):
+        N, C, H, W = c.shape
+        win = lambda t: t.reshape(N, C, H // 2, 2, W // 2, 2).permute(0, 1, 2, 4, 3, 5).reshape(N, C, H // 2, W // 2, 4)
+        top = win(c).topk(2, dim=-1); wa = win(a)
+        v1, v2 = top.values[..., 0], top.values[..., 1]
+        units = (v1 - v2) / (U * (wa.gather(-1, top.indices[..., :1])[..., 0] + wa.gather(-1, top.indices[..., 1:])[..., 0]))
+        for nn_, ch, oy, ox in ((units <= 2 * math.sqrt(n)) & (v1 > 0)).nonzero().tolist():
+            k = int(top.indices[nn_, ch, oy, ox, 1])
+            pos = (2 * oy + k // 2) * W + 2 * ox + k % 2
+            found.append({"layer": layer, "image": nn_, "channel": ch, "y": oy, "x": ox, "runnerUp": pos,
+                          "gapInRoundingUnits": float(units[nn_, ch, oy, ox])})
+    return sorted(found, key=lambda t: t["gapInRoundingUnits"])[:NEAR_TIES_KEPT]
+
+
+def swaps_of(ties, subset): return [(ties[i]["layer"], ties[i]["image"], ties[i]["channel"], ties[i]["y"], ties[i]["x"], ties[i]["runnerUp"]) for i in subset]
+def subsets(k): return [list(c) for r in range(1, k + 1) for c in itertools.combinations(range(k), r)]
+
+
+def sparse(values, main):
+    """Where values (a flat float32 array) differ from main, and by how much (float64 differences stored as float32,
+    so that main + delta is values to within float32 rounding of the difference). Differences, not values: a
+    corrupted main result stays corrupted under every alternative."""
+    i = np.nonzero(values != main)[0]
+    delta = values[i].astype(np.float64) - main[i].astype(np.float64)
+    return {"index": base64.b64encode(i.astype('<i4').tobytes()).decode(), "delta": base64.b64encode(delta.astype('<f4').tobytes()).decode()}
+
+
+def flat32(tensors): return np.concatenate([t.detach().reshape(-1).numpy().astype(np.float32) for t in tensors])
 
 
 def flat(t): return [float(v) for v in t.detach().reshape(-1).tolist()]
@@ -69,16 +135,33 @@ def reference(c):
     x0 = raw[0].float() / 127.5 - 1.0
     logits = net(x0); loss = F.cross_entropy(logits, labels[0]); loss.backward()
     grads = {k: flat(q.grad) for k, q in net.named_parameters()}
+    main_grads = flat32([q.grad for q in net.parameters()])
     net.zero_grad()
+    first_ties = near_ties(net, x0); first_alts = []
+    for subset in subsets(len(first_ties)):
+        F.cross_entropy(forward(net, x0, swaps_of(first_ties, subset)), labels[0]).backward()
+        first_alts.append({"swapped": subset, "grads": sparse(flat32([q.grad for q in net.parameters()]), main_grads)})
+        net.zero_grad()
     params = list(net.parameters())
     opt = make_opt(c, params)
     forced_at = sorted({1, steps // 3, (2 * steps) // 3, steps - 1} - {0})
     losses, forced = [], []
     for t in range(steps):
-        before = {"step": t, "params": b64(params), "state": state_of(opt, params)} if t in forced_at else None
-        opt.zero_grad(); l = F.cross_entropy(net(raw[t].float() / 127.5 - 1.0), labels[t]); l.backward(); opt.step()
+        x = raw[t].float() / 127.5 - 1.0
+        before = None
+        if t in forced_at:
+            before = {"step": t, "params": b64(params), "state": state_of(opt, params), "near_ties": near_ties(net, x)}
+            saved_net, saved_opt = copy.deepcopy(net.state_dict()), copy.deepcopy(opt.state_dict())
+        opt.zero_grad(); l = F.cross_entropy(net(x), labels[t]); l.backward(); opt.step()
         losses.append(float(l))
-        if before: forced.append({**before, "loss": float(l), "paramsAfter": b64(params)})
+        if before:
+            main_after, main_net, main_opt, alts = flat32(params), copy.deepcopy(net.state_dict()), copy.deepcopy(opt.state_dict()), []
+            for subset in subsets(len(before["near_ties"])):
+                net.load_state_dict(saved_net); opt.load_state_dict(saved_opt)
+                opt.zero_grad(); la = F.cross_entropy(forward(net, x, swaps_of(before["near_ties"], subset)), labels[t]); la.backward(); opt.step()
+                alts.append({"swapped": subset, "loss": float(la), "paramsAfter": sparse(flat32(params), main_after)})
+            net.load_state_dict(main_net); opt.load_state_dict(main_opt)
+            forced.append({**before, "loss": float(l), "paramsAfter": b64(params), "alternatives": alts})
     final = {k: flat(v) for k, v in net.state_dict().items()}
     g = torch.Generator().manual_seed(c["seed"] + 1)
     theta0 = torch.randn(8, generator=g, dtype=torch.float64); gs = torch.randn(50, 8, generator=g, dtype=torch.float64)
@@ -97,7 +180,7 @@ def reference(c):
         "batch_size": B,
         "init_params": init,
         "first_batch": {"images_u8": [int(v) for v in raw[0].reshape(-1).tolist()], "labels": [int(v) for v in labels[0].tolist()],
-                        "logits": flat(logits), "loss": float(loss), "grads": grads},
+                        "logits": flat(logits), "loss": float(loss), "grads": grads, "near_ties": first_ties, "alternatives": first_alts},
         "training": {"steps": steps, "images_u8": [int(v) for v in raw.reshape(-1).tolist()], "labels": [int(v) for v in labels.reshape(-1).tolist()],
                      "losses": losses, "final_params": final, "teacher_forced": forced},
         "optimizer_only": {"theta0": flat(theta0), "grads": [flat(r) for r in gs], "trajectory": traj},
