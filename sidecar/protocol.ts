@@ -1,7 +1,7 @@
 // The one protocol module (DESIGN.md "WebSocket"): every message between the sidecar and its clients is
 // defined here once, as a zod schema that gives both the TypeScript type and the runtime check. The
 // sidecar, the extension and the webview all import it; nothing else parses JSON from the wire.
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const PROTOCOL_VERSION = 1;
 

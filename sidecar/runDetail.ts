@@ -4,7 +4,7 @@
 import { DETAIL_POINTS, type ServerMessage } from './protocol';
 import { readLossRange } from './store/lossRange';
 import type { RunStore } from './store/runs';
-import { compactMetrics } from './subscriptions';
+import { compactMetrics } from './store/historySummary';
 
 type Detail = Extract<ServerMessage, { type: 'detail' }>;
 

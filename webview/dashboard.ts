@@ -204,6 +204,7 @@ export class Dashboard {
         run.loadHistory(m);
         performance.mark('adam:history-loaded');
         this.patchSummary(m.runId, { state: m.state, config: m.config, step: run.lastMetrics?.step, testAccuracy: run.latestEval?.testAccuracy });
+        this.throttle.request(true); // the run the user opened: drawn at the next frame, not at the next interval
         break;
       }
       case 'metrics': {

@@ -55,11 +55,19 @@ export class DrawScheduler {
     return Math.min(this.opts.maxIntervalMs, Math.max(this.opts.minIntervalMs, mean / this.opts.budget));
   }
 
-  /** Something changed: draw it at the next allowed frame (at once if the last draw was long enough ago). */
-  request(): void {
+  /**
+   * Something changed: draw it at the next allowed frame (at once if the last draw was long enough ago). `soon`:
+   * something the user is waiting for (a run they opened has arrived), drawn at the next frame whatever the interval.
+   */
+  request(soon = false): void {
     this.dirty = true;
-    if (this.timer !== undefined || this.env.hidden()) return;
-    const wait = Math.max(0, this.lastDrawAt + this.intervalMs - this.env.now());
+    if (this.env.hidden()) return;
+    if (soon && this.timer !== undefined) {
+      this.env.clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    if (this.timer !== undefined) return;
+    const wait = soon ? 0 : Math.max(0, this.lastDrawAt + this.intervalMs - this.env.now());
     this.timer = this.env.setTimeout(() => this.env.frame(() => this.run()), wait);
   }
 

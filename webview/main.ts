@@ -6,7 +6,9 @@ import { createTransport } from './transport';
 
 const root = document.getElementById('app');
 if (root) {
+  performance.mark('adam:modules-loaded'); // these marks: bench/page.mjs's timeline of opening a run
   const dashboard = new Dashboard(root, createTransport());
+  performance.mark('adam:constructed');
   (window as unknown as { adamDashboard?: Dashboard }).adamDashboard = dashboard;
   // The page's own frame times, for `npm run bench:watched`.
   (window as unknown as { adamFrames?: unknown }).adamFrames = dashboard.frames;

@@ -136,6 +136,7 @@ export class WebSocketTransport extends BaseTransport {
     const ws = new WebSocket(`ws://${this.location.host}/${query}`);
     this.socket = ws;
     ws.onopen = () => {
+      performance.mark('adam:socket-open');
       this.attempt = 0;
       this.emitState('open');
     };

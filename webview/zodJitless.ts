@@ -3,4 +3,5 @@
 // built, and a strict CSP reports the probe as a violation even though zod catches the error).
 import { config } from 'zod';
 
+performance.mark('adam:script-start'); // bench/page.mjs: the bundle began to run
 config({ jitless: true });

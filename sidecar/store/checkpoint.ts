@@ -18,7 +18,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, promises as fsp, readdirSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { UserError } from '../errors';
 import { PARAMETER_COUNT } from '../nn/spec';
 import { runConfigSchema } from '../protocol';

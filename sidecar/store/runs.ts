@@ -32,6 +32,7 @@ import {
   validateServerMessage,
 } from '../protocol';
 import { type CheckpointFile, checkpointsIn, readCheckpoint, writeFileAtomic } from './checkpoint';
+import { writeSummary } from './historySummary';
 import { checkRunId, RUN_ID_PATTERN, resolveUserPath, runDir } from './paths';
 import type { TrainingState } from './state';
 
@@ -133,6 +134,8 @@ export class RunStore {
     if ('step' in msg && typeof msg.step === 'number') this.lastStep.set(runId, msg.step);
     if (msg.type === 'eval') this.lastAccuracy.set(runId, msg.testAccuracy);
     if (msg.type === 'state' || msg.type === 'eval') this.writeStatus(runId, msg);
+    // The run has ended: its compacted history is written beside the log, so opening it later is one small read.
+    if (msg.type === 'state' && !LIVE_STATES.has(msg.state)) writeSummary(this, runId);
   }
 
   /** Appends a block of per-step training losses (float32 LE). */

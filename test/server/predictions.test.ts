@@ -46,7 +46,7 @@ describe('predictions over the WebSocket', () => {
       c.send({ type: 'classify', runId, testIndex: n % 1000, requestId: `c${id}` });
       const [reply, classified] = [await answer(id), await answer(`c${id}`)];
       // Before its first step a run has no weights to show: it says so; afterwards every request is answered.
-      if (reply.type === 'error') assert.match(reply.message, /has no weights to show yet/);
+      if (reply.type === "error") assert.match(reply.message, /has no weights to show yet/, reply.message);
       else galleries.push(reply as GalleryMessage);
       assert.ok(classified.type === 'classified' || /has no weights to show yet/.test((classified as { message: string }).message));
       await delay(100); // a dashboard's pace, well inside the sidecar's rate limit

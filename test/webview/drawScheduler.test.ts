@@ -117,3 +117,25 @@ test('cancel drops a pending draw', () => {
   page.advance(1000);
   assert.equal(draws, 0);
 });
+
+test('a request the user waits for (a run they opened has arrived) draws at the next frame, whatever the interval', () => {
+  const page = fakePage();
+  let draws = 0;
+  const s = new DrawScheduler(() => { draws++; page.spend(40); }, { minIntervalMs: 200, maxIntervalMs: 2000, budget: 0.04 }, page.env);
+  s.request();
+  page.advance(0);
+  assert.equal(draws, 1);
+  assert.equal(s.intervalMs, 1000);
+  s.request(); // an ordinary update waits for the interval
+  page.advance(10);
+  assert.equal(draws, 1);
+  s.request(true);
+  page.advance(0);
+  assert.equal(draws, 2, 'drawn at once');
+  page.advance(5000);
+  assert.equal(draws, 2, 'the ordinary request was drawn with it, not again');
+  page.setHidden(true);
+  s.request(true);
+  page.advance(1000);
+  assert.equal(draws, 2, 'a hidden page draws nothing, even when asked soon');
+});
