@@ -68,7 +68,7 @@ async function trial(browser, batch, watched) {
   const child = spawn(process.execPath, args, { env: { ...process.env, BROWSER: 'none' }, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines = [];
   createInterface({ input: child.stdout }).on('line', (l) => {
-    try { const m = JSON.parse(l); if (m.type === 'metrics') lines.push({ at: performance.now(), step: m.step }); } catch { /* not json */ }
+    try { const m = JSON.parse(l); if (m.type === 'metrics') lines.push({ at: performance.now(), step: m.step, threads: m.threads }); } catch { /* not json */ }
   });
   let stderr = '';
   const url = await new Promise((resolve, reject) => {
@@ -115,6 +115,9 @@ async function trial(browser, batch, watched) {
   const a = inWindow[0];
   const b = inWindow[inWindow.length - 1];
   const result = { samplesPerSec: ((b.step - a.step) * batch) / ((b.at - a.at) / 1000), seconds: (b.at - a.at) / 1000 };
+  // How long the thread governor kept fewer threads than workers (metrics lines in the window whose count is below the top).
+  const top = Math.max(...inWindow.map((l) => l.threads ?? 0));
+  result.fewerThreads = inWindow.filter((l) => (l.threads ?? top) < top).length / inWindow.length;
   if (watched) {
     result.browserCores = (browserCpuSeconds() - cpu0) / ((performance.now() - cpuAt0) / 1000);
     const frames = await page.evaluate(() => window.adamFrames?.since() ?? []);
@@ -177,6 +180,7 @@ try {
       framesPerSec: +median(cells.watched.map((x) => x.frames / x.seconds)).toFixed(1),
       browserCores: +median(cells.watched.map((x) => x.browserCores)).toFixed(3),
       jsHeapMB: +median(cells.watched.map((x) => x.jsHeapMB)).toFixed(1),
+      fewerThreads: { headless: cells.headless.map((x) => +x.fewerThreads.toFixed(2)), watched: cells.watched.map((x) => +x.fewerThreads.toFixed(2)) },
       ...(profile ? { profile: cells.watched[0].profile } : {}),
       runs: { headless: cells.headless.map((x) => Math.round(x.samplesPerSec)), watched: cells.watched.map((x) => Math.round(x.samplesPerSec)) },
     }));

@@ -16,7 +16,10 @@ export interface GovernorOptions {
   weight: number;
 }
 
-export const DEFAULT_GOVERNOR: GovernorOptions = { probeEvery: 12, maxProbeEvery: 192, margin: 0.04, weight: 0.35 };
+// The first probe comes at the third chunk (about 75 ms into the run; the first only warms up): a run that starts with a core taken switches at
+// once instead of spending its first 300 ms at a third of the speed (bench/contended.mjs, batch 4, one core busy:
+// 0.93x of one worker with the first probe at the 12th chunk). Probes then back off 2, 4, ... 192 chunks apart.
+export const DEFAULT_GOVERNOR: GovernorOptions = { probeEvery: 2, maxProbeEvery: 192, margin: 0.04, weight: 0.35 };
 
 interface Estimate {
   seconds: number;
@@ -30,6 +33,7 @@ export class ThreadGovernor {
   private probeUp = false;
   private readonly estimates = new Map<number, Estimate>();
   private lastProbe: number | null = null;
+  private warm = 0;
 
   constructor(
     readonly max: number,
@@ -38,6 +42,7 @@ export class ThreadGovernor {
     if (!(Number.isInteger(max) && max >= 1)) throw new Error(`thread governor needs at least 1 thread, got ${max}`);
     this.current = max;
     this.probeEvery = opts.probeEvery;
+    this.sinceProbe = opts.probeEvery - 1; // the first probe as soon as the count in use is measured
   }
 
   /** The count the run settled on (a probing chunk aside). */
@@ -48,7 +53,8 @@ export class ThreadGovernor {
   /** The thread count for the next chunk: the settled one, or a neighbour to try. */
   next(): number {
     this.lastProbe = null;
-    if (this.max === 1 || ++this.sinceProbe < this.probeEvery) return this.current;
+    // Nothing to compare a probe with until the count in use has been measured (the first chunk only warms up).
+    if (this.max === 1 || !this.estimates.has(this.current) || ++this.sinceProbe < this.probeEvery) return this.current;
     this.sinceProbe = 0;
     // Alternate between trying one more and one fewer, within 1..max.
     this.probeUp = !this.probeUp;
@@ -61,9 +67,16 @@ export class ThreadGovernor {
   /** A chunk of `steps` steps took `seconds` with `threads` threads. */
   report(threads: number, steps: number, seconds: number): void {
     if (!(steps > 0 && seconds > 0)) return;
+    // The first chunk of a run (or of a batch size) warms up: pages of memory touched for the first time, code
+    // compiled. It says nothing about thread counts, and counted, it made the first probe look faster than it was.
+    if (this.warm++ === 0) return;
     const e = this.estimates.get(threads);
     const w = this.opts.weight;
-    this.estimates.set(threads, e ? { seconds: e.seconds * (1 - w) + seconds * w, steps: e.steps * (1 - w) + steps * w } : { seconds, steps });
+    // A probe's count was last measured long ago (the machine may have changed since): its chunk replaces that
+    // estimate instead of being blended into it, or a stale figure would keep the engine on the wrong count for
+    // the probes' whole back-off.
+    const fresh = !e || threads === this.lastProbe;
+    this.estimates.set(threads, fresh ? { seconds, steps } : { seconds: e.seconds * (1 - w) + seconds * w, steps: e.steps * (1 - w) + steps * w });
     if (threads !== this.lastProbe) return;
     const here = this.perStep(this.current);
     const there = this.perStep(threads);
@@ -76,6 +89,8 @@ export class ThreadGovernor {
   /** Forget what was measured (the work per step changed: another batch size). */
   reset(): void {
     this.estimates.clear();
+    this.warm = 0;
+    this.sinceProbe = this.opts.probeEvery - 1;
     this.probeEvery = this.opts.probeEvery;
   }
 

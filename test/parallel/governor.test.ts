@@ -45,6 +45,7 @@ test('one core taken by another program: two threads slow down, the governor dro
   const busy = (t: number) => (t === 2 ? 1 / 9_700 : 1 / 11_600);
   const before = drive(g, 2000, idle);
   assert.equal(g.settled, 2);
+  assert.ok(before.filter((t) => t === 1).length <= 17, `${before.filter((t) => t === 1).length} chunks on one thread of an idle machine`);
   // A machine that stays as it is: the probes back off, and cost almost nothing (1 chunk in 192 once settled).
   assert.ok(before.slice(1000).filter((t) => t === 1).length <= 1000 / 192 + 1, `${before.slice(1000).filter((t) => t === 1).length} probes`);
   const during = drive(g, 1000, busy);
@@ -53,6 +54,37 @@ test('one core taken by another program: two threads slow down, the governor dro
   assert.ok(during.slice(400).filter((t) => t === 1).length / 600 > 0.98, 'most chunks ran on the faster count');
   drive(g, 1000, idle);
   assert.equal(g.settled, 2);
+});
+
+test('a core already taken when the run starts: the governor is on one thread from the fourth chunk, and its probes cost little', () => {
+  const g = new ThreadGovernor(2);
+  const busy = (t: number) => (t === 2 ? 1 / 5_900 : 1 / 14_500); // issue 13's figures at batch 4
+  const first = drive(g, 3, busy);
+  assert.deepEqual(first, [2, 2, 1], 'the first chunk warms up, the second measures, the third probes one thread');
+  assert.equal(g.settled, 1, 'and one thread is kept from the fourth chunk');
+  const used = [...first, ...drive(g, 600, busy)];
+  assert.equal(g.settled, 1);
+  // Time lost to probes against one thread all along: under 3%.
+  const seconds = (list: number[]) => list.reduce((a, t, i) => a + (8 + (i % 5) * 7) * busy(t), 0);
+  assert.ok(seconds(used) / seconds(used.map(() => 1)) < 1.03, `${(seconds(used) / seconds(used.map(() => 1))).toFixed(3)}`);
+});
+
+test('a slow first chunk (warming up) does not send an idle machine to one thread, and a stale estimate does not keep it there', () => {
+  const idle = (t: number) => (t === 2 ? 1 / 23_600 : 1 / 16_200); // batch 32, issue 13's machine
+  const g = new ThreadGovernor(2);
+  g.report(g.next(), 10, 10 / 2_000); // warming up: ten times slower than it will be
+  const used = drive(g, 400, idle);
+  assert.equal(g.settled, 2);
+  assert.ok(used.filter((t) => t === 1).length <= 8, `${used.filter((t) => t === 1).length} chunks on one thread`);
+  // A busy spell long enough for the probes to back off, then idle again: the next probe of two threads wins at once.
+  const busy = (t: number) => (t === 2 ? 1 / 9_000 : 1 / 14_500);
+  drive(g, 2000, busy);
+  assert.equal(g.settled, 1);
+  const after = drive(g, 400, idle);
+  const back = after.indexOf(2);
+  assert.equal(g.settled, 2);
+  assert.ok(back >= 0 && back <= 192, `back to two threads after ${back} chunks`);
+  assert.ok(after.slice(back + 1, back + 190).filter((t) => t === 1).length <= 8, 'and stays there, probing one thread as it backs off');
 });
 
 test('a governor of one thread never probes', () => {
