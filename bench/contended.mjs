@@ -2,7 +2,10 @@
 // CIFAR-10 at batch 4 and 32, with 1 and 2 workers and the default, each run with a plain JavaScript busy loop in
 // another process (as VS Code's renderer, a browser or a build would be), and idle for comparison. Prints the
 // median samples/s of each cell over --repeats runs, interleaved so that drift in the machine's load is shared.
-//   node bench/contended.mjs [--data DIR] [--steps 3000] [--repeats 3] [--root DIR (another checkout's build, to compare)]
+//   node bench/contended.mjs [--data DIR] [--steps4 12000] [--steps32 3000] [--repeats 3] [--load idle,busy]
+//                            [--root DIR (another checkout's build, to compare)]
+// (--steps N sets both. A run of 3,000 steps at batch 4 trains for about a second: too short to tell a thread
+// count from the machine's noise, so batch 4 runs 12,000 by default.)
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -11,7 +14,8 @@ import { fileURLToPath } from 'node:url';
 const here = join(dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (name, fallback) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : fallback; };
 const data = arg('data', existsSync(join(here, '..', 'shared', 'data', 'cifar10-jpg')) ? join(here, '..', 'shared', 'data', 'cifar10-jpg') : 'sample');
-const steps = Number(arg('steps', 3000));
+const steps = { 4: Number(arg('steps4', arg('steps', 12000))), 32: Number(arg('steps32', arg('steps', 3000))) };
+const loads = arg('load', 'idle,busy').split(',').map((l) => (l === 'busy' ? 'one core busy' : l));
 const repeats = Number(arg('repeats', 3));
 const roots = [here, ...(arg('root') ? [arg('root')] : [])];
 
@@ -20,9 +24,11 @@ function busyLoop() {
 }
 
 function train(root, batch, workers) {
-  const args = [join(root, 'bin', 'adam-trainer.js'), 'train', '--data', data, '--batch-size', String(batch), '--max-steps', String(steps), '--seed', '1', '--json', '--log-every', String(steps), '--runs-dir', join(process.env.TMPDIR ?? '/tmp', 'adam-contended-runs')];
+  const args = [join(root, 'bin', 'adam-trainer.js'), 'train', '--data', data, '--batch-size', String(batch), '--max-steps', String(steps[batch] ?? 3000), '--seed', '1', '--json', '--log-every', String(steps[batch] ?? 3000), '--runs-dir', join(process.env.TMPDIR ?? '/tmp', 'adam-contended-runs')];
   if (workers !== 'default') args.push('--workers', String(workers));
-  const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 26 });
+  // A fixed count is fixed: the thread governor (sidecar/parallel/governor.ts) is off; only "default" adapts.
+  const env = workers === 'default' ? process.env : { ...process.env, ADAM_TRAINER_FIXED_THREADS: '1' };
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 26, env });
   const done = r.stdout.trim().split('\n').map((l) => JSON.parse(l)).find((m) => m.type === 'done');
   if (!done) throw new Error(`no done line from ${root}: ${r.stderr.slice(-500)}`);
   return done.samplesPerSec;
@@ -30,7 +36,7 @@ function train(root, batch, workers) {
 
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 const cells = [];
-for (const load of ['idle', 'one core busy']) for (const batch of [4, 32]) for (const workers of [1, 2, 'default']) for (const root of roots) cells.push({ load, batch, workers, root, results: [] });
+for (const load of loads) for (const batch of [4, 32]) for (const workers of [1, 2, 'default']) for (const root of roots) cells.push({ load, batch, workers, root, results: [] });
 for (let r = 0; r < repeats; r++) {
   for (const c of cells) {
     const busy = c.load === 'idle' ? null : busyLoop();
