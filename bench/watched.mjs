@@ -7,7 +7,7 @@
 //   npm run bench:watched -- [--batch 4,32] [--repeats 3] [--data DIR] [--workers N] [--busy]
 //                            [--page visible|hidden|background] [--steps4 N] [--steps32 N]
 //   --busy        another process spins on one core all along (as a browser, a build or VS Code would)
-//   --page hidden the dashboard is open but its tab is in the background (document.hidden)
+//   --page hidden the dashboard is open but its tab is in the background (document.hidden; emulated, see below)
 //   --vscode      in code-server's webview instead (bench/watchedVscode.mjs): the extension packaged and installed,
 //                 "Adam: Train with Adam" from the palette; --seconds N measured (default 15)
 //   --profile     also prints the page's CPU profile (self time by function) over the measured window
@@ -65,7 +65,9 @@ async function trial(browser, batch, watched) {
   const args = [join(here, 'bin', 'adam-trainer.js'), 'train', '--data', data, '--batch-size', String(batch), '--max-steps', String(steps[batch] ?? 20000), '--seed', '1', '--epochs', '1000', '--json', '--log-every', String(batch === 4 ? 500 : 100), '--runs-dir', runsDir, '--dashboard'];
   if (workers) args.push('--workers', workers);
   const t0 = performance.now();
-  const child = spawn(process.execPath, args, { env: { ...process.env, BROWSER: 'none' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // --profile: the sidecar's main thread is profiled too (node --cpu-prof; the workers only run the kernels).
+  const profDir = profile && watched ? mkdtempSync(join(tmpdir(), 'adam-watched-prof-')) : null;
+  const child = spawn(process.execPath, [...(profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []), ...args], { env: { ...process.env, BROWSER: 'none' }, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines = [];
   createInterface({ input: child.stdout }).on('line', (l) => {
     try { const m = JSON.parse(l); if (m.type === 'metrics') lines.push({ at: performance.now(), step: m.step, threads: m.threads }); } catch { /* not json */ }
@@ -85,13 +87,18 @@ async function trial(browser, batch, watched) {
   let cpuAt0 = 0;
   if (watched) {
     page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    if (pageMode === 'hidden') {
+      // The tab in the background, as the page sees it: document.hidden and visibilityState say so from the start.
+      // (Headless Chromium never hides a tab, neither behind another tab nor minimized, even under Xvfb.) A real
+      // background tab also has its timers throttled, so this measures at most what a hidden dashboard costs.
+      await page.addInitScript(() => {
+        Object.defineProperty(Document.prototype, 'hidden', { get: () => true, configurable: true });
+        Object.defineProperty(Document.prototype, 'visibilityState', { get: () => 'hidden', configurable: true });
+      });
+    }
     await page.goto(url);
     if (pageMode === 'hidden') {
-      // A second tab in front: the dashboard's tab is in the background, as when another tab is chosen.
-      const front = await browser.newPage();
-      await front.goto('about:blank');
-      await front.bringToFront();
-      page.front = front;
+      await page.waitForFunction(() => performance.getEntriesByName('adam:history-loaded').length > 0, null, { timeout: 60_000 });
     } else {
       await page.waitForFunction(() => Number(document.getElementById('chart-loss')?.dataset.points ?? 0) > 0, null, { timeout: 60_000 });
     }
@@ -127,8 +134,13 @@ async function trial(browser, batch, watched) {
     if (profile) result.profile = topOfProfile((await page.cdp.send('Profiler.stop')).profile);
     const { metrics } = await page.cdp.send('Performance.getMetrics');
     result.jsHeapMB = (metrics.find((m) => m.name === 'JSHeapUsedSize')?.value ?? NaN) / 2 ** 20;
-    await page.front?.close();
     await page.close();
+  }
+  if (profDir) {
+    // CPU.<date>.<pid>.<thread id>.<n>.cpuprofile: thread 0 is the main thread.
+    const main = readdirSync(profDir).find((f) => /^CPU\.\d+\.\d+\.\d+\.0\.\d+\.cpuprofile$/.test(f));
+    if (main) result.sidecarProfile = topOfProfile(JSON.parse(readFileSync(join(profDir, main), 'utf8')));
+    rmSync(profDir, { recursive: true, force: true });
   }
   rmSync(runsDir, { recursive: true, force: true });
   return result;
@@ -181,7 +193,7 @@ try {
       browserCores: +median(cells.watched.map((x) => x.browserCores)).toFixed(3),
       jsHeapMB: +median(cells.watched.map((x) => x.jsHeapMB)).toFixed(1),
       fewerThreads: { headless: cells.headless.map((x) => +x.fewerThreads.toFixed(2)), watched: cells.watched.map((x) => +x.fewerThreads.toFixed(2)) },
-      ...(profile ? { profile: cells.watched[0].profile } : {}),
+      ...(profile ? { profile: cells.watched[0].profile, sidecarProfile: cells.watched[0].sidecarProfile } : {}),
       runs: { headless: cells.headless.map((x) => Math.round(x.samplesPerSec)), watched: cells.watched.map((x) => Math.round(x.samplesPerSec)) },
     }));
   }
