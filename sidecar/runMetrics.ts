@@ -1,9 +1,9 @@
 // A run's numbers between chunks: each step's loss and correct count folded into windows (mean, min and max, so
-// spikes survive aggregation), the `metrics` messages made from them (a live one at most every metricsIntervalMs
-// for whoever watches; a recorded one at most every second for the run's history, so that its event log grows by
-// a few MB an hour, not 80, while its min and max still cover every step; a log line every logEvery steps, whose
-// `loss` is the mean since the previous multiple so that a resumed run prints the uninterrupted run's lines), the
-// training time, and the summary at the end. Every step's own loss is kept apart, in the run's losses.f32.
+// spikes survive aggregation), the `metrics` messages made from them (a live one at most every metricsIntervalMs,
+// 200 ms by default, for whoever watches; a recorded one at most every second for the run's history, so that its
+// event log grows by a few MB an hour, not 80, while its min and max still cover every step; a log line every
+// logEvery steps, whose `loss` is the mean since the previous multiple so that a resumed run prints the
+// uninterrupted run's lines), the training time, and the summary at the end. Every step's own loss is kept apart, in the run's losses.f32.
 import type { MetricsMessage } from './protocol';
 import type { TrainedChunk, TrainingSession } from './session';
 

@@ -20,6 +20,15 @@ import { writeCheckpointAtomic } from './store/checkpoint';
 import type { RunStore } from './store/runs';
 import type { TrainingState } from './store/state';
 
+
+/**
+ * A live metrics message at most every 200 ms: as often as the dashboard draws at most (webview/drawScheduler.ts,
+ * 5 frames a second). Each one aggregates the steps since the last (mean, min and max of the loss), so nothing is
+ * lost by sending fewer; at 50 ms, three of four messages were parsed, relayed (in VS Code from the sidecar through
+ * the extension host to the webview) and checked without ever being drawn (issue 13, bench:watched --vscode).
+ */
+export const LIVE_METRICS_INTERVAL_MS = 200;
+
 export interface RunOptions {
   runId: string;
   config: RunConfig;
@@ -31,6 +40,7 @@ export interface RunOptions {
   forkStep?: number;
   engine?: EngineKind;
   notice?: (line: string) => void;
+  /** How often a live `metrics` message goes to whoever watches (LIVE_METRICS_INTERVAL_MS by default). */
   metricsIntervalMs?: number;
   chunkMs?: number;
   downloadUrl?: string;
@@ -216,7 +226,7 @@ export class Run extends EventEmitter {
     this.emitPlan(s, s.step + 1);
     let stepsPerChunk = 8;
     const chunkMs = this.opts.chunkMs ?? 25;
-    const intervalMs = this.opts.metricsIntervalMs ?? 50;
+    const intervalMs = this.opts.metricsIntervalMs ?? LIVE_METRICS_INTERVAL_MS;
     this.lastLiveEmit = performance.now();
     while (true) {
       this.applyEdits(s);
