@@ -4,7 +4,7 @@
 // train`. Both are timed the same way from outside: the growth of the run's losses.f32 (one float a step), polled
 // every 200 ms over a window of --seconds after the run is up (the dashboard drawing, or 3 s into the headless run).
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +16,42 @@ import { CHROMIUM_ARGS, sleep, waitFor, Workbench } from '../test/e2e/workbench.
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 const quantile = (xs, q) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(q * s.length))]; };
+
+/** Every process's CPU seconds so far (utime + stime), with a short label from its command line. */
+function processCpu() {
+  const out = new Map();
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+      out.set(Number(p), { label: labelOf(cmd), cpu: (Number(f[11]) + Number(f[12])) / 100 });
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
+function labelOf(cmd) {
+  const line = cmd.join(' ');
+  if (/chrom/i.test(cmd[0] ?? '')) return `chromium ${(/--type=([\w-]+)/.exec(line)?.[1] ?? 'browser')}${/--extension-process|webview/i.test(line) ? ' (webview)' : ''}`;
+  if (/adam-trainer|dist\/cli\.js/.test(line)) return 'sidecar';
+  if (/extensionHost|--type=extensionHost/.test(line)) return 'code-server extension host';
+  if (/fileWatcher|watcherService/.test(line)) return 'code-server file watcher';
+  if (/ptyHost/.test(line)) return 'code-server pty host';
+  if (/code-server/.test(line)) return 'code-server';
+  return (cmd[0] ?? '').split('/').pop() || '?';
+}
+
+/** The cores each kind of process used between two processCpu() snapshots `seconds` apart, busiest first. */
+function coresByLabel(before, after, seconds) {
+  const by = new Map();
+  for (const [pid, a] of after) {
+    const used = a.cpu - (before.get(pid)?.cpu ?? 0);
+    if (used > 0) by.set(a.label, (by.get(a.label) ?? 0) + used / seconds);
+  }
+  return Object.fromEntries([...by].filter(([, c]) => c >= 0.01).sort((x, y) => y[1] - x[1]).map(([k, c]) => [k, +c.toFixed(2)]));
+}
 
 /** Steps per second from losses.f32's growth over `seconds`, starting now. */
 async function rate(lossesFile, seconds) {
@@ -64,10 +100,13 @@ export async function benchVscode({ data, batches, repeats, seconds, pageMode })
       }
       await sleep(1000);
       const since = await wb.dashboard.locator('body').evaluate(() => performance.now());
+      const cpu0 = processCpu();
+      const t0 = performance.now();
       const stepsPerSec = await rate(losses, seconds);
+      const cores = coresByLabel(cpu0, processCpu(), (performance.now() - t0) / 1000);
       // The page's own frame times, from inside the webview's frame (window.adamFrames, webview/frameStats.ts).
       const frames = await wb.dashboard.locator('body').evaluate((_, t) => window.adamFrames?.since(t) ?? [], since);
-      return { stepsPerSec, frames };
+      return { stepsPerSec, frames, cores };
     } finally {
       await context.close().catch(() => undefined);
       await cs.killGroup();
@@ -97,6 +136,7 @@ export async function benchVscode({ data, batches, repeats, seconds, pageMode })
         const w = await watched(batch);
         cells.watched.push(w.stepsPerSec * batch);
         cells.frames.push(w.frames);
+        cells.cores = w.cores; // the last watched trial's CPU by process: where the cycles went
       }
       const h = median(cells.headless);
       const w = median(cells.watched);
@@ -106,6 +146,7 @@ export async function benchVscode({ data, batches, repeats, seconds, pageMode })
         frameMedianMs: +median(cells.frames.map((f) => median(f) ?? NaN)).toFixed(2), frameP99Ms: +median(cells.frames.map((f) => quantile(f, 0.99) ?? NaN)).toFixed(2),
         framesPerSec: +median(cells.frames.map((f) => f.length / seconds)).toFixed(1),
         runs: { headless: cells.headless.map(Math.round), watched: cells.watched.map(Math.round) },
+        coresByProcess: cells.cores,
       }));
     }
   } finally {
