@@ -13,6 +13,8 @@ import { RunsView } from './runsView';
 import { Sidecar, type SidecarState } from './sidecar';
 
 const REQUEST_TIMEOUT_MS = 60_000;
+/** The status bar shows a live run's step, loss and samples/s: updated at most this often from live metrics. */
+const STATUS_INTERVAL_MS = 1000;
 
 type Reply = Exclude<ServerMessage, { type: 'error' }>;
 interface Pending {
@@ -192,8 +194,14 @@ export class Controller implements vscode.Disposable {
         if (!msg.runId || this.followed.has(msg.runId)) this.showProgress(msg);
         break;
     }
-    if (run && run.runId === this.currentRunId) this.updateStatus();
+    if (run && run.runId === this.currentRunId) {
+      // Live steps update the status bar once a second (a round trip to the workbench each); anything else at once.
+      if (msg.type !== 'metrics') this.updateStatus();
+      else if (!this.statusTimer) this.statusTimer = setTimeout(() => { this.statusTimer = undefined; this.updateStatus(); }, STATUS_INTERVAL_MS);
+    }
   }
+
+  private statusTimer?: ReturnType<typeof setTimeout>;
 
   private runStateChanged(run: FollowedRun, state: FollowedRun['state'], reason?: string): void {
     run.state = state;
@@ -294,6 +302,7 @@ export class Controller implements vscode.Disposable {
   }
 
   dispose(): void {
+    clearTimeout(this.statusTimer);
     this.progress?.end();
     while (this.disposables.length) this.disposables.pop()?.dispose();
   }

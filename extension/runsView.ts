@@ -7,8 +7,11 @@ import { RunStore } from '../sidecar/store/runs';
 import { escapeMarkdown, runDescription } from './format';
 import { groupLabel, runContextValue, runItemDescription, runLabel, runTree, shownState, type TreeNode } from './runsTree';
 
-/** Live metrics arrive 20 times a second; the tree is redrawn at most this often. */
+/** The tree is redrawn at most this often for a change of state, a new run or an evaluation... */
 const REFRESH_INTERVAL_MS = 500;
+/** ...and this often for live steps alone (5 metrics a second): each redraw is a round trip to the workbench, which
+ *  shares the user's cores with the run (issue 13). */
+const STEP_REFRESH_INTERVAL_MS = 2000;
 
 const STATE_ICONS: Record<string, string> = {
   idle: 'loading~spin',
@@ -42,7 +45,8 @@ export class RunsView implements vscode.TreeDataProvider<TreeNode>, vscode.Dispo
     switch (msg.type) {
       case 'metrics':
         this.steps.set(msg.runId, msg.step);
-        break;
+        this.scheduleRefresh(STEP_REFRESH_INTERVAL_MS);
+        return;
       case 'hello':
       case 'runs':
       case 'started':
@@ -52,7 +56,7 @@ export class RunsView implements vscode.TreeDataProvider<TreeNode>, vscode.Dispo
       default:
         return;
     }
-    this.scheduleRefresh();
+    this.scheduleRefresh(REFRESH_INTERVAL_MS);
   }
 
   /** Reads the runs folder again (the view's Refresh button; a sidecar that stopped). */
@@ -94,13 +98,19 @@ export class RunsView implements vscode.TreeDataProvider<TreeNode>, vscode.Dispo
     return item;
   }
 
-  private scheduleRefresh(): void {
-    if (this.timer) return;
+  /** Redraws within `ms`: sooner than a redraw already scheduled for later, never twice. */
+  private scheduleRefresh(ms: number): void {
+    const due = Date.now() + ms;
+    if (this.timer && this.due <= due) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.due = due;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.changed.fire();
-    }, REFRESH_INTERVAL_MS);
+    }, ms);
   }
+
+  private due = 0;
 
   dispose(): void {
     clearTimeout(this.timer);
