@@ -71,7 +71,7 @@ function settings(data, batch) {
   };
 }
 
-export async function benchVscode({ data, batches, repeats, seconds, pageMode }) {
+export async function benchVscode({ data, batches, repeats, seconds, pageMode, profile = false, topOfProfile }) {
   const tmp = mkdtempSync(join(tmpdir(), 'adam-watched-vscode-'));
   const vsix = join(tmp, 'train-with-adam.vsix');
   execFileSync('npm', ['run', 'package', '--', '-o', vsix], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
@@ -100,13 +100,21 @@ export async function benchVscode({ data, batches, repeats, seconds, pageMode })
       }
       await sleep(1000);
       const since = await wb.dashboard.locator('body').evaluate(() => performance.now());
+      // --profile: the workbench's own page (its main frame; the webview is another frame) over the same window.
+      const cdp = profile ? await wb.page.context().newCDPSession(wb.page) : null;
+      if (cdp) {
+        await cdp.send('Profiler.enable');
+        await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+        await cdp.send('Profiler.start');
+      }
       const cpu0 = processCpu();
       const t0 = performance.now();
       const stepsPerSec = await rate(losses, seconds);
       const cores = coresByLabel(cpu0, processCpu(), (performance.now() - t0) / 1000);
+      const workbenchProfile = cdp ? topOfProfile((await cdp.send('Profiler.stop')).profile) : undefined;
       // The page's own frame times, from inside the webview's frame (window.adamFrames, webview/frameStats.ts).
       const frames = await wb.dashboard.locator('body').evaluate((_, t) => window.adamFrames?.since(t) ?? [], since);
-      return { stepsPerSec, frames, cores };
+      return { stepsPerSec, frames, cores, workbenchProfile };
     } finally {
       await context.close().catch(() => undefined);
       await cs.killGroup();
@@ -137,6 +145,7 @@ export async function benchVscode({ data, batches, repeats, seconds, pageMode })
         cells.watched.push(w.stepsPerSec * batch);
         cells.frames.push(w.frames);
         cells.cores = w.cores; // the last watched trial's CPU by process: where the cycles went
+        cells.workbenchProfile = w.workbenchProfile;
       }
       const h = median(cells.headless);
       const w = median(cells.watched);
@@ -147,6 +156,7 @@ export async function benchVscode({ data, batches, repeats, seconds, pageMode })
         framesPerSec: +median(cells.frames.map((f) => f.length / seconds)).toFixed(1),
         runs: { headless: cells.headless.map(Math.round), watched: cells.watched.map(Math.round) },
         coresByProcess: cells.cores,
+        ...(cells.workbenchProfile ? { workbenchProfile: cells.workbenchProfile } : {}),
       }));
     }
   } finally {
