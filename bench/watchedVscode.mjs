@@ -96,10 +96,10 @@ export async function benchVscode({ data, batches, repeats, seconds, pageMode, p
       await waitFor('the loss curve', async () => Number((await wb.chart('loss')).points) > 0, { timeoutMs: 60_000 });
       if (pageMode === 'hidden') {
         // Another editor in front of the dashboard: its panel is hidden.
-        await wb.runCommand('View: New Untitled Text File');
+        await wb.runCommand('File: New Untitled Text File');
       }
       await sleep(1000);
-      const since = await wb.dashboard.locator('body').evaluate(() => performance.now());
+      const since = pageMode === 'hidden' ? 0 : await wb.dashboard.locator('body').evaluate(() => performance.now());
       // --profile: the workbench's own page (its main frame; the webview is another frame) over the same window.
       const cdp = profile ? await wb.page.context().newCDPSession(wb.page) : null;
       if (cdp) {
@@ -113,7 +113,8 @@ export async function benchVscode({ data, batches, repeats, seconds, pageMode, p
       const cores = coresByLabel(cpu0, processCpu(), (performance.now() - t0) / 1000);
       const workbenchProfile = cdp ? topOfProfile((await cdp.send('Profiler.stop')).profile) : undefined;
       // The page's own frame times, from inside the webview's frame (window.adamFrames, webview/frameStats.ts).
-      const frames = await wb.dashboard.locator('body').evaluate((_, t) => window.adamFrames?.since(t) ?? [], since);
+      // (A hidden panel's webview is gone: no frames to read.)
+      const frames = pageMode === 'hidden' ? [] : await wb.dashboard.locator('body').evaluate((_, t) => window.adamFrames?.since(t) ?? [], since);
       return { stepsPerSec, frames, cores, workbenchProfile };
     } finally {
       await context.close().catch(() => undefined);
