@@ -16,9 +16,10 @@ export interface GovernorOptions {
   weight: number;
 }
 
-// The first probe comes at the third chunk (about 75 ms into the run; the first only warms up): a run that starts with a core taken switches at
-// once instead of spending its first 300 ms at a third of the speed (bench/contended.mjs, batch 4, one core busy:
-// 0.93x of one worker with the first probe at the 12th chunk). Probes then back off 2, 4, ... 192 chunks apart.
+// The first probe comes at the third chunk (about 75 ms into the run; the first only warms up): a run that starts
+// with a core taken switches at once instead of spending its first 300 ms at a third of the speed
+// (bench/contended.mjs, batch 4, one core busy: 0.93x of one worker with the first probe at the 12th chunk).
+// Probes then back off 2, 4, ... 192 chunks apart.
 export const DEFAULT_GOVERNOR: GovernorOptions = { probeEvery: 2, maxProbeEvery: 192, margin: 0.04, weight: 0.35 };
 
 interface Estimate {
