@@ -27,6 +27,7 @@ export const CTRL = {
   evalCount: 13, // test images to evaluate
   failedWorker: 14, // index + 1 of a worker that failed
   scratchCapacity: 15, // images a worker's scratch holds
+  chunkDone: 16, // bumped by the thread that completes a chunk's last task: the main thread waits on it, not on each phase
   size: 32,
 } as const;
 

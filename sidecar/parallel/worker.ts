@@ -126,6 +126,10 @@ function run(init: WorkerInit): void {
         backend.optimizerSlice(hyper, L.params, L.grads, L.gradStrideBytes, W, L.m, L.v, L.vMax, split(L.parameterCount, W, k, 4), split(L.parameterCount, W, k + 1, 4));
       }
       const completed = Atomics.add(ctrl, CTRL.completed, 1) + 1;
+      if (completed - end === 0) {
+        Atomics.add(ctrl, CTRL.chunkDone, 1); // the chunk is done: the engine's main thread waits for this
+        Atomics.notify(ctrl, CTRL.chunkDone);
+      }
       if ((completed - first) % W === 0) Atomics.notify(ctrl, CTRL.completed); // a phase is complete
     }
   };
@@ -201,6 +205,7 @@ if (parentPort && workerData) {
     Atomics.store(ctrl, CTRL.failedWorker, init.index + 1);
     Atomics.store(ctrl, CTRL.abort, 1);
     Atomics.notify(ctrl, CTRL.completed);
+    Atomics.notify(ctrl, CTRL.chunkDone);
     Atomics.notify(ctrl, CTRL.done);
     throw e;
   }

@@ -18,6 +18,25 @@ test('same seed and same worker count give bit-identical losses and parameters',
   }
 });
 
+test('the main thread sleeps through a chunk: woken when its last task is done, not at every step', async () => {
+  // Each step has two phases (shards, then the optimizer's slices); woken at each, the main thread took 1.6 turns of
+  // its event loop a step, thousands a second at batch 4, on the cores the workers train on (issue 13).
+  for (const workers of [1, 2, 3]) {
+    const s = await session({ seed: 3, workers, batchSize: 4 });
+    try {
+      await s.trainChunk(5); // warm: threads started, kernels compiled
+      const before = s.engine.wakeups;
+      const chunk = await s.trainChunk(120);
+      assert.equal(chunk.steps, 120);
+      // The main thread sleeps through the chunk and wakes once at its end (or also after a second on its own, the
+      // wait's timeout, which lets it notice a dead worker, on a very slow machine).
+      assert.ok(s.engine.wakeups - before <= 2, `${workers} workers: ${s.engine.wakeups - before} wakeups in a chunk of 120 steps`);
+    } finally {
+      await s.close();
+    }
+  }
+});
+
 test('a different seed gives different initial parameters and data order', async () => {
   const a = await session({ seed: 1, workers: 1 });
   const b = await session({ seed: 2, workers: 1 });
