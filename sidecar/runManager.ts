@@ -22,6 +22,7 @@ import {
   resolveConfig,
 } from './protocol';
 import { variantFields } from './optim/variants';
+import { chooseWorkers, fewerWorkersNote } from './parallel/freeCores';
 import { defaultWorkers } from './session';
 import { newestCheckpointInAsync, readCheckpointAsync } from './store/checkpoint';
 import { newRunId, resolveUserPath } from './store/paths';
@@ -211,7 +212,16 @@ export class RunManager implements MessageHandler {
     if (start.data !== undefined && start.data !== 'sample') start = { ...start, data: wirePath(start.data, 'data') };
     if (opts.resumeFrom !== undefined) opts = { ...opts, resumeFrom: wirePath(opts.resumeFrom, 'resumeFrom') };
     if (opts.resumeFrom === undefined) {
-      const config = resolveConfig(start, this.opts.workers ?? defaultWorkers());
+      // Without a worker count (the run's, or serve --workers), one per core other programs leave free now
+      // (parallel/freeCores.ts); the runs this server trains already are its own and are not counted as others.
+      let workers = this.opts.workers ?? defaultWorkers();
+      if (start.workers === undefined && this.opts.workers === undefined) {
+        const choice = await chooseWorkers();
+        workers = choice.workers;
+        const note = fewerWorkersNote(choice);
+        if (note) this.opts.notice?.(note);
+      }
+      const config = resolveConfig(start, workers);
       return this.launch({ runId: newRunId(), config, fresh: true }, opts);
     }
     const { state, inPlace } = await this.checkpointToResume(opts.resumeFrom);

@@ -1,0 +1,49 @@
+// How many workers a run gets when it does not say (issue 13): one per core that other programs leave free when the
+// run starts. Two workers on a machine where another program holds one of two cores wait for each other at every
+// step while one of them is not scheduled; the thread governor (governor.ts) then runs both workers' shards on one
+// thread, which keeps the numbers but pays for the second shard (about 12% at batch 4 on an idle machine, a quarter
+// with a core busy). A run started with one worker pays nothing. The numbers are those of the chosen count, bit for
+// bit, and the run records it (its config's `workers`): `--workers N` gives the same run again on any load.
+import { cpus } from 'node:os';
+
+export interface CoreChoice {
+  workers: number;
+  cores: number;
+  /** Cores other programs kept busy while we looked (all cores' busy time less this process's own). */
+  othersBusy: number;
+}
+
+/** A core counts as taken when other programs keep at least three quarters of it busy. */
+export function workersForFreeCores(cores: number, othersBusy: number): number {
+  if (!(Number.isInteger(cores) && cores >= 1)) throw new Error(`cores must be a whole number >= 1, got ${cores}`);
+  const taken = Math.floor(Math.max(0, Number.isFinite(othersBusy) ? othersBusy : 0) + 0.25);
+  return Math.max(1, Math.min(cores, cores - taken));
+}
+
+function busyMilliseconds(): { busy: number; cores: number } {
+  let busy = 0;
+  const list = cpus();
+  for (const c of list) busy += c.times.user + c.times.nice + c.times.sys + c.times.irq;
+  return { busy, cores: list.length };
+}
+
+/** Watches the machine for `ms` and picks the worker count (cores - the cores other programs hold, at least 1). */
+export async function chooseWorkers(ms = 250): Promise<CoreChoice> {
+  const a = busyMilliseconds();
+  const own = process.cpuUsage();
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, ms));
+  const b = busyMilliseconds();
+  const ownUsed = process.cpuUsage(own);
+  const wall = performance.now() - t0;
+  const cores = Math.max(1, b.cores);
+  // Linux counts CPU time in ticks of 10 ms: over 250 ms on a quiet machine this reads a few hundredths of a core.
+  const othersBusy = Math.max(0, (b.busy - a.busy - (ownUsed.user + ownUsed.system) / 1000) / wall);
+  return { workers: workersForFreeCores(cores, othersBusy), cores, othersBusy };
+}
+
+/** The note a run started with fewer workers than cores prints (stderr of `train`, the server's log). */
+export function fewerWorkersNote(c: CoreChoice): string | null {
+  if (c.workers >= c.cores) return null;
+  return `${c.workers} worker${c.workers === 1 ? '' : 's'} of ${c.cores} cores: other programs kept ${c.othersBusy.toFixed(2)} cores busy as the run started (--workers ${c.cores}, or the adamTrainer.workers setting, to use them all)`;
+}

@@ -1,0 +1,75 @@
+// The worker count of a run that does not say (sidecar/parallel/freeCores.ts): one per core other programs leave
+// free as it starts. Measured on the real machine, with a real busy process, and through the real command line.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import fc from 'fast-check';
+import { chooseWorkers, fewerWorkersNote, workersForFreeCores } from '../../sidecar/parallel/freeCores';
+import { run, tempDir } from '../commands/helpers';
+
+test('a core counts as taken from three quarters busy: the count stays in 1..cores and falls by one per core taken', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 64 }), fc.double({ min: 0, max: 80, noNaN: true }), (cores, busy) => {
+      const w = workersForFreeCores(cores, busy);
+      assert.ok(Number.isInteger(w) && w >= 1 && w <= cores, `${cores} cores, ${busy} busy: ${w}`);
+      assert.equal(w, Math.max(1, cores - Math.floor(busy + 0.25)));
+      assert.ok(workersForFreeCores(cores, busy + 0.5) <= w, 'more load never gives more workers');
+    }),
+    { numRuns: 500 },
+  );
+  assert.equal(workersForFreeCores(2, 0.74), 2, 'an editor painting a dashboard (about 0.35 cores) leaves both cores');
+  assert.equal(workersForFreeCores(2, 0.75), 1);
+  assert.equal(workersForFreeCores(8, 2.9), 5);
+  assert.equal(workersForFreeCores(4, Number.NaN), 4);
+  assert.throws(() => workersForFreeCores(0, 0), /cores must be a whole number >= 1, got 0/);
+});
+
+test('another process busy on a core is seen, this process\'s own threads are not', { timeout: 30_000 }, async () => {
+  // This process busy on a thread of its own (as a server's other runs are): not another program.
+  const own = new Worker('const end = Date.now() + 1500; while (Date.now() < end);', { eval: true });
+  await new Promise((r) => setTimeout(r, 200));
+  const withOwn = await chooseWorkers(500);
+  await own.terminate();
+  const busy = spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' });
+  try {
+    await new Promise((r) => setTimeout(r, 400)); // started and spinning
+    const withOther = await chooseWorkers(500);
+    assert.equal(withOther.cores, cpus().length);
+    assert.ok(withOther.othersBusy >= 0.75, `a busy process measured as ${withOther.othersBusy.toFixed(2)} cores`);
+    assert.ok(withOther.othersBusy - withOwn.othersBusy >= 0.5, `own thread ${withOwn.othersBusy.toFixed(2)}, other process ${withOther.othersBusy.toFixed(2)}`);
+    assert.ok(withOther.workers <= Math.max(1, withOther.cores - 1), `${withOther.workers} workers of ${withOther.cores} with a core taken`);
+    if (withOther.cores > 1) assert.match(fewerWorkersNote(withOther) ?? '', new RegExp(`^${withOther.workers} workers? of ${withOther.cores} cores: other programs kept \\d\\.\\d\\d cores busy`));
+  } finally {
+    busy.kill('SIGKILL');
+  }
+});
+
+test('train without --workers starts on the free cores, says so, and records the count; --workers is kept as given', { timeout: 120_000 }, async () => {
+  const cores = cpus().length;
+  const env = { ADAM_TRAINER_HOME: tempDir('adam-home-') };
+  const busy = spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' });
+  const workersOf = (runsDir: string) => {
+    const [id, ...more] = readdirSync(runsDir);
+    assert.equal(more.length, 0);
+    return (JSON.parse(readFileSync(join(runsDir, id, 'config.json'), 'utf8')) as { config: { workers: number } }).config.workers;
+  };
+  try {
+    await new Promise((r) => setTimeout(r, 400));
+    const chosenDir = tempDir('adam-free-cores-');
+    const chosen = await run(['train', '--data', 'sample', '--json', '--max-steps', '20', '--runs-dir', chosenDir], env);
+    assert.equal(chosen.code, 0, chosen.stderr);
+    assert.ok(workersOf(chosenDir) <= Math.max(1, cores - 1), `${workersOf(chosenDir)} workers with a core taken, of ${cores}`);
+    if (cores > 1) assert.match(chosen.stderr, /adam-trainer: \d+ workers? of \d+ cores: other programs kept \d\.\d\d cores busy as the run started \(--workers \d+/);
+    const givenDir = tempDir('adam-free-cores-');
+    const given = await run(['train', '--data', 'sample', '--json', '--max-steps', '20', '--runs-dir', givenDir, '--workers', String(cores)], env);
+    assert.equal(given.code, 0, given.stderr);
+    assert.equal(workersOf(givenDir), cores);
+    assert.doesNotMatch(given.stderr, /other programs kept/);
+  } finally {
+    busy.kill('SIGKILL');
+  }
+});
