@@ -16,7 +16,7 @@ const STEP_REFRESH_INTERVAL_MS = 2000;
 const STATE_ICONS: Record<string, string> = {
   idle: 'loading~spin',
   downloading: 'cloud-download',
-  running: 'loading~spin',
+  running: 'pulse', // still, as in the status bar (format.ts): a spinning icon costs the run CPU while it trains
   paused: 'debug-pause',
   done: 'pass',
   stopped: 'debug-stop',

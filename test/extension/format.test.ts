@@ -11,7 +11,7 @@ const evalMsg: EvalMessage = { type: 'eval', runId: 'r1', step: 25_000, epoch: 2
 const run = (extra: Partial<FollowedRun>): FollowedRun => ({ runId: 'r1', state: 'running', epochs: 2, optimizer: 'adam', ...extra });
 
 test('the status bar shows epoch, loss, accuracy and samples/s of a training run', () => {
-  assert.equal(statusBarText(run({ metrics })), '$(loading~spin) Adam epoch 2/2 · loss 1.235 · acc 56.1% · 9,876 samples/s');
+  assert.equal(statusBarText(run({ metrics })), '$(pulse) Adam epoch 2/2 · loss 1.235 · acc 56.1% · 9,876 samples/s');
 });
 
 test('the status bar names the run\'s optimizer', () => {
