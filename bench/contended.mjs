@@ -2,9 +2,11 @@
 // CIFAR-10 at batch 4 and 32, with 1 and 2 workers and the default, each run with a plain JavaScript busy loop in
 // another process (as VS Code's renderer, a browser or a build would be), and idle for comparison. Prints the
 // median samples/s of each cell over --repeats runs, interleaved so that drift in the machine's load is shared.
-//   node bench/contended.mjs [--data DIR] [--steps4 12000] [--steps32 3000] [--repeats 3] [--load idle,busy]
+//   node bench/contended.mjs [--data DIR] [--steps4 12000] [--steps32 3000] [--repeats 3] [--load idle,busy,bursty]
 //                            [--root DIR (another checkout's build, to compare)]
-// (--steps N sets both. A run of 3,000 steps at batch 4 trains for about a second: too short to tell a thread
+// --load bursty: another process works in bursts, 12 ms of every 36 (a third of a core), as an editor's renderer does
+// while it paints a dashboard (code-server's renderers, GPU process and extension host take about 0.35 cores, in
+// frames). (--steps N sets both. A run of 3,000 steps at batch 4 trains for about a second: too short to tell a thread
 // count from the machine's noise, so batch 4 runs 12,000 by default.)
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -16,11 +18,16 @@ const arg = (name, fallback) => { const i = process.argv.indexOf(`--${name}`); r
 const data = arg('data', existsSync(join(here, '..', 'shared', 'data', 'cifar10-jpg')) ? join(here, '..', 'shared', 'data', 'cifar10-jpg') : 'sample');
 const steps = { 4: Number(arg('steps4', arg('steps', 12000))), 32: Number(arg('steps32', arg('steps', 3000))) };
 const loads = arg('load', 'idle,busy').split(',').map((l) => (l === 'busy' ? 'one core busy' : l));
+for (const l of loads) if (!['idle', 'one core busy', 'bursty'].includes(l)) throw new Error(`--load takes idle, busy and bursty, got ${l}`);
 const repeats = Number(arg('repeats', 3));
+const burst = arg('burst', '12,24').split(',').map(Number); // --load bursty: ms of work, then ms of rest
 const roots = [here, ...(arg('root') ? [arg('root')] : [])];
 
-function busyLoop() {
-  return spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' });
+function busyLoop(load) {
+  const script = load === 'bursty'
+    ? `const burn = () => { const t = performance.now(); while (performance.now() - t < ${burst[0]}); setTimeout(burn, ${burst[1]}); }; burn();`
+    : 'for(;;){}';
+  return spawn(process.execPath, ['-e', script], { stdio: 'ignore' });
 }
 
 function train(root, batch, workers) {
@@ -39,7 +46,7 @@ const cells = [];
 for (const load of loads) for (const batch of [4, 32]) for (const workers of [1, 2, 'default']) for (const root of roots) cells.push({ load, batch, workers, root, results: [] });
 for (let r = 0; r < repeats; r++) {
   for (const c of cells) {
-    const busy = c.load === 'idle' ? null : busyLoop();
+    const busy = c.load === 'idle' ? null : busyLoop(c.load);
     try {
       c.results.push(train(c.root, c.batch, c.workers));
     } finally {

@@ -166,7 +166,7 @@ if (process.argv.includes('--vscode')) {
   const { benchVscode } = await import('./watchedVscode.mjs');
   const busyLoopVscode = busy ? spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' }) : null;
   try {
-    await benchVscode({ data, batches, repeats, seconds: Number(arg('seconds', 15)), pageMode, profile, topOfProfile });
+    await benchVscode({ data, batches, repeats, seconds: Number(arg('seconds', 15)), pageMode, workers, profile, topOfProfile });
   } finally {
     busyLoopVscode?.kill('SIGKILL');
   }

@@ -62,8 +62,27 @@ async function rate(lossesFile, seconds) {
   return (steps() - s0) / ((performance.now() - t0) / 1000);
 }
 
-function settings(data, batch) {
+/** The run's worker count and the thread counts the engine trained with, from its logged metrics ("count:share of the lines"). */
+function threadCounts(runDir) {
+  const counts = new Map();
+  let n = 0;
+  try {
+    for (const line of readFileSync(join(runDir, 'events.jsonl'), 'utf8').split('\n')) {
+      if (!line.includes('"type":"metrics"')) continue;
+      const t = JSON.parse(line).threads;
+      if (t === undefined) continue;
+      counts.set(t, (counts.get(t) ?? 0) + 1);
+      n++;
+    }
+  } catch { /* no log yet */ }
+  let workers = '?';
+  try { workers = JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')).config.workers; } catch { /* not written yet */ }
+  return `workers ${workers}: ` + [...counts].sort((a, b) => a[0] - b[0]).map(([t, c]) => `${t}:${(c / n).toFixed(2)}`).join(' ');
+}
+
+function settings(data, batch, workers) {
   return {
+    ...(workers ? { 'adamTrainer.workers': Number(workers) } : {}),
     'security.workspace.trust.enabled': false, 'workbench.startupEditor': 'none', 'workbench.tips.enabled': false,
     'telemetry.telemetryLevel': 'off', 'update.mode': 'none', 'extensions.autoCheckUpdates': false, 'extensions.autoUpdate': false,
     'git.enabled': false, 'chat.commandCenter.enabled': false,
@@ -71,7 +90,7 @@ function settings(data, batch) {
   };
 }
 
-export async function benchVscode({ data, batches, repeats, seconds, pageMode, profile = false, topOfProfile }) {
+export async function benchVscode({ data, batches, repeats, seconds, pageMode, workers, profile = false, topOfProfile }) {
   const tmp = mkdtempSync(join(tmpdir(), 'adam-watched-vscode-'));
   const vsix = join(tmp, 'train-with-adam.vsix');
   execFileSync('npm', ['run', 'package', '--', '-o', vsix], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
@@ -84,7 +103,7 @@ export async function benchVscode({ data, batches, repeats, seconds, pageMode, p
   async function watched(batch) {
     const dir = join(tmp, `trial-${++trial}`);
     mkdirSync(dir);
-    const cs = await CodeServer.start({ bin, tmp: dir, extensionsDir, workspace: join(dir, 'workspace'), settings: settings(data, batch) });
+    const cs = await CodeServer.start({ bin, tmp: dir, extensionsDir, workspace: join(dir, 'workspace'), settings: settings(data, batch, workers) });
     const context = await browser.newContext({ viewport: { width: 1600, height: 1000 } });
     try {
       const wb = new Workbench(await context.newPage());
@@ -115,7 +134,7 @@ export async function benchVscode({ data, batches, repeats, seconds, pageMode, p
       // The page's own frame times, from inside the webview's frame (window.adamFrames, webview/frameStats.ts).
       // (A hidden panel's webview is gone: no frames to read.)
       const frames = pageMode === 'hidden' ? [] : await wb.dashboard.locator('body').evaluate((_, t) => window.adamFrames?.since(t) ?? [], since);
-      return { stepsPerSec, frames, cores, workbenchProfile };
+      return { stepsPerSec, frames, cores, workbenchProfile, threads: threadCounts(join(cs.globalStorage(), 'runs', runId)) };
     } finally {
       await context.close().catch(() => undefined);
       await cs.killGroup();
@@ -124,14 +143,15 @@ export async function benchVscode({ data, batches, repeats, seconds, pageMode, p
 
   async function headless(batch) {
     const runsDir = join(tmp, `headless-${++trial}`);
-    const p = spawn(process.execPath, [join(root, 'bin', 'adam-trainer.js'), 'train', '--data', data, '--batch-size', String(batch), '--epochs', '1000', '--runs-dir', runsDir, '--cache-dir', join(tmp, 'cache')], { stdio: 'ignore' });
+    const p = spawn(process.execPath, [join(root, 'bin', 'adam-trainer.js'), 'train', '--data', data, '--batch-size', String(batch), '--epochs', '1000', '--runs-dir', runsDir, '--cache-dir', join(tmp, 'cache'), ...(workers ? ['--workers', String(workers)] : [])], { stdio: 'ignore' });
     try {
       const losses = await waitFor('the headless run to train', async () => {
         const run = existsSync(runsDir) ? readdirSync(runsDir).find((n) => existsSync(join(runsDir, n, 'losses.f32'))) : undefined;
         return run ? join(runsDir, run, 'losses.f32') : undefined;
       }, { timeoutMs: 120_000 });
       await sleep(3000);
-      return { stepsPerSec: await rate(losses, seconds) };
+      const stepsPerSec = await rate(losses, seconds);
+      return { stepsPerSec, threads: threadCounts(dirname(losses)) };
     } finally {
       p.kill('SIGKILL');
     }
@@ -139,10 +159,13 @@ export async function benchVscode({ data, batches, repeats, seconds, pageMode, p
 
   try {
     for (const batch of batches) {
-      const cells = { headless: [], watched: [], frames: [] };
+      const cells = { headless: [], watched: [], frames: [], threads: { headless: [], watched: [] } };
       for (let r = 0; r < repeats; r++) {
-        cells.headless.push((await headless(batch)).stepsPerSec * batch);
+        const hl = await headless(batch);
+        cells.headless.push(hl.stepsPerSec * batch);
+        cells.threads.headless.push(hl.threads);
         const w = await watched(batch);
+        cells.threads.watched.push(w.threads);
         cells.watched.push(w.stepsPerSec * batch);
         cells.frames.push(w.frames);
         cells.cores = w.cores; // the last watched trial's CPU by process: where the cycles went
@@ -151,11 +174,12 @@ export async function benchVscode({ data, batches, repeats, seconds, pageMode, p
       const h = median(cells.headless);
       const w = median(cells.watched);
       console.log(JSON.stringify({
-        where: 'code-server webview', batch, page: pageMode, data: data.includes('cifar10-jpg') ? 'cifar10-jpg' : data,
+        where: 'code-server webview', batch, page: pageMode, workers: workers ?? 'default', data: data.includes('cifar10-jpg') ? 'cifar10-jpg' : data,
         headlessSamplesPerSec: Math.round(h), watchedSamplesPerSec: Math.round(w), ratio: +(w / h).toFixed(3),
         frameMedianMs: +median(cells.frames.map((f) => median(f) ?? NaN)).toFixed(2), frameP99Ms: +median(cells.frames.map((f) => quantile(f, 0.99) ?? NaN)).toFixed(2),
         framesPerSec: +median(cells.frames.map((f) => f.length / seconds)).toFixed(1),
         runs: { headless: cells.headless.map(Math.round), watched: cells.watched.map(Math.round) },
+        threads: cells.threads,
         coresByProcess: cells.cores,
         ...(cells.workbenchProfile ? { workbenchProfile: cells.workbenchProfile } : {}),
       }));
