@@ -22,7 +22,6 @@ import {
   resolveConfig,
 } from './protocol';
 import { variantFields } from './optim/variants';
-import { chooseWorkers, fewerWorkersNote } from './parallel/freeCores';
 import { defaultWorkers } from './session';
 import { newestCheckpointInAsync, readCheckpointAsync } from './store/checkpoint';
 import { newRunId, resolveUserPath } from './store/paths';
@@ -212,15 +211,11 @@ export class RunManager implements MessageHandler {
     if (start.data !== undefined && start.data !== 'sample') start = { ...start, data: wirePath(start.data, 'data') };
     if (opts.resumeFrom !== undefined) opts = { ...opts, resumeFrom: wirePath(opts.resumeFrom, 'resumeFrom') };
     if (opts.resumeFrom === undefined) {
-      // Without a worker count (the run's, or serve --workers), one per core other programs leave free now
-      // (parallel/freeCores.ts); the runs this server trains already are its own and are not counted as others.
-      let workers = this.opts.workers ?? defaultWorkers();
-      if (start.workers === undefined && this.opts.workers === undefined) {
-        const choice = await chooseWorkers();
-        workers = choice.workers;
-        const note = fewerWorkersNote(choice);
-        if (note) this.opts.notice?.(note);
-      }
+      // One worker per core (or serve --workers), not the cores other programs leave free as `train` does
+      // (parallel/freeCores.ts): a server's runs start as its clients start, and in VS Code the dashboard that opens
+      // with the run keeps a core busy for that moment (code-server: every run started on one worker, then trained
+      // at 0.74x of headless at batch 4). The thread governor adapts to the machine as the run goes.
+      const workers = this.opts.workers ?? defaultWorkers();
       const config = resolveConfig(start, workers);
       return this.launch({ runId: newRunId(), config, fresh: true }, opts);
     }

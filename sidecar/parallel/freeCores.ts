@@ -1,9 +1,11 @@
-// How many workers a run gets when it does not say (issue 13): one per core that other programs leave free when the
-// run starts. Two workers on a machine where another program holds one of two cores wait for each other at every
-// step while one of them is not scheduled; the thread governor (governor.ts) then runs both workers' shards on one
-// thread, which keeps the numbers but pays for the second shard (about 12% at batch 4 on an idle machine, a quarter
-// with a core busy). A run started with one worker pays nothing. The numbers are those of the chosen count, bit for
-// bit, and the run records it (its config's `workers`): `--workers N` gives the same run again on any load.
+// How many workers `train` gives a run that does not say (issue 13): one per core that other programs leave free
+// when the run starts. Two workers on a machine where another program holds one of two cores wait for each other
+// at every step while one of them is not scheduled; the thread governor (governor.ts) then runs both workers'
+// shards on one thread, which keeps the numbers but pays for the second shard (about 12% at batch 4 on an idle
+// machine, a quarter with a core busy). A run started with one worker pays nothing. The numbers are those of the
+// chosen count, bit for bit, and the run records it (its config's `workers`): `--workers N` gives the same run
+// again on any load. `serve` gives one per core: its runs start as its clients do, and a dashboard opening with
+// its run keeps a core busy for that moment (runManager.ts).
 import { cpus } from 'node:os';
 
 export interface CoreChoice {
@@ -42,8 +44,8 @@ export async function chooseWorkers(ms = 250): Promise<CoreChoice> {
   return { workers: workersForFreeCores(cores, othersBusy), cores, othersBusy };
 }
 
-/** The note a run started with fewer workers than cores prints (stderr of `train`, the server's log). */
+/** What `train` prints on stderr when it starts with fewer workers than cores. */
 export function fewerWorkersNote(c: CoreChoice): string | null {
   if (c.workers >= c.cores) return null;
-  return `${c.workers} worker${c.workers === 1 ? '' : 's'} of ${c.cores} cores: other programs kept ${c.othersBusy.toFixed(2)} cores busy as the run started (--workers ${c.cores}, or the adamTrainer.workers setting, to use them all)`;
+  return `${c.workers} worker${c.workers === 1 ? '' : 's'} of ${c.cores} cores: other programs kept ${c.othersBusy.toFixed(2)} cores busy as the run started (--workers ${c.cores} to use them all)`;
 }
