@@ -18,7 +18,7 @@ const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.
 const quantile = (xs, q) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(q * s.length))]; };
 
 /** Every process's CPU seconds so far (utime + stime), with a short label from its command line. */
-function processCpu() {
+export function processCpu() {
   const out = new Map();
   for (const p of readdirSync('/proc')) {
     if (!/^\d+$/.test(p)) continue;
@@ -44,7 +44,7 @@ function labelOf(cmd) {
 }
 
 /** The cores each kind of process used between two processCpu() snapshots `seconds` apart, busiest first. */
-function coresByLabel(before, after, seconds) {
+export function coresByLabel(before, after, seconds) {
   const by = new Map();
   for (const [pid, a] of after) {
     const used = a.cpu - (before.get(pid)?.cpu ?? 0);
@@ -80,7 +80,7 @@ function threadCounts(runDir) {
   return `workers ${workers}: ` + [...counts].sort((a, b) => a[0] - b[0]).map(([t, c]) => `${t}:${(c / n).toFixed(2)}`).join(' ');
 }
 
-function settings(data, batch, workers) {
+export function settings(data, batch, workers) {
   return {
     ...(workers ? { 'adamTrainer.workers': Number(workers) } : {}),
     'security.workspace.trust.enabled': false, 'workbench.startupEditor': 'none', 'workbench.tips.enabled': false,
