@@ -2,8 +2,8 @@
 // another program holds a core. A thread the OS does not schedule still owns nothing (any thread takes any task),
 // but a thread that is scheduled only part of the time pays for switching and for waiting on the others, and two
 // threads on one free core train slower than one (issue 13). So the engine measures: each chunk reports its
-// seconds per step with the count it ran with; now and then a chunk tries one thread more or fewer; the count
-// that trains faster by a margin is kept. The numbers never change: the shards are the worker count's, whichever
+// seconds per step with the count it ran with; now and then a chunk tries one thread more or fewer; a count that
+// trains faster by a margin in two such tries in a row is kept. The numbers never change: the shards are the worker count's, whichever
 // threads run them.
 export interface GovernorOptions {
   /** After this many chunks, one chunk tries a neighbouring thread count; each probe that finds nothing faster doubles
@@ -14,13 +14,18 @@ export interface GovernorOptions {
   margin: number;
   /** Each chunk's weight in the running estimate of a count's seconds per step (older ones decay by 1 - this). */
   weight: number;
+  /** Probes in a row a neighbour must win before the engine moves to it (1: at once). A probe is one chunk, and a
+   * chunk's time varies by a fifth or more on a shared machine; a second probe two chunks later squares the odds of
+   * moving on noise, and costs a run that starts with a core taken two chunks more (issue 13: a watched run at batch
+   * 4 spent 74% of its steps on one thread and was the slowest of its three). */
+  confirm: number;
 }
 
-// The first probe comes at the third chunk (about 75 ms into the run; the first only warms up): a run that starts
-// with a core taken switches at once instead of spending its first 300 ms at a third of the speed
-// (bench/contended.mjs, batch 4, one core busy: 0.93x of one worker with the first probe at the 12th chunk).
-// Probes then back off 2, 4, ... 192 chunks apart.
-export const DEFAULT_GOVERNOR: GovernorOptions = { probeEvery: 2, maxProbeEvery: 192, margin: 0.04, weight: 0.35 };
+// The first probe comes at the third chunk (about 75 ms into the run; the first only warms up) and its confirmation
+// at the fifth: a run that starts with a core taken switches within 150 ms instead of spending its first 300 ms at a
+// third of the speed (bench/contended.mjs, batch 4, one core busy: 0.93x of one worker with the first probe at the
+// 12th chunk). Probes that find nothing faster then back off 2, 4, ... 192 chunks apart.
+export const DEFAULT_GOVERNOR: GovernorOptions = { probeEvery: 2, maxProbeEvery: 192, margin: 0.04, weight: 0.35, confirm: 2 };
 
 interface Estimate {
   seconds: number;
@@ -35,6 +40,9 @@ export class ThreadGovernor {
   private readonly estimates = new Map<number, Estimate>();
   private lastProbe: number | null = null;
   private warm = 0;
+  /** The neighbour that won the last probe, and how many probes in a row it has won. */
+  private winner: number | null = null;
+  private wins = 0;
 
   constructor(
     readonly max: number,
@@ -57,7 +65,8 @@ export class ThreadGovernor {
     // Nothing to compare a probe with until the count in use has been measured (the first chunk only warms up).
     if (this.max === 1 || !this.estimates.has(this.current) || ++this.sinceProbe < this.probeEvery) return this.current;
     this.sinceProbe = 0;
-    // Alternate between trying one more and one fewer, within 1..max.
+    // A neighbour that won the last probe is tried again; otherwise alternate between one more and one fewer.
+    if (this.winner !== null) return (this.lastProbe = this.winner);
     this.probeUp = !this.probeUp;
     let probe = this.current + (this.probeUp ? 1 : -1);
     if (probe < 1 || probe > this.max) probe = this.current + (this.probeUp ? -1 : 1);
@@ -82,9 +91,19 @@ export class ThreadGovernor {
     const here = this.perStep(this.current);
     const there = this.perStep(threads);
     if (here !== undefined && there !== undefined && there < here * (1 - this.opts.margin)) {
-      this.current = threads;
-      this.probeEvery = this.opts.probeEvery; // the machine changed: look around again soon
-    } else this.probeEvery = Math.min(this.opts.maxProbeEvery, this.probeEvery * 2);
+      this.wins = this.winner === threads ? this.wins + 1 : 1;
+      this.winner = threads;
+      this.probeEvery = this.opts.probeEvery; // the machine may have changed: look again soon
+      if (this.wins >= this.opts.confirm) {
+        this.current = threads;
+        this.winner = null;
+        this.wins = 0;
+      }
+    } else {
+      this.winner = null;
+      this.wins = 0;
+      this.probeEvery = Math.min(this.opts.maxProbeEvery, this.probeEvery * 2);
+    }
   }
 
   /** Forget what was measured (the work per step changed: another batch size). */
@@ -93,6 +112,8 @@ export class ThreadGovernor {
     this.warm = 0;
     this.sinceProbe = this.opts.probeEvery - 1;
     this.probeEvery = this.opts.probeEvery;
+    this.winner = null;
+    this.wins = 0;
   }
 
   perStep(threads: number): number | undefined {
