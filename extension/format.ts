@@ -17,8 +17,8 @@ const OPTIMIZER_LABELS: Record<OptimizerName, string> = { adam: 'Adam', adamw: '
 export const optimizerLabel = (name: OptimizerName): string => OPTIMIZER_LABELS[name];
 
 // A training run's icon is still: a spinning icon is a CSS animation that VS Code's renderer and GPU process paint
-// at 60 frames a second for as long as the run trains, about 0.06 cores of the cores the run wants (issue 13:
-// code-server with the dashboard hidden, renderer 0.155 -> 0.098 cores, GPU process 0.039 -> 0.012). The text
+// for as long as the run trains, about 0.08 cores of the cores the run wants (issue 13, code-server with the
+// dashboard hidden: renderer 0.155 -> 0.098 cores, GPU process 0.039 -> 0.012). The text
 // beside it changes every second, which says the run is alive. A run still loading (idle) spins: that is short.
 const ICONS: Partial<Record<RunState, string>> = {
   downloading: '$(cloud-download)',

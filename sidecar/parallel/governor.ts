@@ -3,8 +3,8 @@
 // but a thread that is scheduled only part of the time pays for switching and for waiting on the others, and two
 // threads on one free core train slower than one (issue 13). So the engine measures: each chunk reports its
 // seconds per step with the count it ran with; now and then a chunk tries one thread more or fewer; a count that
-// trains faster by a margin in two such tries in a row is kept. The numbers never change: the shards are the worker count's, whichever
-// threads run them.
+// trains faster by a margin in two such tries in a row is kept. The numbers never change: the shards are the worker
+// count's, whichever threads run them.
 export interface GovernorOptions {
   /** After this many chunks, one chunk tries a neighbouring thread count; each probe that finds nothing faster doubles
    * the wait (up to maxProbeEvery), so a machine that stays as it is pays almost nothing for the probes. */
