@@ -28,24 +28,38 @@ function python(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Python> {
   return pythonProcess(args, env).done;
 }
 
-function pythonProcess(args: string[], env: NodeJS.ProcessEnv = {}): { done: Promise<Python>; kill: () => void } {
-  const child = spawn(PYTHON, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+function pythonProcess(args: string[], env: NodeJS.ProcessEnv = {}): { done: Promise<Python>; kill: () => void; dumpStacks: () => void } {
+  // PYTHONFAULTHANDLER: on SIGABRT, Python writes every thread's stack to stderr before it dies.
+  const child = spawn(PYTHON, args, { env: { ...process.env, PYTHONFAULTHANDLER: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
   child.stderr.on('data', (d) => (stderr += d));
-  return { done: new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr }))), kill: () => child.kill('SIGKILL') };
+  return {
+    done: new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr }))),
+    kill: () => child.kill('SIGKILL'),
+    dumpStacks: () => child.kill('SIGABRT'),
+  };
 }
 
-/** Processes of one DDP job: when one fails (or the job outlasts timeoutMs), the others are ended, not left waiting for it. */
+/**
+ * Processes of one DDP job: when one fails, the others are ended, not left waiting for it. A job that outlasts
+ * timeoutMs is stopped with SIGABRT first, so that each rank's stderr shows where it was waiting (seen once in CI: a
+ * job that hung with nothing on either stderr, and passed in 36 s when run again).
+ */
 async function ddpJob(ranks: Array<{ args: string[]; env: NodeJS.ProcessEnv }>, timeoutMs: number): Promise<Python[]> {
   const processes = ranks.map((r) => pythonProcess(r.args, r.env));
   const killAll = () => processes.forEach((p) => p.kill());
-  const timer = setTimeout(killAll, timeoutMs);
+  let grace: NodeJS.Timeout | undefined;
+  const timer = setTimeout(() => {
+    processes.forEach((p) => p.dumpStacks());
+    grace = setTimeout(killAll, 5_000);
+  }, timeoutMs);
   try {
     return await Promise.all(processes.map((p) => p.done.then((r) => { if (r.code !== 0) killAll(); return r; })));
   } finally {
     clearTimeout(timer);
+    clearTimeout(grace);
   }
 }
 

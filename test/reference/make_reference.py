@@ -80,6 +80,63 @@ def near_ties(net, x):
     return sorted(found, key=lambda t: t["gapInRoundingUnits"])[:NEAR_TIES_KEPT]
 
 
+# Float32 rounding of a gradient. Where PyTorch's gradient is itself of the size of float32 rounding (terms that
+# cancel, a saturated softmax's p - y, a ReLU barely on), an engine that sums in another order gets another value just
+# as right, and an optimizer whose state is still small turns that difference into a sizeable step (Adam and AMSGrad
+# with m = v = 0 move by up to lr for any gradient far above eps): PROPERTY_SEED=1125464023's configuration 20 moved
+# fc2.weight[52][55] by 0.26 lr more than PyTorch at step 1, from a gradient that is 9.7e-10 in PyTorch's float32 and
+# 1.9e-8 in float64 from the same float32 inputs. So for each single step the file carries PyTorch's gradient and
+# how far float32 rounding moves it: PyTorch computes the same gradient again in float32 in ORDERINGS other summation
+# orders (the same net with its input channels, hidden units, classes and batch permuted, which sums every layer's
+# terms in another order; the results are permuted back) and in float64 from the same float32 values. The bound is
+# twice the largest distance of the float32 results (PyTorch's own among them) from float64's, per element. A
+# magnitude bound (u times every product's absolute value) was tried first: through five layers it is 10^4 to 10^6
+# times the distances seen, which would let any step pass where the optimizer's state is small.
+ORDERINGS = 8
+
+
+def permuted_gradients(net, x, labels, gen):
+    """The flat float32 gradient of the batch's loss, with every summed dimension of the net in a random order."""
+    sd = {k: v.detach().clone() for k, v in net.state_dict().items()}
+    perm = lambda n: torch.randperm(n, generator=gen)
+    c0, c1, c2, h1, h2, k = perm(3), perm(6), perm(16), perm(120), perm(84), perm(10)
+    b = perm(x.shape[0])
+    fc1_in = (c2[:, None] * 25 + torch.arange(25)[None, :]).reshape(-1)  # conv2's channels, each a block of 25
+    order = {"conv1.weight": (c1, c0), "conv1.bias": (c1,), "conv2.weight": (c2, c1), "conv2.bias": (c2,),
+             "fc1.weight": (h1, fc1_in), "fc1.bias": (h1,), "fc2.weight": (h2, h1), "fc2.bias": (h2,),
+             "fc3.weight": (k, h2), "fc3.bias": (k,)}
+    p = copy.deepcopy(net)
+    with torch.no_grad():
+        for name, t in p.named_parameters():
+            v = sd[name]
+            for dim, ix in enumerate(order[name]): v = v.index_select(dim, ix)
+            t.copy_(v)
+    p.zero_grad()
+    F.cross_entropy(p(x[b][:, c0]), torch.argsort(k)[labels[b]]).backward()
+    grads = []
+    for name, t in p.named_parameters():
+        g = t.grad
+        for dim, ix in enumerate(order[name]): g = g.index_select(dim, torch.argsort(ix))
+        grads.append(g)
+    return flat32(grads)
+
+
+def gradient_rounding(net, x, labels, seed):
+    """PyTorch's float32 gradient of this batch's loss at net, and the bound on its rounding above (both flat)."""
+    net.zero_grad(); F.cross_entropy(net(x), labels).backward()
+    grads = flat32([q.grad for q in net.parameters()]); net.zero_grad()
+    n64 = copy.deepcopy(net).double(); F.cross_entropy(n64(x.double()), labels).backward()
+    exact = np.concatenate([q.grad.reshape(-1).numpy() for q in n64.parameters()])
+    gen = torch.Generator().manual_seed(seed)
+    distance = np.abs(grads.astype(np.float64) - exact)
+    for _ in range(ORDERINGS):
+        distance = np.maximum(distance, np.abs(permuted_gradients(net, x, labels, gen).astype(np.float64) - exact))
+    return grads, (2 * distance).astype(np.float32)
+
+
+def b64_flat(a): return base64.b64encode(a.astype('<f4').tobytes()).decode()
+
+
 def swaps_of(ties, subset): return [(ties[i]["layer"], ties[i]["image"], ties[i]["channel"], ties[i]["y"], ties[i]["x"], ties[i]["runnerUp"]) for i in subset]
 def subsets(k): return [list(c) for r in range(1, k + 1) for c in itertools.combinations(range(k), r)]
 
@@ -150,7 +207,9 @@ def reference(c):
         x = raw[t].float() / 127.5 - 1.0
         before = None
         if t in forced_at:
-            before = {"step": t, "params": b64(params), "state": state_of(opt, params), "near_ties": near_ties(net, x)}
+            g, bound = gradient_rounding(net, x, labels[t], c["seed"] * 1000 + t)
+            before = {"step": t, "params": b64(params), "state": state_of(opt, params), "near_ties": near_ties(net, x),
+                      "grads": b64_flat(g), "gradRounding": b64_flat(bound)}
             saved_net, saved_opt = copy.deepcopy(net.state_dict()), copy.deepcopy(opt.state_dict())
         opt.zero_grad(); l = F.cross_entropy(net(x), labels[t]); l.backward(); opt.step()
         losses.append(float(l))
