@@ -38,8 +38,9 @@ const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.lengt
 const quantile = (xs, q) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.min(s.length - 1, Math.floor(q * s.length))] : NaN; };
 const CLOCK_TICKS = 100; // /proc/<pid>/stat counts CPU time in 1/100 s on Linux
 
-/** CPU seconds used so far by the browser: the Chromium processes this benchmark started, and theirs. */
-function browserCpuSeconds() {
+/** CPU seconds used so far by the browser (the Chromium processes this benchmark started, and theirs), in all and by
+ *  Chromium process type (--type=renderer, gpu-process, utility; the browser has none). */
+function browserCpu() {
   const stats = new Map();
   for (const p of readdirSync('/proc')) {
     if (!/^\d+$/.test(p)) continue;
@@ -56,8 +57,15 @@ function browserCpuSeconds() {
     for (const [pid, s] of stats) if (!pids.has(pid) && pids.has(s.ppid)) { pids.add(pid); grew = true; }
   }
   let total = 0;
-  for (const pid of pids) total += stats.get(pid).cpu;
-  return total;
+  const byType = {};
+  for (const pid of pids) {
+    const { cpu } = stats.get(pid);
+    total += cpu;
+    let type = 'browser';
+    try { type = /--type=([\w-]+)/.exec(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))?.[1] ?? 'browser'; } catch { /* gone */ }
+    byType[type] = (byType[type] ?? 0) + cpu;
+  }
+  return { total, byType };
 }
 
 async function trial(browser, batch, watched) {
@@ -83,7 +91,7 @@ async function trial(browser, batch, watched) {
   });
   let page;
   let readyAt = t0;
-  let cpu0 = 0;
+  let cpu0 = { total: 0, byType: {} };
   let cpuAt0 = 0;
   if (watched) {
     page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
@@ -110,7 +118,7 @@ async function trial(browser, batch, watched) {
       await page.cdp.send('Profiler.setSamplingInterval', { interval: 200 });
       await page.cdp.send('Profiler.start');
     }
-    cpu0 = browserCpuSeconds();
+    cpu0 = browserCpu();
     cpuAt0 = performance.now();
   }
   const code = await new Promise((resolve) => child.once('exit', resolve));
@@ -126,7 +134,10 @@ async function trial(browser, batch, watched) {
   const top = Math.max(...inWindow.map((l) => l.threads ?? 0));
   result.fewerThreads = inWindow.filter((l) => (l.threads ?? top) < top).length / inWindow.length;
   if (watched) {
-    result.browserCores = (browserCpuSeconds() - cpu0) / ((performance.now() - cpuAt0) / 1000);
+    const cpu1 = browserCpu();
+    const seconds = (performance.now() - cpuAt0) / 1000;
+    result.browserCores = (cpu1.total - cpu0.total) / seconds;
+    result.browserCoresByProcess = Object.fromEntries(Object.entries(cpu1.byType).map(([k, v]) => [k, +((v - (cpu0.byType[k] ?? 0)) / seconds).toFixed(3)]));
     const frames = await page.evaluate(() => window.adamFrames?.since() ?? []);
     result.frames = frames.length;
     result.frameMedianMs = median(frames);
@@ -191,6 +202,7 @@ try {
       frameP99Ms: +median(cells.watched.map((x) => x.frameP99Ms)).toFixed(2),
       framesPerSec: +median(cells.watched.map((x) => x.frames / x.seconds)).toFixed(1),
       browserCores: +median(cells.watched.map((x) => x.browserCores)).toFixed(3),
+      browserCoresByProcess: cells.watched.map((x) => x.browserCoresByProcess),
       jsHeapMB: +median(cells.watched.map((x) => x.jsHeapMB)).toFixed(1),
       fewerThreads: { headless: cells.headless.map((x) => +x.fewerThreads.toFixed(2)), watched: cells.watched.map((x) => +x.fewerThreads.toFixed(2)) },
       ...(profile ? { profile: cells.watched[0].profile, sidecarProfile: cells.watched[0].sidecarProfile } : {}),

@@ -37,7 +37,7 @@ export class ReferenceNet {
   private readonly h2: Float32Array; // 84
   private readonly logits: Float32Array; // 10
   private readonly labels: Uint8Array;
-  private readonly g: Record<string, Float32Array>;
+  private gradBuffers: Record<string, Float32Array> | null = null;
   private pv: Views | null = null;
   private pvSource: Float32Array | null = null;
 
@@ -54,10 +54,18 @@ export class ReferenceNet {
     this.h2 = new Float32Array(n * 84);
     this.logits = new Float32Array(n * NUM_CLASSES);
     this.labels = new Uint8Array(n);
-    this.g = {
-      a1: new Float32Array(n * 6 * 28 * 28), p1: new Float32Array(n * 6 * 14 * 14), a2: new Float32Array(n * 16 * 10 * 10),
-      p2: new Float32Array(n * 400), h1: new Float32Array(n * 120), h2: new Float32Array(n * 84), logits: new Float32Array(n * NUM_CLASSES),
-    };
+  }
+
+  /** The backward pass's buffers, made at the first training shard (a net that only predicts never needs them). */
+  private get g(): Record<string, Float32Array> {
+    if (!this.gradBuffers) {
+      const n = Math.max(1, this.maxCount);
+      this.gradBuffers = {
+        a1: new Float32Array(n * 6 * 28 * 28), p1: new Float32Array(n * 6 * 14 * 14), a2: new Float32Array(n * 16 * 10 * 10),
+        p2: new Float32Array(n * 400), h1: new Float32Array(n * 120), h2: new Float32Array(n * 84), logits: new Float32Array(n * NUM_CLASSES),
+      };
+    }
+    return this.gradBuffers;
   }
 
   private params(flat: Float32Array): Views {
@@ -132,6 +140,18 @@ export class ReferenceNet {
       predictions[n] = arg;
     }
     return r.lossSum;
+  }
+
+  /**
+   * Forward only over images[first .. first+count) in order (count <= maxCount), for predictions: the logits
+   * (count x 10) and conv2's maps after ReLU (count x 16 x 10 x 10), views of this net's buffers that the next call
+   * overwrites.
+   */
+  forwardRange(params: Float32Array, images: Uint8Array, first: number, count: number): { logits: Float32Array; conv2: Float32Array } {
+    if (count > this.maxCount) throw new RangeError(`forwardRange: ${count} images, this net holds ${this.maxCount}`);
+    for (let n = 0; n < count; n++) normalise(images, first + n, this.x, n * IMAGE_BYTES);
+    this.forward(this.params(params), count);
+    return { logits: this.logits.subarray(0, count * NUM_CLASSES), conv2: this.a2.subarray(0, count * 16 * 10 * 10) };
   }
 
   /** Forward only, copying count x 10 logits out (tests and the reference check). */
