@@ -35,8 +35,8 @@ interface Classified {
   probabilities: Float32Array; // test.count x 10
 }
 
-/** Test images forwarded between two yields to the event loop, so sockets and the run's chunks go on meanwhile. */
-const SLICE_IMAGES = 200;
+/** Test images forwarded between two yields to the event loop (about 4 ms with the kernels), so sockets and the run's chunks go on meanwhile. */
+const SLICE_IMAGES = 100;
 /** Runs whose classified test set is kept (each 400 KB for CIFAR-10's 10,000 images). */
 const KEPT_RUNS = 4;
 const DEFAULT_PAGE = 48;
