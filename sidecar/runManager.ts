@@ -215,8 +215,7 @@ export class RunManager implements MessageHandler {
       // (parallel/freeCores.ts): a server's runs start as its clients start, and in VS Code the dashboard that opens
       // with the run keeps a core busy for that moment (code-server: every run started on one worker, then trained
       // at 0.74x of headless at batch 4). The thread governor adapts to the machine as the run goes.
-      const workers = this.opts.workers ?? defaultWorkers();
-      const config = resolveConfig(start, workers);
+      const config = resolveConfig(start, this.opts.workers ?? defaultWorkers());
       return this.launch({ runId: newRunId(), config, fresh: true }, opts);
     }
     const { state, inPlace } = await this.checkpointToResume(opts.resumeFrom);

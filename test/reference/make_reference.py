@@ -122,17 +122,15 @@ def permuted_gradients(net, x, labels, gen):
     return flat32(grads)
 
 
-def gradient_rounding(net, x, labels, seed):
-    """PyTorch's float32 gradient of this batch's loss at net, and the bound on its rounding above (both flat)."""
-    net.zero_grad(); F.cross_entropy(net(x), labels).backward()
-    grads = flat32([q.grad for q in net.parameters()]); net.zero_grad()
-    n64 = copy.deepcopy(net).double(); F.cross_entropy(n64(x.double()), labels).backward()
+def gradient_rounding(net, x, labels, grads, seed):
+    """The bound above for grads, PyTorch's float32 gradient of this batch's loss at net (flat); net is not changed."""
+    n64 = copy.deepcopy(net).double(); n64.zero_grad(); F.cross_entropy(n64(x.double()), labels).backward()
     exact = np.concatenate([q.grad.reshape(-1).numpy() for q in n64.parameters()])
     gen = torch.Generator().manual_seed(seed)
     distance = np.abs(grads.astype(np.float64) - exact)
     for _ in range(ORDERINGS):
         distance = np.maximum(distance, np.abs(permuted_gradients(net, x, labels, gen).astype(np.float64) - exact))
-    return grads, (2 * distance).astype(np.float32)
+    return (2 * distance).astype(np.float32)
 
 
 def b64_flat(a): return base64.b64encode(a.astype('<f4').tobytes()).decode()
@@ -208,11 +206,14 @@ def reference(c):
         x = raw[t].float() / 127.5 - 1.0
         before = None
         if t in forced_at:
-            g, bound = gradient_rounding(net, x, labels[t], c["seed"] * 1000 + t)
-            before = {"step": t, "params": b64(params), "state": state_of(opt, params), "near_ties": near_ties(net, x),
-                      "grads": b64_flat(g), "gradRounding": b64_flat(bound)}
+            before = {"step": t, "params": b64(params), "state": state_of(opt, params), "near_ties": near_ties(net, x)}
             saved_net, saved_opt = copy.deepcopy(net.state_dict()), copy.deepcopy(opt.state_dict())
-        opt.zero_grad(); l = F.cross_entropy(net(x), labels[t]); l.backward(); opt.step()
+        opt.zero_grad(); l = F.cross_entropy(net(x), labels[t]); l.backward()
+        if before:
+            # The step's own gradient, before the optimizer takes it, and its rounding bound.
+            g = flat32([q.grad for q in params])
+            before.update(grads=b64_flat(g), gradRounding=b64_flat(gradient_rounding(net, x, labels[t], g, c["seed"] * 1000 + t)))
+        opt.step()
         losses.append(float(l))
         if before:
             main_after, main_net, main_opt, alts = flat32(params), copy.deepcopy(net.state_dict()), copy.deepcopy(opt.state_dict()), []
