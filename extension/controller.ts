@@ -303,6 +303,7 @@ export class Controller implements vscode.Disposable {
 
   dispose(): void {
     clearTimeout(this.statusTimer);
+    this.relay.dispose();
     this.progress?.end();
     while (this.disposables.length) this.disposables.pop()?.dispose();
   }

@@ -3,11 +3,25 @@
 // connection state and the run list at once, and subscribes the runs it shows. Messages from the webview
 // are validated with the protocol before they reach the sidecar. No `vscode` import: the panel wires
 // `post` to its webview.
-import { PROTOCOL_VERSION, readyMessageSchema, validateClientMessage, type ClientMessage, type ConnectionState, type HostMessage, type RunSummary, type ServerMessage } from '../sidecar/protocol';
+//
+// The live stream (metrics, step histograms, routine checkpoints, system figures: about 19 messages a second at batch
+// 4) is posted in batches, at most every BATCH_MS: in VS Code each post crosses the extension host's RPC, the
+// workbench and two frames before the page sees it, and all of them share the cores with the run (issue 13). The page
+// draws a few frames a second, so it loses nothing. Anything else (a reply, a state change, an error) is posted at
+// once, after the batch waiting before it, so the order is the sidecar's.
+import { MAX_BATCH_MESSAGES, PROTOCOL_VERSION, readyMessageSchema, validateClientMessage, type ClientMessage, type ConnectionState, type HostBatch, type HostMessage, type RunSummary, type ServerMessage } from '../sidecar/protocol';
+
+/** How long a live message may wait for others to share its post. */
+export const BATCH_MS = 250;
+
+/** The live stream, which may wait BATCH_MS: everything else is posted at once. */
+function batched(msg: ServerMessage): boolean {
+  return msg.type === 'metrics' || msg.type === 'stepHistogram' || msg.type === 'system' || (msg.type === 'checkpointed' && msg.requestId === undefined);
+}
 
 export interface RelayEndpoints {
   /** Posts to the webview (`webview.postMessage`). */
-  post(msg: ServerMessage | HostMessage): void;
+  post(msg: ServerMessage | HostMessage | HostBatch): void;
   /** Sends to the sidecar; false when it is not connected. */
   send(msg: ClientMessage): boolean;
   /** Runs the extension itself follows (status bar, notifications): the webview may not unsubscribe them. */
@@ -22,6 +36,9 @@ export class Relay {
   private helloSeen = false;
   /** Runs and comparisons started while the webview was not there (it is opened by the same command): replayed after `hello`. */
   private missedStarts: ServerMessage[] = [];
+  /** Live messages waiting for their batch, and the timer that posts it. */
+  private queue: ServerMessage[] = [];
+  private timer?: ReturnType<typeof setTimeout>;
 
   constructor(private readonly endpoints: RelayEndpoints) {}
 
@@ -52,8 +69,16 @@ export class Relay {
   /** A message from the sidecar: remembered (for the next `ready`) and passed on once the webview is ready. */
   fromSidecar(msg: ServerMessage): void {
     this.remember(msg);
-    if (this.ready) this.endpoints.post(msg);
-    else if (msg.type === 'started' || msg.type === 'comparing' || msg.type === 'classified') this.missedStarts.push(msg); // classified: Adam: Classify Image opens the dashboard
+    if (this.ready) {
+      if (batched(msg)) {
+        this.queue.push(msg);
+        if (this.queue.length >= MAX_BATCH_MESSAGES) this.flush(); // a comparison of many runs at once
+        else this.timer ??= setTimeout(() => this.flush(), BATCH_MS);
+      } else {
+        this.flush();
+        this.endpoints.post(msg);
+      }
+    } else if (msg.type === 'started' || msg.type === 'comparing' || msg.type === 'classified') this.missedStarts.push(msg); // classified: Adam: Classify Image opens the dashboard
   }
 
   setConnection(state: ConnectionState, detail?: string): void {
@@ -65,6 +90,24 @@ export class Relay {
   /** The webview went away (panel closed or its content destroyed): wait for its next `ready`. */
   webviewGone(): void {
     this.ready = false;
+    // What it had not seen yet comes with the history it asks for when it is back.
+    this.queue = [];
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Posts the waiting live messages: one alone as itself, several as one `batch`. */
+  flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const messages = this.queue;
+    if (messages.length === 0) return;
+    this.queue = [];
+    this.endpoints.post(messages.length === 1 ? messages[0] : { type: 'batch', messages });
+  }
+
+  dispose(): void {
+    this.webviewGone();
   }
 
   runList(): RunSummary[] {
@@ -77,7 +120,9 @@ export class Relay {
   }
 
   private postConnection(): void {
-    if (this.ready) this.endpoints.post({ type: 'host', connection: this.connection.state, ...(this.connection.detail ? { detail: this.connection.detail } : {}) });
+    if (!this.ready) return;
+    this.flush();
+    this.endpoints.post({ type: 'host', connection: this.connection.state, ...(this.connection.detail ? { detail: this.connection.detail } : {}) });
   }
 
   private remember(msg: ServerMessage): void {

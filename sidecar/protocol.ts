@@ -203,6 +203,11 @@ export const readyMessageSchema = z.strictObject({ type: z.literal('ready') });
 export type ReadyMessage = z.infer<typeof readyMessageSchema>;
 export const hostMessageSchema = z.strictObject({ type: z.literal('host'), connection: z.enum(CONNECTION_STATES), detail: z.string().max(4096).optional() });
 export type HostMessage = z.infer<typeof hostMessageSchema>;
+/** The extension's `batch`: the live messages of the last few hundred milliseconds in one post (extension/relay.ts).
+ * Each one is checked as it would be alone. */
+export const MAX_BATCH_MESSAGES = 4096;
+export const hostBatchSchema = z.strictObject({ type: z.literal('batch'), messages: z.array(z.unknown()).max(MAX_BATCH_MESSAGES) });
+export type HostBatch = { type: 'batch'; messages: ServerMessage[] };
 
 // ---------------------------------------------------------------------------------------------------
 // Client to sidecar.

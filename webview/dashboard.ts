@@ -265,8 +265,10 @@ export class Dashboard {
         this.header.setProgress(m);
         break;
       case 'checkpointed':
-        // Periodic and epoch-end checkpoints are routine; only the ones asked for here are worth a notice.
-        if (this.settle(m.requestId)) this.header.notice(`Checkpoint of ${m.runId} at step ${m.step.toLocaleString('en-US')} saved: ${m.path}`);
+        // Periodic and epoch-end checkpoints are routine (3 a second at batch 4): nothing to show, nothing to redraw.
+        // Only the ones asked for here are worth a notice.
+        if (!this.settle(m.requestId)) return;
+        this.header.notice(`Checkpoint of ${m.runId} at step ${m.step.toLocaleString('en-US')} saved: ${m.path}`);
         break;
       case 'system':
         this.header.setSystem(m.cpuPercent, m.rssBytes);

@@ -1,7 +1,7 @@
 // How the dashboard talks to the sidecar: one interface, two implementations. Inside VS Code the
 // extension host is the WebSocket client and relays with postMessage; in a plain browser served by the
 // sidecar the page opens the WebSocket itself. Messages are checked with the protocol module either way.
-import { hostMessageSchema, parseServerMessage, validateServerMessage, type ClientMessage, type ConnectionState, type ReadyMessage, type ServerMessage } from '../sidecar/protocol';
+import { hostBatchSchema, hostMessageSchema, parseServerMessage, validateServerMessage, type ClientMessage, type ConnectionState, type ReadyMessage, type ServerMessage } from '../sidecar/protocol';
 
 export type { ConnectionState } from '../sidecar/protocol';
 
@@ -79,6 +79,12 @@ export class PostMessageTransport extends BaseTransport {
       const host = hostMessageSchema.safeParse(event.data);
       if (host.success) {
         this.emitState(host.data.connection, host.data.detail);
+        return;
+      }
+      // The live stream comes in batches (extension/relay.ts): each message is checked and handled as if it came alone.
+      const batch = hostBatchSchema.safeParse(event.data);
+      if (batch.success) {
+        for (const m of batch.data.messages) this.emit(validateServerMessage(m));
         return;
       }
       this.emit(validateServerMessage(event.data));

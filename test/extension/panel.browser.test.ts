@@ -46,6 +46,7 @@ const toHost: unknown[] = [];
 const followed = new Set<string>();
 const fromSidecar: ServerMessage[] = [];
 const pageErrors: string[] = [];
+const postedTypes: string[] = [];
 let posting: Promise<unknown> = Promise.resolve();
 
 describe('the dashboard panel: webview HTML + relay + supervised sidecar', { timeout: 120_000 }, () => {
@@ -56,7 +57,10 @@ describe('the dashboard panel: webview HTML + relay + supervised sidecar', { tim
     tmp = mkdtempSync(join(tmpdir(), 'adam-panel-'));
     relay = new Relay({
       // In order, as webview.postMessage delivers them.
-      post: (m) => (posting = posting.then(() => page?.evaluate((msg) => window.postMessage(msg, '*'), m as never)).catch(() => undefined)),
+      post: (m) => {
+        postedTypes.push((m as { type: string }).type);
+        posting = posting.then(() => page?.evaluate((msg) => window.postMessage(msg, '*'), m as never)).catch(() => undefined);
+      },
       send: (m) => sidecar.send(m),
       followed: () => followed,
     });
@@ -117,6 +121,29 @@ describe('the dashboard panel: webview HTML + relay + supervised sidecar', { tim
     followed.add(started.runId);
     await page.locator('#run-name', { hasText: started.runId }).waitFor({ timeout: 10_000 });
     await page.waitForFunction(() => Number(document.querySelector<HTMLElement>('#chart-loss')?.dataset.points) >= 5, undefined, { timeout: 30_000 });
+  });
+
+  test('the live stream reaches the page in batches, and each message in a batch is checked as if it came alone', async () => {
+    // The run above trains: its metrics and step histograms come through the real relay, several to a post.
+    await waitFor(() => (postedTypes.filter((t) => t === 'batch').length >= 3 ? true : undefined));
+    const runId = (await page.textContent('#run-name'))!.trim();
+    const shown = async () => Number(await page.getAttribute('#chart-loss', 'data-points'));
+    const before = await shown();
+    await page.waitForFunction((n) => Number(document.querySelector<HTMLElement>('#chart-loss')?.dataset.points) > n, before, { timeout: 30_000 });
+    // A batch with a message the protocol refuses: that one is reported, the others are handled.
+    await page.evaluate((id) => window.postMessage({ type: 'batch', messages: [{ type: 'metrics', runId: id, step: 'soon' }, { type: 'state', runId: id, state: 'running' }] }, '*'), runId);
+    await page.locator('#notices', { hasText: 'Ignored a message from the sidecar' }).waitFor({ timeout: 10_000 });
+    assert.equal((await page.locator('#run-state').textContent())?.trim(), 'running');
+  });
+
+  test('a checkpoint asked for in the panel is announced; the run\'s routine checkpoints are not', async () => {
+    const runId = (await page.textContent('#run-name'))!.trim();
+    // The run writes latest.ckpt as it trains, and each comes through the relay (checkpointed, without a request).
+    await waitFor(() => (fromSidecar.some((m) => m.type === 'checkpointed' && m.requestId === undefined) ? true : undefined));
+    assert.equal(await page.locator('#notices', { hasText: 'Checkpoint of' }).count(), 0);
+    await page.click('#checkpoint');
+    await page.locator('#notices', { hasText: new RegExp(`Checkpoint of ${runId} at step [\\d,]+ saved: .*step-\\d+\\.ckpt`) }).waitFor({ timeout: 15_000 });
+    assert.equal(await page.locator('#notices li', { hasText: 'Checkpoint of' }).count(), 1);
   });
 
   test('an edit in the panel goes through the relay and is applied by the sidecar', async () => {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Relay } from '../../extension/relay';
-import { resolveConfig, type ClientMessage, type ServerMessage } from '../../sidecar/protocol';
+import { BATCH_MS, Relay } from '../../extension/relay';
+import { hostBatchSchema, MAX_BATCH_MESSAGES, resolveConfig, type ClientMessage, type ServerMessage } from '../../sidecar/protocol';
 
 function relay(opts: { connected?: boolean; followed?: string[] } = {}) {
   const posted: unknown[] = [];
@@ -38,11 +38,69 @@ test('on ready the webview gets the connection state and the whole run list at o
   assert.deepEqual(h.runs.map((x) => [x.runId, x.state]), [['r1', 'paused'], ['r2', 'running']]);
 });
 
-test('after ready, sidecar messages are passed on as they come', () => {
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const histogram = (step: number): ServerMessage => ({ type: 'stepHistogram', runId: 'r1', step, columns: [] } as unknown as ServerMessage);
+const metricsAt = (step: number): ServerMessage => ({ ...metrics, step } as ServerMessage);
+
+test('after ready, a reply or a change of state is passed on at once', () => {
   const { r, posted } = relay();
   r.fromWebview({ type: 'ready' });
-  r.fromSidecar(metrics);
-  assert.deepEqual(posted.at(-1), metrics);
+  const before = posted.length;
+  const state: ServerMessage = { type: 'state', runId: 'r1', state: 'paused', step: 300 };
+  const asked: ServerMessage = { type: 'checkpointed', runId: 'r1', step: 300, path: '/runs/r1/step-300.ckpt', requestId: 'web-4' };
+  r.fromSidecar(state);
+  r.fromSidecar(asked);
+  assert.deepEqual(posted.slice(before), [state, asked]);
+  r.dispose();
+});
+
+test('the live stream is posted within BATCH_MS, in one post, in the sidecar\'s order', async () => {
+  const { r, posted } = relay();
+  r.fromWebview({ type: 'ready' });
+  const before = posted.length;
+  const live = [metricsAt(100), histogram(100), metricsAt(104), { type: 'checkpointed', runId: 'r1', step: 104, path: '/runs/r1/latest.ckpt' } as ServerMessage, { type: 'system', cpuPercent: 180, rssBytes: 1e8 } as unknown as ServerMessage];
+  for (const m of live) r.fromSidecar(m);
+  assert.equal(posted.length, before, 'nothing yet: they wait for the batch');
+  await sleep(BATCH_MS + 100);
+  assert.deepEqual(posted.slice(before), [{ type: 'batch', messages: live }]);
+  // One message alone is posted as itself.
+  r.fromSidecar(metricsAt(108));
+  await sleep(BATCH_MS + 100);
+  assert.deepEqual(posted.at(-1), metricsAt(108));
+  assert.equal(posted.length, before + 2);
+  r.dispose();
+});
+
+test('a message posted at once comes after the live messages that came before it, and so does a change of connection', () => {
+  const { r, posted } = relay();
+  r.fromWebview({ type: 'ready' });
+  const before = posted.length;
+  const state: ServerMessage = { type: 'state', runId: 'r1', state: 'done', step: 108 };
+  r.fromSidecar(metricsAt(104));
+  r.fromSidecar(metricsAt(108));
+  r.fromSidecar(state);
+  assert.deepEqual(posted.slice(before), [{ type: 'batch', messages: [metricsAt(104), metricsAt(108)] }, state]);
+  r.fromSidecar(metricsAt(112));
+  r.setConnection('closed', 'the sidecar stopped');
+  assert.deepEqual(posted.slice(before + 2), [metricsAt(112), { type: 'host', connection: 'closed', detail: 'the sidecar stopped' }]);
+  r.dispose();
+});
+
+test('a batch never holds more than MAX_BATCH_MESSAGES, and a webview that went away gets none of what waited', async () => {
+  const { r, posted } = relay();
+  r.fromWebview({ type: 'ready' });
+  const before = posted.length;
+  for (let i = 0; i < MAX_BATCH_MESSAGES + 3; i++) r.fromSidecar(metricsAt(i));
+  assert.equal(posted.length, before + 1, 'a full batch is posted at once');
+  const full = posted.at(-1) as { type: string; messages: ServerMessage[] };
+  assert.equal(full.type, 'batch');
+  assert.equal(full.messages.length, MAX_BATCH_MESSAGES);
+  assert.ok(hostBatchSchema.safeParse(full).success, 'the page accepts it');
+  assert.equal(hostBatchSchema.safeParse({ type: 'batch', messages: [...full.messages, metrics] }).success, false, 'and would refuse a longer one');
+  r.webviewGone();
+  await sleep(BATCH_MS + 100);
+  assert.equal(posted.length, before + 1, 'the 3 left over were dropped with the page: it asks for the history when it is back');
+  r.dispose();
 });
 
 test('a valid message from the webview is sent to the sidecar', () => {
