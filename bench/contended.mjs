@@ -3,7 +3,7 @@
 // another process (as VS Code's renderer, a browser or a build would be), and idle for comparison. Prints the
 // median samples/s of each cell over --repeats runs, interleaved so that drift in the machine's load is shared.
 //   node bench/contended.mjs [--data DIR] [--steps4 12000] [--steps32 3000] [--repeats 3] [--load idle,busy,bursty]
-//                            [--root DIR (another checkout's build, to compare)]
+//                            [--root DIR (another checkout's build, to compare)] [--batch 4,32] [--workers 1,2,default]
 // --load bursty: another process works in bursts, 12 ms of every 36 (a third of a core), as an editor's renderer does
 // while it paints a dashboard (code-server's renderers, GPU process and extension host take about 0.35 cores, in
 // frames). (--steps N sets both. A run of 3,000 steps at batch 4 trains for about a second: too short to tell a thread
@@ -22,6 +22,8 @@ for (const l of loads) if (!['idle', 'one core busy', 'bursty'].includes(l)) thr
 const repeats = Number(arg('repeats', 3));
 const burst = arg('burst', '12,24').split(',').map(Number); // --load bursty: ms of work, then ms of rest
 const roots = [here, ...(arg('root') ? [arg('root')] : [])];
+const batches = arg('batch', '4,32').split(',').map(Number);
+const workerCounts = arg('workers', '1,2,default').split(',').map((w) => (w === 'default' ? w : Number(w)));
 
 function busyLoop(load) {
   const script = load === 'bursty'
@@ -43,7 +45,7 @@ function train(root, batch, workers) {
 
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 const cells = [];
-for (const load of loads) for (const batch of [4, 32]) for (const workers of [1, 2, 'default']) for (const root of roots) cells.push({ load, batch, workers, root, results: [] });
+for (const load of loads) for (const batch of batches) for (const workers of workerCounts) for (const root of roots) cells.push({ load, batch, workers, root, results: [] });
 for (let r = 0; r < repeats; r++) {
   for (const c of cells) {
     const busy = c.load === 'idle' ? null : busyLoop(c.load);
