@@ -44,8 +44,10 @@ export interface RunOptions {
   metricsIntervalMs?: number;
   chunkMs?: number;
   /**
-   * Post the next chunk while one trains (default true, false with ADAM_TRAINER_QUEUE_CHUNKS=0; false: one at a time,
-   * the threads waiting for this thread between them).
+   * Post the next chunk while one trains (default false, true with ADAM_TRAINER_QUEUE_CHUNKS=1; false: one at a time,
+   * the threads waiting for this thread between them). Off by default: on this 2-core machine it halved the time the
+   * threads wait between chunks but did not train faster (bench/queue.ts, BENCHMARKS.md): this thread's work then
+   * takes a core from a worker instead of a moment when both wait.
    */
   queueChunks?: boolean;
   downloadUrl?: string;
@@ -227,6 +229,8 @@ export class Run extends EventEmitter {
 
   /** Chunks posted while another one trained (tests and benchmarks). */
   chunksQueued = 0;
+  /** Seconds the engine's threads trained, and waited between chunks for this thread (evaluations included). */
+  readonly threadSeconds = { training: 0, waiting: 0 };
 
   private async trainLoop(s: TrainingSession): Promise<RunSummaryDone> {
     const cfg = () => s.config;
@@ -236,29 +240,31 @@ export class Run extends EventEmitter {
     const chunkMs = this.opts.chunkMs ?? 25;
     const intervalMs = this.opts.metricsIntervalMs ?? LIVE_METRICS_INTERVAL_MS;
     this.lastLiveEmit = performance.now();
-    // Chunks posted and not yet returned, oldest first. While one trains, the next is posted when nothing asks for
-    // the run to stand still between them: the threads then go from one to the next, while this thread reads the
-    // results, sends metrics and serves its sockets (the time between chunks was 5-11% of a run, issue 13).
+    // Chunks posted and not yet returned, oldest first. With queueChunks, while one trains the next is posted when
+    // nothing asks for the run to stand still between them: the threads then go from one to the next, while this
+    // thread reads the results, sends metrics and serves its sockets.
     const queue: Array<Promise<PostedChunk>> = [];
     // Chunk boundaries: never cross a checkpoint, a log line, --max-steps or the end of the epoch.
+    // A boundary less than two chunks away is reached in one: the default log line every 100 steps at batch 4 made
+    // chunks of 81 and 19 steps, and every chunk costs the threads a round trip through this thread.
     const chunkSteps = (from: number): number => {
       const c = cfg();
-      let n = Math.max(1, stepsPerChunk);
-      n = Math.min(n, c.checkpointEvery - (from % c.checkpointEvery), c.logEvery - (from % c.logEvery));
-      if (c.maxSteps > 0) n = Math.min(n, c.maxSteps - from);
-      return n;
+      const n = Math.max(1, stepsPerChunk);
+      let boundary = Math.min(c.checkpointEvery - (from % c.checkpointEvery), c.logEvery - (from % c.logEvery));
+      if (c.maxSteps > 0) boundary = Math.min(boundary, c.maxSteps - from);
+      return boundary < 2 * n ? boundary : n;
     };
     // The chunk keeps a snapshot of the optimizer's state when statistics will be read at its end (a log line, a
     // step histogram, a live metrics message soon) and the next chunk may already train by then.
+    const queueChunks = this.opts.queueChunks ?? process.env.ADAM_TRAINER_QUEUE_CHUNKS === '1';
     const posted: number[] = []; // when each chunk in the queue was posted
     const post = (n: number): Promise<PostedChunk> => {
       const end = s.postedStep + n;
-      const snapshot = end % cfg().logEvery === 0 || this.stepHistograms.dueAt(end) || performance.now() - this.lastLiveEmit >= intervalMs - 2 * chunkMs;
+      const snapshot = queueChunks && (end % cfg().logEvery === 0 || this.stepHistograms.dueAt(end) || performance.now() - this.lastLiveEmit >= intervalMs - 2 * chunkMs);
       posted.push(performance.now());
       return s.postChunk(n, { snapshot });
     };
     let lastAccepted = 0;
-    const queueChunks = this.opts.queueChunks ?? process.env.ADAM_TRAINER_QUEUE_CHUNKS !== '0';
     try {
       while (true) {
         if (queue.length === 0) {
@@ -302,6 +308,8 @@ export class Run extends EventEmitter {
         const acceptedAt = performance.now();
         const seconds = Math.max(1e-6, (acceptedAt - Math.max(posted.shift()!, lastAccepted)) / 1000);
         lastAccepted = acceptedAt;
+        this.threadSeconds.training += chunk.seconds;
+        this.threadSeconds.waiting += chunk.waited;
         // Size the next chunk to about chunkMs of work, so edits, pauses and metrics stay responsive.
         const perStep = chunk.seconds / chunk.steps;
         stepsPerChunk = Math.max(1, Math.min(4096, Math.round(chunkMs / 1000 / Math.max(perStep, 1e-6))));

@@ -45,6 +45,8 @@ export interface ChunkResult {
   appliedAtStep: number | null; // set when staged hyperparameters took effect in this chunk (at its first step)
   /** The seconds the threads spent on this chunk: from its post, or the end of the chunk before it if later, to its end. */
   seconds: number;
+  /** The seconds the threads waited for this chunk after the one before it ended (0 when it was posted before that). */
+  waited: number;
   /** The optimizer's state after the chunk's last step, when asked for (views valid until the chunk after the next one is posted). */
   snapshot: OptimizerState | null;
 }
@@ -406,6 +408,7 @@ export class ParallelEngine {
     }
     const completedAt = k.completedAt[0];
     const seconds = Math.max(1e-6, (completedAt - Math.max(p.postedAt, this.lastCompletedAt)) / 1000);
+    const waited = this.lastCompletedAt > 0 ? Math.max(0, p.postedAt - this.lastCompletedAt) / 1000 : 0;
     this.lastCompletedAt = completedAt;
     this.governor?.report(p.threads, steps, seconds, p.probe);
     // Each step's loss: the shards' sums in shard order, whichever thread computed them (the same numbers for
@@ -421,7 +424,7 @@ export class ParallelEngine {
       k.stepLoss[s] = loss / B;
       k.stepCorrect[s] = correct;
     }
-    return { steps, losses: k.stepLoss.subarray(0, steps), correct: k.stepCorrect.subarray(0, steps), appliedAtStep, seconds, snapshot: snapshot ? k.snapshot : null };
+    return { steps, losses: k.stepLoss.subarray(0, steps), correct: k.stepCorrect.subarray(0, steps), appliedAtStep, seconds, waited, snapshot: snapshot ? k.snapshot : null };
   }
 
   /** Evaluates the first `count` test images (all by default); predictions land in this.predictions. */
