@@ -338,8 +338,12 @@ export class Run extends EventEmitter {
         await new Promise<void>((r) => setImmediate(r));
       }
     } finally {
-      // A failure while a chunk trains: let it end before the session is closed under it.
-      for (const q of queue.splice(0)) await q.catch(() => undefined);
+      // A failure while a chunk trains: let it end before the session is closed under it, and move the session to its
+      // end (the parameters are those of its last step: a checkpoint written now must say so).
+      for (const q of queue.splice(0)) {
+        const done = await q.catch(() => null);
+        if (done) s.accept(done);
+      }
     }
     this.emitStepHistogram(this.stepHistograms.finish(s));
     this.emitLive(s, true);
