@@ -11,13 +11,13 @@ import { compileKernels, instantiateKernels, relaxedSimdSupported } from './kern
 import { initParameters } from './nn/init';
 import { CLASS_NAMES, NUM_CLASSES } from './nn/spec';
 import { variantError } from './optim/hyperparameters';
-import { optimizerStats, type OptimizerState } from './optim/stats';
+import { optimizerStats } from './optim/stats';
 import { stepHistograms, type StepCounts } from './optim/stepHistogram';
 import { WasmStepHistograms } from './kernels/stepHistograms';
 import { checkSchedule, learningRateAt, learningRateAt as scheduledLearningRate, plannedSteps } from './optim/schedule';
 import { SharedArena, type ArenaScope } from './parallel/arena';
 import { ParallelEngine, type ChunkResult, type EngineOptions } from './parallel/engine';
-import { CHUNK_SLOTS, MAX_CHUNK_STEPS } from './parallel/layout';
+import { MAX_CHUNK_STEPS } from './parallel/layout';
 import { LIVE_HYPERPARAMETERS, SCHEDULE_FIELDS, type LiveHyperparameters, type OptimizerStats, type RunConfig } from './protocol';
 import { Rng } from './rng';
 import { drawAugmentation } from './data/augment';
@@ -48,12 +48,9 @@ export interface EvalResult {
   confusion: number[][];
 }
 
-export interface PostedChunk extends ChunkResult {
+export interface TrainedChunk extends ChunkResult {
   firstStep: number; // the step number (1-based) of losses[0]
   batchSize: number;
-}
-
-export interface TrainedChunk extends PostedChunk {
   epochEnded: boolean; // this chunk finished an epoch (the cursor moved to the next one)
 }
 
@@ -187,75 +184,19 @@ export class TrainingSession {
    * `learningRateAt(k)` for step k (0-based) when given (the lr range test's own exponential ramp).
    */
   async trainChunk(maxSteps: number, learningRateAt?: (k: number) => number): Promise<TrainedChunk> {
-    return this.accept(await this.postChunk(maxSteps, { learningRateAt }));
-  }
-
-  /**
-   * Posts a chunk of up to `maxSteps` steps, starting where the chunks posted before it end (canQueue says whether
-   * one more may be posted). Its result moves the session's step and cursor when it is handed to accept(), which
-   * the caller does in the order the chunks were posted. `snapshot`: the chunk keeps the optimizer's state after its
-   * last step, so that statistics can be read from it while the next chunk trains (optimizerStats, stepHistograms).
-   */
-  postChunk(maxSteps: number, opts: { learningRateAt?: (k: number) => number; snapshot?: boolean } = {}): Promise<PostedChunk> {
-    if (!this.canQueue()) return Promise.reject(new Error('no chunk can follow the ones posted before the epoch ends'));
-    const startStep = this.step + this.ahead.steps;
-    const cursor = this.cursor + this.ahead.samples;
+    const steps = Math.max(1, Math.min(maxSteps, MAX_CHUNK_STEPS, this.stepsLeftInEpoch));
+    const firstStep = this.step + 1;
     const batchSize = this.engine.currentBatchSize;
-    const steps = Math.max(1, Math.min(maxSteps, MAX_CHUNK_STEPS, Math.floor((this.dataset.train.count - cursor) / batchSize)));
     const c = this.config;
-    const r = this.engine.train(startStep, cursor, steps, opts.learningRateAt ?? ((k) => scheduledLearningRate(c, k)), opts.snapshot ?? false);
-    this.ahead = { steps: this.ahead.steps + steps, samples: this.ahead.samples + steps * batchSize, chunks: this.ahead.chunks + 1 };
-    return r.then((result) => ({ ...result, firstStep: startStep + 1, batchSize }));
-  }
-
-  /** The oldest posted chunk's result (postChunk's, in order): the session moves to its end. */
-  accept(r: PostedChunk): TrainedChunk {
-    if (r.firstStep !== this.step + 1) throw new Error(`chunk from step ${r.firstStep} accepted at step ${this.step}: chunks are accepted in the order they were posted`);
-    this.ahead = { steps: this.ahead.steps - r.steps, samples: this.ahead.samples - r.steps * r.batchSize, chunks: this.ahead.chunks - 1 };
-    this.step += r.steps;
-    this.cursor += r.steps * r.batchSize;
-    this.lastSnapshot = r.snapshot;
+    const r = await this.engine.train(this.step, this.cursor, steps, learningRateAt ?? ((k) => scheduledLearningRate(c, k)));
+    this.step += steps;
+    this.cursor += steps * batchSize;
     let epochEnded = false;
     if (this.stepsLeftInEpoch === 0) {
       this.nextEpoch();
       epochEnded = true;
     }
-    return { ...r, epochEnded };
-  }
-
-  /** Steps and samples of the chunks posted and not yet returned. */
-  private ahead = { steps: 0, samples: 0, chunks: 0 };
-  /** The optimizer's state the last returned chunk left (null: it kept none). */
-  private lastSnapshot: OptimizerState | null = null;
-
-  /** Chunks posted and not yet returned. */
-  get inFlight(): number {
-    return this.ahead.chunks;
-  }
-
-  /** One more chunk may be posted: the engine has a slot for it, and the chunks before it do not end the epoch. */
-  canQueue(): boolean {
-    if (this.ahead.chunks === 0) return true;
-    if (this.engine.inFlight >= CHUNK_SLOTS) return false;
-    return Math.floor((this.dataset.train.count - this.cursor - this.ahead.samples) / this.engine.currentBatchSize) > 0;
-  }
-
-  /** The step at which the chunks posted so far end. */
-  get postedStep(): number {
-    return this.step + this.ahead.steps;
-  }
-
-  /**
-   * The optimizer's state at this.step: the engine's own when no chunk is posted, else the snapshot the last
-   * accepted chunk kept, if it kept one (null: none can be read until the chunks posted are accepted).
-   */
-  get readableState(): OptimizerState | null {
-    // A chunk posted and not accepted may be done already, the engine idle and its state past this.step.
-    return this.ahead.chunks === 0 ? this.engine : this.lastSnapshot;
-  }
-
-  private requireIdle(what: string): void {
-    if (this.ahead.chunks !== 0) throw new Error(`${what} needs the run between chunks, with none posted`);
+    return { ...r, firstStep, batchSize, epochEnded };
   }
 
   // The incomplete last batch is dropped, as the seed's loop does (range(0, n - bs + 1, bs)).
@@ -278,7 +219,6 @@ export class TrainingSession {
    * a batch size change is applied here, between chunks. Returns what changed.
    */
   update(changes: LiveHyperparameters): Record<string, { from: number | string; to: number | string }> {
-    this.requireIdle('a hyperparameter edit');
     const changed: Record<string, { from: number | string; to: number | string }> = {};
     const variant = variantError({ ...this.config, ...changes });
     if (variant) throw new UserError('bad_config', variant);
@@ -313,7 +253,6 @@ export class TrainingSession {
   }
 
   async evaluate(): Promise<EvalResult> {
-    this.requireIdle('an evaluation');
     const n = this.dataset.test.count;
     const { lossSum, predictions } = await this.engine.evaluate(n);
     const confusion = Array.from({ length: NUM_CLASSES }, () => new Array<number>(NUM_CLASSES).fill(0));
@@ -346,9 +285,7 @@ export class TrainingSession {
   private statsCache: { step: number; config: RunConfig; stats: ReturnType<TrainingSession['computeOptimizerStats']> } | null = null;
 
   private computeOptimizerStats(): { updateRatio: Record<string, number>; optimizer: OptimizerStats } {
-    const state = this.readableState;
-    if (!state) throw new Error('the optimizer statistics need a chunk that kept a snapshot, or the run between chunks');
-    return optimizerStats(state, this.step, { ...this.config, learningRate: this.learningRateUsed });
+    return optimizerStats(this.engine, this.step, { ...this.config, learningRate: this.learningRateUsed });
   }
 
   /** The lr the last step used (the first step's before any): what `metrics.learningRate` reports. */
@@ -362,9 +299,7 @@ export class TrainingSession {
   stepHistograms(): StepCounts | null {
     // Under a schedule the step's lr is the schedule's, not config.learningRate.
     const h = { ...this.config, learningRate: this.learningRateUsed };
-    const state = this.readableState;
-    if (!state) throw new Error('the step histograms need a chunk that kept a snapshot, or the run between chunks');
-    return this.wasmStepHistograms ? this.wasmStepHistograms.compute(state, this.step, h) : stepHistograms(state, this.step, h);
+    return this.wasmStepHistograms ? this.wasmStepHistograms.compute(this.engine, this.step, h) : stepHistograms(this.engine, this.step, h);
   }
 
   /** Lowercase hex SHA-256 of the parameters' little-endian float32 bytes in state_dict order. */
@@ -374,19 +309,16 @@ export class TrainingSession {
   }
 
   parametersSha256(): string {
-    this.requireIdle('the parameters\' hash');
     const copy = Float32Array.from(this.engine.params);
     return createHash('sha256').update(new Uint8Array(copy.buffer)).digest('hex');
   }
 
   /** A copy of the parameters with the test split, for predictions (read between chunks, while the workers wait). */
   weights(): LiveWeights {
-    this.requireIdle('a copy of the weights');
     return { step: this.step, params: Float32Array.from(this.engine.params), test: this.dataset.test };
   }
 
   snapshot(runId: string, lossSum: number, lossCount: number, extra: Partial<TrainingState> = {}): TrainingState {
-    this.requireIdle('a checkpoint');
     return {
       runId,
       config: { ...this.config },

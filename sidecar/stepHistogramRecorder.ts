@@ -48,19 +48,11 @@ export class StepHistogramRecorder {
     this.lastRecordMs = nowMs();
   }
 
-  /** A histogram is due at `step` (the trainer asks the chunk that ends there to keep a snapshot of the state). */
-  dueAt(step: number): boolean {
-    return step >= this.nextStep;
-  }
-
-  /**
-   * After a chunk of `steps` steps that trained for `seconds`: a histogram when one is due. `readable`: the state
-   * of this step can be read (false: the next chunk already trains and this one kept no snapshot; one comes later).
-   */
-  afterChunk(s: HistogramSource, steps: number, seconds: number, readable = true): HistogramOutput {
+  /** After a chunk of `steps` steps that trained for `seconds`: a histogram when one is due. */
+  afterChunk(s: HistogramSource, steps: number, seconds: number): HistogramOutput {
     const perStep = seconds / Math.max(1, steps);
     this.secondsPerStep = this.secondsPerStep === 0 ? perStep : 0.7 * this.secondsPerStep + 0.3 * perStep;
-    if (s.step < this.nextStep || !readable) return NONE;
+    if (s.step < this.nextStep) return NONE;
     return this.sample(s, false);
   }
 

@@ -15,7 +15,7 @@ import { planPoints } from './optim/schedule';
 import { RunControl, type LiveWeights } from './runControl';
 import { RunMetrics } from './runMetrics';
 import { StepHistogramRecorder, type HistogramOutput } from './stepHistogramRecorder';
-import { TrainingSession, type EngineKind, type EvalResult, type PostedChunk } from './session';
+import { TrainingSession, type EngineKind, type EvalResult } from './session';
 import { writeCheckpointAtomic } from './store/checkpoint';
 import type { RunStore } from './store/runs';
 import type { TrainingState } from './store/state';
@@ -43,13 +43,6 @@ export interface RunOptions {
   /** How often a live `metrics` message goes to whoever watches (LIVE_METRICS_INTERVAL_MS by default). */
   metricsIntervalMs?: number;
   chunkMs?: number;
-  /**
-   * Post the next chunk while one trains (default false, true with ADAM_TRAINER_QUEUE_CHUNKS=1; false: one at a time,
-   * the threads waiting for this thread between them). Off by default: on this 2-core machine it halved the time the
-   * threads wait between chunks but did not train faster (bench/queue.ts, BENCHMARKS.md): this thread's work then
-   * takes a core from a worker instead of a moment when both wait.
-   */
-  queueChunks?: boolean;
   downloadUrl?: string;
 }
 
@@ -227,11 +220,6 @@ export class Run extends EventEmitter {
     }
   }
 
-  /** Chunks posted while another one trained (tests and benchmarks). */
-  chunksQueued = 0;
-  /** Seconds the engine's threads trained, and waited between chunks for this thread (evaluations included). */
-  readonly threadSeconds = { training: 0, waiting: 0 };
-
   private async trainLoop(s: TrainingSession): Promise<RunSummaryDone> {
     const cfg = () => s.config;
     this.setState('running');
@@ -240,110 +228,66 @@ export class Run extends EventEmitter {
     const chunkMs = this.opts.chunkMs ?? 25;
     const intervalMs = this.opts.metricsIntervalMs ?? LIVE_METRICS_INTERVAL_MS;
     this.lastLiveEmit = performance.now();
-    // Chunks posted and not yet returned, oldest first. With queueChunks, while one trains the next is posted when
-    // nothing asks for the run to stand still between them: the threads then go from one to the next, while this
-    // thread reads the results, sends metrics and serves its sockets.
-    const queue: Array<Promise<PostedChunk>> = [];
-    // Chunk boundaries: never cross a checkpoint, a log line, --max-steps or the end of the epoch.
-    // A boundary less than two chunks away is reached in one: the default log line every 100 steps at batch 4 made
-    // chunks of 81 and 19 steps, and every chunk costs the threads a round trip through this thread.
-    const chunkSteps = (from: number): number => {
-      const c = cfg();
-      const n = Math.max(1, stepsPerChunk);
-      let boundary = Math.min(c.checkpointEvery - (from % c.checkpointEvery), c.logEvery - (from % c.logEvery));
-      if (c.maxSteps > 0) boundary = Math.min(boundary, c.maxSteps - from);
-      return boundary < 2 * n ? boundary : n;
-    };
-    // The chunk keeps a snapshot of the optimizer's state when statistics will be read at its end (a log line, a
-    // step histogram, a live metrics message soon) and the next chunk may already train by then.
-    const queueChunks = this.opts.queueChunks ?? process.env.ADAM_TRAINER_QUEUE_CHUNKS === '1';
-    const posted: number[] = []; // when each chunk in the queue was posted
-    const post = (n: number): Promise<PostedChunk> => {
-      const end = s.postedStep + n;
-      const snapshot = queueChunks && (end % cfg().logEvery === 0 || this.stepHistograms.dueAt(end) || performance.now() - this.lastLiveEmit >= intervalMs - 2 * chunkMs);
-      posted.push(performance.now());
-      return s.postChunk(n, { snapshot });
-    };
-    let lastAccepted = 0;
-    try {
-      while (true) {
-        if (queue.length === 0) {
-          this.applyEdits(s);
-          this.serveWeightReaders(s);
-          if (this.control.evaluate) { this.control.evaluate = false; await this.runEval(s); }
-          while (this.control.checkpoints.length) {
-            const path = this.tryCheckpoint(`step-${s.step}.ckpt`);
-            for (const r of this.control.checkpoints.splice(0)) r(path ?? '');
-          }
-          if (this.control.halt) {
-            this.emitStepHistogram(this.stepHistograms.finish(s));
-            this.tryCheckpoint('latest.ckpt');
-            this.emitLive(s, true);
-            return this.summary(s);
-          }
-          if (this.control.stop) break;
-          if (this.control.pause) {
-            if (this.state !== 'paused') {
-              this.emitStepHistogram(this.stepHistograms.finish(s));
-              this.tryCheckpoint('latest.ckpt');
-              this.emitLive(s, true);
-              this.setState('paused', this.stateReason);
-            }
-            // A listener of the 'paused' state may already have resumed or stopped the run.
-            await this.control.whilePaused();
-            continue;
-          }
-          if (this.state === 'paused') this.setState('running');
-          if (s.epoch >= this.config.epochs || (this.config.maxSteps > 0 && s.step >= this.config.maxSteps)) break;
-          queue.push(post(chunkSteps(s.step)));
-        }
-        if (queue.length === 1 && queueChunks && this.mayQueue(s)) {
-          queue.push(post(chunkSteps(s.postedStep)));
-          this.chunksQueued++;
-        }
-        const chunk = s.accept(await queue.shift()!);
-        // The run's samples/s count the time from the chunk's post (or the one before it was accepted, if later) to
-        // its result here: the time this thread takes to see a chunk done counts, as a user's clock sees it; what it
-        // does between chunks when none is queued (metrics, evaluations, checkpoints, pauses) does not.
-        const acceptedAt = performance.now();
-        const seconds = Math.max(1e-6, (acceptedAt - Math.max(posted.shift()!, lastAccepted)) / 1000);
-        lastAccepted = acceptedAt;
-        this.threadSeconds.training += chunk.seconds;
-        this.threadSeconds.waiting += chunk.waited;
-        // Size the next chunk to about chunkMs of work, so edits, pauses and metrics stay responsive.
-        const perStep = chunk.seconds / chunk.steps;
-        stepsPerChunk = Math.max(1, Math.min(4096, Math.round(chunkMs / 1000 / Math.max(perStep, 1e-6))));
-        const { logLines, bad } = this.metrics.add(s, chunk, seconds);
-        for (const line of logLines) this.emit('log', line);
-        const readable = s.readableState !== null;
-        this.emitStepHistogram(this.stepHistograms.afterChunk(s, chunk.steps, seconds, readable));
-        this.opts.store?.appendLosses(this.runId, Float32Array.from(chunk.losses));
-        const c = cfg();
-        if (s.step % c.checkpointEvery === 0) {
-          this.emitLive(s, true); // the history is recorded up to the checkpoint a resume would continue from
+    while (true) {
+      this.applyEdits(s);
+      this.serveWeightReaders(s);
+      if (this.control.evaluate) { this.control.evaluate = false; await this.runEval(s); }
+      while (this.control.checkpoints.length) {
+        const path = this.tryCheckpoint(`step-${s.step}.ckpt`);
+        for (const r of this.control.checkpoints.splice(0)) r(path ?? '');
+      }
+      if (this.control.halt) {
+        this.emitStepHistogram(this.stepHistograms.finish(s));
+        this.tryCheckpoint('latest.ckpt');
+        this.emitLive(s, true);
+        return this.summary(s);
+      }
+      if (this.control.stop) break;
+      if (this.control.pause) {
+        if (this.state !== 'paused') {
+          this.emitStepHistogram(this.stepHistograms.finish(s));
           this.tryCheckpoint('latest.ckpt');
+          this.emitLive(s, true);
+          this.setState('paused', this.stateReason);
         }
-        if (chunk.epochEnded) {
-          await this.runEval(s);
-          this.tryCheckpoint(`step-${s.step}.ckpt`);
-          this.metrics.epochEnded();
-        }
-        if (readable && performance.now() - this.lastLiveEmit >= intervalMs) this.emitLive(s);
-        // (A chunk posted before this one was seen trains on, and is not a second cause: the first one names the step.)
-        if (bad !== null && !this.control.pause) {
-          this.control.pause = true;
-          this.stateReason = `the training loss became ${bad} at step ${s.step}: paused instead of training on garbage. Lower the learning rate and resume, or fork from an earlier checkpoint.`;
-        }
-        // Let sockets, timers and signals run between chunks.
-        await new Promise<void>((r) => setImmediate(r));
+        // A listener of the 'paused' state may already have resumed or stopped the run.
+        await this.control.whilePaused();
+        continue;
       }
-    } finally {
-      // A failure while a chunk trains: let it end before the session is closed under it, and move the session to its
-      // end (the parameters are those of its last step: a checkpoint written now must say so).
-      for (const q of queue.splice(0)) {
-        const done = await q.catch(() => null);
-        if (done) s.accept(done);
+      if (this.state === 'paused') this.setState('running');
+      if (s.epoch >= this.config.epochs || (this.config.maxSteps > 0 && s.step >= this.config.maxSteps)) break;
+
+      // Chunk boundaries: never cross a checkpoint, a log line, --max-steps or the end of the epoch.
+      let n = Math.max(1, stepsPerChunk);
+      const c = cfg();
+      n = Math.min(n, c.checkpointEvery - (s.step % c.checkpointEvery), c.logEvery - (s.step % c.logEvery));
+      if (c.maxSteps > 0) n = Math.min(n, c.maxSteps - s.step);
+      const t0 = performance.now();
+      const chunk = await s.trainChunk(n);
+      const seconds = (performance.now() - t0) / 1000;
+      // Size the next chunk to about chunkMs of work, so edits, pauses and metrics stay responsive.
+      const perStep = seconds / chunk.steps;
+      stepsPerChunk = Math.max(1, Math.min(4096, Math.round(chunkMs / 1000 / Math.max(perStep, 1e-6))));
+      const { logLines, bad } = this.metrics.add(s, chunk, seconds);
+      for (const line of logLines) this.emit('log', line);
+      this.emitStepHistogram(this.stepHistograms.afterChunk(s, chunk.steps, seconds));
+      this.opts.store?.appendLosses(this.runId, Float32Array.from(chunk.losses));
+      if (s.step % c.checkpointEvery === 0) {
+        this.emitLive(s, true); // the history is recorded up to the checkpoint a resume would continue from
+        this.tryCheckpoint('latest.ckpt');
       }
+      if (chunk.epochEnded) {
+        await this.runEval(s);
+        this.tryCheckpoint(`step-${s.step}.ckpt`);
+        this.metrics.epochEnded();
+      }
+      if (performance.now() - this.lastLiveEmit >= intervalMs) this.emitLive(s);
+      if (bad !== null) {
+        this.control.pause = true;
+        this.stateReason = `the training loss became ${bad} at step ${s.step}: paused instead of training on garbage. Lower the learning rate and resume, or fork from an earlier checkpoint.`;
+      }
+      // Let sockets, timers and signals run between chunks.
+      await new Promise<void>((r) => setImmediate(r));
     }
     this.emitStepHistogram(this.stepHistograms.finish(s));
     this.emitLive(s, true);
@@ -391,22 +335,6 @@ export class Run extends EventEmitter {
   private emitStepHistogram(out: HistogramOutput): void {
     if (out.live) this.emit('stepHistogram', out.live);
     if (out.record) this.opts.store?.appendEvent(this.runId, out.record);
-  }
-
-  /**
-   * Whether the chunk after the one in flight may be posted now: nothing waits for the run to stand still between
-   * them (an edit, an evaluation, a checkpoint, a pause, a stop, a copy of the weights), and the one in flight ends
-   * neither the epoch, a checkpoint interval, nor the run.
-   */
-  private mayQueue(s: TrainingSession): boolean {
-    const k = this.control;
-    if (this.edits.pending || k.evaluate || k.checkpoints.length || k.halt || k.stop || k.pause || k.weightReaders.length) return false;
-    if (s.inFlight !== 1 || !s.canQueue()) return false;
-    const end = s.postedStep;
-    const c = s.config;
-    if (end % c.checkpointEvery === 0) return false;
-    if (c.maxSteps > 0 && end >= c.maxSteps) return false;
-    return true;
   }
 
   private applyEdits(s: TrainingSession): void {

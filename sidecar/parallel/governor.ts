@@ -59,11 +59,6 @@ export class ThreadGovernor {
     return this.current;
   }
 
-  /** Whether the chunk next() was last asked for is a probe. */
-  get probing(): boolean {
-    return this.lastProbe !== null;
-  }
-
   /** The thread count for the next chunk: the settled one, or a neighbour to try. */
   next(): number {
     this.lastProbe = null;
@@ -79,12 +74,8 @@ export class ThreadGovernor {
     return probe;
   }
 
-  /**
-   * A chunk of `steps` steps took `seconds` with `threads` threads. `probe`: whether it was a probe (next() said so
-   * as it was posted); by default, whether it had the count of the last probe (a caller that reports each chunk
-   * before it asks for the next one).
-   */
-  report(threads: number, steps: number, seconds: number, probe?: boolean): void {
+  /** A chunk of `steps` steps took `seconds` with `threads` threads. */
+  report(threads: number, steps: number, seconds: number): void {
     if (!(steps > 0 && seconds > 0)) return;
     // The first chunk of a run (or of a batch size) warms up: pages of memory touched for the first time, code
     // compiled. It says nothing about thread counts, and counted, it made the first probe look faster than it was.
@@ -94,10 +85,9 @@ export class ThreadGovernor {
     // A probe's count was last measured long ago (the machine may have changed since): its chunk replaces that
     // estimate instead of being blended into it, or a stale figure would keep the engine on the wrong count for
     // the probes' whole back-off.
-    const isProbe = probe ?? threads === this.lastProbe;
-    const fresh = !e || isProbe;
+    const fresh = !e || threads === this.lastProbe;
     this.estimates.set(threads, fresh ? { seconds, steps } : { seconds: e.seconds * (1 - w) + seconds * w, steps: e.steps * (1 - w) + steps * w });
-    if (!isProbe) return;
+    if (threads !== this.lastProbe) return;
     const here = this.perStep(this.current);
     const there = this.perStep(threads);
     if (here !== undefined && there !== undefined && there < here * (1 - this.opts.margin)) {

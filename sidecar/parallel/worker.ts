@@ -7,7 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { instantiateKernels, heapBase } from '../kernels/loader';
 import { ARENA_BASE } from './arena';
 import { referenceBackend, wasmBackend, type Backend, type StepHyper } from './backend';
-import { CHUNK, CHUNK_SLOTS, CTRL, COMMAND, HYPER, MAX_CHUNK_STEPS, split, stagingOffset, type EngineLayout } from './layout';
+import { CTRL, COMMAND, HYPER, MAX_CHUNK_STEPS, split, stagingOffset, type EngineLayout } from './layout';
 import { augmentImage } from '../data/augment';
 import { biasCorrection, OPTIMIZERS } from '../optim/hyperparameters';
 
@@ -26,18 +26,11 @@ function run(init: WorkerInit): void {
   const W = L.workers;
   const buf = memory.buffer;
   const ctrl = new Int32Array(buf, L.control, CTRL.size);
+  const active = new Float64Array(buf, L.activeHyper, HYPER.size);
   const results = new Float64Array(buf, L.results, W * 2);
-  const chunks = new Int32Array(buf, L.chunks, CHUNK_SLOTS * CHUNK.size);
-  const chunkHyper = new Float64Array(buf, L.chunkHyper, CHUNK_SLOTS * HYPER.size);
-  const completedAt = new Float64Array(buf, L.completedAt, CHUNK_SLOTS);
-  const perSlotSteps = MAX_CHUNK_STEPS * L.maxShards;
-  const shardLoss = new Float64Array(buf, L.shardLoss, CHUNK_SLOTS * perSlotSteps);
-  const shardCorrect = new Int32Array(buf, L.shardCorrect, CHUNK_SLOTS * perSlotSteps);
-  const stepLearningRate = new Float64Array(buf, L.stepLearningRate, CHUNK_SLOTS * MAX_CHUNK_STEPS);
-  const P = L.parameterCount;
-  const f32 = (offset: number) => new Float32Array(buf, offset, P);
-  const state = [f32(L.params), f32(L.m), f32(L.v), f32(L.vMax)];
-  const snapshots = Array.from({ length: CHUNK_SLOTS }, (_, k) => [0, 1, 2, 3].map((j) => f32(L.snapshot + (k * 4 + j) * L.gradStrideBytes)));
+  const shardLoss = new Float64Array(buf, L.shardLoss, MAX_CHUNK_STEPS * W);
+  const shardCorrect = new Int32Array(buf, L.shardCorrect, MAX_CHUNK_STEPS * W);
+  const stepLearningRate = new Float64Array(buf, L.stepLearningRate, MAX_CHUNK_STEPS);
   const scratchTable = new Int32Array(buf, L.scratchTable, W);
   const stats = new Int32Array(buf, L.stats, W * 4);
   const statsPtr = L.stats + index * 16;
@@ -70,118 +63,74 @@ function run(init: WorkerInit): void {
     }
   };
 
-  // Sleeps (no spinning: this thread has nothing to do) until the chunk ending at `end` is done.
-  const waitUntilChunkDone = (end: number) => {
-    for (;;) {
-      const done = Atomics.load(ctrl, CTRL.chunkDone);
-      if (Atomics.load(ctrl, CTRL.completed) - end >= 0) return;
-      if (Atomics.load(ctrl, CTRL.abort) !== 0) throw new Aborted();
-      Atomics.wait(ctrl, CTRL.chunkDone, done, 50);
-    }
-  };
-
-  // The chunk a task belongs to: its slot's descriptor and hyperparameters, read under the slot's seqlock. The copy
-  // stays valid while this thread holds (or is about to claim) one of its tasks: a chunk's slot is written again only
-  // after every one of its tasks is done.
-  const chunk = { slot: 0, first: 0, end: 0, startStep: 0, cursor: 0, B: 1, S: 1, threads: 0, snapshot: false };
-  const readChunk = (task: number): boolean => {
-    for (let slot = 0; slot < CHUNK_SLOTS; slot++) {
-      const d = slot * CHUNK.size;
-      for (;;) {
-        const version = Atomics.load(chunks, d + CHUNK.version);
-        if ((version & 1) !== 0) break; // being written: a chunk not posted yet, so not this task's
-        const first = Atomics.load(chunks, d + CHUNK.first);
-        const end = Atomics.load(chunks, d + CHUNK.end);
-        if (task - first >= 0 && task - end < 0) {
-          chunk.startStep = Atomics.load(chunks, d + CHUNK.startStep);
-          chunk.cursor = Atomics.load(chunks, d + CHUNK.cursor);
-          chunk.B = Atomics.load(chunks, d + CHUNK.batchSize);
-          chunk.S = Atomics.load(chunks, d + CHUNK.shards);
-          chunk.threads = Atomics.load(chunks, d + CHUNK.threads);
-          chunk.snapshot = Atomics.load(chunks, d + CHUNK.snapshot) !== 0;
-          const h = slot * HYPER.size;
-          hyper.beta1 = chunkHyper[h + HYPER.beta1];
-          hyper.beta2 = chunkHyper[h + HYPER.beta2];
-          hyper.epsilon = chunkHyper[h + HYPER.epsilon];
-          hyper.weightDecay = chunkHyper[h + HYPER.weightDecay];
-          hyper.momentum = chunkHyper[h + HYPER.momentum];
-          hyper.optimizer = OPTIMIZERS[chunkHyper[h + HYPER.optimizer]];
-          hyper.alpha = chunkHyper[h + HYPER.alpha];
-          hyper.biasCorrection = chunkHyper[h + HYPER.biasCorrection] !== 0;
-          hyper.nesterov = chunkHyper[h + HYPER.nesterov] !== 0;
-          if (Atomics.load(chunks, d + CHUNK.version) !== version) continue;
-          chunk.slot = slot;
-          chunk.first = first;
-          chunk.end = end;
-          return true;
-        }
-        if (Atomics.load(chunks, d + CHUNK.version) === version) break;
+  const trainChunk = () => {
+    // The chunk's parameters and hyperparameters as one consistent snapshot (the engine writes them under a
+    // seqlock): a thread that comes late may read the next chunk's, and then takes part in that one.
+    let startStep = 0, cursor0 = 0, B = 1, first = 0, end = 0;
+    for (let i = 0; ; i++) {
+      const version = Atomics.load(ctrl, CTRL.chunkVersion);
+      if ((version & 1) === 0) {
+        startStep = Atomics.load(ctrl, CTRL.chunkStartStep);
+        cursor0 = Atomics.load(ctrl, CTRL.chunkCursor);
+        B = Atomics.load(ctrl, CTRL.batchSize);
+        first = Atomics.load(ctrl, CTRL.chunkFirstTask);
+        end = Atomics.load(ctrl, CTRL.chunkEndTask);
+        hyper.learningRate = active[HYPER.learningRate];
+        hyper.beta1 = active[HYPER.beta1];
+        hyper.beta2 = active[HYPER.beta2];
+        hyper.epsilon = active[HYPER.epsilon];
+        hyper.weightDecay = active[HYPER.weightDecay];
+        hyper.momentum = active[HYPER.momentum];
+        hyper.optimizer = OPTIMIZERS[active[HYPER.optimizer]];
+        hyper.alpha = active[HYPER.alpha];
+        hyper.biasCorrection = active[HYPER.biasCorrection] !== 0;
+        hyper.nesterov = active[HYPER.nesterov] !== 0;
+        if (Atomics.load(ctrl, CTRL.chunkVersion) === version) break;
       }
+      if (Atomics.load(ctrl, CTRL.abort) !== 0) throw new Aborted();
     }
-    return false;
-  };
-
-  // Takes tasks of the posted chunks until there are none left, or the next one is of a chunk this thread sits out.
-  const trainTasks = () => {
-    chunk.first = chunk.end = 0; // nothing cached: a slot read before the last wait may have been written since
+    const invBatch = 1 / B;
     // With augmentation, a shard's images are staged (flipped and cropped) after the thread's kernel scratch; the
-    // views are made here because a batch-size change may have grown the memory since the last chunk.
+    // views are made once a chunk because a batch-size change may have grown the memory since the last one.
     const bytes = L.augmentCodes !== 0 ? new Uint8Array(memory.buffer) : null;
     const words = L.augmentCodes !== 0 ? new Int32Array(memory.buffer) : null;
     for (;;) {
-      if (Atomics.load(ctrl, CTRL.abort) !== 0) throw new Aborted();
-      // Claim the next posted task, never past the last one posted (a late thread must not take unposted ones).
+      // Claim the next task of this chunk, never past its end (a late thread must not take the next chunk's).
       const task = Atomics.load(ctrl, CTRL.claimed);
-      if (task - Atomics.load(ctrl, CTRL.posted) >= 0) return;
-      if ((task - chunk.first < 0 || task - chunk.end >= 0) && !readChunk(task)) continue;
-      if (index >= chunk.threads) {
-        // Sit this chunk out (the governor runs it on fewer threads), and see what is posted after it.
-        waitUntilChunkDone(chunk.end);
-        continue;
-      }
+      if (task - end >= 0) return;
       if (Atomics.compareExchange(ctrl, CTRL.claimed, task, task + 1) !== task) continue;
-      const { first, S, B, slot } = chunk;
       const local = task - first;
-      const phase = Math.floor(local / S); // 2 per step: shards, then slices
-      const k = local - phase * S;
+      const phase = Math.floor(local / W); // 2 per step: shards, then slices
+      const k = local - phase * W;
       const s = phase >> 1;
-      waitUntilCompleted(first + phase * S);
+      waitUntilCompleted(first + phase * W);
       if ((phase & 1) === 0) {
-        const lo = split(B, S, k);
-        const hi = split(B, S, k + 1);
-        const position = chunk.cursor + s * B + lo;
-        const at = slot * perSlotSteps + s * S + k;
-        const grads = L.grads + k * L.gradStrideBytes;
+        const lo = split(B, W, k);
+        const hi = split(B, W, k + 1);
+        const position = cursor0 + s * B + lo;
         if (bytes && words) {
           const staged = stageAugmented(bytes, words, position, hi - lo);
-          shardLoss[at] = backend.trainShard(L.params, grads, staged.images, staged.labels, staged.indices, hi - lo, 1 / B, scratchOf(), statsPtr);
+          shardLoss[s * W + k] = backend.trainShard(L.params, L.grads + k * L.gradStrideBytes, staged.images, staged.labels, staged.indices, hi - lo, invBatch, scratchOf(), statsPtr);
         } else {
-          shardLoss[at] = backend.trainShard(L.params, grads, L.trainImages, L.trainLabels, L.permutation + position * 4, hi - lo, 1 / B, scratchOf(), statsPtr);
+          const indices = L.permutation + position * 4;
+          shardLoss[s * W + k] = backend.trainShard(L.params, L.grads + k * L.gradStrideBytes, L.trainImages, L.trainLabels, indices, hi - lo, invBatch, scratchOf(), statsPtr);
         }
-        shardCorrect[at] = stats[index * 4];
+        shardCorrect[s * W + k] = stats[index * 4];
       } else {
-        const t = chunk.startStep + s + 1;
+        const t = startStep + s + 1;
         // Without bias correction (the ablation) both are 1, as optim/hyperparameters.ts biasCorrectionsOf says.
         hyper.biasCorrection1 = hyper.biasCorrection ? biasCorrection(hyper.beta1, t) : 1;
         hyper.biasCorrection2 = hyper.biasCorrection ? biasCorrection(hyper.beta2, t) : 1;
         hyper.step = t;
-        hyper.learningRate = stepLearningRate[slot * MAX_CHUNK_STEPS + s]; // the step's own lr (its schedule's)
-        const lo = split(P, S, k, 4);
-        const hi = split(P, S, k + 1, 4);
-        backend.optimizerSlice(hyper, L.params, L.grads, L.gradStrideBytes, S, L.m, L.v, L.vMax, lo, hi);
-        // After the chunk's last step, its slice of the state as it is now, for statistics read while the next
-        // chunk trains.
-        if (chunk.snapshot && first + (phase + 1) * S === chunk.end) for (let j = 0; j < 4; j++) snapshots[slot][j].set(state[j].subarray(lo, hi), lo);
+        hyper.learningRate = stepLearningRate[s]; // the step's own lr (its schedule's), written with the chunk
+        backend.optimizerSlice(hyper, L.params, L.grads, L.gradStrideBytes, W, L.m, L.v, L.vMax, split(L.parameterCount, W, k, 4), split(L.parameterCount, W, k + 1, 4));
       }
       const completed = Atomics.add(ctrl, CTRL.completed, 1) + 1;
-      if (completed - chunk.end === 0) {
-        // The chunk is done: the engine's main thread waits for its slot's `finished`, announced on chunkDone.
-        completedAt[slot] = performance.timeOrigin + performance.now();
-        Atomics.store(chunks, slot * CHUNK.size + CHUNK.finished, chunk.end);
-        Atomics.add(ctrl, CTRL.chunkDone, 1);
+      if (completed - end === 0) {
+        Atomics.add(ctrl, CTRL.chunkDone, 1); // the chunk is done: the engine's main thread waits for this
         Atomics.notify(ctrl, CTRL.chunkDone);
       }
-      if ((completed - first) % S === 0) Atomics.notify(ctrl, CTRL.completed); // a phase is complete
+      if ((completed - first) % W === 0) Atomics.notify(ctrl, CTRL.completed); // a phase is complete
     }
   };
 
@@ -231,8 +180,10 @@ function run(init: WorkerInit): void {
     try {
       // A training chunk is done when its tasks are (CTRL.completed), whoever ran them; an evaluation when every
       // worker has evaluated its slice of the test set.
-      // A worker the governor left out of a chunk waits for the next command (any thread takes any task).
-      if (command === COMMAND.train) trainTasks();
+      // A worker the governor left out of training waits for the next command (any thread takes any task).
+      if (command === COMMAND.train) {
+        if (index < Atomics.load(ctrl, CTRL.activeThreads)) trainChunk();
+      }
       else if (command === COMMAND.evaluate) {
         evaluate();
         if (Atomics.add(ctrl, CTRL.done, 1) + 1 === W) Atomics.notify(ctrl, CTRL.done);
