@@ -39,8 +39,13 @@ interface TeacherForcedStep {
   /** PyTorch's float32 gradient of the step's loss, and a bound on its float32 rounding, per element. */
   grads?: string; gradRounding?: string;
 }
-/** A max-pool window whose two largest values are within float32 rounding of each other (make_reference.py). */
-interface NearTie { layer: number; image: number; channel: number; y: number; x: number; runnerUp: number; gapInRoundingUnits: number }
+/**
+ * A max-pool window whose two largest values are within float32 rounding of each other, or (kind relu) a ReLU whose
+ * input is within float32 rounding of zero, `on` where PyTorch has it on (make_reference.py).
+ */
+type NearTie =
+  | { kind?: 'pool'; layer: number; image: number; channel: number; y: number; x: number; runnerUp: number; gapInRoundingUnits: number }
+  | { kind: 'relu'; layer: string; image: number; index: number[]; on: boolean; gapInRoundingUnits: number };
 /** PyTorch's result with some near ties taken by their runner-up, as differences from its main result. */
 interface Sparse { index: string; delta: string }
 
@@ -118,12 +123,18 @@ function describeTies(ties: NearTie[] | undefined, swapped: number[], what: stri
   return swapped.map((i) => {
     const t = ties?.[i];
     if (!t) throw new UserError('bad_config', `${what}: swaps near tie ${i}, which the file does not list`);
-    return `pool${t.layer} window (image ${t.image}, channel ${t.channel}, row ${t.y}, column ${t.x}), whose two largest values are ${t.gapInRoundingUnits.toPrecision(2)} float32 rounding units apart`;
+    const gap = t.gapInRoundingUnits.toPrecision(2);
+    if (t.kind === 'relu') {
+      const where = t.index.length === 4 ? `channel ${t.index[1]}, row ${t.index[2]}, column ${t.index[3]}` : `unit ${t.index[1]}`;
+      return `${t.layer}'s ReLU (image ${t.image}, ${where}) taken ${t.on ? 'off' : 'on'}, whose input is ${gap} float32 rounding units from zero`;
+    }
+    return `pool${t.layer} window (image ${t.image}, channel ${t.channel}, row ${t.y}, column ${t.x}), whose two largest values are ${gap} float32 rounding units apart`;
   }).join('; ');
 }
 
-const NEAR_TIE_NOTE = 'matched PyTorch\'s own result with the runner-up winning where a max-pool window is a near tie (the engine sums in '
-  + 'another order, and either winner is right to float32 precision): ';
+const NEAR_TIE_NOTE = 'matched PyTorch\'s own result with a near tie taken the other way, a max-pool window won by its runner-up or a ReLU '
+  + 'whose input is within rounding of zero switched (the engine sums in another order or fuses a multiply and an add, and either way is right '
+  + 'to float32 precision): ';
 
 /**
  * The first batch's gradients: PyTorch's, or, when they differ, PyTorch's own with near-tied pool windows taken by

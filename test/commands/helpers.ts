@@ -1,25 +1,17 @@
 // Runs the real command line (the built bin) as a child process.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { tempDir as storeTempDir } from '../store/helpers';
 
 export const ROOT = join(__dirname, '..', '..');
 export const BIN = join(ROOT, 'bin', 'adam-trainer.js');
-
-const made: string[] = [];
-process.on('exit', () => {
-  for (const dir of made) rmSync(dir, { recursive: true, force: true });
-});
 
 /**
  * A fresh temporary folder, removed when the test process exits. (They were left behind: 321 of them, 27 GiB of
  * caches and runs, had piled up in the system's temporary folder of a machine that ran `npm test` and filled its disk.)
  */
 export function tempDir(prefix = 'adam-cli-'): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  made.push(dir);
-  return dir;
+  return storeTempDir(prefix);
 }
 
 export interface Result {

@@ -200,7 +200,9 @@ export const scenarios = [
       await waitFor('the same run to be training again', async () => (await wb.dashboardText('#run-name')) === runId && (await wb.dashboardText('#run-state')) === 'running', { timeoutMs: 20_000 });
       await waitFor('the run to get past the step where it was killed', async () => (await wb.shownStep()) > stepAtKill + 300, { timeoutMs: 30_000 });
       // The sidecar's own record (events.jsonl): the run went back to running at a checkpoint step (every
-      // 300 steps, and each epoch's end at 750, 1500, ...), not 0, and lost less than one checkpoint interval.
+      // 300 steps, and each epoch's end at 750, 1500, ...), not 0, and lost at most one checkpoint interval. Exactly
+      // one when the kill lands while the checkpoint of the step last reported is being written (its record comes
+      // first): that checkpoint is not there yet, and the one before it is the newest.
       const record = events(t, runId);
       const resumed = record.findIndex((e) => e.type === 'state' && e.state === 'running' && e.step > 0);
       assert.ok(resumed > 0, 'events.jsonl records the run running again after the kill');
@@ -208,7 +210,7 @@ export const scenarios = [
       const reached = Math.max(...record.slice(0, resumed).filter((e) => e.type === 'metrics').map((e) => e.step));
       t.log(`the sidecar had reported step ${reached} before the kill; the run resumed from step ${resumedFrom}`);
       assert.ok(resumedFrom % 300 === 0 || resumedFrom % 750 === 0, `resumed from a checkpoint step (a multiple of 300 or an epoch end), got ${resumedFrom}`);
-      assert.ok(resumedFrom > reached - 300, `resumed from the newest checkpoint (step ${resumedFrom}, the run had reached ${reached})`);
+      assert.ok(resumedFrom >= reached - 300, `resumed from the newest checkpoint (step ${resumedFrom}, the run had reached ${reached})`);
       const log = t.cs.outputChannel();
       assert.match(log, /sidecar exited unexpectedly \(SIGKILL\)/, 'the output channel says the sidecar died');
       assert.match(log, new RegExp(`resuming ${runId} from its latest checkpoint`), 'the output channel says the run resumes');

@@ -17,6 +17,14 @@ window is near when its gap is at most 2 sqrt(n) units of float32 rounding (u = 
 terms of its two values (n terms: 75 for conv1, 75 + 150 for conv2 through conv1): the size of a reordered float32
 sum's error, on average. check-reference uses these only when the main result does not match, and says which.
 
+A ReLU is a near tie the same way: where its input lies within float32 rounding of zero (2 sqrt(n) u of the sum of the
+absolute terms of every product that reaches it, n terms through the layers before it), an engine that sums in another
+order, or fuses a multiply and an add, may find it on where PyTorch finds it off, and its gradient then flows (or not)
+through that unit. Such units are listed with the windows (`"kind": "relu"`; a window's entry has no kind), closest
+first among both, and an alternative flips them. PROPERTY_SEED=1383675686's configuration 23 found one: fc2's unit 7 on
+image 0 had the input 2.2e-8 in PyTorch's float32 (4.0e-8 in float64), 0.72 rounding units of its terms' 0.52 from
+zero; the engine's fused multiply-adds put it at or below zero and fc2.bias[7]'s gradient lacked that image's share.
+
   /usr/bin/python3 make_reference.py --configs CONFIGS.json --out-dir DIR
 CONFIGS.json is a list of {"file", "seed", "optimizer", "learningRate", "beta1", "beta2", "epsilon",
 "weightDecay", "momentum", "nesterov", "alpha", "batchSize", "steps"}; one file is written per entry. Optimizers: adam,
@@ -54,18 +62,46 @@ def pooled(c, swaps):
     return c.flatten(2).gather(2, idx.flatten(2)).view(idx.shape)
 
 
+def relu(z, flips):
+    """F.relu(z), except that each index in flips (a tuple into z) is on where PyTorch has it off and off where on.
+    The gradient flows through exactly the units that are on. A unit turned on has |z| (at most rounding above zero),
+    as an engine that finds it on has: so it can win its pool window over the zeros around it."""
+    if not flips: return F.relu(z)
+    on = z > 0
+    for i in flips: on[i] = ~on[i]
+    return torch.where(on, z, torch.zeros_like(z)) + torch.where(on & (z <= 0), -2 * z.detach(), torch.zeros_like(z))
+
+
 def forward(net, x, swaps=()):
-    s1 = [t[1:] for t in swaps if t[0] == 1]; s2 = [t[1:] for t in swaps if t[0] == 2]
-    x = pooled(F.relu(net.conv1(x)), s1); x = pooled(F.relu(net.conv2(x)), s2); x = torch.flatten(x, 1)
-    return net.fc3(F.relu(net.fc2(F.relu(net.fc1(x)))))
+    """The net as PyTorch computes it, with each near tie in swaps (entries of near_ties) taken the other way."""
+    pool = lambda layer: [(t["image"], t["channel"], t["y"], t["x"], t["runnerUp"]) for t in swaps if t.get("kind", "pool") == "pool" and t["layer"] == layer]
+    flips = lambda layer: [tuple(t["index"]) for t in swaps if t.get("kind") == "relu" and t["layer"] == layer]
+    x = pooled(relu(net.conv1(x), flips("conv1")), pool(1)); x = pooled(relu(net.conv2(x), flips("conv2")), pool(2)); x = torch.flatten(x, 1)
+    return net.fc3(relu(net.fc2(relu(net.fc1(x), flips("fc1"))), flips("fc2")))
 
 
 def near_ties(net, x):
-    """The windows whose two largest (positive) values are within 2 sqrt(n) u of the sum of their terms' magnitudes."""
+    """The windows whose two largest (positive) values are within 2 sqrt(n) u of the sum of their terms' magnitudes,
+    and the ReLUs whose input is within 2 sqrt(n) u of that sum from zero (for a convolution's, only where it is its
+    pool window's largest input: elsewhere the window's gradient does not reach it either way)."""
     with torch.no_grad():
-        c1 = F.relu(net.conv1(x)); a1 = F.conv2d(x.abs(), net.conv1.weight.abs(), net.conv1.bias.abs())
-        c2 = F.relu(net.conv2(F.max_pool2d(c1, 2))); a2 = F.conv2d(F.max_pool2d(a1, 2), net.conv2.weight.abs(), net.conv2.bias.abs())
+        z1 = net.conv1(x); c1 = F.relu(z1); a1 = F.conv2d(x.abs(), net.conv1.weight.abs(), net.conv1.bias.abs())
+        z2 = net.conv2(F.max_pool2d(c1, 2)); c2 = F.relu(z2); a2 = F.conv2d(F.max_pool2d(a1, 2), net.conv2.weight.abs(), net.conv2.bias.abs())
+        h0 = torch.flatten(F.max_pool2d(c2, 2), 1); a0 = torch.flatten(F.max_pool2d(a2, 2), 1)
+        z3 = net.fc1(h0); a3 = F.linear(a0, net.fc1.weight.abs(), net.fc1.bias.abs())
+        z4 = net.fc2(F.relu(z3)); a4 = F.linear(a3, net.fc2.weight.abs(), net.fc2.bias.abs())
     found = []
+    for layer, z, a, n in (("conv1", z1, a1, 75), ("conv2", z2, a2, 225), ("fc1", z3, a3, 625), ("fc2", z4, a4, 745)):
+        units = z.abs() / (U * a)
+        near = units <= 2 * math.sqrt(n)
+        if z.dim() == 4:  # a convolution's: only its window's largest input
+            N, C, H, W = z.shape
+            winner = F.max_pool2d(z, 2, return_indices=True)[1]
+            largest = torch.zeros(N, C, H * W, dtype=torch.bool).scatter_(2, winner.flatten(2), True).view(N, C, H, W)
+            near &= largest
+        for index in near.nonzero().tolist():
+            found.append({"kind": "relu", "layer": layer, "image": index[0], "index": index,
+                          "on": bool(z[tuple(index)] > 0), "gapInRoundingUnits": float(units[tuple(index)])})
     for layer, c, a, n in ((1, c1, a1, 75), (2, c2, a2, 225)):
         N, C, H, W = c.shape
         win = lambda t: t.reshape(N, C, H // 2, 2, W // 2, 2).permute(0, 1, 2, 4, 3, 5).reshape(N, C, H // 2, W // 2, 4)
@@ -136,7 +172,7 @@ def gradient_rounding(net, x, labels, grads, seed):
 def b64_flat(a): return base64.b64encode(a.astype('<f4').tobytes()).decode()
 
 
-def swaps_of(ties, subset): return [(ties[i]["layer"], ties[i]["image"], ties[i]["channel"], ties[i]["y"], ties[i]["x"], ties[i]["runnerUp"]) for i in subset]
+def swaps_of(ties, subset): return [ties[i] for i in subset]
 def subsets(k): return [list(c) for r in range(1, k + 1) for c in itertools.combinations(range(k), r)]
 
 
