@@ -6,13 +6,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkReferenceFile, filePasses, type CheckResult } from '../../sidecar/commands/checkReference';
 import { relaxedSimdSupported } from '../../sidecar/kernels/loader';
 import { OPTIMIZERS } from '../../sidecar/protocol';
 import { Rng } from '../../sidecar/rng';
+import { tempDir } from '../store/helpers';
 import { PYTHON } from '../support/system';
 
 const GENERATOR = join(__dirname, 'make_reference.py');
@@ -77,7 +77,7 @@ test(`both engines equal PyTorch on ${CONFIGURATIONS} configurations drawn at ra
   const seed = process.env.PROPERTY_SEED ? Number(process.env.PROPERTY_SEED) : randomInt(2 ** 31);
   const rng = new Rng(seed);
   const configurations = Array.from({ length: CONFIGURATIONS }, (_, i) => draw(rng, i));
-  const dir = mkdtempSync(join(tmpdir(), 'adam-property-'));
+  const dir = tempDir('adam-property-');
   generate(configurations, dir);
   const failures: string[] = [];
   const rounding: string[] = [];
@@ -100,7 +100,7 @@ test(`both engines equal PyTorch on ${CONFIGURATIONS} configurations drawn at ra
 });
 
 test('a single step that departs from PyTorch is caught, with the element, and the file fails', { timeout: 120_000 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'adam-forced-'));
+  const dir = tempDir('adam-forced-');
   const c = { ...draw(new Rng(7), 0), optimizer: 'adam' as const, nesterov: false };
   generate([c], dir);
   const file = join(dir, c.file);
@@ -120,7 +120,7 @@ test('a single step that departs from PyTorch is caught, with the element, and t
 });
 
 test('with single steps to judge, the free-running trajectory is still shown, marked as not judged', { timeout: 120_000 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'adam-forced-'));
+  const dir = tempDir('adam-forced-');
   const c = { ...draw(new Rng(11), 1) };
   generate([c], dir);
   const file = join(dir, c.file);
@@ -148,7 +148,7 @@ test('with single steps to judge, the free-running trajectory is still shown, ma
 const NEAR_TIE = { file: 'near-tie.json', seed: 37330, optimizer: 'rmsprop' as const, learningRate: 0.0005379002539870883, beta1: 0.6669225704669952, beta2: 0.9623513561904431, epsilon: 0.0000058300418252309135, weightDecay: 0.023488134145736694, momentum: 0, nesterov: false, alpha: 0.9809499896764755, batchSize: 13, steps: 12, workers: 3 };
 
 test('a max-pool window tied to float32 rounding is judged against PyTorch\'s own gradients with the runner-up winning, and only then', { timeout: 120_000 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'adam-near-tie-'));
+  const dir = tempDir('adam-near-tie-');
   generate([NEAR_TIE], dir);
   const file = join(dir, NEAR_TIE.file);
   const results = await checkReferenceFile(file, ['wasm', 'reference'], 3);
@@ -184,7 +184,7 @@ const RELU_TIE = { file: 'relu-tie.json', seed: 31610, optimizer: 'sgd' as const
 
 test('a ReLU whose input is within float32 rounding of zero is judged against PyTorch\'s own gradients with it switched, and only then', { timeout: 120_000 }, async () => {
   assert.equal(relaxedSimdSupported(), true, 'this check is about the fused multiply-add kernels, which this Node.js should run');
-  const dir = mkdtempSync(join(tmpdir(), 'adam-relu-tie-'));
+  const dir = tempDir('adam-relu-tie-');
   generate([RELU_TIE], dir);
   const file = join(dir, RELU_TIE.file);
   const ref = JSON.parse(readFileSync(file, 'utf8'));
@@ -220,7 +220,7 @@ test('a ReLU whose input is within float32 rounding of zero is judged against Py
 const GRADIENT_NOISE = { file: 'gradient-noise.json', seed: 39245, optimizer: 'amsgrad' as const, learningRate: 0.02609444713378019, beta1: 0.544454755783081, beta2: 0.9170882653892041, epsilon: 1.6192358641903774e-8, weightDecay: 0, momentum: 0.07069265484809875, nesterov: false, alpha: 0.9487057737708092, batchSize: 9, steps: 12, workers: 3 };
 
 test('a step set by a gradient within float32 rounding passes only as the optimizer\'s own step on such a gradient', { timeout: 180_000 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'adam-gradient-noise-'));
+  const dir = tempDir('adam-gradient-noise-');
   generate([GRADIENT_NOISE], dir);
   const file = join(dir, GRADIENT_NOISE.file);
   const element = 50992 + 52 * 120 + 55; // fc2.weight[52][55]

@@ -4,9 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tempDir } from '../store/helpers';
 
 const ROOT = join(__dirname, '..', '..');
 const SETUP = join(ROOT, 'scripts', 'setup.mjs');
@@ -60,7 +60,7 @@ test('without root or passwordless sudo it prints the install commands instead o
   const asRoot = process.getuid?.() === 0;
   if (!asRoot && spawnSync('sudo', ['-n', 'true']).status === 0) return t.skip('this user has passwordless sudo, so setup would install');
   // Pillow made unimportable for the default python, which apt-get could otherwise fix.
-  const shadow = mkdtempSync(join(tmpdir(), 'adam-setup-'));
+  const shadow = tempDir('adam-setup-');
   mkdirSync(join(shadow, 'PIL'));
   writeFileSync(join(shadow, 'PIL', '__init__.py'), 'raise ImportError("hidden by the test")\n');
   chmodSync(shadow, 0o755);
