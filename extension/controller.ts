@@ -195,9 +195,12 @@ export class Controller implements vscode.Disposable {
         break;
     }
     if (run && run.runId === this.currentRunId) {
-      // Live steps update the status bar once a second (a round trip to the workbench each); anything else at once.
-      if (msg.type !== 'metrics') this.updateStatus();
-      else if (!this.statusTimer) this.statusTimer = setTimeout(() => { this.statusTimer = undefined; this.updateStatus(); }, STATUS_INTERVAL_MS);
+      // The status bar shows the run's state, its last metrics and its test accuracy. A change of state updates it at
+      // once, steps and evaluations at most once a second; the rest of the live stream (step histograms, system
+      // figures, checkpoint notices: most of its 19 messages a second) does not touch it. Each write is a round trip
+      // to the workbench, which repaints it, on the cores the run trains on (issue 13).
+      if (msg.type === 'state' || msg.type === 'started') this.updateStatus();
+      else if ((msg.type === 'metrics' || msg.type === 'eval') && !this.statusTimer) this.statusTimer = setTimeout(() => { this.statusTimer = undefined; this.updateStatus(); }, STATUS_INTERVAL_MS);
     }
   }
 
@@ -244,14 +247,25 @@ export class Controller implements vscode.Disposable {
     const run = this.currentRunId ? this.followed.get(this.currentRunId) : undefined;
     if (!run) {
       this.statusItem.hide();
+      this.statusShown = false;
       return;
     }
-    this.statusItem.text = statusBarText(run);
-    const tooltip = new vscode.MarkdownString(statusBarTooltip(run));
-    tooltip.isTrusted = { enabledCommands: ['adamTrainer.openDashboard', 'adamTrainer.pause', 'adamTrainer.resume', 'adamTrainer.stop'] };
-    this.statusItem.tooltip = tooltip;
-    this.statusItem.show();
+    // Written only when it changed: VS Code sends every write to the workbench, changed or not.
+    const text = statusBarText(run);
+    if (text !== this.statusItem.text) this.statusItem.text = text;
+    const markdown = statusBarTooltip(run);
+    if (markdown !== this.statusTooltip) {
+      this.statusTooltip = markdown;
+      const tooltip = new vscode.MarkdownString(markdown);
+      tooltip.isTrusted = { enabledCommands: ['adamTrainer.openDashboard', 'adamTrainer.pause', 'adamTrainer.resume', 'adamTrainer.stop'] };
+      this.statusItem.tooltip = tooltip;
+    }
+    if (!this.statusShown) this.statusItem.show();
+    this.statusShown = true;
   }
+
+  private statusTooltip?: string;
+  private statusShown = false;
 
   /** Pause shows in the palette only while a run trains, Resume while one is paused (the manifest's `when` clauses). */
   private updateContextKeys(): void {

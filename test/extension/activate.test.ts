@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createFakeVscode, fakeContext, installFakeVscode } from './fakeVscode';
 
 const root = join(__dirname, '..', '..');
@@ -60,10 +61,11 @@ describe('the extension with a stand-in VS Code', { timeout: 120_000 }, () => {
   test('Train with Adam starts a run on the settings, opens the dashboard and follows the run in the status bar', async () => {
     settings.beta1 = 0.9;
     settings.learningRate = 0.002;
+    settings.epochs = 200; // trains through the next tests (an epoch of the sample is 750 steps), until the second Train with Adam stops it
     await fake.vscode.commands.executeCommand('adamTrainer.train');
     assert.equal(fake.panels.length, 1);
     assert.match(fake.panels[0].html, /script-src 'nonce-/);
-    await until('the status bar', () => fake.statusBar.visible && /epoch 1\/1 · loss \d/.test(fake.statusBar.text));
+    await until('the status bar', () => fake.statusBar.visible && /epoch \d+\/200 · loss \d/.test(fake.statusBar.text));
     const runs = readdirSync(join(storage, 'runs'));
     assert.equal(runs.length, 1);
 
@@ -80,14 +82,24 @@ describe('the extension with a stand-in VS Code', { timeout: 120_000 }, () => {
       const node = (view.getChildren() as Array<{ kind: string; run?: { runId: string } }>).find((n) => n.kind === 'run' && n.run!.runId === runId);
       return node ? view.getTreeItem(node) : undefined;
     };
-    const first = await until('the run in the view, with a step', () => /^running · step [\d,]+$/.test(item()?.description ?? '') && item()!.description!);
+    const first = await until('the run in the view, with a step', () => /^running · step [\d,]+( · test \d+\.\d%)?$/.test(item()?.description ?? '') && item()!.description!);
     assert.equal(item()!.label, 'Adam lr 0.002 · batch 4 · seed 0');
     assert.equal(item()!.contextValue, 'run.running');
     await until('the description to move on', () => item()!.description !== first && /^running · step/.test(item()!.description!) && item()!.description);
     assert.equal(fake.context.get('adamTrainer.running'), true);
     assert.equal(fake.context.get('adamTrainer.paused'), false);
-    assert.match(String((fake.statusBar.tooltip as { value: string }).value), /step [\d,]+ · epoch 1 of 1 · loss \d/);
+    assert.match(String((fake.statusBar.tooltip as { value: string }).value), /step [\d,]+ · epoch \d+ of 200 · loss \d/);
     assert.match(String((fake.statusBar.tooltip as { value: string }).value), /\[Pause\]\(command:adamTrainer\.pause\)/);
+    // The status bar follows the run about once a second, not once a message (the live stream is about 19 messages
+    // a second, and in VS Code each write is a round trip to the workbench, which repaints): text and tooltip at most
+    // once a second each, plus one of each at the window's edges. (Once a message, it was 26 writes in 3 s.)
+    const writes = fake.statusBar.writes;
+    const text = fake.statusBar.text;
+    const t0 = Date.now();
+    await sleep(3000);
+    const seconds = (Date.now() - t0) / 1000;
+    assert.notEqual(fake.statusBar.text, text, 'the status bar moved on');
+    assert.ok(fake.statusBar.writes - writes <= 2 * (Math.ceil(seconds) + 1), `${fake.statusBar.writes - writes} writes to the status bar in ${seconds.toFixed(1)} s`);
   });
 
   test('Pause from the run\'s item in the Runs view pauses that run, and the keys then offer Resume, not Pause', async () => {
@@ -101,6 +113,7 @@ describe('the extension with a stand-in VS Code', { timeout: 120_000 }, () => {
     await until('the context keys', () => fake.context.get('adamTrainer.paused') === true && fake.context.get('adamTrainer.running') === false);
     await fake.vscode.commands.executeCommand('adamTrainer.resume', node);
     await until('the context keys', () => fake.context.get('adamTrainer.running') === true && fake.context.get('adamTrainer.paused') === false);
+    settings.epochs = 1; // the next run is trained to its end
   });
 
   test('a second Train with Adam asks whether to stop the running one, and "Stop it" does', async () => {

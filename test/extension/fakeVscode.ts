@@ -55,7 +55,8 @@ export function createFakeVscode(settings: Record<string, unknown>) {
   const commands = new Map<string, (...args: unknown[]) => unknown>();
   const shown: Shown[] = [];
   const posted: unknown[] = [];
-  const statusBar = { text: '', tooltip: undefined as unknown, visible: false, command: '', name: '' };
+  /** writes: how many times the extension set the item's text or tooltip (each a round trip to the workbench in VS Code). */
+  const statusBar = { text: '', tooltip: undefined as unknown, visible: false, command: '', name: '', writes: 0 };
   const answers: Array<(s: Shown) => string | undefined> = [];
   /** Scripted answers to input boxes and quick picks, in the order they are asked; none left: cancelled. */
   const inputs: Array<string | undefined> = [];
@@ -131,12 +132,14 @@ export function createFakeVscode(settings: Record<string, unknown>) {
       createStatusBarItem: () => ({
         ...statusBar,
         set text(t: string) {
+          statusBar.writes++;
           statusBar.text = t;
         },
         get text() {
           return statusBar.text;
         },
         set tooltip(t: unknown) {
+          statusBar.writes++;
           statusBar.tooltip = t;
         },
         get tooltip() {
