@@ -11,6 +11,7 @@ import { PARAMETER_COUNT } from '../nn/spec';
 import type { ArenaAllocator } from './arena';
 import { CTRL, COMMAND, HYPER, MAX_CHUNK_STEPS, stagingBytes, type EngineLayout } from './layout';
 import { OPTIMIZERS, type OptimizerHyperparameters } from '../optim/hyperparameters';
+import { LoadMeter } from './freeCores';
 import { ThreadGovernor, type GovernorOptions } from './governor';
 
 export interface EngineOptions {
@@ -32,6 +33,9 @@ export interface EngineOptions {
    */
   adaptThreads?: boolean;
   governor?: GovernorOptions;
+  /** Tell the governor what other programs keep busy (freeCores.ts LoadMeter): default true. Tests that drive the
+   * governor with switching options turn it off, so that the machine's load does not pin their thread count. */
+  watchLoad?: boolean;
 }
 
 export interface ChunkResult {
@@ -82,6 +86,7 @@ export class ParallelEngine {
   /** Times the main thread was woken while it waited for the workers (tests: a chunk wakes it once, not every step). */
   wakeups = 0;
   private readonly governor: ThreadGovernor | null;
+  private readonly load: LoadMeter | null;
 
   private constructor(private readonly opts: EngineOptions) {
     const { arena, workers: W } = opts;
@@ -137,6 +142,8 @@ export class ParallelEngine {
     for (let i = 0; i < opts.test.count; i++) testIndices[i] = i;
     const adapt = opts.adaptThreads ?? process.env.ADAM_TRAINER_FIXED_THREADS !== '1';
     this.governor = adapt && W > 1 ? new ThreadGovernor(W, opts.governor) : null;
+    // What other programs hold, so the governor does not give up a thread for an editor's bursts (governor.ts).
+    this.load = this.governor && opts.watchLoad !== false ? new LoadMeter() : null;
     Atomics.store(this.ctrl, CTRL.activeThreads, W);
     this.batchSize = opts.batchSize;
     this.ensureScratch(opts.batchSize);
@@ -301,7 +308,11 @@ export class ParallelEngine {
       const done = Atomics.load(c, CTRL.chunkDone); // read before `completed`: a bump in between ends the wait at once
       return Atomics.load(c, CTRL.completed) >= end ? null : { slot: CTRL.chunkDone, value: done };
     });
-    this.governor?.report(threads, steps, (performance.now() - t0) / 1000);
+    if (this.governor) {
+      this.governor.report(threads, steps, (performance.now() - t0) / 1000);
+      const load = this.load?.read();
+      if (load !== undefined) this.governor.setLoad(load);
+    }
     // Each step's loss: the shards' sums in shard order, whichever thread computed them (the same numbers for
     // the same worker count).
     const B = this.batchSize;

@@ -31,17 +31,43 @@ function busyMilliseconds(): { busy: number; cores: number } {
 
 /** Watches the machine for `ms` and picks the worker count (cores - the cores other programs hold, at least 1). */
 export async function chooseWorkers(ms = 250): Promise<CoreChoice> {
-  const a = busyMilliseconds();
-  const own = process.cpuUsage();
-  const t0 = performance.now();
+  const meter = new LoadMeter(ms);
   await new Promise((r) => setTimeout(r, ms));
-  const b = busyMilliseconds();
-  const ownUsed = process.cpuUsage(own);
-  const wall = performance.now() - t0;
-  const cores = Math.max(1, b.cores);
   // Linux counts CPU time in ticks of 10 ms: over 250 ms on a quiet machine this reads a few hundredths of a core.
-  const othersBusy = Math.max(0, (b.busy - a.busy - (ownUsed.user + ownUsed.system) / 1000) / wall);
+  const othersBusy = meter.read(true)!;
+  const cores = Math.max(1, cpus().length);
   return { workers: workersForFreeCores(cores, othersBusy), cores, othersBusy };
+}
+
+/**
+ * The cores other programs keep busy while a run trains, read between chunks for the thread governor: the machine's
+ * busy time less this process's own (its worker threads included), over windows of at least `windowMs` (Linux counts
+ * in ticks of 10 ms), smoothed over the last few windows so that one burst of an editor's does not read as a core
+ * taken.
+ */
+export class LoadMeter {
+  private at = performance.now();
+  private machine = busyMilliseconds().busy;
+  private own = process.cpuUsage();
+  private smoothed: number | undefined;
+
+  constructor(private readonly windowMs = 500) {}
+
+  /** The smoothed reading when a window has just closed (or `now`, whatever its length), else undefined. */
+  read(now = false): number | undefined {
+    const at = performance.now();
+    const wall = at - this.at;
+    if (!(wall >= this.windowMs || (now && wall > 0))) return undefined;
+    const machine = busyMilliseconds().busy;
+    const own = process.cpuUsage();
+    const ownMs = (own.user - this.own.user + own.system - this.own.system) / 1000;
+    const others = Math.max(0, (machine - this.machine - ownMs) / wall);
+    this.at = at;
+    this.machine = machine;
+    this.own = own;
+    this.smoothed = this.smoothed === undefined ? others : 0.5 * this.smoothed + 0.5 * others;
+    return this.smoothed;
+  }
 }
 
 /** What `train` prints on stderr when it starts with fewer workers than cores. */

@@ -27,6 +27,16 @@ export interface GovernorOptions {
 // 12th chunk). Probes that find nothing faster then back off 2, 4, ... 192 chunks apart.
 export const DEFAULT_GOVERNOR: GovernorOptions = { probeEvery: 2, maxProbeEvery: 192, margin: 0.04, weight: 0.35, confirm: 2 };
 
+/**
+ * How much of a core other programs must keep busy, for each thread given up, before fewer threads are tried. Chunk
+ * times alone could not tell an editor's bursts from a core taken: in code-server (VS Code, its renderer and the
+ * dashboard: 0.15-0.3 cores) the governor spent 30-74% of a watched run's chunks on one thread, and the run trained
+ * at 0.85x (hidden) and 0.77x (visible) of its headless speed, against 0.95x and 0.91x with two threads fixed (issue
+ * 13, BENCHMARKS.md "Seventh round"). Threads that share the cores left with half a core taken still have 1.5 cores
+ * between two; with a whole core taken (a build, a busy loop) they have one, and one thread is faster.
+ */
+export const CORE_HELD = 0.5;
+
 interface Estimate {
   seconds: number;
   steps: number;
@@ -43,6 +53,8 @@ export class ThreadGovernor {
   /** The neighbour that won the last probe, and how many probes in a row it has won. */
   private winner: number | null = null;
   private wins = 0;
+  /** Cores other programs keep busy (setLoad), or undefined while unknown: then chunk times decide alone. */
+  private othersBusy: number | undefined;
 
   constructor(
     readonly max: number,
@@ -59,6 +71,33 @@ export class ThreadGovernor {
     return this.current;
   }
 
+  /**
+   * The cores other programs kept busy lately (the machine's busy time less this process's own). Fewer threads
+   * than `max` are allowed only while others hold CORE_HELD of a core for each thread given up; when they no longer
+   * do, the engine goes back to what they leave it at once.
+   */
+  setLoad(othersBusy: number): void {
+    if (!Number.isFinite(othersBusy)) return;
+    this.othersBusy = Math.max(0, othersBusy);
+    const allowed = this.fewest();
+    if (this.current < allowed) {
+      this.current = allowed;
+      this.winner = null;
+      this.wins = 0;
+      this.probeEvery = this.opts.probeEvery;
+    }
+    if (this.winner !== null && this.winner < allowed) {
+      this.winner = null;
+      this.wins = 0;
+    }
+  }
+
+  /** The fewest threads the load allows (1 while it is unknown). */
+  private fewest(): number {
+    if (this.othersBusy === undefined) return 1;
+    return Math.max(1, this.max - Math.floor(this.othersBusy / CORE_HELD));
+  }
+
   /** The thread count for the next chunk: the settled one, or a neighbour to try. */
   next(): number {
     this.lastProbe = null;
@@ -68,8 +107,10 @@ export class ThreadGovernor {
     // A neighbour that won the last probe is tried again; otherwise alternate between one more and one fewer.
     if (this.winner !== null) return (this.lastProbe = this.winner);
     this.probeUp = !this.probeUp;
+    const low = this.fewest();
     let probe = this.current + (this.probeUp ? 1 : -1);
-    if (probe < 1 || probe > this.max) probe = this.current + (this.probeUp ? -1 : 1);
+    if (probe < low || probe > this.max) probe = this.current + (this.probeUp ? -1 : 1);
+    if (probe < low || probe > this.max) return this.current; // the load allows no neighbour: nothing to try
     this.lastProbe = probe;
     return probe;
   }

@@ -8,7 +8,8 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import fc from 'fast-check';
-import { chooseWorkers, fewerWorkersNote, workersForFreeCores } from '../../sidecar/parallel/freeCores';
+import { chooseWorkers, fewerWorkersNote, LoadMeter, workersForFreeCores } from '../../sidecar/parallel/freeCores';
+import { CORE_HELD } from '../../sidecar/parallel/governor';
 import { run, tempDir } from '../commands/helpers';
 
 test('a core counts as taken from three quarters busy: the count stays in 1..cores and falls by one per core taken', () => {
@@ -46,6 +47,34 @@ test('another process busy on a core is seen, this process\'s own threads are no
   } finally {
     busy.kill('SIGKILL');
   }
+});
+
+test('while a run trains, the load meter reads another program\'s core, not its own threads, and forgets it in a few windows', { timeout: 30_000 }, async () => {
+  const meter = new LoadMeter(300);
+  assert.equal(meter.read(), undefined, 'no window has closed yet');
+  const own = new Worker('const end = Date.now() + 800; while (Date.now() < end);', { eval: true });
+  await new Promise((r) => setTimeout(r, 400));
+  const withOwn = meter.read()!;
+  await own.terminate();
+  assert.ok(withOwn < CORE_HELD, `this process's own thread read as ${withOwn.toFixed(2)} cores of others`);
+  const busy = spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' });
+  const readings: number[] = [];
+  try {
+    for (let i = 0; i < 4; i++) {
+      await new Promise((r) => setTimeout(r, 350));
+      readings.push(meter.read()!);
+    }
+  } finally {
+    busy.kill('SIGKILL');
+  }
+  assert.ok(readings[3] >= 0.75, `a busy process read as ${readings.map((r) => r.toFixed(2)).join(', ')} cores`);
+  // Halved each window once it is gone: under half a core within two windows.
+  const after: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    await new Promise((r) => setTimeout(r, 350));
+    after.push(meter.read()!);
+  }
+  assert.ok(after[0] < readings[3] && after[2] < CORE_HELD, `after the process ended: ${after.map((r) => r.toFixed(2)).join(', ')}`);
 });
 
 test('train without --workers starts on the free cores, says so, and records the count; --workers is kept as given', { timeout: 120_000 }, async () => {

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { DEFAULT_GOVERNOR, ThreadGovernor } from '../../sidecar/parallel/governor';
+import { CORE_HELD, DEFAULT_GOVERNOR, ThreadGovernor } from '../../sidecar/parallel/governor';
 import { session } from './helpers';
 
 /** Drives a governor for `chunks` chunks on a machine where `threads` threads take secondsPerStep(threads) a step. */
@@ -129,6 +129,47 @@ test('chunk times a quarter noisy, two threads 12% faster: the governor keeps tw
   console.log(`on one thread, 200 machines: confirmed median ${at(confirmed, 0.5)} p90 ${at(confirmed, 0.9)} mean ${mean(confirmed).toFixed(4)}; at the first win median ${at(first, 0.5)} p90 ${at(first, 0.9)} mean ${mean(first).toFixed(4)}`);
 });
 
+// Issue 13, seventh round: in code-server the editor's bursts made one thread win probes by chance, and a watched run
+// spent up to 74% of its chunks there. The machine's load now decides whether fewer threads may be tried at all.
+test('what other programs keep busy gates fewer threads: an editor\'s quarter core never does, a core taken does, at once both ways', () => {
+  const lucky = (t: number) => (t === 2 ? 1 / 12_000 : 1 / 14_000); // chunk times that favour one thread (bursts)
+  const editor = new ThreadGovernor(2);
+  editor.setLoad(0.25);
+  const used = drive(editor, 1000, lucky);
+  assert.deepEqual([...new Set(used)], [2], 'with a quarter core held, one thread is never tried');
+  // The same machine with a core held: one thread is tried, wins, and is kept.
+  const busy = new ThreadGovernor(2);
+  busy.setLoad(1.0);
+  drive(busy, 50, lucky);
+  assert.equal(busy.settled, 1);
+  // The core freed: back to two threads at once, before any probe.
+  busy.setLoad(0.1);
+  assert.equal(busy.settled, 2);
+  assert.equal(busy.next(), 2);
+  // Without a reading, chunk times decide alone, as before.
+  const unknown = new ThreadGovernor(2);
+  drive(unknown, 50, lucky);
+  assert.equal(unknown.settled, 1);
+  // Readings that are not numbers are ignored; negative ones count as none.
+  unknown.setLoad(Number.NaN);
+  assert.equal(unknown.settled, 1);
+  unknown.setLoad(-3);
+  assert.equal(unknown.settled, 2);
+});
+
+test('with more workers, each thread given up needs half a core held by others (random loads)', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 2, max: 8 }), fc.double({ min: 0, max: 8, noNaN: true }), (max, others) => {
+      const g = new ThreadGovernor(max);
+      g.setLoad(others);
+      // Machines where fewer threads are always faster: the governor goes as low as the load allows, no lower.
+      drive(g, 3000, (t) => t / 1e4);
+      assert.equal(g.settled, Math.max(1, max - Math.floor(others / CORE_HELD)));
+    }),
+    { numRuns: 100 },
+  );
+});
+
 test('a governor of one thread never probes', () => {
   const g = new ThreadGovernor(1);
   assert.deepEqual([...new Set(drive(g, 100, () => 1e-3))], [1]);
@@ -137,7 +178,7 @@ test('a governor of one thread never probes', () => {
 
 async function trace(workers: number, switching: boolean): Promise<string[]> {
   // A governor that changes the thread count at every chunk (always "probe", always "faster"), against fixed.
-  const threads = switching ? { adaptThreads: true, governor: { probeEvery: 1, maxProbeEvery: 1, margin: -10, weight: 1, confirm: 1 } } : { adaptThreads: false };
+  const threads = switching ? { adaptThreads: true, watchLoad: false, governor: { probeEvery: 1, maxProbeEvery: 1, margin: -10, weight: 1, confirm: 1 } } : { adaptThreads: false };
   const s = await session({ seed: 5, workers, batchSize: 6 }, { train: 256, test: 64, threads });
   const out: string[] = [];
   try {
