@@ -14,6 +14,9 @@ import { OPTIMIZERS, type OptimizerHyperparameters } from '../optim/hyperparamet
 import { LoadMeter } from './freeCores';
 import { ThreadGovernor, type GovernorOptions } from './governor';
 
+/** Every engine's thread-milliseconds in chunks, in this process (a server trains several runs at once). */
+let processTrainingMs = 0;
+
 export interface EngineOptions {
   /** Where the engine's own regions go: a scope of the arena that holds the dataset (freed by its owner after close). */
   arena: ArenaAllocator;
@@ -87,6 +90,8 @@ export class ParallelEngine {
   wakeups = 0;
   private readonly governor: ThreadGovernor | null;
   private readonly load: LoadMeter | null;
+  /** Thread-milliseconds this engine's chunks took (threads times wall time), and every engine's in this process. */
+  private trainingMs = 0;
 
   private constructor(private readonly opts: EngineOptions) {
     const { arena, workers: W } = opts;
@@ -143,7 +148,8 @@ export class ParallelEngine {
     const adapt = opts.adaptThreads ?? process.env.ADAM_TRAINER_FIXED_THREADS !== '1';
     this.governor = adapt && W > 1 ? new ThreadGovernor(W, opts.governor) : null;
     // What other programs hold, so the governor does not give up a thread for an editor's bursts (governor.ts).
-    this.load = this.governor && opts.watchLoad !== false ? new LoadMeter() : null;
+    // This process's other runs count as other programs: their threads' time in chunks (trainingMs).
+    this.load = this.governor && opts.watchLoad !== false ? new LoadMeter(500, () => processTrainingMs - this.trainingMs) : null;
     Atomics.store(this.ctrl, CTRL.activeThreads, W);
     this.batchSize = opts.batchSize;
     this.ensureScratch(opts.batchSize);
@@ -308,8 +314,11 @@ export class ParallelEngine {
       const done = Atomics.load(c, CTRL.chunkDone); // read before `completed`: a bump in between ends the wait at once
       return Atomics.load(c, CTRL.completed) >= end ? null : { slot: CTRL.chunkDone, value: done };
     });
+    const chunkMs = performance.now() - t0;
+    this.trainingMs += threads * chunkMs;
+    processTrainingMs += threads * chunkMs;
     if (this.governor) {
-      this.governor.report(threads, steps, (performance.now() - t0) / 1000);
+      this.governor.report(threads, steps, chunkMs / 1000);
       const load = this.load?.read();
       if (load !== undefined) this.governor.setLoad(load);
     }

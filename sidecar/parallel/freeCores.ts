@@ -49,9 +49,17 @@ export class LoadMeter {
   private at = performance.now();
   private machine = busyMilliseconds().busy;
   private own = process.cpuUsage();
+  private siblingMs: number;
   private smoothed: number | undefined;
 
-  constructor(private readonly windowMs = 500) {}
+  /**
+   * `siblings`: milliseconds of work done so far by this process's other runs (each engine's threads times its
+   * chunks' seconds), which count as other programs' for this run: two runs of one server on two cores hold each
+   * other's cores as another program would.
+   */
+  constructor(private readonly windowMs = 500, private readonly siblings: () => number = () => 0) {
+    this.siblingMs = siblings();
+  }
 
   /** The smoothed reading when a window has just closed (or `now`, whatever its length), else undefined. */
   read(now = false): number | undefined {
@@ -60,11 +68,13 @@ export class LoadMeter {
     if (!(wall >= this.windowMs || (now && wall > 0))) return undefined;
     const machine = busyMilliseconds().busy;
     const own = process.cpuUsage();
+    const siblingMs = this.siblings();
     const ownMs = (own.user - this.own.user + own.system - this.own.system) / 1000;
-    const others = Math.max(0, (machine - this.machine - ownMs) / wall);
+    const others = Math.max(0, (machine - this.machine - ownMs) / wall) + Math.max(0, siblingMs - this.siblingMs) / wall;
     this.at = at;
     this.machine = machine;
     this.own = own;
+    this.siblingMs = siblingMs;
     this.smoothed = this.smoothed === undefined ? others : 0.5 * this.smoothed + 0.5 * others;
     return this.smoothed;
   }

@@ -77,6 +77,25 @@ test('while a run trains, the load meter reads another program\'s core, not its 
   assert.ok(after[0] < readings[3] && after[2] < CORE_HELD, `after the process ended: ${after.map((r) => r.toFixed(2)).join(', ')}`);
 });
 
+test('the load meter counts this process\'s other runs as other programs: a sibling run training on one thread reads as a core', async () => {
+  const start = performance.now();
+  let running = true;
+  let stoppedAt = 0;
+  const siblings = () => (running ? performance.now() : stoppedAt) - start; // one thread, training all along
+  const meter = new LoadMeter(200, siblings);
+  await new Promise((r) => setTimeout(r, 250));
+  const reading = meter.read()!;
+  assert.ok(reading >= 0.9, `a sibling run's thread read as ${reading.toFixed(2)} cores`);
+  running = false;
+  stoppedAt = performance.now();
+  const after: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    await new Promise((r) => setTimeout(r, 250));
+    after.push(meter.read()!);
+  }
+  assert.ok(after[2] < CORE_HELD, `once the sibling stopped: ${after.map((r) => r.toFixed(2)).join(', ')}`);
+});
+
 test('train without --workers starts on the free cores, says so, and records the count; --workers is kept as given', { timeout: 120_000 }, async () => {
   const cores = cpus().length;
   const env = { ADAM_TRAINER_HOME: tempDir('adam-home-') };
