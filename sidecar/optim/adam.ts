@@ -38,8 +38,7 @@ export function adamStep<T extends FloatArray>(
   // Training runs in float32 as PyTorch does: round where PyTorch's float32 ops would store a value.
   const round = params instanceof Float32Array ? Math.fround : (x: number) => x;
   // PyTorch's param.mul_(1 - lr * wd) takes the factor as a float32 scalar: rounded before the product, not only after
-  // (the factor kept in float64 puts about one weight in six an ulp apart at every step, which a free-running AdamW
-  // run grows to 1.5e-3 in its loss by step 40 on OpenBLAS's Haswell kernels).
+  // (kept in float64, about one weight in six was an ulp from PyTorch's at every step: test/optim/adamw.pytorch.test.ts).
   const decay = decoupled ? round(1 - lr * wd) : 1;
   const l2 = decoupled ? 0 : wd;
   for (let i = start; i < end; i++) {
