@@ -22,11 +22,11 @@ export function workersForFreeCores(cores: number, othersBusy: number): number {
   return Math.max(1, Math.min(cores, cores - taken));
 }
 
-function busyMilliseconds(): { busy: number; cores: number } {
+/** Milliseconds every core has been busy since boot, summed. */
+function busyMilliseconds(): number {
   let busy = 0;
-  const list = cpus();
-  for (const c of list) busy += c.times.user + c.times.nice + c.times.sys + c.times.irq;
-  return { busy, cores: list.length };
+  for (const c of cpus()) busy += c.times.user + c.times.nice + c.times.sys + c.times.irq;
+  return busy;
 }
 
 /** Watches the machine for `ms` and picks the worker count (cores - the cores other programs hold, at least 1). */
@@ -47,7 +47,7 @@ export async function chooseWorkers(ms = 250): Promise<CoreChoice> {
  */
 export class LoadMeter {
   private at = performance.now();
-  private machine = busyMilliseconds().busy;
+  private machine = busyMilliseconds();
   private own = process.cpuUsage();
   private siblingMs: number;
   private smoothed: number | undefined;
@@ -66,7 +66,7 @@ export class LoadMeter {
     const at = performance.now();
     const wall = at - this.at;
     if (!(wall >= this.windowMs || (now && wall > 0))) return undefined;
-    const machine = busyMilliseconds().busy;
+    const machine = busyMilliseconds();
     const own = process.cpuUsage();
     const siblingMs = this.siblings();
     const ownMs = (own.user - this.own.user + own.system - this.own.system) / 1000;

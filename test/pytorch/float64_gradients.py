@@ -7,6 +7,7 @@ cancel, which Adam turns into steps a sizeable part of lr where |g| is near eps)
     python float64_gradients.py EXPORT_DIR [train.py's arguments]
 """
 import importlib.util
+import json
 import os
 import sys
 
@@ -35,7 +36,7 @@ def main():
     train = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(train)
     with open(os.path.join(export, 'run.json')) as f:
-        run = __import__('json').load(f)
+        run = json.load(f)
     sys.argv = [os.path.join(export, 'train.py')] + sys.argv[2:]
     args = train.parse_args(run)
     experiment = train.Experiment(run, args)
