@@ -35,7 +35,9 @@ export function activate(context: vscode.ExtensionContext): void {
   register('refreshRuns', () => c.runsView.refresh());
   register('classifyImage', (arg) => classifyImage(c, arg));
   // The Runs view reads the runs folder when it is first shown; nothing is spawned until a command needs the sidecar.
-  context.subscriptions.push(vscode.window.createTreeView('adamTrainer.runs', { treeDataProvider: c.runsView }));
+  const runsTree = vscode.window.createTreeView('adamTrainer.runs', { treeDataProvider: c.runsView });
+  c.runsView.setVisible(runsTree.visible);
+  context.subscriptions.push(runsTree, runsTree.onDidChangeVisibility((e) => c.runsView.setVisible(e.visible)));
   context.subscriptions.push(
     vscode.window.registerWebviewPanelSerializer(DashboardPanel.viewType, {
       async deserializeWebviewPanel(panel: vscode.WebviewPanel) {

@@ -37,6 +37,11 @@ export class RunsView implements vscode.TreeDataProvider<TreeNode>, vscode.Dispo
   private readonly steps = new Map<string, number>();
   private fromDisk?: RunSummary[];
   private timer?: ReturnType<typeof setTimeout>;
+  /** Whether the view is on screen (TreeView.visible). A hidden view is not redrawn: each redraw is a round trip to
+   *  the workbench, which a closed view still paid every 2 s while a run trained (issue 13); it is redrawn once as
+   *  it is shown again, if anything changed meanwhile. */
+  private visible = true;
+  private stale = false;
 
   constructor(private readonly source: RunSource) {}
 
@@ -62,6 +67,21 @@ export class RunsView implements vscode.TreeDataProvider<TreeNode>, vscode.Dispo
   /** Reads the runs folder again (the view's Refresh button; a sidecar that stopped). */
   refresh(): void {
     this.fromDisk = undefined;
+    this.redraw();
+  }
+
+  /** The view was shown or hidden (TreeView.onDidChangeVisibility). */
+  setVisible(visible: boolean): void {
+    this.visible = visible;
+    if (visible && this.stale) this.redraw();
+  }
+
+  private redraw(): void {
+    if (!this.visible) {
+      this.stale = true;
+      return;
+    }
+    this.stale = false;
     this.changed.fire();
   }
 
@@ -106,7 +126,7 @@ export class RunsView implements vscode.TreeDataProvider<TreeNode>, vscode.Dispo
     this.due = due;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      this.changed.fire();
+      this.redraw();
     }, ms);
   }
 

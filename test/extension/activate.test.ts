@@ -102,6 +102,28 @@ describe('the extension with a stand-in VS Code', { timeout: 120_000 }, () => {
     assert.ok(fake.statusBar.writes - writes <= 2 * (Math.ceil(seconds) + 1), `${fake.statusBar.writes - writes} writes to the status bar in ${seconds.toFixed(1)} s`);
   });
 
+  test('a hidden Runs view is not redrawn while the run trains, and is redrawn once, up to date, when shown again', async () => {
+    const record = fake.treeViews.get('adamTrainer.runs')!;
+    const view = record.treeDataProvider;
+    let redraws = 0;
+    view.onDidChangeTreeData!(() => redraws++);
+    const runId = readdirSync(join(storage, 'runs'))[0];
+    const step = () => {
+      const node = (view.getChildren() as Array<{ kind: string; run?: { runId: string } }>).find((n) => n.kind === 'run' && n.run!.runId === runId)!;
+      return Number(/step ([\d,]+)/.exec(view.getTreeItem(node).description ?? '')![1].replace(/,/g, ''));
+    };
+    // Visible, the view follows the live steps (one redraw every 2 s).
+    await until('a redraw while visible', () => redraws > 0, 5000);
+    record.setVisible(false);
+    const hiddenAt = redraws;
+    const stepHidden = step();
+    await sleep(4500);
+    assert.equal(redraws, hiddenAt, 'no redraw while the view is hidden');
+    assert.ok(step() > stepHidden, 'the run trained on meanwhile');
+    record.setVisible(true);
+    assert.equal(redraws, hiddenAt + 1, 'one redraw as the view is shown again');
+  });
+
   test('Pause from the run\'s item in the Runs view pauses that run, and the keys then offer Resume, not Pause', async () => {
     const view = fake.treeViews.get('adamTrainer.runs')!.treeDataProvider;
     const node = (view.getChildren() as Array<{ kind: string; run?: { runId: string; state: string } }>).find((n) => n.kind === 'run' && n.run!.state === 'running')!;

@@ -45,6 +45,13 @@ class FakeMarkdownString {
   constructor(readonly value = '') {}
 }
 
+/** A tree view the extension created: its data provider, and whether it is on screen. */
+export interface TreeViewRecord {
+  treeDataProvider: { getChildren(e?: unknown): unknown; getTreeItem(e: unknown): FakeTreeItem; onDidChangeTreeData?: (l: () => void) => unknown };
+  visible: boolean;
+  setVisible(visible: boolean): void;
+}
+
 export interface Shown {
   kind: 'error' | 'info' | 'warning';
   text: string;
@@ -66,7 +73,7 @@ export function createFakeVscode(settings: Record<string, unknown>) {
   /** Context keys as the extension set them (`setContext`), for the manifest's `when` clauses. */
   const context = new Map<string, unknown>();
   /** Tree views the extension created, by id, with their data providers. */
-  const treeViews = new Map<string, { treeDataProvider: { getChildren(e?: unknown): unknown; getTreeItem(e: unknown): FakeTreeItem; onDidChangeTreeData?: (l: () => void) => unknown } }>();
+  const treeViews = new Map<string, TreeViewRecord>();
   const panels: Array<{ html: string; disposed: boolean }> = [];
 
   const show = (kind: Shown['kind']) => (text: string, ...rest: unknown[]) => {
@@ -151,8 +158,24 @@ export function createFakeVscode(settings: Record<string, unknown>) {
       }),
       registerWebviewPanelSerializer: () => ({ dispose: () => undefined }),
       createTreeView: (id: string, options: { treeDataProvider: never }) => {
-        treeViews.set(id, options);
-        return { dispose: () => treeViews.delete(id) };
+        const listeners: Array<(e: { visible: boolean }) => void> = [];
+        const view = {
+          ...(options as object),
+          visible: true,
+          /** Shows or hides the view as the user would (collapsing it, switching the side bar to another container). */
+          setVisible(visible: boolean) {
+            view.visible = visible;
+            for (const l of listeners) l({ visible });
+          },
+        } as TreeViewRecord;
+        treeViews.set(id, view);
+        return {
+          get visible() {
+            return view.visible;
+          },
+          onDidChangeVisibility: (l: (e: { visible: boolean }) => void) => (listeners.push(l), { dispose: () => undefined }),
+          dispose: () => treeViews.delete(id),
+        };
       },
       createWebviewPanel: () => {
         const record = { html: '', disposed: false };
