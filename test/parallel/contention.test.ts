@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { session } from './helpers';
 
-async function trace(workers: number): Promise<string[]> {
-  const s = await session({ seed: 12, workers, batchSize: 4 }, { train: 256, test: 64 });
+async function trace(workers: number, batchSize = 4): Promise<string[]> {
+  const s = await session({ seed: 12, workers, batchSize }, { train: 256, test: 64 });
   const out: string[] = [];
   try {
     for (let i = 0; i < 40; i++) {
@@ -24,12 +24,14 @@ async function trace(workers: number): Promise<string[]> {
   return out;
 }
 
-test('with a core busy, 2 and 3 workers give exactly the uncontended losses, evaluations and parameters', { timeout: 120_000 }, async () => {
-  const quiet = { 2: await trace(2), 3: await trace(3) };
+test('with a core busy, 2 and 3 workers give exactly the uncontended losses, evaluations and parameters, at batch 4 and 32', { timeout: 120_000 }, async () => {
+  const cases = [[2, 4], [3, 4], [2, 32], [3, 32]] as const;
+  const quiet = new Map<string, string[]>();
+  for (const [w, b] of cases) quiet.set(`${w}/${b}`, await trace(w, b));
   const busy = spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' });
   try {
-    for (const workers of [2, 3] as const) {
-      for (let repeat = 0; repeat < 2; repeat++) assert.deepEqual(await trace(workers), quiet[workers], `${workers} workers, repeat ${repeat}`);
+    for (const [workers, batch] of cases) {
+      for (let repeat = 0; repeat < 2; repeat++) assert.deepEqual(await trace(workers, batch), quiet.get(`${workers}/${batch}`), `${workers} workers, batch ${batch}, repeat ${repeat}`);
     }
   } finally {
     busy.kill('SIGKILL');
