@@ -4,8 +4,9 @@
 // workers. A failure prints the configuration and the two commands that reproduce it. PROPERTY_SEED=N replays a run.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomInt } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkReferenceFile, filePasses, type CheckResult } from '../../sidecar/commands/checkReference';
@@ -62,11 +63,20 @@ function draw(rng: Rng, i: number): Configuration {
   };
 }
 
-function generate(configurations: Configuration[], dir: string): void {
-  const list = join(dir, 'configs.json');
-  writeFileSync(list, JSON.stringify(configurations, null, 1));
-  const r = spawnSync(PYTHON, [GENERATOR, '--configs', list, '--out-dir', dir], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' } });
-  assert.equal(r.status, 0, `PyTorch could not write the reference vectors:\n${r.stderr}`);
+/** PyTorch writes the reference vectors in one process per core (each single-threaded), every other configuration each. */
+async function generate(configurations: Configuration[], dir: string): Promise<void> {
+  const parts = Math.max(1, Math.min(availableParallelism(), 4, configurations.length));
+  await Promise.all(Array.from({ length: parts }, (_, p) => {
+    const list = join(dir, `configs-${p}.json`);
+    writeFileSync(list, JSON.stringify(configurations.filter((_, i) => i % parts === p), null, 1));
+    const child = spawn(PYTHON, [GENERATOR, '--configs', list, '--out-dir', dir], { env: { ...process.env, OMP_NUM_THREADS: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    return new Promise<void>((resolve, reject) => {
+      child.on('error', reject);
+      child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`PyTorch could not write the reference vectors (exit ${code}):\n${stderr}`))));
+    });
+  }));
 }
 
 function describe(failed: CheckResult[]): string {
@@ -78,7 +88,7 @@ test(`both engines equal PyTorch on ${CONFIGURATIONS} configurations drawn at ra
   const rng = new Rng(seed);
   const configurations = Array.from({ length: CONFIGURATIONS }, (_, i) => draw(rng, i));
   const dir = tempDir('adam-property-');
-  generate(configurations, dir);
+  await generate(configurations, dir);
   const failures: string[] = [];
   const rounding: string[] = [];
   for (const c of configurations) {
@@ -102,7 +112,7 @@ test(`both engines equal PyTorch on ${CONFIGURATIONS} configurations drawn at ra
 test('a single step that departs from PyTorch is caught, with the element, and the file fails', { timeout: 120_000 }, async () => {
   const dir = tempDir('adam-forced-');
   const c = { ...draw(new Rng(7), 0), optimizer: 'adam' as const, nesterov: false };
-  generate([c], dir);
+  await generate([c], dir);
   const file = join(dir, c.file);
   const ref = JSON.parse(readFileSync(file, 'utf8'));
   const last = ref.training.teacher_forced.at(-1);
@@ -122,7 +132,7 @@ test('a single step that departs from PyTorch is caught, with the element, and t
 test('with single steps to judge, the free-running trajectory is still shown, marked as not judged', { timeout: 120_000 }, async () => {
   const dir = tempDir('adam-forced-');
   const c = { ...draw(new Rng(11), 1) };
-  generate([c], dir);
+  await generate([c], dir);
   const file = join(dir, c.file);
   const ref = JSON.parse(readFileSync(file, 'utf8'));
   ref.training.final_params['fc3.bias'][3] += 1; // the free-running result now fails
@@ -149,7 +159,7 @@ const NEAR_TIE = { file: 'near-tie.json', seed: 37330, optimizer: 'rmsprop' as c
 
 test('a max-pool window tied to float32 rounding is judged against PyTorch\'s own gradients with the runner-up winning, and only then', { timeout: 120_000 }, async () => {
   const dir = tempDir('adam-near-tie-');
-  generate([NEAR_TIE], dir);
+  await generate([NEAR_TIE], dir);
   const file = join(dir, NEAR_TIE.file);
   const results = await checkReferenceFile(file, ['wasm', 'reference'], 3);
   assert.equal(filePasses(results), true, describe(results.filter((r) => !r.pass && r.counts !== false)));
@@ -185,7 +195,7 @@ const RELU_TIE = { file: 'relu-tie.json', seed: 31610, optimizer: 'sgd' as const
 test('a ReLU whose input is within float32 rounding of zero is judged against PyTorch\'s own gradients with it switched, and only then', { timeout: 120_000 }, async () => {
   assert.equal(relaxedSimdSupported(), true, 'this check is about the fused multiply-add kernels, which this Node.js should run');
   const dir = tempDir('adam-relu-tie-');
-  generate([RELU_TIE], dir);
+  await generate([RELU_TIE], dir);
   const file = join(dir, RELU_TIE.file);
   const ref = JSON.parse(readFileSync(file, 'utf8'));
   const tie = ref.first_batch.near_ties.findIndex((t: { kind?: string; layer: unknown; index?: number[] }) => t.kind === 'relu' && t.layer === 'fc2' && t.index?.join() === '0,7');
@@ -221,7 +231,7 @@ const GRADIENT_NOISE = { file: 'gradient-noise.json', seed: 39245, optimizer: 'a
 
 test('a step set by a gradient within float32 rounding passes only as the optimizer\'s own step on such a gradient', { timeout: 180_000 }, async () => {
   const dir = tempDir('adam-gradient-noise-');
-  generate([GRADIENT_NOISE], dir);
+  await generate([GRADIENT_NOISE], dir);
   const file = join(dir, GRADIENT_NOISE.file);
   const element = 50992 + 52 * 120 + 55; // fc2.weight[52][55]
   const forcedParams = (results: CheckResult[]) => results.find((r) => r.check.startsWith('training.teacher_forced.params'))!;
