@@ -322,7 +322,7 @@ print(json.dumps(out))`;
   });
 });
 
-describe('export-pytorch: every optimizer, with its weight decay, from the first step and from a checkpoint', { timeout: 300_000 }, () => {
+describe('export-pytorch: every optimizer, with its weight decay, from the first step and from a checkpoint', { timeout: 300_000, concurrency: 2 }, () => {
   // 40 steps of the reference engine with an lr edit at step 21 and step-20.ckpt kept: train.py from step 0
   // and from the checkpoint (optimizer state: m, v, AMSGrad's max v, SGD's momentum buffer) must follow it.
   // Adam's own path with L2 weight decay is AMSGrad's without the running maximum; AdamW's decay is decoupled.
