@@ -4,7 +4,6 @@
 // torchrun would), and its run folder is one adam-trainer reads.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -13,34 +12,10 @@ import { PARAMETERS, PARAMETER_COUNT } from '../../sidecar/nn/spec';
 import { Rng } from '../../sidecar/rng';
 import { RunStore } from '../../sidecar/store/runs';
 import { run, runText, tempDir } from '../commands/helpers';
-import { PYTHON } from '../support/system';
+import { python, pythonProcess, type Python } from '../support/system';
 
 const tmp = tempDir('adam-pytorch-');
 const cache = join(tmp, 'cache');
-
-interface Python {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function python(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Python> {
-  return pythonProcess(args, env).done;
-}
-
-function pythonProcess(args: string[], env: NodeJS.ProcessEnv = {}): { done: Promise<Python>; kill: () => void; dumpStacks: () => void } {
-  // PYTHONFAULTHANDLER: on SIGABRT, Python writes every thread's stack to stderr before it dies.
-  const child = spawn(PYTHON, args, { env: { ...process.env, PYTHONFAULTHANDLER: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  return {
-    done: new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr }))),
-    kill: () => child.kill('SIGKILL'),
-    dumpStacks: () => child.kill('SIGABRT'),
-  };
-}
 
 /**
  * Processes of one DDP job: when one fails, the others are ended, not left waiting for it. A job that outlasts

@@ -4,7 +4,6 @@
 // workers. A failure prints the configuration and the two commands that reproduce it. PROPERTY_SEED=N replays a run.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -14,7 +13,7 @@ import { relaxedSimdSupported } from '../../sidecar/kernels/loader';
 import { OPTIMIZERS } from '../../sidecar/protocol';
 import { Rng } from '../../sidecar/rng';
 import { tempDir } from '../store/helpers';
-import { PYTHON } from '../support/system';
+import { PYTHON, python } from '../support/system';
 
 const GENERATOR = join(__dirname, 'make_reference.py');
 const CONFIGURATIONS = 24;
@@ -66,17 +65,12 @@ function draw(rng: Rng, i: number): Configuration {
 /** PyTorch writes the reference vectors in one process per core (each single-threaded), every other configuration each. */
 async function generate(configurations: Configuration[], dir: string): Promise<void> {
   const parts = Math.max(1, Math.min(availableParallelism(), 4, configurations.length));
-  await Promise.all(Array.from({ length: parts }, (_, p) => {
+  const results = await Promise.all(Array.from({ length: parts }, (_, p) => {
     const list = join(dir, `configs-${p}.json`);
     writeFileSync(list, JSON.stringify(configurations.filter((_, i) => i % parts === p), null, 1));
-    const child = spawn(PYTHON, [GENERATOR, '--configs', list, '--out-dir', dir], { env: { ...process.env, OMP_NUM_THREADS: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    return new Promise<void>((resolve, reject) => {
-      child.on('error', reject);
-      child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`PyTorch could not write the reference vectors (exit ${code}):\n${stderr}`))));
-    });
+    return python([GENERATOR, '--configs', list, '--out-dir', dir], { OMP_NUM_THREADS: '1' });
   }));
+  for (const r of results) assert.equal(r.code, 0, `PyTorch could not write the reference vectors:\n${r.stderr}`);
 }
 
 function describe(failed: CheckResult[]): string {
