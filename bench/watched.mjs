@@ -9,7 +9,8 @@
 //   --busy        another process spins on one core all along (as a browser, a build or VS Code would)
 //   --page hidden the dashboard is open but its tab is in the background (document.hidden; emulated, see below)
 //   --vscode      in code-server's webview instead (bench/watchedVscode.mjs): the extension packaged and installed,
-//                 "Adam: Train with Adam" from the palette; --seconds N measured (default 15)
+//                 "Adam: Train with Adam" from the palette; --seconds N measured (default 15), from --settle S seconds
+//                 into each run (default 8, headless and watched alike); --trace prints each second's steps/s
 //   --profile     also prints the page's CPU profile (self time by function) over the measured window
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -35,6 +36,9 @@ if (!['visible', 'hidden'].includes(pageMode)) throw new Error(`--page must be v
 if (!existsSync(join(here, 'dist', 'cli.js'))) throw new Error('build first: node scripts/build.mjs');
 
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.floor(s.length / 2)] : NaN; };
+/** The median of each repeat's watched / headless (the two run one after the other): the machine's speed drifts by a
+ *  third within an hour here, and a pair sees the same machine; the ratio of the medians mixes repeats. */
+const pairedRatio = (headless, watched) => +median(headless.map((h, i) => watched[i] / h)).toFixed(3);
 const quantile = (xs, q) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.min(s.length - 1, Math.floor(q * s.length))] : NaN; };
 const CLOCK_TICKS = 100; // /proc/<pid>/stat counts CPU time in 1/100 s on Linux
 
@@ -177,7 +181,7 @@ if (process.argv.includes('--vscode')) {
   const { benchVscode } = await import('./watchedVscode.mjs');
   const busyLoopVscode = busy ? spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' }) : null;
   try {
-    await benchVscode({ data, batches, repeats, seconds: Number(arg('seconds', 15)), pageMode, workers, profile, topOfProfile });
+    await benchVscode({ data, batches, repeats, seconds: Number(arg('seconds', 15)), settle: Number(arg('settle', 8)), pageMode, workers, profile, topOfProfile, pairedRatio, trace: process.argv.includes('--trace') });
   } finally {
     busyLoopVscode?.kill('SIGKILL');
   }
@@ -198,6 +202,7 @@ try {
     console.log(JSON.stringify({
       batch, page: pageMode, busy, workers: workers ?? 'default', data: data === shared ? 'cifar10-jpg' : data,
       headlessSamplesPerSec: Math.round(h), watchedSamplesPerSec: Math.round(w), ratio: +(w / h).toFixed(3),
+      pairedRatio: pairedRatio(cells.headless.map((x) => x.samplesPerSec), cells.watched.map((x) => x.samplesPerSec)),
       frameMedianMs: +median(cells.watched.map((x) => x.frameMedianMs)).toFixed(2),
       frameP99Ms: +median(cells.watched.map((x) => x.frameP99Ms)).toFixed(2),
       framesPerSec: +median(cells.watched.map((x) => x.frames / x.seconds)).toFixed(1),

@@ -2,7 +2,10 @@
 // into code-server (the end-to-end suite's, test/e2e), "Adam: Train with Adam" is run from the palette with the
 // dashboard open in its webview (Chromium 1600x1000), and the same training runs headless with `adam-trainer
 // train`. Both are timed the same way from outside: the growth of the run's losses.f32 (one float a step), polled
-// every 200 ms over a window of --seconds after the run is up (the dashboard drawing, or 3 s into the headless run).
+// every second over a window of --seconds that starts at the same age of the run for both (--settle seconds after its
+// first step, default 8: opening the dashboard takes VS Code most of a core for about 3 s, once, which is not what
+// watching costs a run; and at least 1 s after the dashboard drew). --trace prints each trial's steps/s second by
+// second, so where the opening ends can be seen.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -53,13 +56,34 @@ export function coresByLabel(before, after, seconds) {
   return Object.fromEntries([...by].filter(([, c]) => c >= 0.01).sort((x, y) => y[1] - x[1]).map(([k, c]) => [k, +c.toFixed(2)]));
 }
 
-/** Steps per second from losses.f32's growth over `seconds`, starting now. */
-async function rate(lossesFile, seconds) {
+/** Steps per second from losses.f32's growth over `seconds`, starting now; `trace` also gets each second's rate. */
+async function rate(lossesFile, seconds, trace) {
   const steps = () => (existsSync(lossesFile) ? statSync(lossesFile).size / 4 : 0);
   const s0 = steps();
   const t0 = performance.now();
-  await sleep(seconds * 1000);
-  return (steps() - s0) / ((performance.now() - t0) / 1000);
+  let last = { steps: s0, at: t0 };
+  while (performance.now() - t0 < seconds * 1000) {
+    await sleep(Math.min(1000, seconds * 1000 - (performance.now() - t0)));
+    const now = { steps: steps(), at: performance.now() };
+    if (now.at - last.at >= 500) trace?.push(Math.round((now.steps - last.steps) / ((now.at - last.at) / 1000)));
+    last = now;
+  }
+  return (last.steps - s0) / ((last.at - t0) / 1000);
+}
+
+/** The losses.f32 of the one run in `runsDir` as soon as it exists, and when it appeared (the run's first step). */
+async function firstLosses(runsDir) {
+  const path = await waitFor('the run to train', async () => {
+    const run = existsSync(runsDir) ? readdirSync(runsDir).find((n) => existsSync(join(runsDir, n, 'losses.f32'))) : undefined;
+    return run ? join(runsDir, run, 'losses.f32') : undefined;
+  }, { timeoutMs: 120_000, intervalMs: 50 });
+  return { path, startedAt: performance.now() };
+}
+
+/** Sleeps until `at` (performance.now() time), if it is still ahead. */
+async function sleepUntil(at) {
+  const wait = at - performance.now();
+  if (wait > 0) await sleep(wait);
 }
 
 /** The run's worker count and the thread counts the engine trained with, from its logged metrics ("count:share of the lines"). */
@@ -90,7 +114,7 @@ export function settings(data, batch, workers) {
   };
 }
 
-export async function benchVscode({ data, batches, repeats, seconds, pageMode, workers, profile = false, topOfProfile }) {
+export async function benchVscode({ data, batches, repeats, seconds, settle, pageMode, workers, profile = false, topOfProfile, pairedRatio, trace = false }) {
   const tmp = mkdtempSync(join(tmpdir(), 'adam-watched-vscode-'));
   const vsix = join(tmp, 'train-with-adam.vsix');
   execFileSync('npm', ['run', 'package', '--', '-o', vsix], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
@@ -109,15 +133,22 @@ export async function benchVscode({ data, batches, repeats, seconds, pageMode, w
       const wb = new Workbench(await context.newPage());
       await wb.open(cs.workbenchUrl);
       await wb.runCommand('Adam: Train with Adam');
+      const first = firstLosses(join(cs.globalStorage(), 'runs'));
       await waitFor('the dashboard to show the run training', async () => (await wb.dashboardText('#run-state')) === 'running', { timeoutMs: 120_000 });
       const runId = await wb.dashboardText('#run-name');
       const losses = join(cs.globalStorage(), 'runs', runId, 'losses.f32');
+      const { path: started, startedAt } = await first;
+      if (started !== losses) throw new Error(`the dashboard shows ${runId}, but ${started} is the run that trains`);
       await waitFor('the loss curve', async () => Number((await wb.chart('loss')).points) > 0, { timeoutMs: 60_000 });
       if (pageMode === 'hidden') {
         // Another editor in front of the dashboard: its panel is hidden.
         await wb.runCommand('File: New Untitled Text File');
       }
       await sleep(1000);
+      // Measured from the same age of the run as the headless one (--settle): a trial that took longer to open the
+      // dashboard starts later, never earlier.
+      await sleepUntil(startedAt + settle * 1000);
+      const age = (performance.now() - startedAt) / 1000;
       const since = pageMode === 'hidden' ? 0 : await wb.dashboard.locator('body').evaluate(() => performance.now());
       // --profile: the workbench's own page (its main frame; the webview is another frame) over the same window.
       const cdp = profile ? await wb.page.context().newCDPSession(wb.page) : null;
@@ -128,13 +159,14 @@ export async function benchVscode({ data, batches, repeats, seconds, pageMode, w
       }
       const cpu0 = processCpu();
       const t0 = performance.now();
-      const stepsPerSec = await rate(losses, seconds);
+      const perSecond = [];
+      const stepsPerSec = await rate(losses, seconds, perSecond);
       const cores = coresByLabel(cpu0, processCpu(), (performance.now() - t0) / 1000);
       const workbenchProfile = cdp ? topOfProfile((await cdp.send('Profiler.stop')).profile) : undefined;
       // The page's own frame times, from inside the webview's frame (window.adamFrames, webview/frameStats.ts).
       // (A hidden panel's webview is gone: no frames to read.)
       const frames = pageMode === 'hidden' ? [] : await wb.dashboard.locator('body').evaluate((_, t) => window.adamFrames?.since(t) ?? [], since);
-      return { stepsPerSec, frames, cores, workbenchProfile, threads: threadCounts(join(cs.globalStorage(), 'runs', runId)) };
+      return { stepsPerSec, frames, cores, workbenchProfile, threads: threadCounts(join(cs.globalStorage(), 'runs', runId)), age, perSecond };
     } finally {
       await context.close().catch(() => undefined);
       await cs.killGroup();
@@ -145,13 +177,12 @@ export async function benchVscode({ data, batches, repeats, seconds, pageMode, w
     const runsDir = join(tmp, `headless-${++trial}`);
     const p = spawn(process.execPath, [join(root, 'bin', 'adam-trainer.js'), 'train', '--data', data, '--batch-size', String(batch), '--epochs', '1000', '--runs-dir', runsDir, '--cache-dir', join(tmp, 'cache'), ...(workers ? ['--workers', String(workers)] : [])], { stdio: 'ignore' });
     try {
-      const losses = await waitFor('the headless run to train', async () => {
-        const run = existsSync(runsDir) ? readdirSync(runsDir).find((n) => existsSync(join(runsDir, n, 'losses.f32'))) : undefined;
-        return run ? join(runsDir, run, 'losses.f32') : undefined;
-      }, { timeoutMs: 120_000 });
-      await sleep(3000);
-      const stepsPerSec = await rate(losses, seconds);
-      return { stepsPerSec, threads: threadCounts(dirname(losses)) };
+      const { path: losses, startedAt } = await firstLosses(runsDir);
+      await sleepUntil(startedAt + settle * 1000);
+      const age = (performance.now() - startedAt) / 1000;
+      const perSecond = [];
+      const stepsPerSec = await rate(losses, seconds, perSecond);
+      return { stepsPerSec, threads: threadCounts(dirname(losses)), age, perSecond };
     } finally {
       p.kill('SIGKILL');
     }
@@ -159,12 +190,16 @@ export async function benchVscode({ data, batches, repeats, seconds, pageMode, w
 
   try {
     for (const batch of batches) {
-      const cells = { headless: [], watched: [], frames: [], threads: { headless: [], watched: [] } };
+      const cells = { headless: [], watched: [], frames: [], threads: { headless: [], watched: [] }, ages: { headless: [], watched: [] } };
       for (let r = 0; r < repeats; r++) {
         const hl = await headless(batch);
         cells.headless.push(hl.stepsPerSec * batch);
         cells.threads.headless.push(hl.threads);
+        cells.ages.headless.push(+hl.age.toFixed(1));
+        if (trace) console.error(JSON.stringify({ batch, trial: r + 1, run: 'headless', age: +hl.age.toFixed(1), stepsPerSecond: hl.perSecond }));
         const w = await watched(batch);
+        cells.ages.watched.push(+w.age.toFixed(1));
+        if (trace) console.error(JSON.stringify({ batch, trial: r + 1, run: 'watched', page: pageMode, age: +w.age.toFixed(1), stepsPerSecond: w.perSecond }));
         cells.threads.watched.push(w.threads);
         cells.watched.push(w.stepsPerSec * batch);
         cells.frames.push(w.frames);
@@ -176,10 +211,12 @@ export async function benchVscode({ data, batches, repeats, seconds, pageMode, w
       console.log(JSON.stringify({
         where: 'code-server webview', batch, page: pageMode, workers: workers ?? 'default', data: data.includes('cifar10-jpg') ? 'cifar10-jpg' : data,
         headlessSamplesPerSec: Math.round(h), watchedSamplesPerSec: Math.round(w), ratio: +(w / h).toFixed(3),
+        pairedRatio: pairedRatio(cells.headless, cells.watched),
         frameMedianMs: +median(cells.frames.map((f) => median(f) ?? NaN)).toFixed(2), frameP99Ms: +median(cells.frames.map((f) => quantile(f, 0.99) ?? NaN)).toFixed(2),
         framesPerSec: +median(cells.frames.map((f) => f.length / seconds)).toFixed(1),
         runs: { headless: cells.headless.map(Math.round), watched: cells.watched.map(Math.round) },
         threads: cells.threads,
+        windowStartsAtRunAge: cells.ages,
         coresByProcess: cells.cores,
         ...(cells.workbenchProfile ? { workbenchProfile: cells.workbenchProfile } : {}),
       }));
