@@ -2,7 +2,7 @@
 // A readable progress line on a terminal; with --json, JSON lines only on stdout (notices on stderr).
 import { UserError } from '../errors';
 import { variantError } from '../optim/hyperparameters';
-import { chooseWorkers, fewerWorkersNote } from '../parallel/freeCores';
+import { chooseWorkers, fewerWorkersNote, workersFromEnv } from '../parallel/freeCores';
 import { configFieldSchemas, fieldError, resolveConfig, type LiveHyperparameters, type RunConfig, type ScheduleField, type StartConfig } from '../protocol';
 import { defaultWorkers } from '../session';
 import { cleanAbandonedWrites, readCheckpoint } from '../store/checkpoint';
@@ -26,7 +26,8 @@ export const TRAIN_HELP = `usage: adam-trainer train [flags]
   --momentum X           SGD, RMSprop momentum in [0, 1)          (default 0.9; RMSprop 0)
 ${VARIANT_HELP}  --batch-size N         1..1024                                  (default 4)
   --epochs N             (default 2)        --max-steps N   stop after N steps in all (default: no limit)
-  --workers N            worker threads (default: one per core that other programs leave free at the start)
+  --workers N            worker threads (default: $ADAM_TRAINER_WORKERS, else one per core that other programs leave
+                         free at the start)
   --seed N               (default 0)        --log-every N   steps per progress line (default 100)
   --checkpoint-dir DIR   (default: the run's folder)    --checkpoint-every N   (default 1000)
   --schedule NAME        lr schedule: constant | step | cosine | onecycle, counted in steps as PyTorch's
@@ -134,9 +135,11 @@ export async function trainCommand(args: string[]): Promise<number> {
     const start: StartConfig = { ...place, ...edits, ...variantConfig(flags) };
     if (flags.optimizer !== undefined) start.optimizer = flags.optimizer as RunConfig['optimizer'];
     if (flags.seed !== undefined) start.seed = flags.seed as number;
-    // Without --workers, one worker per core other programs leave free (parallel/freeCores.ts).
+    // Without --workers, ADAM_TRAINER_WORKERS, else one worker per core other programs leave free (parallel/freeCores.ts).
     let workers = defaultWorkers();
-    if (start.workers === undefined) {
+    const fromEnv = workersFromEnv(process.env);
+    if (start.workers === undefined && fromEnv !== undefined) workers = fromEnv;
+    else if (start.workers === undefined) {
       const choice = await chooseWorkers();
       workers = choice.workers;
       const note = fewerWorkersNote(choice);

@@ -7,6 +7,8 @@
 // again on any load. `serve` gives one per core: its runs start as its clients do, and a dashboard opening with
 // its run keeps a core busy for that moment (runManager.ts).
 import { cpus } from 'node:os';
+import { UserError } from '../errors';
+import { fieldError } from '../protocol';
 
 export interface CoreChoice {
   workers: number;
@@ -84,4 +86,18 @@ export class LoadMeter {
 export function fewerWorkersNote(c: CoreChoice): string | null {
   if (c.workers >= c.cores) return null;
   return `${c.workers} worker${c.workers === 1 ? '' : 's'} of ${c.cores} cores: other programs kept ${c.othersBusy.toFixed(2)} cores busy as the run started (--workers ${c.cores} to use them all)`;
+}
+
+/**
+ * ADAM_TRAINER_WORKERS: the worker count of a `train` run that does not say, instead of the free cores' (as
+ * OMP_NUM_THREADS is for a PyTorch script): for a machine whose load at the start says nothing about the run's, and
+ * for `npm test`, which runs two test files at once and needs the same count from every run it compares.
+ */
+export function workersFromEnv(env: NodeJS.ProcessEnv): number | undefined {
+  const raw = env.ADAM_TRAINER_WORKERS;
+  if (raw === undefined || raw === '') return undefined;
+  const n = /^\s*-?\d+\s*$/.test(raw) ? Number(raw) : Number.NaN;
+  const error = fieldError('workers', n); // "workers must be ..., got NaN": the rule is the schema's, the value the user's
+  if (error !== undefined) throw new UserError('bad_usage', `ADAM_TRAINER_${error.replace(/^workers/, 'WORKERS').replace(/, got .*$/, '')}, got '${raw}'`);
+  return n;
 }

@@ -121,3 +121,34 @@ test('train without --workers starts on the free cores, says so, and records the
     busy.kill('SIGKILL');
   }
 });
+
+test('ADAM_TRAINER_WORKERS sets the count of a run that does not say, even with a core taken; --workers still wins', { timeout: 120_000 }, async () => {
+  const cores = cpus().length;
+  const home = tempDir('adam-home-');
+  const workersOf = (runsDir: string) => {
+    const [id] = readdirSync(runsDir);
+    return (JSON.parse(readFileSync(join(runsDir, id, 'config.json'), 'utf8')) as { config: { workers: number } }).config.workers;
+  };
+  const busy = spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' });
+  try {
+    await new Promise((r) => setTimeout(r, 400));
+    const fromEnv = tempDir('adam-env-workers-');
+    const r = await run(['train', '--data', 'sample', '--json', '--max-steps', '5', '--runs-dir', fromEnv], { ADAM_TRAINER_HOME: home, ADAM_TRAINER_WORKERS: String(cores) });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(workersOf(fromEnv), cores, 'the variable, not the free cores');
+    assert.doesNotMatch(r.stderr, /other programs kept/);
+  } finally {
+    busy.kill('SIGKILL');
+  }
+  const flagDir = tempDir('adam-env-workers-');
+  const flag = await run(['train', '--data', 'sample', '--json', '--max-steps', '5', '--runs-dir', flagDir, '--workers', '1'], { ADAM_TRAINER_HOME: home, ADAM_TRAINER_WORKERS: String(cores) });
+  assert.equal(flag.code, 0, flag.stderr);
+  assert.equal(workersOf(flagDir), 1);
+  for (const bad of ['0', 'two', '65', '1.5', '-1']) {
+    const badDir = tempDir('adam-env-workers-');
+    const b = await run(['train', '--data', 'sample', '--json', '--max-steps', '5', '--runs-dir', badDir], { ADAM_TRAINER_HOME: home, ADAM_TRAINER_WORKERS: bad });
+    assert.equal(b.code, 2, `ADAM_TRAINER_WORKERS=${bad}: ${b.stderr}`);
+    assert.match(b.stderr, new RegExp(`ADAM_TRAINER_WORKERS must be an integer${/^-?\d+$/.test(bad) ? ' in 1\\.\\.64' : ''}, got '${bad.replace('.', '\\.')}'`));
+    assert.deepEqual(readdirSync(badDir), [], 'no run is started');
+  }
+});
