@@ -134,6 +134,7 @@ export async function benchVscode({ data, batches, repeats, seconds, settle, pag
       await wb.open(cs.workbenchUrl);
       await wb.runCommand('Adam: Train with Adam');
       const first = firstLosses(join(cs.globalStorage(), 'runs'));
+      first.catch(() => undefined); // awaited below; a failure before then is the dashboard's to report
       await waitFor('the dashboard to show the run training', async () => (await wb.dashboardText('#run-state')) === 'running', { timeoutMs: 120_000 });
       const runId = await wb.dashboardText('#run-name');
       const losses = join(cs.globalStorage(), 'runs', runId, 'losses.f32');
