@@ -50,8 +50,13 @@ export class RunMetrics {
     }
   }
 
-  /** Folds a chunk that took `seconds` into the windows. Returns the log lines it completed, and 'NaN' or 'Infinity' if a loss was not finite. */
-  add(s: TrainingSession, chunk: TrainedChunk, seconds: number): { logLines: MetricsMessage[]; bad: string | null } {
+  /**
+   * Folds a chunk that took `seconds` into the windows. Returns the log lines it completed (none built when
+   * `lines` is false: nobody reads them, and each one computes the optimizer's statistics while the workers wait),
+   * and 'NaN' or 'Infinity' if a loss was not finite. The log window restarts at each log step either way: a
+   * checkpoint carries it.
+   */
+  add(s: TrainingSession, chunk: TrainedChunk, seconds: number, lines = true): { logLines: MetricsMessage[]; bad: string | null } {
     this.trainSeconds += seconds;
     this.samplesTrained += chunk.steps * chunk.batchSize;
     this.live.trainSeconds += seconds;
@@ -69,7 +74,7 @@ export class RunMetrics {
       this.log.add(loss, correct, chunk.batchSize);
       const step = chunk.firstStep + i;
       if (step % s.config.logEvery === 0) {
-        logLines.push(this.message(s, this.log, step));
+        if (lines) logLines.push(this.message(s, this.log, step));
         this.log.reset();
       }
     }

@@ -268,7 +268,8 @@ export class Run extends EventEmitter {
       // Size the next chunk to about chunkMs of work, so edits, pauses and metrics stay responsive.
       const perStep = seconds / chunk.steps;
       stepsPerChunk = Math.max(1, Math.min(4096, Math.round(chunkMs / 1000 / Math.max(perStep, 1e-6))));
-      const { logLines, bad } = this.metrics.add(s, chunk, seconds);
+      // `serve` has no listener for log lines (its clients get the live metrics): only `train` prints them.
+      const { logLines, bad } = this.metrics.add(s, chunk, seconds, this.listenerCount('log') > 0);
       for (const line of logLines) this.emit('log', line);
       this.emitStepHistogram(this.stepHistograms.afterChunk(s, chunk.steps, seconds));
       this.opts.store?.appendLosses(this.runId, Float32Array.from(chunk.losses));
