@@ -2,7 +2,7 @@
 // and with 10 (each a real ws client receiving every metrics message), interleaved, repeated; medians.
 // Usage: node bench/clients.mjs [--data DIR] [--repeats 3] [--clients 10] [--max-steps 12500]
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -70,3 +70,5 @@ const base = med(results[0]);
 const watched = med(results[extra]);
 console.log(`\nmedian samples/s: alone ${Math.round(base)}, with ${extra} subscribers ${Math.round(watched)}: cost ${(100 * (1 - watched / base)).toFixed(1)}%`);
 server.kill('SIGTERM');
+await new Promise((r) => server.once('exit', r));
+rmSync(home, { recursive: true, force: true }); // its runs and the decoded dataset: 181 MB a benchmark

@@ -5,7 +5,7 @@
 // each, warmed by one run first so that every N reads the decoded cache, not the JPEGs.
 // Usage: node bench/sharedData.mjs [--data DIR] [--runs 1,4] [--bin bin/adam-trainer.js]
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -47,7 +47,7 @@ async function sidecar() {
     waiters.add(check);
     check();
   });
-  return { proc, ws, messages, until, stderr: () => stderr };
+  return { proc, ws, messages, until, stderr: () => stderr, home };
 }
 
 async function measure(n) {
@@ -68,6 +68,7 @@ async function measure(n) {
   s.ws.close();
   s.proc.kill('SIGTERM');
   await new Promise((r) => s.proc.once('exit', r));
+  rmSync(s.home, { recursive: true, force: true });
   return { n, seconds, idle: mb(before.rss), training: mb(training.rss), peak: mb(training.hwm), afterStop: mb(after.rss) };
 }
 
@@ -78,3 +79,4 @@ for (const n of counts) {
   const r = await measure(n);
   console.log(`${String(n).padStart(4)}  ${r.seconds.toFixed(1).padStart(24)}  ${String(r.idle).padStart(8)}  ${String(r.training).padStart(12)}  ${String(r.peak).padStart(12)}  ${String(r.afterStop).padStart(18)}`);
 }
+rmSync(cacheDir, { recursive: true, force: true });
