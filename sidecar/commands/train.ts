@@ -137,13 +137,15 @@ export async function trainCommand(args: string[]): Promise<number> {
     if (flags.seed !== undefined) start.seed = flags.seed as number;
     // Without --workers, ADAM_TRAINER_WORKERS, else one worker per core other programs leave free (parallel/freeCores.ts).
     let workers = defaultWorkers();
-    const fromEnv = workersFromEnv(process.env);
-    if (start.workers === undefined && fromEnv !== undefined) workers = fromEnv;
-    else if (start.workers === undefined) {
-      const choice = await chooseWorkers();
-      workers = choice.workers;
-      const note = fewerWorkersNote(choice);
-      if (note) notice(`adam-trainer: ${note}`);
+    if (start.workers === undefined) {
+      const fromEnv = workersFromEnv(process.env); // read only when no --workers: the flag wins, even over a bad value
+      if (fromEnv !== undefined) workers = fromEnv;
+      else {
+        const choice = await chooseWorkers();
+        workers = choice.workers;
+        const note = fewerWorkersNote(choice);
+        if (note) notice(`adam-trainer: ${note}`);
+      }
     }
     config = resolveConfig(start, workers);
     const variant = variantError(config);
