@@ -146,6 +146,8 @@ async function trial(browser, batch, watched) {
     result.frames = frames.length;
     result.frameMedianMs = median(frames);
     result.frameP99Ms = quantile(frames, 0.99);
+    // Each frame's whole cost to the page, to its paint (window.adamFrameCosts): what the draw budget counts.
+    result.frameCostMedianMs = median(await page.evaluate(() => window.adamFrameCosts?.since() ?? []));
     if (profile) result.profile = topOfProfile((await page.cdp.send('Profiler.stop')).profile);
     const { metrics } = await page.cdp.send('Performance.getMetrics');
     result.jsHeapMB = (metrics.find((m) => m.name === 'JSHeapUsedSize')?.value ?? NaN) / 2 ** 20;
@@ -206,6 +208,7 @@ try {
       frameMedianMs: +median(cells.watched.map((x) => x.frameMedianMs)).toFixed(2),
       frameP99Ms: +median(cells.watched.map((x) => x.frameP99Ms)).toFixed(2),
       framesPerSec: +median(cells.watched.map((x) => x.frames / x.seconds)).toFixed(1),
+      frameCostMedianMs: +median(cells.watched.map((x) => x.frameCostMedianMs)).toFixed(2),
       browserCores: +median(cells.watched.map((x) => x.browserCores)).toFixed(3),
       browserCoresByProcess: cells.watched.map((x) => x.browserCoresByProcess),
       jsHeapMB: +median(cells.watched.map((x) => x.jsHeapMB)).toFixed(1),

@@ -167,7 +167,9 @@ export async function benchVscode({ data, batches, repeats, seconds, settle, pag
       // The page's own frame times, from inside the webview's frame (window.adamFrames, webview/frameStats.ts).
       // (A hidden panel's webview is gone: no frames to read.)
       const frames = pageMode === 'hidden' ? [] : await wb.dashboard.locator('body').evaluate((_, t) => window.adamFrames?.since(t) ?? [], since);
-      return { stepsPerSec, frames, cores, workbenchProfile, threads: threadCounts(join(cs.globalStorage(), 'runs', runId)), age, perSecond };
+      // Each frame's whole cost to the page, to its paint (window.adamFrameCosts): what the draw budget counts.
+      const frameCosts = pageMode === 'hidden' ? [] : await wb.dashboard.locator('body').evaluate((_, t) => window.adamFrameCosts?.since(t) ?? [], since);
+      return { stepsPerSec, frames, frameCosts, cores, workbenchProfile, threads: threadCounts(join(cs.globalStorage(), 'runs', runId)), age, perSecond };
     } finally {
       await context.close().catch(() => undefined);
       await cs.killGroup();
@@ -191,7 +193,7 @@ export async function benchVscode({ data, batches, repeats, seconds, settle, pag
 
   try {
     for (const batch of batches) {
-      const cells = { headless: [], watched: [], frames: [], threads: { headless: [], watched: [] }, ages: { headless: [], watched: [] } };
+      const cells = { headless: [], watched: [], frames: [], frameCosts: [], threads: { headless: [], watched: [] }, ages: { headless: [], watched: [] } };
       for (let r = 0; r < repeats; r++) {
         const hl = await headless(batch);
         cells.headless.push(hl.stepsPerSec * batch);
@@ -204,6 +206,7 @@ export async function benchVscode({ data, batches, repeats, seconds, settle, pag
         cells.threads.watched.push(w.threads);
         cells.watched.push(w.stepsPerSec * batch);
         cells.frames.push(w.frames);
+        cells.frameCosts.push(w.frameCosts);
         cells.cores = w.cores; // the last watched trial's CPU by process: where the cycles went
         cells.workbenchProfile = w.workbenchProfile;
       }
@@ -215,6 +218,7 @@ export async function benchVscode({ data, batches, repeats, seconds, settle, pag
         pairedRatio: pairedRatio(cells.headless, cells.watched),
         frameMedianMs: +median(cells.frames.map((f) => median(f) ?? NaN)).toFixed(2), frameP99Ms: +median(cells.frames.map((f) => quantile(f, 0.99) ?? NaN)).toFixed(2),
         framesPerSec: +median(cells.frames.map((f) => f.length / seconds)).toFixed(1),
+        frameCostMedianMs: +median(cells.frameCosts.map((f) => median(f) ?? NaN)).toFixed(2),
         runs: { headless: cells.headless.map(Math.round), watched: cells.watched.map(Math.round) },
         threads: cells.threads,
         windowStartsAtRunAge: cells.ages,

@@ -49,12 +49,15 @@ export class Dashboard {
   private pickedStep?: number;
   private nextRequest = 1;
   private readonly pending = new Map<string, PendingRequest>();
+  /** `render`'s own time: the JavaScript that draws a frame. */
   readonly frames = new FrameStats();
+  /** A frame's whole cost to the page: `render`, then the browser's style, layout and paint of what it changed. */
+  readonly frameCosts = new FrameStats();
   /** The open run's full detail for the zoomed steps, drawn in place of its summary while zoomed. */
   private detail?: { runId: string; data: RunData };
   private detailRequest?: string;
   private detailTimer?: ReturnType<typeof setTimeout>;
-  private readonly throttle = new DrawScheduler(() => this.render());
+  private readonly throttle = new DrawScheduler(() => this.render(), undefined, undefined, (start, end) => this.frameCosts.record(start, end));
   private refreshTimer?: ReturnType<typeof setInterval>;
   private readonly groups: GroupModel;
   private band: BandKind;
@@ -105,7 +108,7 @@ export class Dashboard {
           this.persist();
         },
         stepPicked: (step) => this.pickStep(step),
-        chartShown: () => this.throttle.request(),
+        chartShown: () => this.throttle.request(true), // scrolled into view: the user is looking for it
         rangeShown: (range) => this.zoomTo(range),
       },
       { smoothing: this.smoothing, logLoss: this.logLoss },
@@ -133,7 +136,7 @@ export class Dashboard {
         bandChanged: (band) => {
           this.band = band;
           this.persist();
-          this.throttle.request();
+          this.throttle.request(true);
         },
         startComparison: (optimizers, seedCount) => this.startComparison(optimizers, seedCount),
       },
@@ -330,7 +333,7 @@ export class Dashboard {
     if (this.groups.open) this.layout.before(this.groupView.element);
     else this.evalView.element.after(this.groupView.element);
     if (this.groups.open && scroll) this.groupView.element.scrollIntoView?.({ block: 'start' });
-    this.throttle.request();
+    this.throttle.request(true);
   }
 
   /** Runs shown as single runs stay subscribed when a comparison lets go of them, and the reverse. */
@@ -389,7 +392,7 @@ export class Dashboard {
     if (!after.includes(next.primaryRunId ?? '')) this.pickStep(undefined);
     this.persist();
     this.renderPanels();
-    this.throttle.request();
+    this.throttle.request(true);
   }
 
   private open(runId: string): void {
@@ -518,7 +521,7 @@ export class Dashboard {
     this.detail?.data.setSmoothing(weight);
     this.groups.setSmoothing(weight);
     this.persist();
-    this.throttle.request();
+    this.throttle.request(true);
   }
 
   private persist(): void {

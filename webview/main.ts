@@ -10,6 +10,7 @@ if (root) {
   const dashboard = new Dashboard(root, createTransport());
   performance.mark('adam:constructed');
   (window as unknown as { adamDashboard?: Dashboard }).adamDashboard = dashboard;
-  // The page's own frame times, for `npm run bench:watched`.
+  // The page's own frame times, for `npm run bench:watched`: the JavaScript, and the whole frame to its paint.
   (window as unknown as { adamFrames?: unknown }).adamFrames = dashboard.frames;
+  (window as unknown as { adamFrameCosts?: unknown }).adamFrameCosts = dashboard.frameCosts;
 }

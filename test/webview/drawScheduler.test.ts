@@ -6,6 +6,7 @@ import { DrawScheduler, type SchedulerEnv } from '../../webview/drawScheduler';
 function fakePage() {
   let now = 0;
   let hidden = false;
+  let paintMs = 0;
   const timers: { at: number; fn: () => void; id: number }[] = [];
   const visibility: (() => void)[] = [];
   let nextId = 1;
@@ -14,6 +15,7 @@ function fakePage() {
     setTimeout: (fn, ms) => { const id = nextId++; timers.push({ at: now + ms, fn, id }); return id; },
     clearTimeout: (id) => { const i = timers.findIndex((t) => t.id === id); if (i >= 0) timers.splice(i, 1); },
     frame: (fn) => fn(),
+    afterFrame: (fn) => { now += paintMs; fn(); },
     hidden: () => hidden,
     onVisibilityChange: (fn) => visibility.push(fn),
   };
@@ -32,6 +34,8 @@ function fakePage() {
       now = end;
     },
     spend(ms: number) { now += ms; },
+    /** What the browser spends painting each frame after the draw's JavaScript. */
+    setPaint(ms: number) { paintMs = ms; },
     setHidden(h: boolean) { hidden = h; for (const fn of visibility) fn(); },
   };
 }
@@ -63,6 +67,21 @@ test('the interval follows the cost of a draw: drawing takes at most the budget 
   for (let t = 0; t < 10_000; t += 50) { s.request(); page.advance(50); }
   assert.ok(draws >= 24 && draws <= 27, `${draws} draws in 10 s`);
   assert.ok((draws * 20) / 10_000 <= 0.055);
+});
+
+test('a frame costs its paint too: the budget counts from the draw to the end of the paint', () => {
+  const page = fakePage();
+  page.setPaint(30);
+  const frames: [number, number][] = [];
+  let draws = 0;
+  const s = new DrawScheduler(() => { draws++; page.spend(10); }, { minIntervalMs: 100, maxIntervalMs: 5000, budget: 0.05 }, page.env, (a, b) => frames.push([a, b]));
+  s.request();
+  page.advance(0);
+  assert.deepEqual(frames, [[0, 40]], 'the frame is reported from its start to the end of its paint');
+  assert.equal(s.intervalMs, 800, '10 ms of JavaScript and 30 of paint at 5% of a core: one frame every 800 ms');
+  for (let t = 0; t < 10_000; t += 50) { s.request(); page.advance(50); }
+  assert.ok(draws >= 11 && draws <= 14, `${draws} draws in 10 s`);
+  assert.ok((draws * 40) / 10_000 <= 0.055, 'draw and paint together stay within the budget');
 });
 
 test('the interval is bounded: a very slow draw still draws every maxIntervalMs, a free one at most every minIntervalMs', () => {
