@@ -71,6 +71,9 @@ export class Run extends EventEmitter {
   private lastLiveEmit = 0;
   private lastEval: EvalResult | null = null;
   private lastEvalStep = -1;
+  /** The checkpoint writes queued, in the order taken (queueCheckpoint); never rejects. */
+  private writes: Promise<unknown> = Promise.resolve();
+  private writesPending = 0;
   private stateReason: string | undefined;
   config: RunConfig;
 
@@ -205,13 +208,14 @@ export class Run extends EventEmitter {
       return await this.trainLoop(this.session);
     } catch (e) {
       const message = isUserError(e) ? e.message : `${(e as Error).message}`;
-      if (this.session) this.tryCheckpoint('latest.ckpt');
+      if (this.session) await this.writeCheckpoint('latest.ckpt');
       this.setState('failed', message);
       throw e;
     } finally {
       this.serveWeightReaders(null);
       // The session holds the shared dataset's memory: an ended run keeps its step, not the session.
       const s = this.session;
+      await this.writes; // every checkpoint taken is on disk before the run says it ended
       if (s) {
         this.endedAtStep = s.step;
         this.session = null;
@@ -233,12 +237,12 @@ export class Run extends EventEmitter {
       this.serveWeightReaders(s);
       if (this.control.evaluate) { this.control.evaluate = false; await this.runEval(s); }
       while (this.control.checkpoints.length) {
-        const path = this.tryCheckpoint(`step-${s.step}.ckpt`);
+        const path = await this.writeCheckpoint(`step-${s.step}.ckpt`);
         for (const r of this.control.checkpoints.splice(0)) r(path ?? '');
       }
       if (this.control.halt) {
         this.emitStepHistogram(this.stepHistograms.finish(s));
-        this.tryCheckpoint('latest.ckpt');
+        await this.writeCheckpoint('latest.ckpt');
         this.emitLive(s, true);
         return this.summary(s);
       }
@@ -246,7 +250,7 @@ export class Run extends EventEmitter {
       if (this.control.pause) {
         if (this.state !== 'paused') {
           this.emitStepHistogram(this.stepHistograms.finish(s));
-          this.tryCheckpoint('latest.ckpt');
+          await this.writeCheckpoint('latest.ckpt');
           this.emitLive(s, true);
           this.setState('paused', this.stateReason);
         }
@@ -275,11 +279,11 @@ export class Run extends EventEmitter {
       this.opts.store?.appendLosses(this.runId, Float32Array.from(chunk.losses));
       if (s.step % c.checkpointEvery === 0) {
         this.emitLive(s, true); // the history is recorded up to the checkpoint a resume would continue from
-        this.tryCheckpoint('latest.ckpt');
+        await this.queueCheckpoint('latest.ckpt');
       }
       if (chunk.epochEnded) {
         await this.runEval(s);
-        this.tryCheckpoint(`step-${s.step}.ckpt`);
+        await this.queueCheckpoint(`step-${s.step}.ckpt`);
         this.metrics.epochEnded();
       }
       if (performance.now() - this.lastLiveEmit >= intervalMs) this.emitLive(s);
@@ -294,7 +298,7 @@ export class Run extends EventEmitter {
     this.emitLive(s, true);
     this.serveWeightReaders(s);
     if (this.lastEvalStep !== s.step) await this.runEval(s);
-    this.tryCheckpoint('latest.ckpt');
+    await this.writeCheckpoint('latest.ckpt');
     const ended = this.control.stop && !(s.epoch >= this.config.epochs || (this.config.maxSteps > 0 && s.step >= this.config.maxSteps));
     this.setState(ended ? 'stopped' : 'done');
     return this.summary(s);
@@ -364,24 +368,57 @@ export class Run extends EventEmitter {
     this.emit('eval', msg);
   }
 
-  /** Writes a checkpoint; a failure to write is reported, never fatal to the run. */
-  private tryCheckpoint(name: string): string | null {
+  /**
+   * Takes a checkpoint of the run as it is now and writes it off the main thread (the hash and the file system's
+   * calls run on libuv's thread pool), after every write taken before it: the newest checkpoint is always the last
+   * written, so latest.ckpt never goes back. Routine checkpoints are only queued, so the workers train on while the
+   * disk syncs; the next one waits for this one if the disk is slower than the run. A failure to write is reported,
+   * never fatal to the run. Resolves once the checkpoint is queued; `written` once it is on disk (the path), or could
+   * not be written (null).
+   */
+  private async queueCheckpoint(name: string): Promise<{ written: Promise<string | null> }> {
+    if (this.writesPending > 0) await this.writes;
     const dir = this.checkpointDir;
-    if (!dir || !this.session) return null;
+    const session = this.session;
+    if (!dir || !session) return { written: Promise.resolve(null) };
     const file = join(dir, name);
+    const step = session.step;
+    let write: Promise<void>;
     try {
-      const state = this.session.snapshot(this.runId, this.metrics.log.lossSum, this.metrics.log.steps, {
+      const state = session.snapshot(this.runId, this.metrics.log.lossSum, this.metrics.log.steps, {
         ...(this.opts.parentRunId ? { parentRunId: this.opts.parentRunId, forkStep: this.opts.forkStep } : {}),
       });
-      writeCheckpointAtomic(file, state);
-      this.emit('checkpoint', { step: this.session.step, path: file });
-      return file;
+      const before = this.writes;
+      // The state is copied now; its hash and the file are written once the writes before it are done.
+      write = before.then(() => writeCheckpointAtomic(file, state));
     } catch (e) {
-      // Reported, never fatal: the run trains on, and the next checkpoint may succeed.
-      const message = `could not write checkpoint ${file}: ${(e as Error).message}; training goes on, but a crash now would lose the steps since the last checkpoint`;
-      this.opts.notice?.(message);
-      this.emit('writeFailed', message);
-      return null;
+      this.writeFailed(file, e as Error);
+      return { written: Promise.resolve(null) };
     }
+    this.writesPending++;
+    const written = write.then(
+      () => {
+        this.emit('checkpoint', { step, path: file });
+        return file;
+      },
+      (e: Error) => {
+        this.writeFailed(file, e);
+        return null;
+      },
+    ).finally(() => this.writesPending--);
+    this.writes = written.catch(() => null); // the queue goes on whatever a listener threw
+    return { written };
+  }
+
+  /** queueCheckpoint, then waits for it (and every write before it) to be on disk: the path, or null on failure. */
+  private async writeCheckpoint(name: string): Promise<string | null> {
+    return (await this.queueCheckpoint(name)).written;
+  }
+
+  /** Reported, never fatal: the run trains on, and the next checkpoint may succeed. */
+  private writeFailed(file: string, e: Error): void {
+    const message = `could not write checkpoint ${file}: ${e.message}; training goes on, but a crash now would lose the steps since the last checkpoint`;
+    this.opts.notice?.(message);
+    this.emit('writeFailed', message);
   }
 }

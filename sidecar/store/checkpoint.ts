@@ -14,7 +14,7 @@
 // checksum only says the file is the one its writer wrote, and anyone can write one: every field is also checked
 // for what a real run can have written (a permutation of the training set, a cursor and step counts that fit it,
 // second moments that are not negative), so that nothing out of range reaches the kernels.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, webcrypto } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, promises as fsp, readdirSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -57,6 +57,16 @@ const headerSchema = z.object({
 type Header = z.infer<typeof headerSchema>;
 
 export function encodeCheckpoint(state: TrainingState): Buffer {
+  const { bytes, hashAt } = layOut(state);
+  createHash('sha256').update(bytes.subarray(0, hashAt)).digest().copy(bytes, hashAt);
+  return bytes;
+}
+
+/**
+ * A checkpoint's bytes, everything but its hash (the last 32 bytes, from `hashAt`): copied out of `state` at once,
+ * so the run may go on while the hash is computed and the file written.
+ */
+function layOut(state: TrainingState): { bytes: Buffer; hashAt: number } {
   const header: Header = {
     runId: state.runId,
     config: state.config,
@@ -83,8 +93,7 @@ export function encodeCheckpoint(state: TrainingState): Buffer {
   json.copy(out, PREFIX_BYTES);
   let offset = dataStart;
   for (const a of arrays) offset = writeLittleEndian(out, offset, a);
-  createHash('sha256').update(out.subarray(0, offset)).digest().copy(out, offset);
-  return out;
+  return { bytes: out, hashAt: offset };
 }
 
 /** Decodes and checks a checkpoint; every problem is a UserError('bad_checkpoint') naming the file. */
@@ -293,12 +302,44 @@ function noCheckpointIn(dir: string): UserError {
 }
 
 /**
- * Writes a checkpoint so that `file` always holds either the old complete checkpoint or the new one: a
- * temporary file in the same folder, fsync, rename over the old name, fsync the folder (so the rename
- * itself survives a power cut).
+ * Writes a checkpoint so that `file` always holds either the old complete checkpoint or the new one: a temporary
+ * file in the same folder, fsync, rename over the old name, fsync the folder (so the rename itself survives a power
+ * cut). Off the calling thread: `state` is copied before this returns (the run may change it at once), then the hash
+ * (WebCrypto) and the file system's calls run on libuv's thread pool. Callers keep the writes to one file in order
+ * (the trainer's write queue), so a newer checkpoint is never overwritten by an older one.
  */
-export function writeCheckpointAtomic(file: string, state: TrainingState): void {
-  writeFileAtomic(file, encodeCheckpoint(state));
+export function writeCheckpointAtomic(file: string, state: TrainingState): Promise<void> {
+  const { bytes, hashAt } = layOut(state);
+  return (async () => {
+    const hash = await webcrypto.subtle.digest('SHA-256', bytes.subarray(0, hashAt));
+    bytes.set(new Uint8Array(hash), hashAt);
+    await writeFileAtomicAsync(file, bytes);
+  })();
+}
+
+/** writeFileAtomic with the file system's calls on libuv's thread pool: the same temporary file, fsyncs and rename. */
+export async function writeFileAtomicAsync(file: string, data: Buffer): Promise<void> {
+  const dir = dirname(file);
+  const temp = join(dir, `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`); // TEMP_FILE
+  const handle = await fsp.open(temp, 'wx', 0o644);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } catch (e) {
+    await handle.close().catch(() => undefined);
+    await fsp.unlink(temp).catch(() => undefined);
+    throw e;
+  }
+  await handle.close();
+  try {
+    await fsp.rename(temp, file);
+  } catch (e) {
+    await fsp.unlink(temp).catch(() => undefined);
+    throw e;
+  }
+  // The folder too, so the rename survives a power cut (best effort: Windows cannot open a folder for fsync).
+  const folder = await fsp.open(dir, 'r').catch(() => undefined);
+  if (folder) await folder.sync().catch(() => undefined).finally(() => folder.close().catch(() => undefined));
 }
 
 export function writeFileAtomic(file: string, data: Buffer | string): void {

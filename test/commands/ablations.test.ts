@@ -54,7 +54,7 @@ test('a checkpoint of an augmented run without its augmentation seed is refused,
   const state = readCheckpoint(join(dir, 'latest.ckpt'));
   assert.equal(typeof state.augmentSeed, 'number');
   delete state.augmentSeed;
-  writeCheckpointAtomic(join(dir, 'forged.ckpt'), state);
+  await writeCheckpointAtomic(join(dir, 'forged.ckpt'), state);
   const bad = await runText(['train', '--resume', join(dir, 'forged.ckpt')], env);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /augment flip-crop without an augmentation seed/);

@@ -143,7 +143,7 @@ test('a checkpoint that names a run it does not belong to is refused, and that r
   const before = readFileSync(join(runsDir, runId, 'losses.f32'));
   // Another run's state under this run's id, with a checksum recomputed as anyone can.
   const state = readCheckpoint(join(runsDir, runId, 'latest.ckpt'));
-  writeCheckpointAtomic(join(dir, 'forged.ckpt'), { ...state, step: 10, lossCount: 10, config: { ...state.config, seed: 2 } });
+  await writeCheckpointAtomic(join(dir, 'forged.ckpt'), { ...state, step: 10, lossCount: 10, config: { ...state.config, seed: 2 } });
   const r = await runText(['train', '--resume', join(dir, 'forged.ckpt'), '--runs-dir', runsDir], env);
   assert.equal(r.code, 1);
   assert.match(r.stderr, new RegExp(`forged\\.ckpt names run ${runId}, but that run's folder records seed 1 and the checkpoint 2`));
@@ -176,7 +176,7 @@ test('a loss that becomes NaN stops a headless run with a message saying why, in
   const file = join(dir, 'latest.ckpt');
   const state = readCheckpoint(file);
   state.params.fill(NaN, 0, 450); // conv1's weights diverged
-  writeCheckpointAtomic(file, state);
+  await writeCheckpointAtomic(file, state);
   const resumed = await run([...base, '--resume', file, '--max-steps', '400'], env);
   assert.equal(resumed.code, 1);
   assert.match(resumed.stderr, /the training loss became NaN at step \d+: paused instead of training on garbage/);

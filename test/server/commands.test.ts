@@ -38,10 +38,10 @@ test('runs lists the runs folder as a table, or as JSON with --json', () => {
   assert.match(empty.stdout, /no runs in/);
 });
 
-test('export writes the checkpoint parameters as safetensors under the state_dict names', () => {
+test('export writes the checkpoint parameters as safetensors under the state_dict names', async () => {
   const dir = tempDir();
   const state = sampleState();
-  writeCheckpointAtomic(join(dir, 'latest.ckpt'), state);
+  await writeCheckpointAtomic(join(dir, 'latest.ckpt'), state);
   const r = cli('export', join(dir, 'latest.ckpt'), join(dir, 'net.safetensors'));
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /wrote .*net\.safetensors: 10 tensors, 62006 parameters/);
@@ -69,9 +69,9 @@ test('export refuses a damaged checkpoint (exit 1, naming it) and wrong argument
   assert.match(usage.stderr, /usage: adam-trainer export CHECKPOINT OUT\.safetensors/);
 });
 
-test('export does not write through a symbolic link at its output name, nor into a folder', () => {
+test('export does not write through a symbolic link at its output name, nor into a folder', async () => {
   const dir = tempDir();
-  writeCheckpointAtomic(join(dir, 'latest.ckpt'), sampleState());
+  await writeCheckpointAtomic(join(dir, 'latest.ckpt'), sampleState());
   const victim = join(dir, 'victim.txt');
   writeFileSync(victim, 'precious\n');
   symlinkSync(victim, join(dir, 'out.safetensors'));

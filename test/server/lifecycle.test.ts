@@ -65,14 +65,14 @@ test('serve starts by removing the temporary files of writers killed mid-write, 
   const runDir = join(runsDir, '20260101-000000-abcdef');
   mkdirSync(runDir);
   const file = join(runDir, 'latest.ckpt');
-  writeCheckpointAtomic(file, sampleState());
+  await writeCheckpointAtomic(file, sampleState());
   // A real writer, killed while a write is under way: kill -9 as soon as its temporary file is seen, until one stays.
   const temps = () => readdirSync(runDir).filter((n) => n.endsWith('.tmp'));
   for (let attempt = 0; attempt < 20 && temps().length === 0; attempt++) {
     const script = `
       const { writeCheckpointAtomic } = require(${JSON.stringify(require.resolve('../../sidecar/store/checkpoint'))});
       const { sampleState } = require(${JSON.stringify(require.resolve('../store/helpers'))});
-      for (let step = 1; ; step++) writeCheckpointAtomic(${JSON.stringify(file)}, sampleState({ step }));`;
+      (async () => { for (let step = 1; ; step++) await writeCheckpointAtomic(${JSON.stringify(file)}, sampleState({ step })); })();`;
     const child = spawn(process.execPath, ['--import', 'tsx', '-e', script], { stdio: 'ignore' });
     const deadline = Date.now() + 30_000;
     while (temps().length === 0 && Date.now() < deadline) await delay(0);

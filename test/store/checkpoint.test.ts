@@ -67,63 +67,95 @@ test('a checkpoint whose configuration is invalid is refused, naming the field',
   assert.throws(() => decodeCheckpoint(encodeCheckpoint(bad), 'cfg.ckpt'), refused(/cfg\.ckpt has an invalid configuration: beta1 must be in \[0, 1\), got 1\.5/));
 });
 
-test('writeCheckpointAtomic leaves only the checkpoint, and readCheckpoint reads it back', () => {
+test('writeCheckpointAtomic leaves only the checkpoint, and readCheckpoint reads it back', async () => {
   const dir = tempDir();
   const file = join(dir, 'latest.ckpt');
-  writeCheckpointAtomic(file, sampleState({ step: 1 }));
-  writeCheckpointAtomic(file, sampleState({ step: 2 }));
+  await writeCheckpointAtomic(file, sampleState({ step: 1 }));
+  await writeCheckpointAtomic(file, sampleState({ step: 2 }));
   assert.deepEqual(readdirSync(dir), ['latest.ckpt']);
   assert.equal(readCheckpoint(file).step, 2);
 });
 
-test('a failed write (the disk fills up mid-file) leaves the old checkpoint intact and no temporary file', (t) => {
+test('writeCheckpointAtomic writes the bytes encodeCheckpoint makes, for states drawn at random', async () => {
+  const dir = tempDir();
+  let seed = 12345;
+  const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  for (let trial = 0; trial < 20; trial++) {
+    const step = 1 + Math.floor(rand() * 1000);
+    const state = sampleState({ step, lossSum: rand() * 1e3, rng: [seed >>> 0, 7, trial, 0xffffffff - trial] });
+    for (const a of [state.params, state.m]) for (let k = 0; k < 200; k++) a[Math.floor(rand() * a.length)] = (rand() - 0.5) * 10 ** Math.floor(rand() * 8 - 4);
+    for (let k = 0; k < 200; k++) state.v[Math.floor(rand() * state.v.length)] = rand() * 1e-3;
+    const file = join(dir, `c${trial}.ckpt`);
+    await writeCheckpointAtomic(file, state);
+    assert.deepEqual(readFileSync(file), encodeCheckpoint(state), `trial ${trial}`);
+  }
+});
+
+test('writeCheckpointAtomic copies the state before it returns: the run may change it while the file is written', async () => {
   const dir = tempDir();
   const file = join(dir, 'latest.ckpt');
-  writeCheckpointAtomic(file, sampleState({ step: 7 }));
+  const state = sampleState({ step: 5 });
+  const expected = encodeCheckpoint(state);
+  const write = writeCheckpointAtomic(file, state);
+  state.params.fill(42); // the next chunk trains on
+  state.m.fill(-1);
+  state.permutation.reverse();
+  state.step = 6;
+  await write;
+  assert.deepEqual(readFileSync(file), expected);
+  assert.equal(readCheckpoint(file).step, 5);
+});
+
+test('a failed write (the disk fills up mid-file) leaves the old checkpoint intact and no temporary file', async (t) => {
+  const dir = tempDir();
+  const file = join(dir, 'latest.ckpt');
+  await writeCheckpointAtomic(file, sampleState({ step: 7 }));
   const before = readFileSync(file);
   // The file system is an edge we do not own: make it run out of space after the first block.
-  let calls = 0;
-  const real = fs.writeSync;
-  t.mock.method(fs, 'writeSync', (...args: Parameters<typeof fs.writeSync>) => {
-    if (++calls > 1) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
-    const [fd, buffer, offset, length] = args as unknown as [number, Uint8Array, number, number];
-    return real(fd, buffer, offset, Math.min(length, 4096));
+  const realOpen = fs.promises.open;
+  t.mock.method(fs.promises, 'open', async (...args: Parameters<typeof fs.promises.open>) => {
+    const handle = await realOpen(...args);
+    handle.writeFile = async (data: unknown) => {
+      await handle.write((data as Buffer).subarray(0, 4096));
+      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    };
+    return handle;
   });
-  assert.throws(() => writeCheckpointAtomic(file, sampleState({ step: 8 })), /ENOSPC/);
+  await assert.rejects(writeCheckpointAtomic(file, sampleState({ step: 8 })), /ENOSPC/);
   t.mock.restoreAll();
   assert.deepEqual(readFileSync(file), before);
   assert.deepEqual(readdirSync(dir), ['latest.ckpt']);
   assert.equal(readCheckpoint(file).step, 7);
 });
 
-test('the write goes to a temporary file in the same folder that is then renamed over the old name', () => {
+test('the write goes to a temporary file in the same folder that is then renamed over the old name', async () => {
   // A write that dies before the rename (a kill, a power cut) leaves only such a temporary file behind:
   // readers of latest.ckpt never see it.
   const dir = tempDir();
   const file = join(dir, 'latest.ckpt');
-  writeCheckpointAtomic(file, sampleState({ step: 7 }));
+  await writeCheckpointAtomic(file, sampleState({ step: 7 }));
   writeFileSync(join(dir, '.latest.ckpt.999.deadbeef.tmp'), encodeCheckpoint(sampleState({ step: 8 })).subarray(0, 5000));
   assert.equal(readCheckpoint(file).step, 7);
-  writeCheckpointAtomic(file, sampleState({ step: 9 }));
+  await writeCheckpointAtomic(file, sampleState({ step: 9 }));
   assert.equal(readCheckpoint(file).step, 9);
 });
 
-test('a write whose rename fails removes its temporary file', () => {
+test('a write whose rename fails removes its temporary file', async () => {
   const dir = tempDir();
   const target = join(dir, 'latest.ckpt');
   mkdirSync(join(target, 'occupied'), { recursive: true }); // a non-empty folder cannot be renamed over
-  assert.throws(() => writeCheckpointAtomic(target, sampleState()));
+  await assert.rejects(writeCheckpointAtomic(target, sampleState()));
   assert.deepEqual(readdirSync(dir), ['latest.ckpt']);
 });
 
 test('readers never see a partial checkpoint while a writer is killed mid-write', async () => {
   const dir = tempDir();
   const file = join(dir, 'latest.ckpt');
-  writeCheckpointAtomic(file, sampleState({ step: 0 }));
+  await writeCheckpointAtomic(file, sampleState({ step: 0 }));
   const script = `
     const { writeCheckpointAtomic } = require(${JSON.stringify(require.resolve('../../sidecar/store/checkpoint'))});
     const { sampleState } = require(${JSON.stringify(require.resolve('./helpers'))});
-    for (let step = 1; ; step++) writeCheckpointAtomic(${JSON.stringify(file)}, sampleState({ step }));`;
+    (async () => { for (let step = 1; ; step++) await writeCheckpointAtomic(${JSON.stringify(file)}, sampleState({ step })); })();`;
   const child = spawn(process.execPath, ['--import', 'tsx', '-e', script], { stdio: 'ignore' });
   let reads = 0;
   let lastStep = 0;
@@ -219,7 +251,7 @@ test('a device, a FIFO and a file larger than any checkpoint are refused at once
 test('readCheckpointAsync reads what readCheckpoint reads, and names a missing file', async () => {
   const dir = tempDir();
   const file = join(dir, 'latest.ckpt');
-  writeCheckpointAtomic(file, sampleState({ step: 300 }));
+  await writeCheckpointAtomic(file, sampleState({ step: 300 }));
   assert.deepEqual(await readCheckpointAsync(file), readCheckpoint(file));
   await assert.rejects(readCheckpointAsync(join(dir, 'nope.ckpt')), refused(/nope\.ckpt does not exist/));
 });

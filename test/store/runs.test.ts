@@ -103,12 +103,12 @@ test('a run left running by a process that is gone reads as running and orphaned
   assert.equal(runs.mine.orphaned, undefined);
 });
 
-test('checkpointAtOrBefore picks the nearest step checkpoint or latest.ckpt at or before the step', () => {
+test('checkpointAtOrBefore picks the nearest step checkpoint or latest.ckpt at or before the step', async () => {
   const store = new RunStore(tempDir());
   store.createRun('r1', config);
-  writeCheckpointAtomic(store.checkpointPath('r1', 'step-100'), sampleState({ runId: 'r1', step: 100 }));
-  writeCheckpointAtomic(store.checkpointPath('r1', 'step-300'), sampleState({ runId: 'r1', step: 300 }));
-  writeCheckpointAtomic(store.checkpointPath('r1', 'latest'), sampleState({ runId: 'r1', step: 250 }));
+  await writeCheckpointAtomic(store.checkpointPath('r1', 'step-100'), sampleState({ runId: 'r1', step: 100 }));
+  await writeCheckpointAtomic(store.checkpointPath('r1', 'step-300'), sampleState({ runId: 'r1', step: 300 }));
+  await writeCheckpointAtomic(store.checkpointPath('r1', 'latest'), sampleState({ runId: 'r1', step: 250 }));
   assert.equal(store.checkpointAtOrBefore('r1', 299).state.step, 250);
   assert.equal(store.checkpointAtOrBefore('r1', 300).state.step, 300);
   assert.equal(store.checkpointAtOrBefore('r1', 150).state.step, 100);
