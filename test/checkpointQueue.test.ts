@@ -4,16 +4,15 @@
 import assert from 'node:assert/strict';
 import fs, { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { resolveConfig } from '../sidecar/protocol';
 import { readCheckpoint } from '../sidecar/store/checkpoint';
 import { Run } from '../sidecar/trainer';
 import { tempDir } from './store/helpers';
 import { ensureBuilt } from './server/sidecar';
 
-test('on a slow disk the run trains on while checkpoints are written, in order, and ends with the last on disk', { timeout: 120_000 }, async (t) => {
-  ensureBuilt();
-  // The disk is an edge we do not own: every fsync of a file takes 60 ms, longer than a chunk of training.
+/** The disk is an edge we do not own: every fsync of a file takes 60 ms, longer than a chunk of training. */
+function slowDisk(t: TestContext): void {
   const realOpen = fs.promises.open;
   t.mock.method(fs.promises, 'open', async (...args: Parameters<typeof fs.promises.open>) => {
     const handle = await realOpen(...args);
@@ -24,6 +23,11 @@ test('on a slow disk the run trains on while checkpoints are written, in order, 
     };
     return handle;
   });
+}
+
+test('on a slow disk the run trains on while checkpoints are written, in order, and ends with the last on disk', { timeout: 120_000 }, async (t) => {
+  ensureBuilt();
+  slowDisk(t);
   const checkpointDir = tempDir();
   const config = resolveConfig({ data: 'sample', workers: 2, epochs: 100, maxSteps: 400, checkpointEvery: 40, seed: 5 }, 2);
   const run = new Run({ runId: 'slow-disk', config, cacheDir: tempDir(), checkpointDir });
@@ -48,16 +52,7 @@ test('on a slow disk the run trains on while checkpoints are written, in order, 
 
 test('a pause has latest.ckpt on disk before the run says it is paused', { timeout: 120_000 }, async (t) => {
   ensureBuilt();
-  const realOpen = fs.promises.open;
-  t.mock.method(fs.promises, 'open', async (...args: Parameters<typeof fs.promises.open>) => {
-    const handle = await realOpen(...args);
-    const sync = handle.sync.bind(handle);
-    handle.sync = async () => {
-      await new Promise((r) => setTimeout(r, 60));
-      return sync();
-    };
-    return handle;
-  });
+  slowDisk(t);
   const checkpointDir = tempDir();
   const config = resolveConfig({ data: 'sample', workers: 2, epochs: 100, maxSteps: 100_000, checkpointEvery: 1000, seed: 6 }, 2);
   const run = new Run({ runId: 'pause-disk', config, cacheDir: tempDir(), checkpointDir });

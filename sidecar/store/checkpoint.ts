@@ -318,9 +318,9 @@ export function writeCheckpointAtomic(file: string, state: TrainingState): Promi
 }
 
 /** writeFileAtomic with the file system's calls on libuv's thread pool: the same temporary file, fsyncs and rename. */
-export async function writeFileAtomicAsync(file: string, data: Buffer): Promise<void> {
+async function writeFileAtomicAsync(file: string, data: Buffer): Promise<void> {
   const dir = dirname(file);
-  const temp = join(dir, `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`); // TEMP_FILE
+  const temp = tempFileFor(file);
   const handle = await fsp.open(temp, 'wx', 0o644);
   try {
     await handle.writeFile(data);
@@ -342,9 +342,14 @@ export async function writeFileAtomicAsync(file: string, data: Buffer): Promise<
   if (folder) await folder.sync().catch(() => undefined).finally(() => folder.close().catch(() => undefined));
 }
 
+/** Where a write of `file` goes before its rename: `.<name>.<pid of the writer>.<8 hex digits>.tmp` (TEMP_FILE). */
+function tempFileFor(file: string): string {
+  return join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+}
+
 export function writeFileAtomic(file: string, data: Buffer | string): void {
   const dir = dirname(file);
-  const temp = join(dir, `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`); // TEMP_FILE
+  const temp = tempFileFor(file);
   const fd = openSync(temp, 'wx', 0o644);
   try {
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
