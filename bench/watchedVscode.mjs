@@ -57,7 +57,8 @@ export function coresByLabel(before, after, seconds) {
 }
 
 /** Steps per second from losses.f32's growth over `seconds`, starting now; `trace` also gets each second's rate. */
-async function rate(lossesFile, seconds, trace) {
+/** Steps a second over `seconds`; `window`, if given, is told the first and last step counted. */
+async function rate(lossesFile, seconds, trace, window) {
   const steps = () => (existsSync(lossesFile) ? statSync(lossesFile).size / 4 : 0);
   const s0 = steps();
   const t0 = performance.now();
@@ -68,6 +69,7 @@ async function rate(lossesFile, seconds, trace) {
     if (now.at - last.at >= 500) trace?.push(Math.round((now.steps - last.steps) / ((now.at - last.at) / 1000)));
     last = now;
   }
+  if (window) Object.assign(window, { from: s0, to: last.steps });
   return (last.steps - s0) / ((last.at - t0) / 1000);
 }
 
@@ -87,14 +89,14 @@ async function sleepUntil(at) {
 }
 
 /** The run's worker count and the thread counts the engine trained with, from its logged metrics ("count:share of the lines"). */
-function threadCounts(runDir) {
+function threadCounts(runDir, window = { from: 0, to: Infinity }) {
   const counts = new Map();
   let n = 0;
   try {
     for (const line of readFileSync(join(runDir, 'events.jsonl'), 'utf8').split('\n')) {
       if (!line.includes('"type":"metrics"')) continue;
-      const t = JSON.parse(line).threads;
-      if (t === undefined) continue;
+      const { threads: t, step } = JSON.parse(line);
+      if (t === undefined || step < window.from || step > window.to) continue; // only the measured steps
       counts.set(t, (counts.get(t) ?? 0) + 1);
       n++;
     }
@@ -161,7 +163,8 @@ export async function benchVscode({ data, batches, repeats, seconds, settle, pag
       const cpu0 = processCpu();
       const t0 = performance.now();
       const perSecond = [];
-      const stepsPerSec = await rate(losses, seconds, perSecond);
+      const window = {};
+      const stepsPerSec = await rate(losses, seconds, perSecond, window);
       const cores = coresByLabel(cpu0, processCpu(), (performance.now() - t0) / 1000);
       const workbenchProfile = cdp ? topOfProfile((await cdp.send('Profiler.stop')).profile) : undefined;
       // The page's own frame times, from inside the webview's frame (window.adamFrames, webview/frameStats.ts).
@@ -169,7 +172,7 @@ export async function benchVscode({ data, batches, repeats, seconds, settle, pag
       const frames = pageMode === 'hidden' ? [] : await wb.dashboard.locator('body').evaluate((_, t) => window.adamFrames?.since(t) ?? [], since);
       // Each frame's whole cost to the page, to its paint (window.adamFrameCosts): what the draw budget counts.
       const frameCosts = pageMode === 'hidden' ? [] : await wb.dashboard.locator('body').evaluate((_, t) => window.adamFrameCosts?.since(t) ?? [], since);
-      return { stepsPerSec, frames, frameCosts, cores, workbenchProfile, threads: threadCounts(join(cs.globalStorage(), 'runs', runId)), age, perSecond };
+      return { stepsPerSec, frames, frameCosts, cores, workbenchProfile, threads: threadCounts(join(cs.globalStorage(), 'runs', runId), window), age, perSecond };
     } finally {
       await context.close().catch(() => undefined);
       await cs.killGroup();
@@ -184,8 +187,9 @@ export async function benchVscode({ data, batches, repeats, seconds, settle, pag
       await sleepUntil(startedAt + settle * 1000);
       const age = (performance.now() - startedAt) / 1000;
       const perSecond = [];
-      const stepsPerSec = await rate(losses, seconds, perSecond);
-      return { stepsPerSec, threads: threadCounts(dirname(losses)), age, perSecond };
+      const window = {};
+      const stepsPerSec = await rate(losses, seconds, perSecond, window);
+      return { stepsPerSec, threads: threadCounts(dirname(losses), window), age, perSecond };
     } finally {
       p.kill('SIGKILL');
     }
