@@ -71,9 +71,8 @@ export class Run extends EventEmitter {
   private lastLiveEmit = 0;
   private lastEval: EvalResult | null = null;
   private lastEvalStep = -1;
-  /** The checkpoint writes queued, in the order taken (queueCheckpoint); never rejects. */
+  /** The last checkpoint write started (queueCheckpoint); never rejects. */
   private writes: Promise<unknown> = Promise.resolve();
-  private writesPending = 0;
   private stateReason: string | undefined;
   config: RunConfig;
 
@@ -370,14 +369,14 @@ export class Run extends EventEmitter {
 
   /**
    * Takes a checkpoint of the run as it is now and writes it off the main thread (the hash and the file system's
-   * calls run on libuv's thread pool), after every write taken before it: the newest checkpoint is always the last
-   * written, so latest.ckpt never goes back. Routine checkpoints are only queued, so the workers train on while the
-   * disk syncs; the next one waits for this one if the disk is slower than the run. A failure to write is reported,
-   * never fatal to the run. Resolves once the checkpoint is queued; `written` once it is on disk (the path), or could
-   * not be written (null).
+   * calls run on libuv's thread pool). One write at a time: each starts once the one before it is on disk (at once,
+   * unless the disk is slower than the run), so the newest checkpoint is always the last written and latest.ckpt
+   * never goes back. Routine checkpoints are only started, so the workers train on while the disk syncs. A failure to
+   * write is reported, never fatal to the run. Resolves once the write has started; `written` once it is on disk (the
+   * path), or could not be written (null).
    */
   private async queueCheckpoint(name: string): Promise<{ written: Promise<string | null> }> {
-    if (this.writesPending > 0) await this.writes;
+    await this.writes;
     const dir = this.checkpointDir;
     const session = this.session;
     if (!dir || !session) return { written: Promise.resolve(null) };
@@ -388,14 +387,11 @@ export class Run extends EventEmitter {
       const state = session.snapshot(this.runId, this.metrics.log.lossSum, this.metrics.log.steps, {
         ...(this.opts.parentRunId ? { parentRunId: this.opts.parentRunId, forkStep: this.opts.forkStep } : {}),
       });
-      const before = this.writes;
-      // The state is copied now; its hash and the file are written once the writes before it are done.
-      write = before.then(() => writeCheckpointAtomic(file, state));
+      write = writeCheckpointAtomic(file, state);
     } catch (e) {
       this.writeFailed(file, e as Error);
       return { written: Promise.resolve(null) };
     }
-    this.writesPending++;
     const written = write.then(
       () => {
         this.emit('checkpoint', { step, path: file });
@@ -405,8 +401,8 @@ export class Run extends EventEmitter {
         this.writeFailed(file, e);
         return null;
       },
-    ).finally(() => this.writesPending--);
-    this.writes = written.catch(() => null); // the queue goes on whatever a listener threw
+    );
+    this.writes = written.catch(() => null); // the next write goes on whatever a listener threw
     return { written };
   }
 
