@@ -4,6 +4,11 @@
 // median samples/s of each cell over --repeats runs, interleaved so that drift in the machine's load is shared.
 //   node bench/contended.mjs [--data DIR] [--steps4 12000] [--steps32 3000] [--repeats 3] [--load idle,busy,bursty]
 //                            [--root DIR (another checkout's build, to compare)] [--batch 4,32] [--workers 1,2,default]
+//                            [--lead-ms 300]
+// Besides each cell's median it prints, per load and batch, the default's speed over the best fixed count's, as the
+// median of each repeat's ratio (a repeat's runs follow each other, so they share the machine's drift).
+// --lead-ms N: the other process starts N ms before each run (default 300), so that a run never measures the cores
+// before the load is on them (before the twelfth round it started with the run).
 // --load bursty: another process works in bursts, 12 ms of every 36 (a third of a core), as an editor's renderer does
 // while it paints a dashboard (code-server's renderers, GPU process and extension host take about 0.35 cores, in
 // frames). (--steps N sets both. A run of 3,000 steps at batch 4 trains for about a second: too short to tell a thread
@@ -23,6 +28,7 @@ const repeats = Number(arg('repeats', 3));
 const burst = arg('burst', '12,24').split(',').map(Number); // --load bursty: ms of work, then ms of rest
 const roots = [here, ...(arg('root') ? [arg('root')] : [])];
 const batches = arg('batch', '4,32').split(',').map(Number);
+const leadMs = Number(arg('lead-ms', 300));
 const workerCounts = arg('workers', '1,2,default').split(',').map((w) => (w === 'default' ? w : Number(w)));
 
 function busyLoop(load) {
@@ -49,6 +55,7 @@ for (const load of loads) for (const batch of batches) for (const workers of wor
 for (let r = 0; r < repeats; r++) {
   for (const c of cells) {
     const busy = c.load === 'idle' ? null : busyLoop(c.load);
+    if (busy) await new Promise((resolve) => setTimeout(resolve, leadMs));
     try {
       c.results.push(train(c.root, c.batch, c.workers));
     } finally {
@@ -56,7 +63,13 @@ for (let r = 0; r < repeats; r++) {
     }
   }
 }
+// The default against the best fixed count of the same repeat, for each load, batch and build.
+for (const c of cells.filter((x) => x.workers === 'default')) {
+  const fixed = cells.filter((x) => x.load === c.load && x.batch === c.batch && x.root === c.root && x.workers !== 'default');
+  if (fixed.length === 0) continue;
+  c.overBestFixed = c.results.map((d, r) => d / Math.max(...fixed.map((f) => f.results[r])));
+}
 for (const c of cells) {
-  const line = { load: c.load, batch: c.batch, workers: c.workers, build: c.root === here ? 'this' : c.root, samplesPerSecMedian: Math.round(median(c.results)), runs: c.results.map(Math.round) };
+  const line = { load: c.load, batch: c.batch, workers: c.workers, build: c.root === here ? 'this' : c.root, samplesPerSecMedian: Math.round(median(c.results)), runs: c.results.map(Math.round), ...(c.overBestFixed ? { overBestFixedPaired: +median(c.overBestFixed).toFixed(3), overBestFixed: c.overBestFixed.map((x) => +x.toFixed(3)) } : {}) };
   console.log(JSON.stringify(line));
 }

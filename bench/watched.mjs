@@ -10,7 +10,9 @@
 //   --page hidden the dashboard is open but its tab is in the background (document.hidden; emulated, see below)
 //   --vscode      in code-server's webview instead (bench/watchedVscode.mjs): the extension packaged and installed,
 //                 "Adam: Train with Adam" from the palette; --seconds N measured (default 15), from --settle S seconds
-//                 into each run (default 8, headless and watched alike); --trace prints each second's steps/s
+//                 into each run (default 8, headless and watched alike); --trace prints each second's steps/s;
+//                 --baseline editor runs the headless one beside code-server with a text editor in front (VS Code
+//                 open, no dashboard: what the hidden dashboard itself costs), instead of on an otherwise idle machine
 //   --profile     also prints the page's CPU profile (self time by function) over the measured window
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -32,6 +34,7 @@ const pageMode = arg('page', 'visible');
 const profile = process.argv.includes('--profile');
 const steps = { 4: Number(arg('steps4', 60000)), 32: Number(arg('steps32', 10000)) };
 const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+if (!['idle', 'editor'].includes(arg('baseline', 'idle'))) throw new Error(`--baseline must be idle or editor, got ${arg('baseline')}`);
 if (!['visible', 'hidden'].includes(pageMode)) throw new Error(`--page must be visible or hidden, got ${pageMode}`);
 if (!existsSync(join(here, 'dist', 'cli.js'))) throw new Error('build first: node scripts/build.mjs');
 
@@ -183,7 +186,7 @@ if (process.argv.includes('--vscode')) {
   const { benchVscode } = await import('./watchedVscode.mjs');
   const busyLoopVscode = busy ? spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' }) : null;
   try {
-    await benchVscode({ data, batches, repeats, seconds: Number(arg('seconds', 15)), settle: Number(arg('settle', 8)), pageMode, workers, profile, topOfProfile, pairedRatio, trace: process.argv.includes('--trace') });
+    await benchVscode({ data, batches, repeats, seconds: Number(arg('seconds', 15)), settle: Number(arg('settle', 8)), pageMode, workers, profile, topOfProfile, pairedRatio, trace: process.argv.includes('--trace'), baseline: arg('baseline', 'idle') });
   } finally {
     busyLoopVscode?.kill('SIGKILL');
   }

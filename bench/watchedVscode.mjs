@@ -56,6 +56,38 @@ export function coresByLabel(before, after, seconds) {
   return Object.fromEntries([...by].filter(([, c]) => c >= 0.01).sort((x, y) => y[1] - x[1]).map(([k, c]) => [k, +c.toFixed(2)]));
 }
 
+/** Each thread of the sidecar processes now: CPU seconds and context switches (voluntary: it waited; involuntary: it
+ * was preempted), by thread id. */
+function sidecarThreads() {
+  const out = new Map();
+  for (const [pid, p] of processCpu()) {
+    if (p.label !== 'sidecar') continue;
+    try {
+      for (const t of readdirSync(`/proc/${pid}/task`)) {
+        const stat = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        const status = readFileSync(`/proc/${pid}/task/${t}/status`, 'utf8');
+        const count = (name) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
+        out.set(`${pid}/${t}`, { main: t === String(pid), cpu: (Number(f[11]) + Number(f[12])) / 100, waits: count('voluntary_ctxt_switches'), preempted: count('nonvoluntary_ctxt_switches') });
+      }
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
+/** The sidecar's busy threads between two sidecarThreads() snapshots: cores, and waits and preemptions a second. */
+function threadUse(before, after, seconds) {
+  const rows = [];
+  for (const [id, a] of after) {
+    const b = before.get(id);
+    if (!b) continue;
+    const cores = (a.cpu - b.cpu) / seconds;
+    if (cores < 0.01) continue;
+    rows.push({ thread: a.main ? 'main' : 'other', cores: +cores.toFixed(2), waitsPerSec: Math.round((a.waits - b.waits) / seconds), preemptedPerSec: Math.round((a.preempted - b.preempted) / seconds) });
+  }
+  return rows.sort((x, y) => y.cores - x.cores);
+}
+
 /** Steps per second from losses.f32's growth over `seconds`, starting now; `trace` also gets each second's rate. */
 /** Steps a second over `seconds`; `window`, if given, is told the first and last step counted. */
 async function rate(lossesFile, seconds, trace, window) {
@@ -116,7 +148,7 @@ export function settings(data, batch, workers) {
   };
 }
 
-export async function benchVscode({ data, batches, repeats, seconds, settle, pageMode, workers, profile = false, topOfProfile, pairedRatio, trace = false }) {
+export async function benchVscode({ data, batches, repeats, seconds, settle, pageMode, workers, profile = false, topOfProfile, pairedRatio, trace = false, baseline = 'idle' }) {
   const tmp = mkdtempSync(join(tmpdir(), 'adam-watched-vscode-'));
   const vsix = join(tmp, 'train-with-adam.vsix');
   execFileSync('npm', ['run', 'package', '--', '-o', vsix], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
@@ -161,25 +193,58 @@ export async function benchVscode({ data, batches, repeats, seconds, settle, pag
         await cdp.send('Profiler.start');
       }
       const cpu0 = processCpu();
+      const threads0 = sidecarThreads();
       const t0 = performance.now();
       const perSecond = [];
       const window = {};
       const stepsPerSec = await rate(losses, seconds, perSecond, window);
       const cores = coresByLabel(cpu0, processCpu(), (performance.now() - t0) / 1000);
+      const sidecar = threadUse(threads0, sidecarThreads(), (performance.now() - t0) / 1000);
       const workbenchProfile = cdp ? topOfProfile((await cdp.send('Profiler.stop')).profile) : undefined;
       // The page's own frame times, from inside the webview's frame (window.adamFrames, webview/frameStats.ts).
       // (A hidden panel's webview is gone: no frames to read.)
       const frames = pageMode === 'hidden' ? [] : await wb.dashboard.locator('body').evaluate((_, t) => window.adamFrames?.since(t) ?? [], since);
       // Each frame's whole cost to the page, to its paint (window.adamFrameCosts): what the draw budget counts.
       const frameCosts = pageMode === 'hidden' ? [] : await wb.dashboard.locator('body').evaluate((_, t) => window.adamFrameCosts?.since(t) ?? [], since);
-      return { stepsPerSec, frames, frameCosts, cores, workbenchProfile, threads: threadCounts(join(cs.globalStorage(), 'runs', runId), window), age, perSecond };
+      return { stepsPerSec, frames, frameCosts, cores, sidecar, workbenchProfile, threads: threadCounts(join(cs.globalStorage(), 'runs', runId), window), age, perSecond };
     } finally {
       await context.close().catch(() => undefined);
       await cs.killGroup();
     }
   }
 
+  /** --baseline editor: code-server open in the browser with a text editor in front and no run of the extension's, as
+   *  during a hidden watched trial, so that the headless run pays what VS Code itself takes and the ratio is what the
+   *  hidden dashboard costs. */
+  async function idleEditor(batch) {
+    const dir = join(tmp, `editor-${++trial}`);
+    mkdirSync(dir);
+    const cs = await CodeServer.start({ bin, tmp: dir, extensionsDir, workspace: join(dir, 'workspace'), settings: settings(data, batch, workers) });
+    const context = await browser.newContext({ viewport: { width: 1600, height: 1000 } });
+    const wb = new Workbench(await context.newPage());
+    await wb.open(cs.workbenchUrl);
+    await wb.runCommand('File: New Untitled Text File');
+    // Opening the workbench takes VS Code most of a core for a few seconds; a run started then would see one free
+    // core and take one worker. The watched run starts later, from the palette, on a settled workbench: so does this.
+    for (let t = 0; t < 30; t++) {
+      const before = processCpu();
+      await sleep(1000);
+      const busy = Object.entries(coresByLabel(before, processCpu(), 1)).filter(([k]) => /chromium|code-server/.test(k)).reduce((a, [, c]) => a + c, 0);
+      if (busy < 0.25) break;
+    }
+    return { close: async () => { await context.close().catch(() => undefined); await cs.killGroup(); } };
+  }
+
   async function headless(batch) {
+    const editor = baseline === 'editor' ? await idleEditor(batch) : null;
+    try {
+      return await headlessRun(batch);
+    } finally {
+      await editor?.close();
+    }
+  }
+
+  async function headlessRun(batch) {
     const runsDir = join(tmp, `headless-${++trial}`);
     const p = spawn(process.execPath, [join(root, 'bin', 'adam-trainer.js'), 'train', '--data', data, '--batch-size', String(batch), '--epochs', '1000', '--runs-dir', runsDir, '--cache-dir', join(tmp, 'cache'), ...(workers ? ['--workers', String(workers)] : [])], { stdio: 'ignore' });
     try {
@@ -188,8 +253,13 @@ export async function benchVscode({ data, batches, repeats, seconds, settle, pag
       const age = (performance.now() - startedAt) / 1000;
       const perSecond = [];
       const window = {};
+      const threads0 = sidecarThreads();
+      const cpu0 = processCpu();
+      const t0 = performance.now();
       const stepsPerSec = await rate(losses, seconds, perSecond, window);
-      return { stepsPerSec, threads: threadCounts(dirname(losses), window), age, perSecond };
+      const cores = coresByLabel(cpu0, processCpu(), (performance.now() - t0) / 1000);
+      const sidecar = threadUse(threads0, sidecarThreads(), (performance.now() - t0) / 1000);
+      return { stepsPerSec, sidecar, cores, threads: threadCounts(dirname(losses), window), age, perSecond };
     } finally {
       p.kill('SIGKILL');
     }
@@ -211,13 +281,14 @@ export async function benchVscode({ data, batches, repeats, seconds, settle, pag
         cells.watched.push(w.stepsPerSec * batch);
         cells.frames.push(w.frames);
         cells.frameCosts.push(w.frameCosts);
-        cells.cores = w.cores; // the last watched trial's CPU by process: where the cycles went
+        cells.cores = { headless: hl.cores, watched: w.cores }; // the last trial's CPU by process: where the cycles went
         cells.workbenchProfile = w.workbenchProfile;
+        cells.sidecarThreads = { headless: hl.sidecar, watched: w.sidecar }; // the last trial's: where the sidecar's cores went
       }
       const h = median(cells.headless);
       const w = median(cells.watched);
       console.log(JSON.stringify({
-        where: 'code-server webview', batch, page: pageMode, workers: workers ?? 'default', data: data.includes('cifar10-jpg') ? 'cifar10-jpg' : data,
+        where: 'code-server webview', batch, page: pageMode, headlessBeside: baseline === 'editor' ? 'code-server, a text editor in front' : 'nothing', workers: workers ?? 'default', data: data.includes('cifar10-jpg') ? 'cifar10-jpg' : data,
         headlessSamplesPerSec: Math.round(h), watchedSamplesPerSec: Math.round(w), ratio: +(w / h).toFixed(3),
         pairedRatio: pairedRatio(cells.headless, cells.watched),
         frameMedianMs: +median(cells.frames.map((f) => median(f) ?? NaN)).toFixed(2), frameP99Ms: +median(cells.frames.map((f) => quantile(f, 0.99) ?? NaN)).toFixed(2),
@@ -227,6 +298,7 @@ export async function benchVscode({ data, batches, repeats, seconds, settle, pag
         threads: cells.threads,
         windowStartsAtRunAge: cells.ages,
         coresByProcess: cells.cores,
+        sidecarThreads: cells.sidecarThreads,
         ...(cells.workbenchProfile ? { workbenchProfile: cells.workbenchProfile } : {}),
       }));
     }
