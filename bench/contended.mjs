@@ -1,7 +1,8 @@
 // Training throughput while another program keeps one core busy (issue 13): the seed's experiment on the real
 // CIFAR-10 at batch 4 and 32, with 1 and 2 workers and the default, each run with a plain JavaScript busy loop in
 // another process (as VS Code's renderer, a browser or a build would be), and idle for comparison. Prints the
-// median samples/s of each cell over --repeats runs, interleaved so that drift in the machine's load is shared.
+// median samples/s of each cell over --repeats runs, interleaved so that drift in the machine's load is shared (each
+// repeat in another order).
 //   node bench/contended.mjs [--data DIR] [--steps4 12000] [--steps32 3000] [--repeats 3] [--load idle,busy,bursty]
 //                            [--root DIR (another checkout's build, to compare)] [--batch 4,32] [--workers 1,2,default]
 //                            [--lead-ms 300]
@@ -46,18 +47,28 @@ function train(root, batch, workers) {
   const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 26, env });
   const done = r.stdout.trim().split('\n').map((l) => JSON.parse(l)).find((m) => m.type === 'done');
   if (!done) throw new Error(`no done line from ${root}: ${r.stderr.slice(-500)}`);
-  return done.samplesPerSec;
+  return done;
 }
 
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 const cells = [];
 for (const load of loads) for (const batch of batches) for (const workers of workerCounts) for (const root of roots) cells.push({ load, batch, workers, root, results: [] });
+// Within a load and batch size, each repeat starts one cell later than the one before, so that no worker count always
+// runs first or last (on this machine the speed drifts within minutes).
+const groups = [];
+for (const c of cells) {
+  const g = groups.at(-1);
+  if (g && g[0].load === c.load && g[0].batch === c.batch) g.push(c);
+  else groups.push([c]);
+}
 for (let r = 0; r < repeats; r++) {
-  for (const c of cells) {
+  for (const c of groups.flatMap((g) => [...g.slice(r % g.length), ...g.slice(0, r % g.length)])) {
     const busy = c.load === 'idle' ? null : busyLoop(c.load);
     if (busy) await new Promise((resolve) => setTimeout(resolve, leadMs));
     try {
-      c.results.push(train(c.root, c.batch, c.workers));
+      const done = train(c.root, c.batch, c.workers);
+      c.results.push(done.samplesPerSec);
+      (c.hashes ??= []).push(done.parametersSha256);
     } finally {
       busy?.kill('SIGKILL');
     }
@@ -68,8 +79,11 @@ for (const c of cells.filter((x) => x.workers === 'default')) {
   const fixed = cells.filter((x) => x.load === c.load && x.batch === c.batch && x.root === c.root && x.workers !== 'default');
   if (fixed.length === 0) continue;
   c.overBestFixed = c.results.map((d, r) => d / Math.max(...fixed.map((f) => f.results[r])));
+  // The worker count the default trained with, told by its numbers: the fixed count whose final weights it matches bit
+  // for bit (a run's numbers are its worker count's, whatever threads ran them).
+  c.trainedAs = c.hashes.map((h) => fixed.find((f) => f.hashes.includes(h))?.workers ?? '?');
 }
 for (const c of cells) {
-  const line = { load: c.load, batch: c.batch, workers: c.workers, build: c.root === here ? 'this' : c.root, samplesPerSecMedian: Math.round(median(c.results)), runs: c.results.map(Math.round), ...(c.overBestFixed ? { overBestFixedPaired: +median(c.overBestFixed).toFixed(3), overBestFixed: c.overBestFixed.map((x) => +x.toFixed(3)) } : {}) };
+  const line = { load: c.load, batch: c.batch, workers: c.workers, build: c.root === here ? 'this' : c.root, samplesPerSecMedian: Math.round(median(c.results)), runs: c.results.map(Math.round), ...(c.overBestFixed ? { overBestFixedPaired: +median(c.overBestFixed).toFixed(3), overBestFixed: c.overBestFixed.map((x) => +x.toFixed(3)), trainedAsWorkers: c.trainedAs } : {}) };
   console.log(JSON.stringify(line));
 }
