@@ -88,8 +88,8 @@ function threadUse(before, after, seconds) {
   return rows.sort((x, y) => y.cores - x.cores);
 }
 
-/** Steps per second from losses.f32's growth over `seconds`, starting now; `trace` also gets each second's rate. */
-/** Steps a second over `seconds`; `window`, if given, is told the first and last step counted. */
+/** Steps per second from losses.f32's growth over `seconds`, starting now; `trace` also gets each second's rate, and
+ *  `window`, if given, is told the first and last step counted. */
 async function rate(lossesFile, seconds, trace, window) {
   const steps = () => (existsSync(lossesFile) ? statSync(lossesFile).size / 4 : 0);
   const s0 = steps();
@@ -158,14 +158,26 @@ export async function benchVscode({ data, batches, repeats, seconds, settle, pag
   const browser = await chromium.launch({ executablePath: findChromium(), args: CHROMIUM_ARGS });
   let trial = 0;
 
-  async function watched(batch) {
-    const dir = join(tmp, `trial-${++trial}`);
+  /** A code-server of its own with the workbench open in the browser; `close` ends both. */
+  async function openWorkbench(name, batch) {
+    const dir = join(tmp, `${name}-${++trial}`);
     mkdirSync(dir);
     const cs = await CodeServer.start({ bin, tmp: dir, extensionsDir, workspace: join(dir, 'workspace'), settings: settings(data, batch, workers) });
     const context = await browser.newContext({ viewport: { width: 1600, height: 1000 } });
+    const close = async () => { await context.close().catch(() => undefined); await cs.killGroup(); };
     try {
       const wb = new Workbench(await context.newPage());
       await wb.open(cs.workbenchUrl);
+      return { cs, wb, close };
+    } catch (e) {
+      await close();
+      throw e;
+    }
+  }
+
+  async function watched(batch) {
+    const { cs, wb, close } = await openWorkbench('trial', batch);
+    try {
       await wb.runCommand('Adam: Train with Adam');
       const first = firstLosses(join(cs.globalStorage(), 'runs'));
       first.catch(() => undefined); // awaited below; a failure before then is the dashboard's to report
@@ -208,8 +220,7 @@ export async function benchVscode({ data, batches, repeats, seconds, settle, pag
       const frameCosts = pageMode === 'hidden' ? [] : await wb.dashboard.locator('body').evaluate((_, t) => window.adamFrameCosts?.since(t) ?? [], since);
       return { stepsPerSec, frames, frameCosts, cores, sidecar, workbenchProfile, threads: threadCounts(join(cs.globalStorage(), 'runs', runId), window), age, perSecond };
     } finally {
-      await context.close().catch(() => undefined);
-      await cs.killGroup();
+      await close();
     }
   }
 
@@ -217,14 +228,8 @@ export async function benchVscode({ data, batches, repeats, seconds, settle, pag
    *  during a hidden watched trial, so that the headless run pays what VS Code itself takes and the ratio is what the
    *  hidden dashboard costs. */
   async function idleEditor(batch) {
-    const dir = join(tmp, `editor-${++trial}`);
-    mkdirSync(dir);
-    const cs = await CodeServer.start({ bin, tmp: dir, extensionsDir, workspace: join(dir, 'workspace'), settings: settings(data, batch, workers) });
-    const context = await browser.newContext({ viewport: { width: 1600, height: 1000 } });
-    const close = async () => { await context.close().catch(() => undefined); await cs.killGroup(); };
+    const { wb, close } = await openWorkbench('editor', batch);
     try {
-      const wb = new Workbench(await context.newPage());
-      await wb.open(cs.workbenchUrl);
       await wb.runCommand('File: New Untitled Text File');
       // Opening the workbench takes VS Code most of a core for a few seconds; a run started then would see one free
       // core and take one worker. The watched run starts later, from the palette, on a settled workbench: so does this.
