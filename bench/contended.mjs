@@ -3,17 +3,22 @@
 // another process (as VS Code's renderer, a browser or a build would be), and idle for comparison. Prints the
 // median samples/s of each cell over --repeats runs, interleaved so that drift in the machine's load is shared (each
 // repeat in another order).
-//   node bench/contended.mjs [--data DIR] [--steps4 12000] [--steps32 3000] [--repeats 3] [--load idle,busy,bursty]
+//   node bench/contended.mjs [--data DIR] [--steps4 12000] [--steps32 3000] [--repeats 3] [--load idle,busy,bursty,wakeups]
 //                            [--root DIR (another checkout's build, to compare)] [--batch 4,32] [--workers 1,2,default]
 //                            [--lead-ms 300]
+// With --root, each cell of this build also prints its speed over the other build's, as the median of each repeat's
+// ratio (`overRootPaired`).
 // Besides each cell's median it prints, per load and batch, the default's speed over the best fixed count's, as the
 // median of each repeat's ratio (a repeat's runs follow each other, so they share the machine's drift).
 // --lead-ms N: the other process starts N ms before each run (default 300), so that a run never measures the cores
 // before the load is on them (before the twelfth round it started with the run).
 // --load bursty: another process works in bursts, 12 ms of every 36 (a third of a core), as an editor's renderer does
 // while it paints a dashboard (code-server's renderers, GPU process and extension host take about 0.35 cores, in
-// frames). (--steps N sets both. A run of 3,000 steps at batch 4 trains for about a second: too short to tell a thread
-// count from the machine's noise, so batch 4 runs 12,000 by default.)
+// frames).
+// --load wakeups: another process wakes about 400 times a second and works 0.2 ms each time (0.08 of a core), as VS
+// Code's processes do around an editor (bench/shards.ts measures what it costs a run, paired in one process).
+// --steps N sets both step counts. A run of 3,000 steps at batch 4 trains for about a second: too short to tell a
+// thread count from the machine's noise, so batch 4 runs 12,000 by default.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -24,7 +29,7 @@ const arg = (name, fallback) => { const i = process.argv.indexOf(`--${name}`); r
 const data = arg('data', existsSync(join(here, '..', 'shared', 'data', 'cifar10-jpg')) ? join(here, '..', 'shared', 'data', 'cifar10-jpg') : 'sample');
 const steps = { 4: Number(arg('steps4', arg('steps', 12000))), 32: Number(arg('steps32', arg('steps', 3000))) };
 const loads = arg('load', 'idle,busy').split(',').map((l) => (l === 'busy' ? 'one core busy' : l));
-for (const l of loads) if (!['idle', 'one core busy', 'bursty'].includes(l)) throw new Error(`--load takes idle, busy and bursty, got ${l}`);
+for (const l of loads) if (!['idle', 'one core busy', 'bursty', 'wakeups'].includes(l)) throw new Error(`--load takes idle, busy, bursty and wakeups, got ${l}`);
 const repeats = Number(arg('repeats', 3));
 const burst = arg('burst', '12,24').split(',').map(Number); // --load bursty: ms of work, then ms of rest
 const roots = [here, ...(arg('root') ? [arg('root')] : [])];
@@ -33,9 +38,8 @@ const leadMs = Number(arg('lead-ms', 300));
 const workerCounts = arg('workers', '1,2,default').split(',').map((w) => (w === 'default' ? w : Number(w)));
 
 function busyLoop(load) {
-  const script = load === 'bursty'
-    ? `const burn = () => { const t = performance.now(); while (performance.now() - t < ${burst[0]}); setTimeout(burn, ${burst[1]}); }; burn();`
-    : 'for(;;){}';
+  const work = (ms, rest) => `const burn = () => { const t = performance.now(); while (performance.now() - t < ${ms}); setTimeout(burn, ${rest}); }; burn();`;
+  const script = load === 'bursty' ? work(burst[0], burst[1]) : load === 'wakeups' ? work(0.2, 2.3) : 'for(;;){}';
   return spawn(process.execPath, ['-e', script], { stdio: 'ignore' });
 }
 
@@ -83,7 +87,11 @@ for (const c of cells.filter((x) => x.workers === 'default')) {
   // for bit (a run's numbers are its worker count's, whatever threads ran them).
   c.trainedAs = c.hashes.map((h) => fixed.find((f) => f.hashes.includes(h))?.workers ?? '?');
 }
+for (const c of cells.filter((x) => x.root === here && roots.length > 1)) {
+  const other = cells.find((x) => x.load === c.load && x.batch === c.batch && x.workers === c.workers && x.root !== here);
+  c.overRoot = c.results.map((x, r) => x / other.results[r]);
+}
 for (const c of cells) {
-  const line = { load: c.load, batch: c.batch, workers: c.workers, build: c.root === here ? 'this' : c.root, samplesPerSecMedian: Math.round(median(c.results)), runs: c.results.map(Math.round), ...(c.overBestFixed ? { overBestFixedPaired: +median(c.overBestFixed).toFixed(3), overBestFixed: c.overBestFixed.map((x) => +x.toFixed(3)), trainedAsWorkers: c.trainedAs } : {}) };
+  const line = { load: c.load, batch: c.batch, workers: c.workers, build: c.root === here ? 'this' : c.root, samplesPerSecMedian: Math.round(median(c.results)), runs: c.results.map(Math.round), ...(c.overRoot ? { overRootPaired: +median(c.overRoot).toFixed(3) } : {}), ...(c.overBestFixed ? { overBestFixedPaired: +median(c.overBestFixed).toFixed(3), overBestFixed: c.overBestFixed.map((x) => +x.toFixed(3)), trainedAsWorkers: c.trainedAs } : {}) };
   console.log(JSON.stringify(line));
 }

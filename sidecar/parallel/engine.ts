@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { UserError } from '../errors';
 import { PARAMETER_COUNT } from '../nn/spec';
 import type { ArenaAllocator } from './arena';
-import { CTRL, COMMAND, HYPER, MAX_CHUNK_STEPS, stagingBytes, type EngineLayout } from './layout';
+import { CTRL, COMMAND, HYPER, MAX_CHUNK_STEPS, MAX_SHARDS_PER_WORKER, evalTasks, shardsPerStep, stagingBytes, type EngineLayout } from './layout';
 import { OPTIMIZERS, type OptimizerHyperparameters } from '../optim/hyperparameters';
 import { LoadMeter } from './freeCores';
 import { ThreadGovernor, type GovernorOptions } from './governor';
@@ -98,19 +98,21 @@ export class ParallelEngine {
     const P = PARAMETER_COUNT;
     const padded = Math.ceil(P / 16) * 16;
     const a = (bytes: number) => arena.alloc(bytes);
+    const S = shardsPerStep(Number.MAX_SAFE_INTEGER, W);
     const L: EngineLayout = {
       workers: W,
+      maxShards: S,
       parameterCount: P,
       control: a(CTRL.size * 4),
       pendingHyper: a(HYPER.size * 8),
       activeHyper: a(HYPER.size * 8),
-      results: a(W * 2 * 8),
-      shardLoss: a(MAX_CHUNK_STEPS * W * 8),
-      shardCorrect: a(MAX_CHUNK_STEPS * W * 4),
+      results: a(Math.max(1, evalTasks(opts.test.count)) * 8),
+      shardLoss: a(MAX_CHUNK_STEPS * S * 8),
+      shardCorrect: a(MAX_CHUNK_STEPS * S * 4),
       stepLearningRate: a(MAX_CHUNK_STEPS * 8),
       params: a(padded * 4),
       gradStrideBytes: padded * 4,
-      grads: a(padded * 4 * W),
+      grads: a(padded * 4 * S),
       m: a(padded * 4),
       v: a(padded * 4),
       vMax: a(padded * 4),
@@ -131,9 +133,9 @@ export class ParallelEngine {
     this.ctrl = arena.i32(L.control, CTRL.size);
     this.pending = arena.f64(L.pendingHyper, HYPER.size);
     this.active = arena.f64(L.activeHyper, HYPER.size);
-    this.results = arena.f64(L.results, W * 2);
-    this.shardLoss = arena.f64(L.shardLoss, MAX_CHUNK_STEPS * W);
-    this.shardCorrect = arena.i32(L.shardCorrect, MAX_CHUNK_STEPS * W);
+    this.results = arena.f64(L.results, Math.max(1, evalTasks(opts.test.count)));
+    this.shardLoss = arena.f64(L.shardLoss, MAX_CHUNK_STEPS * S);
+    this.shardCorrect = arena.i32(L.shardCorrect, MAX_CHUNK_STEPS * S);
     this.stepLearningRate = arena.f64(L.stepLearningRate, MAX_CHUNK_STEPS);
     this.scratchTable = arena.i32(L.scratchTable, W);
     this.params = arena.f32(L.params, P);
@@ -203,7 +205,7 @@ export class ParallelEngine {
     if (this.failure || this.closed) return;
     this.failure = e;
     Atomics.store(this.ctrl, CTRL.abort, 1);
-    for (const slot of [CTRL.completed, CTRL.chunkDone, CTRL.done, CTRL.commandWord]) Atomics.notify(this.ctrl, slot);
+    for (const slot of [CTRL.completed, CTRL.chunkDone, CTRL.evalCompleted, CTRL.commandWord]) Atomics.notify(this.ctrl, slot);
   }
 
   /** Scratch big enough for a worker's shard of a batch (and for evaluation slices). */
@@ -231,6 +233,17 @@ export class ParallelEngine {
     this.pending[HYPER.nesterov] = h.nesterov ? 1 : 0;
   }
 
+  private maxShardsPerWorker = MAX_SHARDS_PER_WORKER;
+
+  /**
+   * Cuts the next chunks' steps into at most `n` shards per worker (1..MAX_SHARDS_PER_WORKER; the default is the
+   * most). For bench/shards.ts, which times chunks cut both ways in turn; the numbers are those of the shard count.
+   */
+  setMaxShardsPerWorker(n: number): void {
+    if (!(Number.isInteger(n) && n >= 1 && n <= MAX_SHARDS_PER_WORKER)) throw new Error(`shards per worker must be an integer in 1..${MAX_SHARDS_PER_WORKER}, got ${n}`);
+    this.maxShardsPerWorker = n;
+  }
+
   /** Changes the batch size between chunks (buffers re-sized here, never inside a step). */
   setBatchSize(batchSize: number): void {
     this.ensureScratch(batchSize);
@@ -253,7 +266,6 @@ export class ParallelEngine {
     this.busy = true;
     try {
       const c = this.ctrl;
-      Atomics.store(c, CTRL.done, 0);
       this.commandSeq = (this.commandSeq + 1) & 0x1fffffff;
       Atomics.store(c, CTRL.commandWord, (this.commandSeq << 2) | command);
       Atomics.notify(c, CTRL.commandWord);
@@ -286,7 +298,8 @@ export class ParallelEngine {
     const W = this.layout.workers;
     let appliedAtStep: number | null = null;
     const first = this.nextTask;
-    const end = first + steps * 2 * W;
+    const S = shardsPerStep(this.batchSize, W, this.maxShardsPerWorker);
+    const end = first + steps * (S + W);
     this.nextTask = end;
     // A thread the OS left behind may be reading the last chunk's parameters right now: it reads them under this
     // seqlock and retries, so it sees one chunk's values, never a mix.
@@ -301,6 +314,7 @@ export class ParallelEngine {
     Atomics.store(c, CTRL.chunkStartStep, startStep);
     Atomics.store(c, CTRL.chunkCursor, cursor);
     Atomics.store(c, CTRL.batchSize, this.batchSize);
+    Atomics.store(c, CTRL.chunkShards, S);
     Atomics.store(c, CTRL.chunkFirstTask, first);
     Atomics.store(c, CTRL.chunkEndTask, end);
     Atomics.add(c, CTRL.chunkVersion, 1);
@@ -328,9 +342,9 @@ export class ParallelEngine {
     for (let s = 0; s < steps; s++) {
       let loss = 0;
       let correct = 0;
-      for (let k = 0; k < W; k++) {
-        loss += this.shardLoss[s * W + k];
-        correct += this.shardCorrect[s * W + k];
+      for (let k = 0; k < S; k++) {
+        loss += this.shardLoss[s * S + k];
+        correct += this.shardCorrect[s * S + k];
       }
       this.stepLoss[s] = loss / B;
       this.stepCorrect[s] = correct;
@@ -340,14 +354,20 @@ export class ParallelEngine {
 
   /** Evaluates the first `count` test images (all by default); predictions land in this.predictions. */
   async evaluate(count = this.layout.testCount): Promise<{ lossSum: number; predictions: Int32Array }> {
-    Atomics.store(this.ctrl, CTRL.evalCount, count);
-    const W = this.layout.workers;
+    // Tasks of EVAL_TASK_IMAGES that any thread takes (a thread another program holds off its core holds one task, not
+    // a worker's share). The count is stored before the counters are reset: a thread that claims after the reset
+    // reads this evaluation's count.
+    const c = this.ctrl;
+    const tasks = evalTasks(count);
+    Atomics.store(c, CTRL.evalCount, count);
+    Atomics.store(c, CTRL.evalCompleted, 0);
+    Atomics.store(c, CTRL.evalClaimed, 0);
     await this.command(COMMAND.evaluate, () => {
-      const done = Atomics.load(this.ctrl, CTRL.done);
-      return done >= W ? null : { slot: CTRL.done, value: done };
+      const completed = Atomics.load(c, CTRL.evalCompleted);
+      return completed >= tasks ? null : { slot: CTRL.evalCompleted, value: completed };
     });
     let lossSum = 0;
-    for (let k = 0; k < this.layout.workers; k++) lossSum += this.results[k * 2];
+    for (let t = 0; t < tasks; t++) lossSum += this.results[t];
     return { lossSum, predictions: this.predictions.subarray(0, count) };
   }
 
@@ -361,8 +381,13 @@ export class ParallelEngine {
     this.commandSeq = (this.commandSeq + 1) & 0x1fffffff;
     Atomics.store(this.ctrl, CTRL.commandWord, (this.commandSeq << 2) | COMMAND.exit);
     Atomics.store(this.ctrl, CTRL.abort, 1);
-    for (const slot of [CTRL.completed, CTRL.chunkDone, CTRL.done, CTRL.commandWord]) Atomics.notify(this.ctrl, slot);
+    for (const slot of [CTRL.completed, CTRL.chunkDone, CTRL.evalCompleted, CTRL.commandWord]) Atomics.notify(this.ctrl, slot);
     await Promise.all(this.threads.map((w) => w.terminate()));
+  }
+
+  /** Training tasks completed since the engine started (tests: how finely a step was cut). */
+  get tasksCompleted(): number {
+    return Atomics.load(this.ctrl, CTRL.completed);
   }
 
   /** Thread ids, for tests that kill a real worker. */

@@ -2,18 +2,21 @@
 // and the workers. Coordination is Atomics on these words; there is no postMessage per step.
 //
 // A training chunk is a list of tasks: for each step, one forward/backward task per shard of the batch, then one
-// optimizer task per slice of the parameters. The shards and slices are logical (`workers` of each, so the
-// numbers depend on the worker count and nothing else); any thread may take any task. Tasks are numbered from
-// the engine's start, and `claimed` / `completed` only grow: a thread claims the next task with a
-// compare-exchange on `claimed` (never past the chunk's end), and may start a task of phase g only when
-// `completed` has reached the first task of phase g (every task of the phases before it is done). So a thread
-// that the OS does not schedule holds nothing up, unless it holds a task it has claimed.
+// optimizer task per slice of the parameters. The shards and slices are logical (shardsPerStep(batch, workers)
+// shards and `workers` slices, so the numbers depend on the worker count and batch size and nothing else); any
+// thread may take any task. Tasks are numbered from the engine's start, and `claimed` / `completed` only grow: a
+// thread claims the next task with a compare-exchange on `claimed` (never past the chunk's end), and may start a
+// task of a phase only when `completed` has reached the phase's first task (every task of the phases before it is
+// done). So a thread that the OS does not schedule holds nothing up, unless it holds a task it has claimed; at
+// large batches a step has several shards per worker, so that task is a fraction of a worker's share, and the
+// threads end a phase closer together (bench/shards.ts, batch 32, two workers: 1.01-1.06x idle, paired in one
+// process; no change measured beyond the noise under a load of short wakeups or with a core busy).
 
 // Int32 slots of the control block.
 export const CTRL = {
   commandWord: 0, // (sequence << 2) | command: one word, so a worker reads which command and which issue of it at once
   chunkVersion: 1, // seqlock over the chunk's parameters and the active hyperparameters: odd while the engine writes
-  done: 2, // workers that finished the current evaluation; the main thread waits on it
+  // 2: unused (was the evaluation's count of finished workers; evaluation is tasks now, evalCompleted)
   claimed: 3, // training tasks claimed so far (monotonic)
   completed: 4, // training tasks completed so far (monotonic); workers and the engine wait on it
   abort: 5, // non-zero: stop at the next wait (a worker failed, or the engine is closing)
@@ -28,6 +31,9 @@ export const CTRL = {
   failedWorker: 14, // index + 1 of a worker that failed
   scratchCapacity: 15, // images a worker's scratch holds
   chunkDone: 16, // bumped by the thread that completes a chunk's last task: the main thread waits on it, not on each phase
+  chunkShards: 17, // forward/backward tasks (shards) per step of this chunk: shardsPerStep(batchSize, workers)
+  evalClaimed: 18, // evaluation tasks (EVAL_TASK_IMAGES test images each) claimed; reset to 0 before each evaluation
+  evalCompleted: 19, // evaluation tasks completed; the main thread waits on it
   size: 32,
 } as const;
 
@@ -42,16 +48,18 @@ export const MAX_CHUNK_STEPS = 4096;
 
 export interface EngineLayout {
   workers: number;
+  /** Most shards a step may have (shardsPerStep's bound): gradient buffers, and per-step shard results. */
+  maxShards: number;
   parameterCount: number;
   control: number; // Int32[CTRL.size]
   pendingHyper: number; // Float64[HYPER.size]
   activeHyper: number; // Float64[HYPER.size]
-  results: number; // Float64[workers * 2]: loss sum of each worker's eval slice
-  shardLoss: number; // Float64[MAX_CHUNK_STEPS * workers]: each step's loss sum per shard
-  shardCorrect: number; // Int32[MAX_CHUNK_STEPS * workers]: each step's correct count per shard
+  results: number; // Float64[evalTasks(testCount)]: the loss sum of each evaluation task
+  shardLoss: number; // Float64[MAX_CHUNK_STEPS * maxShards]: each step's loss sum per shard
+  shardCorrect: number; // Int32[MAX_CHUNK_STEPS * maxShards]: each step's correct count per shard
   stepLearningRate: number; // Float64[MAX_CHUNK_STEPS]: the lr each step of the chunk uses (its schedule's, optim/schedule.ts)
   params: number;
-  grads: number; // workers buffers of gradStrideBytes each
+  grads: number; // maxShards buffers of gradStrideBytes each
   gradStrideBytes: number;
   m: number;
   v: number;
@@ -68,6 +76,28 @@ export interface EngineLayout {
   testImages: number;
   testLabels: number;
   testCount: number;
+}
+
+/** Most shards per worker in a step, and fewest images in a shard cut finer than one per worker. Each shard has its
+ * own gradient buffer (250 KB), which the optimizer tasks sum in shard order. */
+export const MAX_SHARDS_PER_WORKER = 4;
+export const MIN_SHARD_IMAGES = 4;
+
+/**
+ * How many forward/backward tasks (shards) a step of `batchSize` images has with `workers` workers: one per worker,
+ * or up to MAX_SHARDS_PER_WORKER per worker while each keeps MIN_SHARD_IMAGES images. One worker: one shard.
+ */
+export function shardsPerStep(batchSize: number, workers: number, maxPerWorker = MAX_SHARDS_PER_WORKER): number {
+  if (workers <= 1) return 1;
+  return workers * Math.max(1, Math.min(maxPerWorker, Math.floor(batchSize / (workers * MIN_SHARD_IMAGES))));
+}
+
+/** Test images in one evaluation task: any thread takes any task, as in training, and the loss is summed in task order
+ * (the same number whatever the worker count). At most the scratch's smallest capacity (32). */
+export const EVAL_TASK_IMAGES = 32;
+
+export function evalTasks(count: number): number {
+  return Math.ceil(count / EVAL_TASK_IMAGES);
 }
 
 /** Splits [0, n) into `parts` contiguous ranges; range k is [bound(k), bound(k+1)). */

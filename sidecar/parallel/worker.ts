@@ -1,13 +1,14 @@
 // A training worker thread. It waits on the shared control block for a command from the engine. For a training
 // chunk it takes tasks until there are none left (layout.ts): the forward/backward of one shard of a step's batch
 // into that shard's gradient buffer, or the optimizer on one slice of the parameters (summing every shard's
-// gradients in shard order). Which thread runs which task does not change a number; a thread that is not
-// scheduled (another program has the core) leaves its share to the others instead of holding them at a barrier.
+// gradients in shard order). An evaluation is tasks too, of EVAL_TASK_IMAGES test images each. Which thread runs
+// which task does not change a number; a thread that is not scheduled (another program has the core) leaves its
+// share to the others instead of holding them at a barrier.
 import { parentPort, workerData } from 'node:worker_threads';
 import { instantiateKernels, heapBase } from '../kernels/loader';
 import { ARENA_BASE } from './arena';
 import { referenceBackend, wasmBackend, type Backend, type StepHyper } from './backend';
-import { CTRL, COMMAND, HYPER, MAX_CHUNK_STEPS, split, stagingOffset, type EngineLayout } from './layout';
+import { CTRL, COMMAND, EVAL_TASK_IMAGES, HYPER, MAX_CHUNK_STEPS, evalTasks, split, stagingOffset, type EngineLayout } from './layout';
 import { augmentImage } from '../data/augment';
 import { biasCorrection, OPTIMIZERS } from '../optim/hyperparameters';
 
@@ -27,9 +28,9 @@ function run(init: WorkerInit): void {
   const buf = memory.buffer;
   const ctrl = new Int32Array(buf, L.control, CTRL.size);
   const active = new Float64Array(buf, L.activeHyper, HYPER.size);
-  const results = new Float64Array(buf, L.results, W * 2);
-  const shardLoss = new Float64Array(buf, L.shardLoss, MAX_CHUNK_STEPS * W);
-  const shardCorrect = new Int32Array(buf, L.shardCorrect, MAX_CHUNK_STEPS * W);
+  const results = new Float64Array(buf, L.results, Math.max(1, evalTasks(L.testCount)));
+  const shardLoss = new Float64Array(buf, L.shardLoss, MAX_CHUNK_STEPS * L.maxShards);
+  const shardCorrect = new Int32Array(buf, L.shardCorrect, MAX_CHUNK_STEPS * L.maxShards);
   const stepLearningRate = new Float64Array(buf, L.stepLearningRate, MAX_CHUNK_STEPS);
   const scratchTable = new Int32Array(buf, L.scratchTable, W);
   const stats = new Int32Array(buf, L.stats, W * 4);
@@ -66,13 +67,14 @@ function run(init: WorkerInit): void {
   const trainChunk = () => {
     // The chunk's parameters and hyperparameters as one consistent snapshot (the engine writes them under a
     // seqlock): a thread that comes late may read the next chunk's, and then takes part in that one.
-    let startStep = 0, cursor0 = 0, B = 1, first = 0, end = 0;
+    let startStep = 0, cursor0 = 0, B = 1, S = 1, first = 0, end = 0;
     for (let i = 0; ; i++) {
       const version = Atomics.load(ctrl, CTRL.chunkVersion);
       if ((version & 1) === 0) {
         startStep = Atomics.load(ctrl, CTRL.chunkStartStep);
         cursor0 = Atomics.load(ctrl, CTRL.chunkCursor);
         B = Atomics.load(ctrl, CTRL.batchSize);
+        S = Atomics.load(ctrl, CTRL.chunkShards);
         first = Atomics.load(ctrl, CTRL.chunkFirstTask);
         end = Atomics.load(ctrl, CTRL.chunkEndTask);
         hyper.learningRate = active[HYPER.learningRate];
@@ -99,23 +101,26 @@ function run(init: WorkerInit): void {
       const task = Atomics.load(ctrl, CTRL.claimed);
       if (task - end >= 0) return;
       if (Atomics.compareExchange(ctrl, CTRL.claimed, task, task + 1) !== task) continue;
+      // A step is S shard tasks, then W slice tasks; each of the two phases starts when the one before it is done.
       const local = task - first;
-      const phase = Math.floor(local / W); // 2 per step: shards, then slices
-      const k = local - phase * W;
-      const s = phase >> 1;
-      waitUntilCompleted(first + phase * W);
-      if ((phase & 1) === 0) {
-        const lo = split(B, W, k);
-        const hi = split(B, W, k + 1);
+      const s = Math.floor(local / (S + W));
+      const r = local - s * (S + W);
+      const shard = r < S;
+      const k = shard ? r : r - S;
+      const stepFirst = first + s * (S + W);
+      waitUntilCompleted(shard ? stepFirst : stepFirst + S);
+      if (shard) {
+        const lo = split(B, S, k);
+        const hi = split(B, S, k + 1);
         const position = cursor0 + s * B + lo;
         if (bytes && words) {
           const staged = stageAugmented(bytes, words, position, hi - lo);
-          shardLoss[s * W + k] = backend.trainShard(L.params, L.grads + k * L.gradStrideBytes, staged.images, staged.labels, staged.indices, hi - lo, invBatch, scratchOf(), statsPtr);
+          shardLoss[s * S + k] = backend.trainShard(L.params, L.grads + k * L.gradStrideBytes, staged.images, staged.labels, staged.indices, hi - lo, invBatch, scratchOf(), statsPtr);
         } else {
           const indices = L.permutation + position * 4;
-          shardLoss[s * W + k] = backend.trainShard(L.params, L.grads + k * L.gradStrideBytes, L.trainImages, L.trainLabels, indices, hi - lo, invBatch, scratchOf(), statsPtr);
+          shardLoss[s * S + k] = backend.trainShard(L.params, L.grads + k * L.gradStrideBytes, L.trainImages, L.trainLabels, indices, hi - lo, invBatch, scratchOf(), statsPtr);
         }
-        shardCorrect[s * W + k] = stats[index * 4];
+        shardCorrect[s * S + k] = stats[index * 4];
       } else {
         const t = startStep + s + 1;
         // Without bias correction (the ablation) both are 1, as optim/hyperparameters.ts biasCorrectionsOf says.
@@ -123,14 +128,15 @@ function run(init: WorkerInit): void {
         hyper.biasCorrection2 = hyper.biasCorrection ? biasCorrection(hyper.beta2, t) : 1;
         hyper.step = t;
         hyper.learningRate = stepLearningRate[s]; // the step's own lr (its schedule's), written with the chunk
-        backend.optimizerSlice(hyper, L.params, L.grads, L.gradStrideBytes, W, L.m, L.v, L.vMax, split(L.parameterCount, W, k, 4), split(L.parameterCount, W, k + 1, 4));
+        backend.optimizerSlice(hyper, L.params, L.grads, L.gradStrideBytes, S, L.m, L.v, L.vMax, split(L.parameterCount, W, k, 4), split(L.parameterCount, W, k + 1, 4));
       }
       const completed = Atomics.add(ctrl, CTRL.completed, 1) + 1;
       if (completed - end === 0) {
         Atomics.add(ctrl, CTRL.chunkDone, 1); // the chunk is done: the engine's main thread waits for this
         Atomics.notify(ctrl, CTRL.chunkDone);
       }
-      if ((completed - first) % W === 0) Atomics.notify(ctrl, CTRL.completed); // a phase is complete
+      const done = (completed - first) % (S + W);
+      if (done === 0 || done === S) Atomics.notify(ctrl, CTRL.completed); // a phase is complete
     }
   };
 
@@ -151,18 +157,19 @@ function run(init: WorkerInit): void {
     return staged;
   };
 
+  // Evaluation tasks until none is left (EVAL_TASK_IMAGES test images each, the loss of each in its own slot).
   const evaluate = () => {
-    const n = Atomics.load(ctrl, CTRL.evalCount);
-    const lo = split(n, W, index);
-    const hi = split(n, W, index + 1);
-    const cap = Math.max(1, Atomics.load(ctrl, CTRL.scratchCapacity));
     const scratch = scratchOf();
-    let loss = 0;
-    for (let i = lo; i < hi; i += cap) {
-      const count = Math.min(cap, hi - i);
-      loss += backend.evalShard(L.params, L.testImages, L.testLabels, L.testIndices + i * 4, count, scratch, L.predictions + i * 4);
+    for (;;) {
+      const task = Atomics.add(ctrl, CTRL.evalClaimed, 1);
+      const n = Atomics.load(ctrl, CTRL.evalCount);
+      const tasks = evalTasks(n);
+      if (task >= tasks) return;
+      const lo = task * EVAL_TASK_IMAGES;
+      const count = Math.min(EVAL_TASK_IMAGES, n - lo);
+      results[task] = backend.evalShard(L.params, L.testImages, L.testLabels, L.testIndices + lo * 4, count, scratch, L.predictions + lo * 4);
+      if (Atomics.add(ctrl, CTRL.evalCompleted, 1) + 1 === tasks) Atomics.notify(ctrl, CTRL.evalCompleted);
     }
-    results[index * 2] = loss;
   };
 
   let seen = Atomics.load(ctrl, CTRL.commandWord);
@@ -184,10 +191,7 @@ function run(init: WorkerInit): void {
       if (command === COMMAND.train) {
         if (index < Atomics.load(ctrl, CTRL.activeThreads)) trainChunk();
       }
-      else if (command === COMMAND.evaluate) {
-        evaluate();
-        if (Atomics.add(ctrl, CTRL.done, 1) + 1 === W) Atomics.notify(ctrl, CTRL.done);
-      }
+      else if (command === COMMAND.evaluate) evaluate();
     } catch (e) {
       if (e instanceof Aborted) return;
       throw e;
@@ -206,7 +210,7 @@ if (parentPort && workerData) {
     Atomics.store(ctrl, CTRL.abort, 1);
     Atomics.notify(ctrl, CTRL.completed);
     Atomics.notify(ctrl, CTRL.chunkDone);
-    Atomics.notify(ctrl, CTRL.done);
+    Atomics.notify(ctrl, CTRL.evalCompleted);
     throw e;
   }
 }
