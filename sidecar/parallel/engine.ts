@@ -208,7 +208,7 @@ export class ParallelEngine {
     for (const slot of [CTRL.completed, CTRL.chunkDone, CTRL.evalCompleted, CTRL.commandWord]) Atomics.notify(this.ctrl, slot);
   }
 
-  /** Scratch big enough for a worker's shard of a batch (and for evaluation slices). */
+  /** Scratch big enough for a worker's shard of a batch (and for an evaluation task, EVAL_TASK_IMAGES images). */
   private ensureScratch(batchSize: number): void {
     const capacity = Math.max(32, Math.ceil(batchSize / this.layout.workers));
     if (capacity <= Atomics.load(this.ctrl, CTRL.scratchCapacity)) return;
