@@ -99,6 +99,7 @@ export class ParallelEngine {
     const padded = Math.ceil(P / 16) * 16;
     const a = (bytes: number) => arena.alloc(bytes);
     const S = shardsPerStep(Number.MAX_SAFE_INTEGER, W);
+    const evalSlots = Math.max(1, evalTasks(opts.test.count));
     const L: EngineLayout = {
       workers: W,
       maxShards: S,
@@ -106,7 +107,8 @@ export class ParallelEngine {
       control: a(CTRL.size * 4),
       pendingHyper: a(HYPER.size * 8),
       activeHyper: a(HYPER.size * 8),
-      results: a(Math.max(1, evalTasks(opts.test.count)) * 8),
+      results: a(evalSlots * 8),
+      evalSlots,
       shardLoss: a(MAX_CHUNK_STEPS * S * 8),
       shardCorrect: a(MAX_CHUNK_STEPS * S * 4),
       stepLearningRate: a(MAX_CHUNK_STEPS * 8),
@@ -133,7 +135,7 @@ export class ParallelEngine {
     this.ctrl = arena.i32(L.control, CTRL.size);
     this.pending = arena.f64(L.pendingHyper, HYPER.size);
     this.active = arena.f64(L.activeHyper, HYPER.size);
-    this.results = arena.f64(L.results, Math.max(1, evalTasks(opts.test.count)));
+    this.results = arena.f64(L.results, evalSlots);
     this.shardLoss = arena.f64(L.shardLoss, MAX_CHUNK_STEPS * S);
     this.shardCorrect = arena.i32(L.shardCorrect, MAX_CHUNK_STEPS * S);
     this.stepLearningRate = arena.f64(L.stepLearningRate, MAX_CHUNK_STEPS);

@@ -54,7 +54,8 @@ export interface EngineLayout {
   control: number; // Int32[CTRL.size]
   pendingHyper: number; // Float64[HYPER.size]
   activeHyper: number; // Float64[HYPER.size]
-  results: number; // Float64[evalTasks(testCount)]: the loss sum of each evaluation task
+  results: number; // Float64[evalSlots]: the loss sum of each evaluation task
+  evalSlots: number; // evalTasks(testCount), at least 1
   shardLoss: number; // Float64[MAX_CHUNK_STEPS * maxShards]: each step's loss sum per shard
   shardCorrect: number; // Int32[MAX_CHUNK_STEPS * maxShards]: each step's correct count per shard
   stepLearningRate: number; // Float64[MAX_CHUNK_STEPS]: the lr each step of the chunk uses (its schedule's, optim/schedule.ts)

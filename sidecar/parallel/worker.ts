@@ -28,7 +28,7 @@ function run(init: WorkerInit): void {
   const buf = memory.buffer;
   const ctrl = new Int32Array(buf, L.control, CTRL.size);
   const active = new Float64Array(buf, L.activeHyper, HYPER.size);
-  const results = new Float64Array(buf, L.results, Math.max(1, evalTasks(L.testCount)));
+  const results = new Float64Array(buf, L.results, L.evalSlots);
   const shardLoss = new Float64Array(buf, L.shardLoss, MAX_CHUNK_STEPS * L.maxShards);
   const shardCorrect = new Int32Array(buf, L.shardCorrect, MAX_CHUNK_STEPS * L.maxShards);
   const stepLearningRate = new Float64Array(buf, L.stepLearningRate, MAX_CHUNK_STEPS);
