@@ -213,6 +213,8 @@ export type HostBatch = { type: 'batch'; messages: ServerMessage[] };
 // Client to sidecar.
 
 const runId = z.string().min(1).max(128).regex(/^[A-Za-z0-9._-]+$/, 'must be a run id (letters, digits, . _ -)');
+/** Whether `s` is well formed as a run id (not whether the run exists). */
+export const isRunId = (s: string): boolean => runId.safeParse(s).success;
 const requestId = z.union([z.string().max(128), z.number().int()]).optional();
 
 /** At most this many seeds in one comparison (each seed is a run per optimizer). */
@@ -548,7 +550,9 @@ export const stepHistogramMessageSchema = z
 export type StepHistogramMessage = z.infer<typeof stepHistogramMessageSchema>;
 
 export const serverMessageSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('hello'), protocolVersion: z.number().int(), runs: z.array(runSummarySchema) }),
+  // `subscribed`: the runs named by the socket URL's `run` parameters that exist; their histories follow the hello
+  // without a subscribe (server.ts), so the page does not ask for them again.
+  z.strictObject({ type: z.literal('hello'), protocolVersion: z.number().int(), runs: z.array(runSummarySchema), subscribed: z.array(runId).optional() }),
   z.strictObject({ type: z.literal('started'), runId, config: runConfigSchema, parentRunId: runId.optional(), forkStep: z.number().int().optional(), group: runGroupSchema.optional(), requestId }),
   z.strictObject({ type: z.literal('comparing'), group: runGroupSchema, requestId }),
   metricsMessageSchema,

@@ -7,7 +7,7 @@ import { existsSync, realpathSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import { PROTOCOL_VERSION, parseClientMessage, type RunSummary } from './protocol';
+import { PROTOCOL_VERSION, isRunId, parseClientMessage, type ClientMessage, type RunSummary } from './protocol';
 import { type MessageHandler, RunManager } from './runManager';
 import { RunStore } from './store/runs';
 import { Access, LOOPBACK_HOSTS, refuse } from './server/access';
@@ -18,6 +18,8 @@ export { dashboardDir } from './server/dashboardFiles';
 
 export const MAX_FRAME_BYTES = 1_048_576;
 const PING_INTERVAL_MS = 15_000;
+/** Most runs a socket URL's `run` parameters subscribe at connect (a page shows one run and a few overlaid). */
+export const MAX_RUNS_AT_CONNECT = 8;
 
 export interface ServerOptions {
   runsDir: string;
@@ -66,10 +68,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     socket.on('error', () => socket.destroy());
     const refusal = access.refusal(req);
     if (refusal) return refuse(socket, ...refusal);
-    wss.handleUpgrade(req, socket, head, (ws) => accept(ws));
+    wss.handleUpgrade(req, socket, head, (ws) => accept(ws, req.url));
   });
 
-  function accept(ws: WebSocket): void {
+  function accept(ws: WebSocket, url: string | undefined): void {
     const conn = new Connection(nextId++, ws);
     connections.add(conn);
     ws.on('pong', () => (conn.alive = true));
@@ -86,7 +88,36 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       opts.notice?.(`could not list runs: ${(e as Error).message}`);
       runs = [];
     }
-    conn.send({ type: 'hello', protocolVersion: PROTOCOL_VERSION, runs });
+    // The runs the page is about to show, named in the socket's URL (`?run=`, from the page's own URL or what it
+    // showed last): subscribed now, so their histories arrive while the page still builds itself instead of a round
+    // trip after its first layout.
+    const named = runsNamed(url);
+    const known = new Set(runs.map((r) => r.runId));
+    const subscribed = named.filter((id) => isRunId(id) && known.has(id));
+    conn.send({ type: 'hello', protocolVersion: PROTOCOL_VERSION, runs, ...(named.length ? { subscribed } : {}) });
+    for (const id of named) {
+      if (!isRunId(id)) conn.send({ type: 'error', code: 'bad_message', message: `the connection's URL names run ${JSON.stringify(id.slice(0, 140))}, which is not a run id (letters, digits, . _ -)` });
+      else if (!known.has(id)) conn.send({ type: 'error', code: 'unknown_run', message: `the connection's URL names run ${id}, which is not in the runs folder`, runId: id });
+    }
+    for (const runId of subscribed) dispatch(conn, { type: 'subscribe', runId });
+  }
+
+  function runsNamed(url: string | undefined): string[] {
+    let named: string[];
+    try {
+      named = new URL(url ?? '/', 'http://127.0.0.1').searchParams.getAll('run');
+    } catch {
+      return [];
+    }
+    return [...new Set(named)].slice(0, MAX_RUNS_AT_CONNECT);
+  }
+
+  function dispatch(conn: Connection, msg: ClientMessage): void {
+    handler.handle(conn, msg).catch((e: unknown) => {
+      // Not a UserError: a bug. Said to the client and logged, never fatal to the sidecar.
+      opts.notice?.(`internal error handling ${msg.type}: ${(e as Error)?.stack ?? e}`);
+      conn.send({ type: 'error', code: 'internal_error', message: `the sidecar failed handling ${msg.type}: ${(e as Error)?.message ?? e}`, ...(msg.requestId !== undefined ? { requestId: msg.requestId } : {}) });
+    });
   }
 
   function onMessage(conn: Connection, data: RawData, isBinary: boolean): void {
@@ -103,11 +134,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       conn.send({ type: 'error', ...parsed.error });
       return;
     }
-    handler.handle(conn, parsed.message).catch((e: unknown) => {
-      // Not a UserError: a bug. Said to the client and logged, never fatal to the sidecar.
-      opts.notice?.(`internal error handling ${parsed.message.type}: ${(e as Error)?.stack ?? e}`);
-      conn.send({ type: 'error', code: 'internal_error', message: `the sidecar failed handling ${parsed.message.type}: ${(e as Error)?.message ?? e}`, ...(parsed.message.requestId !== undefined ? { requestId: parsed.message.requestId } : {}) });
-    });
+    dispatch(conn, parsed.message);
   }
 
   await new Promise<void>((resolvePromise, reject) => {

@@ -29,6 +29,12 @@ export interface ChartCanvases {
 
 const percent = (v: number | string) => `${formatNumber(Number(v) * 100)}%`;
 
+/** No point, no marker and no legend entry: what a chart shows before any run's data is in it. */
+function showsNothing(c: Chart<'line', XY[]>, layer: MarkerLayer | undefined): boolean {
+  const legend = (c.options.plugins as { legend?: { display?: boolean } } | undefined)?.legend?.display === true;
+  return c.data.datasets.every((d) => d.data.length === 0) && !(legend && c.data.datasets.length > 0) && (layer?.markers.length ?? 0) === 0;
+}
+
 export class DashboardCharts {
   private readonly loss: Chart<'line', XY[]>;
   private readonly accuracy: Chart<'line', XY[]>;
@@ -169,6 +175,7 @@ export class DashboardCharts {
   /** Re-reads theme colours (VS Code theme switch). */
   restyle(): void {
     this.structureKey = '';
+    this.drewBlank = false;
     for (const c of this.allCharts) {
       const scales = c.options.scales as Record<string, { ticks?: { color?: string }; grid?: { color?: string }; title?: { color?: string } }>;
       for (const s of Object.values(scales)) {
@@ -193,11 +200,17 @@ export class DashboardCharts {
       for (const c of this.allCharts) for (const ds of c.data.datasets) ds.data = (ds as unknown as { source: XY[] }).source.slice();
     }
     this.updateMarkers(shown);
-    for (const c of this.allCharts) {
-      if (this.inView.has(c.canvas)) {
-        c.update('none');
-        this.stale.delete(c);
-      } else this.stale.add(c);
+    // Charts that show nothing and showed nothing at their last update are left as they are: a page that just
+    // connected has its runs' histories on the way, and laying out six empty charts again cost 60 ms before them.
+    const blank = this.allCharts.every((c) => showsNothing(c, this.layers.get(c as unknown as Chart)));
+    if (!(blank && this.drewBlank)) {
+      for (const c of this.allCharts) {
+        if (this.inView.has(c.canvas)) {
+          c.update('none');
+          this.stale.delete(c);
+        } else this.stale.add(c);
+      }
+      this.drewBlank = blank;
     }
     this.describe(primary?.data);
     if (!this.drewRun && (primary?.data.loss.raw.length ?? 0) > 0) {
@@ -207,6 +220,8 @@ export class DashboardCharts {
   }
 
   private drewRun = false;
+  /** Whether the charts' last update showed nothing (as Chart.js drew them when they were attached). */
+  private drewBlank = true;
 
   /** What each canvas shows, as data attributes: for tests and tools that cannot read pixels. */
   private describe(run: RunData | undefined): void {

@@ -163,7 +163,7 @@ export class Dashboard {
     switch (m.type) {
       case 'hello':
         this.setRuns(m.runs);
-        this.select(initialSelection(m.runs, this.selection), true);
+        this.select(initialSelection(m.runs, this.selection), true, new Set(m.subscribed));
         // A new connection has no subscriptions: the open comparison's runs are subscribed again.
         this.subscribeGroup({ subscribe: this.groups.watched(), unsubscribe: [] });
         if (!this.groups.open && this.persistedGroupId) this.openGroup(this.persistedGroupId, false);
@@ -372,8 +372,12 @@ export class Dashboard {
     return run;
   }
 
-  /** Shows `next`: subscribes runs that are new to the view (or all, after a (re)connect) and drops the others. */
-  private select(next: Selection, resubscribeAll: boolean): void {
+  /**
+   * Shows `next`: subscribes runs that are new to the view (or all, after a (re)connect) and drops the others.
+   * `subscribed`: runs the sidecar subscribed this connection to as it opened (hello's `subscribed`); their histories
+   * are on the way, and those not shown after all are let go.
+   */
+  private select(next: Selection, resubscribeAll: boolean, subscribed: ReadonlySet<string> = new Set()): void {
     if (next.primaryRunId !== this.selection.primaryRunId) this.detail = undefined; // the detail was of the run shown before
     const before = new Set(shownRunIds(this.selection));
     this.selection = next;
@@ -381,8 +385,9 @@ export class Dashboard {
     for (const id of after) {
       const isNew = !this.data.has(id);
       this.runData(id);
-      if (resubscribeAll || isNew || !before.has(id)) this.send({ type: 'subscribe', runId: id });
+      if ((resubscribeAll || isNew || !before.has(id)) && !subscribed.has(id)) this.send({ type: 'subscribe', runId: id });
     }
+    for (const id of subscribed) if (!after.includes(id) && !this.groups.watches(id)) this.send({ type: 'unsubscribe', runId: id });
     for (const id of before) {
       if (!after.includes(id)) {
         this.data.delete(id);

@@ -110,16 +110,31 @@ export class PostMessageTransport extends BaseTransport {
 
 const STORAGE_KEY = 'adam-trainer.dashboard';
 
+/** The runs a saved state shows, the open one first (the state may come from storage some other version wrote). */
+function shownRuns(state: PersistedState): string[] {
+  const ids = [state.primaryRunId, ...(Array.isArray(state.overlaidRunIds) ? state.overlaidRunIds : [])];
+  return [...new Set(ids.filter((id): id is string => typeof id === 'string' && id.length > 0))];
+}
+
 /**
  * In a plain browser: the page served by the sidecar opens the WebSocket on its own origin. The token
  * comes in the page's URL once (`?token=`) and is then removed from the address bar; without one, the
  * server's HttpOnly cookie authenticates the upgrade. Reconnects with backoff when the socket closes.
+ *
+ * The page's URL names the run it shows (`?run=`, kept up to date as the user opens others, so a reload or a
+ * bookmark shows the same run). The socket is opened as soon as the transport exists, before the dashboard builds
+ * itself, and names the runs to show (`run=` on the socket's URL): the sidecar sends their histories right after
+ * its hello, so they arrive while the page is still busy with its first layout. What arrives before `start()` waits.
  */
 export class WebSocketTransport extends BaseTransport {
   private socket?: WebSocket;
   private token?: string;
   private attempt = 0;
   private retryTimer?: ReturnType<typeof setTimeout>;
+  /** The runs the page shows (the primary first), named when a socket opens. */
+  private shown: string[];
+  /** Until `start()`: what the socket said, in order. */
+  private early?: Array<() => void> = [];
 
   constructor(private readonly location: Location = window.location) {
     super();
@@ -130,31 +145,45 @@ export class WebSocketTransport extends BaseTransport {
       url.searchParams.delete('token');
       history.replaceState(history.state, '', url.pathname + url.search + url.hash);
     }
-  }
-
-  start(): void {
+    this.shown = shownRuns(this.loadState());
     this.connect();
   }
 
+  start(): void {
+    const early = this.early ?? [];
+    this.early = undefined;
+    for (const said of early) said();
+  }
+
+  /** Runs `said` now, or at `start()` if the dashboard's handlers are not in place yet. */
+  private deliver(said: () => void): void {
+    if (this.early) this.early.push(said);
+    else said();
+  }
+
   private connect(): void {
-    const query = this.token ? `?token=${encodeURIComponent(this.token)}` : '';
-    this.emitState('connecting');
-    const ws = new WebSocket(`ws://${this.location.host}/${query}`);
+    const query = new URLSearchParams();
+    if (this.token) query.set('token', this.token);
+    for (const id of this.shown) query.append('run', id);
+    const search = query.toString() ? `?${query}` : '';
+    this.deliver(() => this.emitState('connecting'));
+    const ws = new WebSocket(`ws://${this.location.host}/${search}`);
     this.socket = ws;
     ws.onopen = () => {
       performance.mark('adam:socket-open');
       this.attempt = 0;
-      this.emitState('open');
+      this.deliver(() => this.emitState('open'));
     };
     ws.onmessage = (event) => {
-      if (typeof event.data === 'string') this.emit(parseServerMessage(event.data));
+      const data: unknown = event.data;
+      if (typeof data === 'string') this.deliver(() => this.emit(parseServerMessage(data)));
     };
     ws.onclose = (event) => {
       if (this.socket !== ws) return;
       this.socket = undefined;
       // 0.5 s, 1 s, 2 s ... capped at 10 s, with jitter so several tabs do not reconnect in step.
       const delayMs = Math.min(10_000, 500 * 2 ** this.attempt++) * (0.8 + 0.4 * Math.random());
-      this.emitState('closed', event.code === 1008 ? 'the sidecar refused the connection (token or origin)' : `reconnecting in ${Math.round(delayMs / 1000)} s`);
+      this.deliver(() => this.emitState('closed', event.code === 1008 ? 'the sidecar refused the connection (token or origin)' : `reconnecting in ${Math.round(delayMs / 1000)} s`));
       this.retryTimer = setTimeout(() => this.connect(), delayMs);
     };
   }
@@ -165,16 +194,27 @@ export class WebSocketTransport extends BaseTransport {
     return true;
   }
 
+  /** What the page showed last, with the run its URL names (`?run=`) as the open one. */
   loadState(): PersistedState {
+    let state: PersistedState = {};
     try {
       const raw = localStorage.getItem(STORAGE_KEY);
-      return raw ? (JSON.parse(raw) as PersistedState) : {};
+      const parsed: unknown = raw ? JSON.parse(raw) : undefined;
+      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) state = parsed as PersistedState;
     } catch {
-      return {};
+      // Unreadable storage: defaults.
     }
+    const named = new URL(this.location.href).searchParams.get('run');
+    if (named) state = { ...state, primaryRunId: named, overlaidRunIds: Array.isArray(state.overlaidRunIds) ? state.overlaidRunIds.filter((id) => id !== named) : undefined };
+    return state;
   }
 
   saveState(state: PersistedState): void {
+    this.shown = shownRuns(state);
+    const url = new URL(this.location.href);
+    if (state.primaryRunId) url.searchParams.set('run', state.primaryRunId);
+    else url.searchParams.delete('run');
+    if (url.href !== this.location.href) history.replaceState(history.state, '', url.pathname + url.search + url.hash);
     try {
       localStorage.setItem(STORAGE_KEY, JSON.stringify(state));
     } catch {

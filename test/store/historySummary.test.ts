@@ -1,6 +1,7 @@
 // The summary a finished run leaves beside its log (store/historySummary.ts): what a subscriber is sent, read
 // without the log; rebuilt from the log whenever it does not match it.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -34,9 +35,11 @@ test('a run that ends leaves its summary beside the log, and opening it reads th
     const fromLog = summarize(store.readHistory('r1'));
     assert.ok(fromLog.metrics.length <= SUMMARY_POINTS);
     assert.deepEqual(readSummary(store, 'r1'), fromLog);
-    // Proof that the summary, not the log, was read: a marker placed in the file (valid, same key) comes back.
+    // Proof that the summary, not the log, was read: a marker placed in the file (its digest made anew, same key)
+    // comes back. The digest is computed here, not with the module's own function.
     const doc = JSON.parse(readFileSync(file, 'utf8'));
     doc.history.metrics[0].loss = 123.5;
+    doc.sha256 = createHash('sha256').update(JSON.stringify(doc.history)).digest('hex');
     writeFileSync(file, JSON.stringify(doc));
     assert.equal(readSummary(store, 'r1').metrics[0].loss, 123.5);
   }
@@ -58,7 +61,19 @@ test('a summary the log has outgrown (the run resumed), or a damaged one, is not
   assert.equal(readSummary(store, 'r1').state, 'stopped');
   assert.equal(JSON.parse(readFileSync(file, 'utf8')).history.state, 'stopped', 'rewritten when the run ended again');
 
-  for (const damage of ['{"format":1,', 'null', JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), history: { ...JSON.parse(readFileSync(file, 'utf8')).history, metrics: [{ step: 'ten' }] } })]) {
+  const good = JSON.parse(readFileSync(file, 'utf8'));
+  const damaged = [
+    '{"format":2,',
+    'null',
+    // Edited without its digest made anew: one loss changed, or a metric that is not one.
+    JSON.stringify({ ...good, history: { ...good.history, metrics: [{ ...good.history.metrics[0], loss: 0.25 }, ...good.history.metrics.slice(1)] } }),
+    JSON.stringify({ ...good, history: { ...good.history, metrics: [{ step: 'ten' }] } }),
+    JSON.stringify({ ...good, sha256: undefined }),
+    // Written by another version: the first format (checked against the protocol, no digest), or another protocol.
+    JSON.stringify({ format: 1, eventsBytes: good.eventsBytes, eventsMtimeMs: good.eventsMtimeMs, history: good.history }),
+    JSON.stringify({ ...good, protocolVersion: good.protocolVersion + 1 }),
+  ];
+  for (const damage of damaged) {
     writeFileSync(file, damage);
     assert.deepEqual(readSummary(store, 'r1'), summarize(store.readHistory('r1')), `damaged summary ${damage.slice(0, 40)} is rebuilt from the log`);
     assert.equal(JSON.parse(readFileSync(file, 'utf8')).history.state, 'stopped', 'and written again');

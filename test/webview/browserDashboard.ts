@@ -23,12 +23,13 @@ export class BrowserDashboard {
   readonly pageErrors: string[] = [];
 
   /** Builds if needed, starts serve on a temporary runs folder, opens the dashboard and waits for its connection. */
-  async open(opts: { prefix: string; beforeLoad?: (page: Page) => Promise<unknown> }): Promise<void> {
+  async open(opts: { prefix: string; beforeLoad?: (page: Page) => Promise<unknown>; prepare?: (runsDir: string) => void; query?: string }): Promise<void> {
     if (!existsSync(join(root, 'dist', 'webview', 'dashboard.js')) || !existsSync(join(root, 'dist', 'cli.js'))) {
       const build = spawnSync(process.execPath, [join(root, 'scripts', 'build.mjs')], { cwd: root, stdio: 'inherit' });
       assert.equal(build.status, 0, 'the build failed');
     }
     this.tmp = mkdtempSync(join(tmpdir(), opts.prefix));
+    opts.prepare?.(join(this.tmp, 'runs'));
     this.url = await this.startServe();
     this.browser = await chromium.launch({
       executablePath: CHROMIUM_PATH,
@@ -47,7 +48,7 @@ export class BrowserDashboard {
       });
       ws.on('framesent', (f) => this.sent.push(String(f.payload)));
     });
-    await this.page.goto(this.url);
+    await this.page.goto(`${this.url}${opts.query ?? ''}`);
     await this.page.locator('#connection.open').waitFor({ timeout: 10_000 });
   }
 

@@ -1,0 +1,95 @@
+// Opening the dashboard on a run: the page's URL names the run it shows (`?run=`), its socket names the runs it is
+// about to show, and their histories come with the sidecar's hello (no subscribe from the page, no second copy).
+// The address bar follows the run the user opens, so a reload shows it again. Real serve, real Chromium; the runs
+// folder is written with the product's run store.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Page } from 'playwright-core';
+import { resolveConfig, type MetricsMessage } from '../../sidecar/protocol';
+import { RunStore } from '../../sidecar/store/runs';
+import { BrowserDashboard } from './browserDashboard';
+
+const config = resolveConfig({ data: 'sample', maxSteps: 100_000 }, 2);
+// Oldest first; the page alone would open the newest (run-c).
+const RUNS = [
+  { id: '20261201-000001-aaaaaa', steps: 30 },
+  { id: '20261201-000002-bbbbbb', steps: 50 },
+  { id: '20261201-000003-cccccc', steps: 20 },
+];
+const lastStep = (id: string) => String(RUNS.find((r) => r.id === id)!.steps * 10);
+
+function prepare(runsDir: string): void {
+  const store = new RunStore(runsDir);
+  for (const { id, steps } of RUNS) {
+    store.createRun(id, config);
+    store.appendEvent(id, { type: 'state', runId: id, state: 'running' });
+    for (let s = 1; s <= steps; s++) {
+      const m: MetricsMessage = { type: 'metrics', runId: id, step: s * 10, epoch: 0, samplesSeen: s * 40, loss: 2 - s / 100, lossMin: 1, lossMax: 3, accuracy: 0.1, learningRate: 1e-3, samplesPerSec: 1000, updateRatio: { conv1: 0.5 } };
+      store.appendEvent(id, m);
+    }
+    store.appendEvent(id, { type: 'state', runId: id, state: 'done', step: steps * 10 });
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5); // distinct createdAt
+  }
+}
+
+const dash = new BrowserDashboard();
+let page: Page;
+const { received, sent, pageErrors } = dash;
+const chartLastX = () => page.locator('#chart-loss').evaluate((el) => (el as HTMLElement).dataset.lastX);
+const runInAddressBar = () => new URL(page.url()).searchParams.get('run');
+const subscribesSent = () => sent.map((s) => JSON.parse(s) as { type: string; runId?: string }).filter((m) => m.type === 'subscribe');
+
+async function until(what: string, cond: () => Promise<boolean> | boolean, ms = 10_000): Promise<void> {
+  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) if (await cond()) return;
+  throw new Error(`not within ${ms} ms: ${what}`);
+}
+
+describe('opening the dashboard on a run named in its URL', { timeout: 120_000 }, () => {
+  before(async () => {
+    await dash.open({ prefix: 'adam-openrun-', prepare, query: `&run=${RUNS[0].id}` });
+    page = dash.page;
+  });
+  after(() => dash.close());
+
+  test('shows the run the URL names, not the newest, with the history that came with hello and nothing asked for', async () => {
+    await until('the named run drawn', async () => (await chartLastX()) === lastStep(RUNS[0].id));
+    const hello = received.find((m) => m.type === 'hello');
+    assert.ok(hello && hello.type === 'hello');
+    assert.deepEqual(hello.subscribed, [RUNS[0].id]);
+    assert.deepEqual(subscribesSent(), [], 'the page asked for no history');
+    assert.equal(received.filter((m) => m.type === 'history').length, 1, 'one history, the named run\'s');
+    assert.equal(runInAddressBar(), RUNS[0].id);
+    assert.match(await page.locator('#runs-list li.current').innerText(), new RegExp(RUNS[0].id));
+  });
+
+  test('opening another run puts it in the address bar; a reload shows it, its history again sent with hello', async () => {
+    await page.locator(`button[data-run-id="${RUNS[1].id}"]`).click();
+    await until('the second run drawn', async () => (await chartLastX()) === lastStep(RUNS[1].id));
+    assert.deepEqual(subscribesSent().map((m) => m.runId), [RUNS[1].id], 'opened from the list: asked for once');
+    assert.equal(runInAddressBar(), RUNS[1].id);
+    received.length = 0;
+    sent.length = 0;
+    await page.reload();
+    await until('the second run drawn after the reload', async () => (await chartLastX()) === lastStep(RUNS[1].id));
+    const hello = received.find((m) => m.type === 'hello');
+    assert.ok(hello && hello.type === 'hello');
+    assert.deepEqual(hello.subscribed, [RUNS[1].id]);
+    assert.deepEqual(subscribesSent(), []);
+  });
+
+  test('a URL that names a run that is not there says so, and the page shows the newest run instead', async () => {
+    received.length = 0;
+    sent.length = 0;
+    const url = new URL(page.url());
+    url.searchParams.set('run', '20261201-000009-gone00');
+    await page.goto(url.href);
+    await until('the newest run drawn', async () => (await chartLastX()) === lastStep(RUNS[2].id));
+    await until('a notice names the missing run', async () => (await page.locator('#notices').innerText()).includes('20261201-000009-gone00'));
+    assert.equal(runInAddressBar(), RUNS[2].id, 'the address bar names the run shown');
+    assert.deepEqual(subscribesSent().map((m) => m.runId), [RUNS[2].id]);
+  });
+
+  test('the page logged no errors', () => {
+    assert.deepEqual(pageErrors, []);
+  });
+});
