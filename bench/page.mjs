@@ -4,9 +4,12 @@
 //   overlay  two live runs of 100,000 steps each (the shipped sample, batch 4, one worker each) overlaid: the
 //            page's frame times (median, p99, from window.adamFrames) and its JS heap after a forced GC at the
 //            first sample past step 10,000 and at the end (the growth must stay under 20 MB).
-//   node bench/page.mjs [--scenario open,overlay] [--repeats 3] [--steps 100000]
+//   node bench/page.mjs [--scenario open,overlay] [--repeats 3] [--steps 100000] [--root <another checkout, built>]
+// With --root, `open` also serves the same run from the other checkout's sidecar and dashboard, one page load of each
+// in turn (which goes first alternates), and prints the paired ratio: the median of this build's time over the other's
+// in each pair. The machine's noise moves the two together; medians of separate runs moved by a fifth between runs.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -23,8 +26,10 @@ const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 const quantile = (xs, q) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(q * s.length))]; };
 
-async function serve(runsDir) {
-  const proc = spawn(process.execPath, [join(here, 'bin', 'adam-trainer.js'), 'serve', '--runs-dir', runsDir, '--cache-dir', join(runsDir, '..', 'cache')], { stdio: ['ignore', 'pipe', 'pipe'] });
+const otherRoot = arg('root', undefined);
+
+async function serve(runsDir, root = here) {
+  const proc = spawn(process.execPath, [join(root, 'bin', 'adam-trainer.js'), 'serve', '--runs-dir', runsDir, '--cache-dir', join(runsDir, '..', 'cache')], { stdio: ['ignore', 'pipe', 'pipe'] });
   const first = await new Promise((resolve, reject) => {
     createInterface({ input: proc.stdout }).once('line', resolve);
     proc.once('exit', (code) => reject(new Error(`serve exited ${code}`)));
@@ -50,24 +55,48 @@ try {
     const made = spawnSync(process.execPath, ['--import', 'tsx', join(here, 'bench', 'longRun.ts'), runsDir, runId, '--steps', '1000000'], { cwd: here, encoding: 'utf8' });
     if (made.status !== 0) throw new Error(made.stderr);
     const s = await serve(runsDir);
-    const times = [];
-    const phases = [];
-    for (let r = 0; r < repeats; r++) {
+    // The other build reads its own copy of the run (its summary cache may be of another format).
+    let other;
+    if (otherRoot) {
+      cpSync(runsDir, join(tmp, 'other-runs'), { recursive: true });
+      other = await serve(join(tmp, 'other-runs'), otherRoot);
+    }
+    const open = async (server) => {
       const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
       const t0 = performance.now();
-      await page.goto(`${s.page}&run=${runId}`);
+      await page.goto(`${server.page}&run=${runId}`);
       await page.waitForFunction(() => document.getElementById('chart-loss')?.dataset.lastX === '1000000', null, { polling: 16, timeout: 60_000 });
-      times.push(performance.now() - t0);
+      const ms = performance.now() - t0;
       // Where the time went, from the page's own clock (ms since its navigation started).
-      phases.push(await page.evaluate(() => {
+      const phase = await page.evaluate(() => {
         const at = (name) => Math.round(performance.getEntriesByName(name)[0]?.startTime ?? NaN);
         const nav = performance.getEntriesByType('navigation')[0];
         return { scriptStart: at('adam:script-start'), modulesLoaded: at('adam:modules-loaded'), constructed: at('adam:constructed'), domContentLoaded: Math.round(nav.domContentLoadedEventEnd), socketOpen: at('adam:socket-open'), historyReceived: at('adam:history-received'), historyLoaded: at('adam:history-loaded'), firstDraw: at('adam:first-draw') };
-      }));
+      });
       await page.close();
+      return { ms, phase };
+    };
+    const times = [];
+    const phases = [];
+    const otherTimes = [];
+    const ratios = [];
+    for (let r = 0; r < repeats; r++) {
+      const otherFirst = other !== undefined && r % 2 === 1;
+      const before = otherFirst ? await open(other) : undefined;
+      const mine = await open(s);
+      const after = other !== undefined && !otherFirst ? await open(other) : undefined;
+      times.push(mine.ms);
+      phases.push(mine.phase);
+      const theirs = before ?? after;
+      if (theirs) {
+        otherTimes.push(theirs.ms);
+        ratios.push(mine.ms / theirs.ms);
+      }
     }
     s.proc.kill('SIGTERM');
-    console.log(JSON.stringify({ scenario: 'open a finished run of 1,000,000 steps', metricsLines: 10_000, medianMs: Math.round(median(times)), runs: times.map(Math.round), phases }));
+    other?.proc.kill('SIGTERM');
+    const paired = other ? { root: otherRoot, rootMedianMs: Math.round(median(otherTimes)), rootRuns: otherTimes.map(Math.round), pairedOverRoot: +median(ratios).toFixed(3) } : {};
+    console.log(JSON.stringify({ scenario: 'open a finished run of 1,000,000 steps', metricsLines: 10_000, medianMs: Math.round(median(times)), runs: times.map(Math.round), ...paired, phases }));
     rmSync(tmp, { recursive: true, force: true });
   }
   if (scenarios.includes('overlay')) {
