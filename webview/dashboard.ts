@@ -13,7 +13,7 @@ import { appliedLabel } from './markers';
 import { RunData } from './runData';
 import { compareRuns, initialSelection, selectionAfterStart, shownRunIds, type Selection } from './runSelection';
 import { FrameStats } from './frameStats';
-import { DrawScheduler } from './drawScheduler';
+import { DrawScheduler, HIDDEN_RELEASE_MS } from './drawScheduler';
 import type { ConnectionState, PersistedState, Transport } from './transport';
 import { AdamPanel } from './views/adamPanel';
 import { ChartsView } from './views/chartsView';
@@ -29,6 +29,7 @@ import { LrFinderView } from './views/lrFinderView';
 
 const REQUEST_TIMEOUT_MS = 15_000;
 const RUNS_REFRESH_MS = 15_000;
+
 const DEFAULT_SMOOTHING = 0.6;
 /** A zoom settles this long before its full detail is asked for (a drag or a wheel zooms many times). */
 const DETAIL_DELAY_MS = 150;
@@ -46,6 +47,9 @@ export class Dashboard {
   private smoothing: number;
   private logLoss: boolean;
   private connected = false;
+  /** Hidden for HIDDEN_RELEASE_MS: the runs are unsubscribed until the page is shown. */
+  private released = false;
+  private releaseTimer?: ReturnType<typeof setTimeout>;
   private pickedStep?: number;
   private nextRequest = 1;
   private readonly pending = new Map<string, PendingRequest>();
@@ -146,6 +150,7 @@ export class Dashboard {
     this.layout = h('main', { class: 'layout' }, this.chartsView.element, h('aside', { class: 'side' }, this.form.element, this.schedule.element, this.lrFinder.element, this.adam.element, this.runsList.element));
     root.replaceChildren(this.header.element, this.layout, this.stepHeatmaps.element, this.evalView.element, this.gallery.element, this.groupView.element);
     this.watchTheme();
+    document.addEventListener('visibilitychange', () => this.visibilityChanged());
 
     transport.onMessage((m) => this.handle(m));
     transport.onState((s, detail) => this.connectionChanged(s, detail));
@@ -162,11 +167,15 @@ export class Dashboard {
     this.subscribeGroup(this.groups.handle(m));
     switch (m.type) {
       case 'hello':
+        // A new connection starts with no subscriptions but those hello names: the runs are followed again (and let
+        // go again later if the page is hidden).
+        this.released = false;
         this.setRuns(m.runs);
         this.select(initialSelection(m.runs, this.selection), true, new Set(m.subscribed));
         // A new connection has no subscriptions: the open comparison's runs are subscribed again.
         this.subscribeGroup({ subscribe: this.groups.watched(), unsubscribe: [] });
         if (!this.groups.open && this.persistedGroupId) this.openGroup(this.persistedGroupId, false);
+        this.visibilityChanged();
         break;
       case 'comparing':
         this.settle(m.requestId);
@@ -336,10 +345,33 @@ export class Dashboard {
     this.throttle.request(true);
   }
 
+  /** The runs this page follows: those shown and the open comparison's. */
+  private followedRuns(): string[] {
+    return [...new Set([...shownRunIds(this.selection).filter((id) => this.runs.has(id)), ...this.groups.watched()])];
+  }
+
+  private visibilityChanged(): void {
+    clearTimeout(this.releaseTimer);
+    this.releaseTimer = undefined;
+    if (document.hidden) {
+      if (!this.released) this.releaseTimer = setTimeout(() => this.release(), HIDDEN_RELEASE_MS);
+    } else if (this.released) {
+      this.released = false;
+      for (const runId of this.followedRuns()) this.send({ type: 'subscribe', runId });
+    }
+  }
+
+  private release(): void {
+    this.releaseTimer = undefined;
+    if (!document.hidden || !this.connected) return;
+    this.released = true;
+    for (const runId of this.followedRuns()) this.send({ type: 'unsubscribe', runId });
+  }
+
   /** Runs shown as single runs stay subscribed when a comparison lets go of them, and the reverse. */
   private subscribeGroup(change: SubscriptionChange): void {
     const shown = new Set(shownRunIds(this.selection));
-    for (const runId of change.subscribe) this.send({ type: 'subscribe', runId });
+    if (!this.released) for (const runId of change.subscribe) this.send({ type: 'subscribe', runId });
     for (const runId of change.unsubscribe) if (!shown.has(runId)) this.send({ type: 'unsubscribe', runId });
   }
 
@@ -385,7 +417,7 @@ export class Dashboard {
     for (const id of after) {
       const isNew = !this.data.has(id);
       this.runData(id);
-      if ((resubscribeAll || isNew || !before.has(id)) && !subscribed.has(id)) this.send({ type: 'subscribe', runId: id });
+      if ((resubscribeAll || isNew || !before.has(id)) && !subscribed.has(id) && !this.released) this.send({ type: 'subscribe', runId: id });
     }
     for (const id of subscribed) if (!after.includes(id) && !this.groups.watches(id)) this.send({ type: 'unsubscribe', runId: id });
     for (const id of before) {

@@ -5,6 +5,14 @@
 // cost is not only the JavaScript that draws it: it runs from the start of the draw until the browser has
 // styled, laid out and painted what it changed (a task queued from inside the frame runs after that). A hidden
 // page (a background tab, a VS Code panel that is not shown) draws nothing; it draws once when shown again.
+/**
+ * A page hidden this long (a background tab) lets go of its runs' live messages (dashboard.ts): it draws nothing, and
+ * each message woke the browser to check and keep it, 20 a second, on cores the run trains on. Shown again, it
+ * subscribes anew and the histories bring it up to date. Long enough that switching tabs back and forth costs no
+ * history.
+ */
+export const HIDDEN_RELEASE_MS = 5_000;
+
 export interface SchedulerEnv {
   now(): number;
   setTimeout(fn: () => void, ms: number): unknown;

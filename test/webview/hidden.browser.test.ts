@@ -1,0 +1,75 @@
+// A dashboard tab left in the background lets go of its runs' live messages after HIDDEN_RELEASE_MS, and shown
+// again it subscribes anew and is brought up to date by the histories. Real serve, real Chromium, a run training on
+// the shipped sample. Headless Chromium never hides a tab, so hiding is emulated the way the page reads it:
+// `document.hidden` and a `visibilitychange` event.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Page } from 'playwright-core';
+import type { ServerMessage } from '../../sidecar/protocol';
+import { HIDDEN_RELEASE_MS } from '../../webview/drawScheduler';
+import { BrowserDashboard } from './browserDashboard';
+
+const dash = new BrowserDashboard();
+let page: Page;
+const { received, sent, pageErrors } = dash;
+const sentOf = (type: string) => sent.map((s) => JSON.parse(s) as { type: string; runId?: string }).filter((m) => m.type === type);
+const lastX = async () => Number(await page.locator('#chart-loss').evaluate((el) => (el as HTMLElement).dataset.lastX));
+
+function setHidden(hidden: boolean): Promise<void> {
+  return page.evaluate((h) => {
+    Object.defineProperty(document, 'hidden', { configurable: true, value: h });
+    Object.defineProperty(document, 'visibilityState', { configurable: true, value: h ? 'hidden' : 'visible' });
+    document.dispatchEvent(new Event('visibilitychange'));
+  }, hidden);
+}
+
+describe('a dashboard in a background tab', { timeout: 120_000 }, () => {
+  before(async () => {
+    await dash.open({ prefix: 'adam-hidden-' });
+    page = dash.page;
+  });
+  after(() => dash.close());
+
+  test('hidden, it unsubscribes after the delay and gets no metrics; shown, it subscribes and draws the run as it is now', async () => {
+    await page.fill('#field-data', 'sample');
+    await page.fill('#field-epochs', '200');
+    await page.fill('#field-maxSteps', '150000');
+    await page.click('#start');
+    await page.locator('#run-state', { hasText: 'running' }).waitFor({ timeout: 30_000 });
+    await page.waitForFunction(() => Number(document.querySelector<HTMLElement>('#chart-loss')?.dataset.points) >= 3, undefined, { timeout: 30_000 });
+    const runId = received.find((m): m is Extract<ServerMessage, { type: 'started' }> => m.type === 'started')!.runId;
+
+    // Hidden, then shown again before the delay: nothing is let go.
+    await setHidden(true);
+    await new Promise((r) => setTimeout(r, HIDDEN_RELEASE_MS / 2));
+    await setHidden(false);
+    await new Promise((r) => setTimeout(r, HIDDEN_RELEASE_MS));
+    assert.deepEqual(sentOf('unsubscribe'), [], 'a short switch to another tab keeps the subscription');
+
+    const hiddenAt = Date.now();
+    await setHidden(true);
+    for (const end = Date.now() + HIDDEN_RELEASE_MS + 5000; sentOf('unsubscribe').length === 0 && Date.now() < end; ) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(sentOf('unsubscribe').map((m) => m.runId), [runId]);
+    assert.ok(Date.now() - hiddenAt >= HIDDEN_RELEASE_MS - 100, 'not before the delay');
+    await new Promise((r) => setTimeout(r, 300)); // what was in flight when the sidecar got the unsubscribe
+    const quietFrom = received.length;
+    const stepThen = await lastX();
+    await new Promise((r) => setTimeout(r, 2000));
+    assert.deepEqual(received.slice(quietFrom).filter((m) => m.type === 'metrics' && m.runId === runId), [], 'no metrics while let go');
+
+    const subscribesBefore = sentOf('subscribe').length;
+    await setHidden(false);
+    await page.waitForFunction((n) => Number(document.querySelector<HTMLElement>('#chart-loss')?.dataset.lastX) > n, stepThen, { timeout: 15_000 });
+    assert.deepEqual(sentOf('subscribe').slice(subscribesBefore).map((m) => m.runId), [runId], 'shown: subscribed again');
+    // The page drew it; the frame's report reaches this process on its own.
+    for (const end = Date.now() + 5000; !received.slice(quietFrom).some((m) => m.type === 'history' && m.runId === runId) && Date.now() < end; ) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(received.slice(quietFrom).some((m) => m.type === 'history' && m.runId === runId), 'brought up to date by the history');
+    const after = await lastX();
+    await page.waitForFunction((n) => Number(document.querySelector<HTMLElement>('#chart-loss')?.dataset.lastX) > n, after, { timeout: 15_000 });
+    page.click('#stop').catch(() => undefined);
+  });
+
+  test('the page logged no errors', () => {
+    assert.deepEqual(pageErrors, []);
+  });
+});
