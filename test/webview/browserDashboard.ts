@@ -52,6 +52,16 @@ export class BrowserDashboard {
     await this.page.locator('#connection.open').waitFor({ timeout: 10_000 });
   }
 
+  /** Starts a run from the page's form on the shipped sample (long enough to outlast a test) and waits for its curve. */
+  async startSampleRun(): Promise<void> {
+    await this.page.fill('#field-data', 'sample');
+    await this.page.fill('#field-epochs', '200');
+    await this.page.fill('#field-maxSteps', '150000');
+    await this.page.click('#start');
+    await this.page.locator('#run-state', { hasText: 'running' }).waitFor({ timeout: 30_000 });
+    await this.page.waitForFunction(() => Number(document.querySelector<HTMLElement>('#chart-loss')?.dataset.points) >= 3, undefined, { timeout: 30_000 });
+  }
+
   /** Closes the browser, stops serve (SIGTERM, then SIGKILL after 6 s) and removes the temporary folder. */
   async close(): Promise<void> {
     await this.browser?.close();

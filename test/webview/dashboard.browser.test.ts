@@ -38,12 +38,7 @@ describe('the dashboard in a browser, served by adam-trainer serve', { timeout: 
   });
 
   test('the loss curve grows while a run started from the form trains on the sample data', async () => {
-    await page.fill('#field-data', 'sample');
-    await page.fill('#field-epochs', '200');
-    await page.fill('#field-maxSteps', '150000');
-    await page.click('#start');
-    await page.locator('#run-state', { hasText: 'running' }).waitFor({ timeout: 30_000 });
-    await page.waitForFunction(() => Number(document.querySelector<HTMLElement>('#chart-loss')?.dataset.points) >= 3, undefined, { timeout: 30_000 });
+    await dash.startSampleRun();
     const first = Number((await chartData('loss')).points);
     await page.waitForFunction((n) => Number(document.querySelector<HTMLElement>('#chart-loss')?.dataset.points) >= n + 3, first, { timeout: 15_000 });
     for (const id of ['accuracy', 'learningRate', 'samplesPerSec', 'updateRatio']) assert.ok(Number((await chartData(id)).points) > 0, `${id} has no points`);

@@ -31,12 +31,7 @@ describe('a dashboard in a background tab', { timeout: 120_000 }, () => {
   after(() => dash.close());
 
   test('hidden, it unsubscribes after the delay and gets no metrics; shown, it subscribes and draws the run as it is now', async () => {
-    await page.fill('#field-data', 'sample');
-    await page.fill('#field-epochs', '200');
-    await page.fill('#field-maxSteps', '150000');
-    await page.click('#start');
-    await page.locator('#run-state', { hasText: 'running' }).waitFor({ timeout: 30_000 });
-    await page.waitForFunction(() => Number(document.querySelector<HTMLElement>('#chart-loss')?.dataset.points) >= 3, undefined, { timeout: 30_000 });
+    await dash.startSampleRun();
     const runId = received.find((m): m is Extract<ServerMessage, { type: 'started' }> => m.type === 'started')!.runId;
 
     // Hidden, then shown again before the delay: nothing is let go.
