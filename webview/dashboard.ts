@@ -29,7 +29,6 @@ import { LrFinderView } from './views/lrFinderView';
 
 const REQUEST_TIMEOUT_MS = 15_000;
 const RUNS_REFRESH_MS = 15_000;
-
 const DEFAULT_SMOOTHING = 0.6;
 /** A zoom settles this long before its full detail is asked for (a drag or a wheel zooms many times). */
 const DETAIL_DELAY_MS = 150;
