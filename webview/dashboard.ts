@@ -1,7 +1,7 @@
 // The dashboard's controller: turns protocol messages into run data and view updates, and user actions
 // into protocol messages. Data is updated on every message; the page is drawn at the pace drawScheduler.ts sets
 // (within a share of one core, never while hidden), and a chart scrolled out of view is not drawn at all.
-import type { ClientMessage, ComparedOptimizer, LiveHyperparameters, RunSummary, ServerMessage, StartConfig } from '../sidecar/protocol';
+import type { ClientMessage, ComparedOptimizer, LiveHyperparameters, RunState, RunSummary, ServerMessage, StartConfig } from '../sidecar/protocol';
 import { isEnded } from '../sidecar/protocol';
 import { applyTheme, readTheme } from './chartKit';
 import type { ShownRun } from './charts';
@@ -210,10 +210,14 @@ export class Dashboard {
       }
       case 'history': {
         if (!this.data.has(m.runId) && !shownRunIds(this.selection).includes(m.runId)) break; // a comparison's run only
+        const was = this.data.get(m.runId)?.state;
         const run = this.runData(m.runId);
         performance.mark('adam:history-received');
         run.loadHistory(m);
         performance.mark('adam:history-loaded');
+        // A run that ended while the page did not follow it (a background tab that let go of its runs, a connection
+        // lost and made again): the notice its `state` message would have brought.
+        if (was !== undefined && !isEnded(was) && isEnded(m.state)) this.ended(m.runId, m.state);
         this.patchSummary(m.runId, { state: m.state, config: m.config, step: run.lastMetrics?.step, testAccuracy: run.latestEval?.testAccuracy });
         this.throttle.request(true); // the run the user opened: drawn at the next frame, not at the next interval
         break;
@@ -266,10 +270,7 @@ export class Dashboard {
         const run = this.data.get(m.runId);
         if (run) run.state = m.state;
         this.patchSummary(m.runId, { state: m.state, orphaned: false, ...(m.step !== undefined ? { step: m.step } : {}) });
-        if (isEnded(m.state)) {
-          this.header.notice(`${m.runId} ${m.state}${m.reason ? `: ${m.reason}` : ''}`, m.state === 'failed' ? 'error' : 'info');
-          if (m.state !== 'failed') this.header.setProgress(undefined);
-        }
+        if (isEnded(m.state)) this.ended(m.runId, m.state, m.reason);
         break;
       }
       case 'progress':
@@ -342,6 +343,11 @@ export class Dashboard {
     else this.evalView.element.after(this.groupView.element);
     if (this.groups.open && scroll) this.groupView.element.scrollIntoView?.({ block: 'start' });
     this.throttle.request(true);
+  }
+
+  private ended(runId: string, state: RunState, reason?: string): void {
+    this.header.notice(`${runId} ${state}${reason ? `: ${reason}` : ''}`, state === 'failed' ? 'error' : 'info');
+    if (state !== 'failed') this.header.setProgress(undefined);
   }
 
   /** The runs this page follows: those shown and the open comparison's. */

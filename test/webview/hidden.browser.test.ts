@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
+import WebSocket from 'ws';
 import type { ServerMessage } from '../../sidecar/protocol';
 import { HIDDEN_RELEASE_MS } from '../../webview/drawScheduler';
 import { BrowserDashboard } from './browserDashboard';
@@ -61,7 +62,42 @@ describe('a dashboard in a background tab', { timeout: 120_000 }, () => {
     assert.ok(received.slice(quietFrom).some((m) => m.type === 'history' && m.runId === runId), 'brought up to date by the history');
     const after = await lastX();
     await page.waitForFunction((n) => Number(document.querySelector<HTMLElement>('#chart-loss')?.dataset.lastX) > n, after, { timeout: 15_000 });
-    page.click('#stop').catch(() => undefined);
+    await page.click('#stop');
+    await page.locator('#run-state', { hasText: 'stopped' }).waitFor({ timeout: 15_000 });
+  });
+
+  test('a run that ends while the page has let go of it gets its notice when the page is shown again', async () => {
+    const startedBefore = received.filter((m) => m.type === 'started').length;
+    await dash.startSampleRun();
+    const runId = received.filter((m): m is Extract<ServerMessage, { type: 'started' }> => m.type === 'started')[startedBefore]!.runId;
+    const unsubscribesBefore = sentOf('unsubscribe').length;
+    await setHidden(true);
+    for (const end = Date.now() + HIDDEN_RELEASE_MS + 5000; sentOf('unsubscribe').length === unsubscribesBefore && Date.now() < end; ) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(sentOf('unsubscribe').slice(unsubscribesBefore).map((m) => m.runId), [runId]);
+    const releasedAt = received.length;
+
+    // Another client (a script, the extension) stops the run while the tab is in the background.
+    const other = new WebSocket(dash.url.replace(/^http/, 'ws'));
+    const ended = new Promise<void>((resolve, reject) => {
+      other.on('message', (data) => {
+        const m = JSON.parse(String(data)) as ServerMessage;
+        if (m.type === 'state' && m.runId === runId && m.state === 'stopped') resolve();
+        if (m.type === 'error') reject(new Error(m.message));
+      });
+      other.on('error', reject);
+    });
+    await new Promise((resolve, reject) => other.once('open', resolve).once('error', reject));
+    other.send(JSON.stringify({ type: 'subscribe', runId }));
+    other.send(JSON.stringify({ type: 'stop', runId }));
+    await ended;
+    other.close();
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(!received.slice(releasedAt).some((m) => m.type === 'state' && m.runId === runId), 'the page heard nothing of the run ending');
+    assert.doesNotMatch(await page.locator('#notices').innerText(), new RegExp(`${runId} stopped`));
+
+    await setHidden(false);
+    await page.locator('#notices', { hasText: `${runId} stopped` }).waitFor({ timeout: 15_000 });
+    await page.locator('#run-state', { hasText: 'stopped' }).waitFor({ timeout: 15_000 });
   });
 
   test('the page logged no errors', () => {
