@@ -3,13 +3,16 @@
 // another process (as VS Code's renderer, a browser or a build would be), and idle for comparison. Prints the
 // median samples/s of each cell over --repeats runs, interleaved so that drift in the machine's load is shared (each
 // repeat in another order).
-//   node bench/contended.mjs [--data DIR] [--steps4 12000] [--steps32 3000] [--repeats 3] [--load idle,busy,bursty,wakeups]
+//   node bench/contended.mjs [--data DIR] [--steps4 12000] [--steps32 3000] [--repeats 9] [--load idle,busy,bursty,wakeups]
 //                            [--root DIR (another checkout's build, to compare)] [--batch 4,32] [--workers 1,2,default]
 //                            [--lead-ms 300]
 // With --root, each cell of this build also prints its speed over the other build's, as the median of each repeat's
 // ratio (`overRootPaired`).
 // Besides each cell's median it prints, per load and batch, the default's speed over the best fixed count's, as the
-// median of each repeat's ratio (a repeat's runs follow each other, so they share the machine's drift).
+// median of each repeat's ratio (a repeat's runs follow each other, so they share the machine's drift), with a 90%
+// bootstrap interval of that median (`overBestFixedPaired90`) and the repeats in which the default was at least as fast.
+// On this shared 2-core machine one configuration's runs vary by a third with a core busy (one worker at batch 32:
+// 10,896-14,505 samples/s in 12 runs), so 3 or 5 repeats could not tell a 10% difference: --repeats is 9 by default.
 // --lead-ms N: the other process starts N ms before each run (default 300), so that a run never measures the cores
 // before the load is on them (before the twelfth round it started with the run).
 // --load bursty: another process works in bursts, 12 ms of every 36 (a third of a core), as an editor's renderer does
@@ -30,7 +33,7 @@ const data = arg('data', existsSync(join(here, '..', 'shared', 'data', 'cifar10-
 const steps = { 4: Number(arg('steps4', arg('steps', 12000))), 32: Number(arg('steps32', arg('steps', 3000))) };
 const loads = arg('load', 'idle,busy').split(',').map((l) => (l === 'busy' ? 'one core busy' : l));
 for (const l of loads) if (!['idle', 'one core busy', 'bursty', 'wakeups'].includes(l)) throw new Error(`--load takes idle, busy, bursty and wakeups, got ${l}`);
-const repeats = Number(arg('repeats', 3));
+const repeats = Number(arg('repeats', 9));
 const burst = arg('burst', '12,24').split(',').map(Number); // --load bursty: ms of work, then ms of rest
 const roots = [here, ...(arg('root') ? [arg('root')] : [])];
 const batches = arg('batch', '4,32').split(',').map(Number);
@@ -55,6 +58,16 @@ function train(root, batch, workers) {
 }
 
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+/** The 5th and 95th percentiles of the median of `xs` resampled with replacement (a fixed seed: the same runs give the
+ * same interval). */
+function bootstrapMedian90(xs, draws = 4000) {
+  let seed = 0x9e3779b9;
+  const random = () => { seed = (seed + 0x6d2b79f5) | 0; let t = Math.imul(seed ^ (seed >>> 15), 1 | seed); t ^= t + Math.imul(t ^ (t >>> 7), 61 | t); return ((t ^ (t >>> 14)) >>> 0) / 4294967296; };
+  const medians = [];
+  for (let d = 0; d < draws; d++) medians.push(median(xs.map(() => xs[Math.floor(random() * xs.length)])));
+  medians.sort((a, b) => a - b);
+  return [medians[Math.floor(0.05 * draws)], medians[Math.floor(0.95 * draws)]];
+}
 const cells = [];
 for (const load of loads) for (const batch of batches) for (const workers of workerCounts) for (const root of roots) cells.push({ load, batch, workers, root, results: [] });
 // Within a load and batch size, each repeat starts one cell later than the one before, so that no worker count always
@@ -92,6 +105,6 @@ for (const c of cells.filter((x) => x.root === here && roots.length > 1)) {
   c.overRoot = c.results.map((x, r) => x / other.results[r]);
 }
 for (const c of cells) {
-  const line = { load: c.load, batch: c.batch, workers: c.workers, build: c.root === here ? 'this' : c.root, samplesPerSecMedian: Math.round(median(c.results)), runs: c.results.map(Math.round), ...(c.overRoot ? { overRootPaired: +median(c.overRoot).toFixed(3) } : {}), ...(c.overBestFixed ? { overBestFixedPaired: +median(c.overBestFixed).toFixed(3), overBestFixed: c.overBestFixed.map((x) => +x.toFixed(3)), trainedAsWorkers: c.trainedAs } : {}) };
+  const line = { load: c.load, batch: c.batch, workers: c.workers, build: c.root === here ? 'this' : c.root, samplesPerSecMedian: Math.round(median(c.results)), runs: c.results.map(Math.round), ...(c.overRoot ? { overRootPaired: +median(c.overRoot).toFixed(3) } : {}), ...(c.overBestFixed ? { overBestFixedPaired: +median(c.overBestFixed).toFixed(3), overBestFixedPaired90: bootstrapMedian90(c.overBestFixed).map((x) => +x.toFixed(3)), atLeastAsFast: `${c.overBestFixed.filter((x) => x >= 1).length} of ${c.overBestFixed.length}`, overBestFixed: c.overBestFixed.map((x) => +x.toFixed(3)), trainedAsWorkers: c.trainedAs } : {}) };
   console.log(JSON.stringify(line));
 }
