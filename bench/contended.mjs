@@ -26,6 +26,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { rand } from './random.mjs';
 
 const here = join(dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (name, fallback) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : fallback; };
@@ -61,8 +62,7 @@ const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.
 /** The 5th and 95th percentiles of the median of `xs` resampled with replacement (a fixed seed: the same runs give the
  * same interval). */
 function bootstrapMedian90(xs, draws = 4000) {
-  let seed = 0x9e3779b9;
-  const random = () => { seed = (seed + 0x6d2b79f5) | 0; let t = Math.imul(seed ^ (seed >>> 15), 1 | seed); t ^= t + Math.imul(t ^ (t >>> 7), 61 | t); return ((t ^ (t >>> 14)) >>> 0) / 4294967296; };
+  const random = rand(0x9e3779b9);
   const medians = [];
   for (let d = 0; d < draws; d++) medians.push(median(xs.map(() => xs[Math.floor(random() * xs.length)])));
   medians.sort((a, b) => a - b);

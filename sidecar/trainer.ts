@@ -29,6 +29,23 @@ import type { TrainingState } from './store/state';
  */
 export const LIVE_METRICS_INTERVAL_MS = 200;
 
+/** A chunk takes the steps up to the next log line or checkpoint when they are at most this many times its size. */
+export const CHUNK_STRETCH = 1.5;
+
+/**
+ * The steps of the chunk after `step`, about `target` of them: a chunk never crosses a checkpoint, a log line or
+ * --max-steps (each is written from the state at its step). A chunk that would end just short of such a boundary
+ * would leave a sliver of a chunk after it (at batch 4, a log line every 100 steps and chunks of about 90 steps made
+ * chunks of 90 and 10), and each chunk costs the workers a wait and the main thread a wakeup: so when the boundary is
+ * at most CHUNK_STRETCH times the target away, the chunk runs to it.
+ */
+export function chunkSteps(step: number, target: number, c: Pick<RunConfig, 'checkpointEvery' | 'logEvery' | 'maxSteps'>): number {
+  const n = Math.max(1, target);
+  const toBoundary = Math.min(c.checkpointEvery - (step % c.checkpointEvery), c.logEvery - (step % c.logEvery));
+  const steps = toBoundary <= Math.ceil(n * CHUNK_STRETCH) ? toBoundary : n;
+  return c.maxSteps > 0 ? Math.min(steps, c.maxSteps - step) : steps;
+}
+
 export interface RunOptions {
   runId: string;
   config: RunConfig;
@@ -261,10 +278,8 @@ export class Run extends EventEmitter {
       if (s.epoch >= this.config.epochs || (this.config.maxSteps > 0 && s.step >= this.config.maxSteps)) break;
 
       // Chunk boundaries: never cross a checkpoint, a log line, --max-steps or the end of the epoch.
-      let n = Math.max(1, stepsPerChunk);
       const c = cfg();
-      n = Math.min(n, c.checkpointEvery - (s.step % c.checkpointEvery), c.logEvery - (s.step % c.logEvery));
-      if (c.maxSteps > 0) n = Math.min(n, c.maxSteps - s.step);
+      const n = chunkSteps(s.step, stepsPerChunk, c);
       const t0 = performance.now();
       const chunk = await s.trainChunk(n);
       const seconds = (performance.now() - t0) / 1000;
