@@ -196,6 +196,7 @@ export class Dashboard {
           this.runs.set(m.runId, { runId: m.runId, state: 'running', config: m.config, group: m.group, createdAt: new Date().toISOString() });
           break;
         }
+        this.announcedEnd.delete(m.runId);
         const req = this.settle(m.requestId);
         this.runs.set(m.runId, { runId: m.runId, state: 'running', config: m.config, parentRunId: m.parentRunId, forkStep: m.forkStep, createdAt: new Date().toISOString() });
         const run = this.runData(m.runId);
@@ -271,6 +272,7 @@ export class Dashboard {
         if (run) run.state = m.state;
         this.patchSummary(m.runId, { state: m.state, orphaned: false, ...(m.step !== undefined ? { step: m.step } : {}) });
         if (isEnded(m.state)) this.ended(m.runId, m.state, m.reason);
+        else this.announcedEnd.delete(m.runId); // resumed: its next end is announced again
         break;
       }
       case 'progress':
@@ -324,9 +326,14 @@ export class Dashboard {
   private setRuns(runs: RunSummary[]): void {
     this.runs.clear();
     for (const r of runs) this.runs.set(r.runId, r);
+    const followed = new Set(this.followedRuns());
     for (const [id, run] of this.data) {
       const r = this.runs.get(id);
-      if (r) run.state = r.state;
+      if (!r) continue;
+      // A followed run that ended while the page heard no `state` message of it (let go of in a background tab): the
+      // run list is how the page learns it first when its refresh comes before the history.
+      if (followed.has(id) && !isEnded(run.state) && isEnded(r.state)) this.ended(id, r.state);
+      run.state = r.state;
     }
     this.subscribeGroup(this.groups.setRuns(runs));
   }
@@ -345,7 +352,12 @@ export class Dashboard {
     this.throttle.request(true);
   }
 
+  /** Runs whose end the page has announced: the run list, the history and the `state` message may each bring it. */
+  private readonly announcedEnd = new Set<string>();
+
   private ended(runId: string, state: RunState, reason?: string): void {
+    if (this.announcedEnd.has(runId)) return;
+    this.announcedEnd.add(runId);
     this.header.notice(`${runId} ${state}${reason ? `: ${reason}` : ''}`, state === 'failed' ? 'error' : 'info');
     if (state !== 'failed') this.header.setProgress(undefined);
   }

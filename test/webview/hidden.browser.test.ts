@@ -24,7 +24,25 @@ function setHidden(hidden: boolean): Promise<void> {
   }, hidden);
 }
 
-describe('a dashboard in a background tab', { timeout: 120_000 }, () => {
+/** Stops a run through a socket of its own (as a script or the extension would) and waits until it has stopped. */
+async function stopFromAnotherClient(runId: string): Promise<void> {
+  const other = new WebSocket(dash.url.replace(/^http/, 'ws'));
+  const ended = new Promise<void>((resolve, reject) => {
+    other.on('message', (data) => {
+      const m = JSON.parse(String(data)) as ServerMessage;
+      if (m.type === 'state' && m.runId === runId && m.state === 'stopped') resolve();
+      if (m.type === 'error') reject(new Error(m.message));
+    });
+    other.on('error', reject);
+  });
+  await new Promise((resolve, reject) => other.once('open', resolve).once('error', reject));
+  other.send(JSON.stringify({ type: 'subscribe', runId }));
+  other.send(JSON.stringify({ type: 'stop', runId }));
+  await ended;
+  other.close();
+}
+
+describe('a dashboard in a background tab', { timeout: 180_000 }, () => {
   before(async () => {
     await dash.open({ prefix: 'adam-hidden-' });
     page = dash.page;
@@ -77,27 +95,37 @@ describe('a dashboard in a background tab', { timeout: 120_000 }, () => {
     const releasedAt = received.length;
 
     // Another client (a script, the extension) stops the run while the tab is in the background.
-    const other = new WebSocket(dash.url.replace(/^http/, 'ws'));
-    const ended = new Promise<void>((resolve, reject) => {
-      other.on('message', (data) => {
-        const m = JSON.parse(String(data)) as ServerMessage;
-        if (m.type === 'state' && m.runId === runId && m.state === 'stopped') resolve();
-        if (m.type === 'error') reject(new Error(m.message));
-      });
-      other.on('error', reject);
-    });
-    await new Promise((resolve, reject) => other.once('open', resolve).once('error', reject));
-    other.send(JSON.stringify({ type: 'subscribe', runId }));
-    other.send(JSON.stringify({ type: 'stop', runId }));
-    await ended;
-    other.close();
+    await stopFromAnotherClient(runId);
     await new Promise((r) => setTimeout(r, 300));
     assert.ok(!received.slice(releasedAt).some((m) => m.type === 'state' && m.runId === runId), 'the page heard nothing of the run ending');
-    assert.doesNotMatch(await page.locator('#notices').innerText(), new RegExp(`${runId} stopped`));
+    // The page's run list refresh (every 15 s) may have told it already; otherwise the history does when it is shown.
+    const listed = received.slice(releasedAt).some((m) => m.type === 'runs' && m.runs.some((r) => r.runId === runId && r.state === 'stopped'));
+    if (!listed) assert.doesNotMatch(await page.locator('#notices').innerText(), new RegExp(`${runId} stopped`));
 
     await setHidden(false);
     await page.locator('#notices', { hasText: `${runId} stopped` }).waitFor({ timeout: 15_000 });
     await page.locator('#run-state', { hasText: 'stopped' }).waitFor({ timeout: 15_000 });
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal((await page.locator('#notices li').allInnerTexts()).filter((t) => t.includes(`${runId} stopped`)).length, 1, 'announced once');
+  });
+
+  test('a run that ends while the page has let go of it is announced by the run list\'s refresh, and once only', async () => {
+    const startedBefore = received.filter((m) => m.type === 'started').length;
+    await dash.startSampleRun();
+    const runId = received.filter((m): m is Extract<ServerMessage, { type: 'started' }> => m.type === 'started')[startedBefore]!.runId;
+    const unsubscribesBefore = sentOf('unsubscribe').length;
+    await setHidden(true);
+    for (const end = Date.now() + HIDDEN_RELEASE_MS + 5000; sentOf('unsubscribe').length === unsubscribesBefore && Date.now() < end; ) await new Promise((r) => setTimeout(r, 50));
+    await stopFromAnotherClient(runId);
+    const stoppedAt = received.length;
+    // Still hidden: the refresh (every 15 s) lists the run as stopped, and the page says so.
+    await page.locator('#notices', { hasText: `${runId} stopped` }).waitFor({ timeout: 20_000 });
+    assert.ok(received.slice(stoppedAt).some((m) => m.type === 'runs'), 'told by the run list');
+    assert.ok(!received.slice(stoppedAt).some((m) => m.type === 'history' && m.runId === runId), 'before any history');
+    await setHidden(false);
+    for (const end = Date.now() + 5000; !received.slice(stoppedAt).some((m) => m.type === 'history' && m.runId === runId) && Date.now() < end; ) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal((await page.locator('#notices li').allInnerTexts()).filter((t) => t.includes(`${runId} stopped`)).length, 1, 'the history does not announce it again');
   });
 
   test('the page logged no errors', () => {
