@@ -24,6 +24,18 @@ function setHidden(hidden: boolean): Promise<void> {
   }, hidden);
 }
 
+/** Starts a run from the form, hides the page and waits until it has let go of the run (and of that run only). */
+async function startAndRelease(): Promise<string> {
+  const startedBefore = received.filter((m) => m.type === 'started').length;
+  await dash.startSampleRun();
+  const runId = received.filter((m): m is Extract<ServerMessage, { type: 'started' }> => m.type === 'started')[startedBefore]!.runId;
+  const unsubscribesBefore = sentOf('unsubscribe').length;
+  await setHidden(true);
+  for (const end = Date.now() + HIDDEN_RELEASE_MS + 5000; sentOf('unsubscribe').length === unsubscribesBefore && Date.now() < end; ) await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(sentOf('unsubscribe').slice(unsubscribesBefore).map((m) => m.runId), [runId]);
+  return runId;
+}
+
 /** Stops a run through a socket of its own (as a script or the extension would) and waits until it has stopped. */
 async function stopFromAnotherClient(runId: string): Promise<void> {
   const other = new WebSocket(dash.url.replace(/^http/, 'ws'));
@@ -85,13 +97,7 @@ describe('a dashboard in a background tab', { timeout: 180_000 }, () => {
   });
 
   test('a run that ends while the page has let go of it gets its notice when the page is shown again', async () => {
-    const startedBefore = received.filter((m) => m.type === 'started').length;
-    await dash.startSampleRun();
-    const runId = received.filter((m): m is Extract<ServerMessage, { type: 'started' }> => m.type === 'started')[startedBefore]!.runId;
-    const unsubscribesBefore = sentOf('unsubscribe').length;
-    await setHidden(true);
-    for (const end = Date.now() + HIDDEN_RELEASE_MS + 5000; sentOf('unsubscribe').length === unsubscribesBefore && Date.now() < end; ) await new Promise((r) => setTimeout(r, 50));
-    assert.deepEqual(sentOf('unsubscribe').slice(unsubscribesBefore).map((m) => m.runId), [runId]);
+    const runId = await startAndRelease();
     const releasedAt = received.length;
 
     // Another client (a script, the extension) stops the run while the tab is in the background.
@@ -110,12 +116,7 @@ describe('a dashboard in a background tab', { timeout: 180_000 }, () => {
   });
 
   test('a run that ends while the page has let go of it is announced by the run list\'s refresh, and once only', async () => {
-    const startedBefore = received.filter((m) => m.type === 'started').length;
-    await dash.startSampleRun();
-    const runId = received.filter((m): m is Extract<ServerMessage, { type: 'started' }> => m.type === 'started')[startedBefore]!.runId;
-    const unsubscribesBefore = sentOf('unsubscribe').length;
-    await setHidden(true);
-    for (const end = Date.now() + HIDDEN_RELEASE_MS + 5000; sentOf('unsubscribe').length === unsubscribesBefore && Date.now() < end; ) await new Promise((r) => setTimeout(r, 50));
+    const runId = await startAndRelease();
     await stopFromAnotherClient(runId);
     const stoppedAt = received.length;
     // Still hidden: the refresh (every 15 s) lists the run as stopped, and the page says so.
