@@ -65,6 +65,20 @@ export function runDescription(r: RunSummary): string {
   return parts.join(' · ');
 }
 
+/** A run's tooltip in the Runs view (Markdown): its line, why it ended when it says (a failure's error), its settings. */
+export function runTooltip(r: RunSummary): string {
+  return [`**${r.runId}**`, runDescription(r), ...(r.reason ? [escapeMarkdown(r.reason)] : []), configLine(r)].join('\n\n');
+}
+
+/** A run's settings beyond its optimizer and lr, in one line of Markdown. */
+function configLine(r: RunSummary): string {
+  const c = r.config;
+  const adam = c.optimizer === 'sgd' ? `momentum ${c.momentum}${c.nesterov ? ' (Nesterov)' : ''}`
+    : c.optimizer === 'rmsprop' ? `α ${c.alpha} · momentum ${c.momentum} · ε ${c.epsilon}`
+    : `β1 ${c.beta1} · β2 ${c.beta2} · ε ${c.epsilon}${c.biasCorrection ? '' : ' · no bias correction'}`;
+  return `${c.epochs} epochs · ${adam} · weight decay ${c.weightDecay} · data ${c.data === undefined ? 'CIFAR-10' : escapeMarkdown(c.data)}`;
+}
+
 /**
  * Text from files or the sidecar (an error naming a dataset path, a run's failure reason), made safe for a
  * notification. VS Code turns `[label](command:…)`, `(https:…)` or `(file:…)` in a notification's message into a link

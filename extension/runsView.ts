@@ -4,7 +4,7 @@
 import * as vscode from 'vscode';
 import type { RunSummary, ServerMessage } from '../sidecar/protocol';
 import { RunStore } from '../sidecar/store/runs';
-import { escapeMarkdown, runDescription } from './format';
+import { runTooltip } from './format';
 import { groupLabel, runContextValue, runItemDescription, runLabel, runTree, shownState, type TreeNode } from './runsTree';
 
 /** The tree is redrawn at most this often for a change of state, a new run or an evaluation... */
@@ -111,7 +111,7 @@ export class RunsView implements vscode.TreeDataProvider<TreeNode>, vscode.Dispo
     const item = new vscode.TreeItem(runLabel(r), vscode.TreeItemCollapsibleState.None);
     item.id = `run:${r.runId}`;
     item.description = runItemDescription(r);
-    item.tooltip = new vscode.MarkdownString(`**${r.runId}**\n\n${runDescription(r)}\n\n${configLine(r)}`);
+    item.tooltip = new vscode.MarkdownString(runTooltip(r));
     item.iconPath = new vscode.ThemeIcon(STATE_ICONS[shownState(r)] ?? 'circle-outline');
     item.contextValue = runContextValue(r);
     item.command = { command: 'adamTrainer.openDashboard', title: 'Open Dashboard', arguments: [node] };
@@ -144,14 +144,6 @@ function readRuns(runsDir: string): RunSummary[] {
   } catch {
     return []; // an unreadable runs folder is reported by the commands that need it
   }
-}
-
-function configLine(r: RunSummary): string {
-  const c = r.config;
-  const adam = c.optimizer === 'sgd' ? `momentum ${c.momentum}${c.nesterov ? ' (Nesterov)' : ''}`
-    : c.optimizer === 'rmsprop' ? `α ${c.alpha} · momentum ${c.momentum} · ε ${c.epsilon}`
-    : `β1 ${c.beta1} · β2 ${c.beta2} · ε ${c.epsilon}${c.biasCorrection ? '' : ' · no bias correction'}`;
-  return `${c.epochs} epochs · ${adam} · weight decay ${c.weightDecay} · data ${c.data === undefined ? 'CIFAR-10' : escapeMarkdown(c.data)}`;
 }
 
 /** The run a command got from the Runs view (its item's node), if it was invoked there. */

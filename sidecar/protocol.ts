@@ -440,6 +440,8 @@ export const runSummarySchema = z.strictObject({
   orphaned: z.boolean().optional(),
   /** The comparison over seeds the run belongs to. */
   group: runGroupSchema.optional(),
+  /** Why an ended run ended (its last `state` message's reason, a failure's error): only for an ended run. */
+  reason: z.string().optional(),
 });
 export type RunSummary = z.infer<typeof runSummarySchema>;
 
@@ -568,6 +570,7 @@ export const serverMessageSchema = z.discriminatedUnion('type', [
     runId,
     config: runConfigSchema,
     state: z.enum(RUN_STATES),
+    reason: z.string().optional(), // an ended run's, as in the run list
     parentRunId: runId.optional(),
     forkStep: z.number().int().optional(),
     metrics: z.array(metricsMessageSchema),

@@ -1,7 +1,7 @@
 // Who receives a run's messages: the clients subscribed to it. A subscriber first gets the run's history (read
 // from the run store and compacted), then every live message, with nothing falling between the two.
 import type { Client } from './runManager';
-import type { RunConfig, RunState, ServerMessage } from './protocol';
+import { isEnded, type RunConfig, type RunState, type ServerMessage } from './protocol';
 import { readSummary } from './store/historySummary';
 import type { RunStore } from './store/runs';
 
@@ -13,11 +13,13 @@ export class Subscriptions {
   /** Sends `client` the run's history (with the live run's config and state when it trains here) and subscribes it. */
   subscribe(client: Client, runId: string, live: { config: RunConfig; state: RunState } | undefined, requestId?: string | number): void {
     const h = readSummary(this.store, runId);
+    const state = live ? live.state : h.state;
     client.send({
       type: 'history',
       runId,
       config: live ? live.config : h.config,
-      state: live ? live.state : h.state,
+      state,
+      ...(isEnded(state) && h.reason !== undefined ? { reason: h.reason } : {}),
       ...(h.parentRunId !== undefined ? { parentRunId: h.parentRunId } : {}),
       ...(h.forkStep !== undefined ? { forkStep: h.forkStep } : {}),
       metrics: h.metrics,

@@ -218,7 +218,7 @@ export class Dashboard {
         performance.mark('adam:history-loaded');
         // A run that ended while the page did not follow it (a background tab that let go of its runs, a connection
         // lost and made again): the notice its `state` message would have brought.
-        if (was !== undefined && !isEnded(was) && isEnded(m.state)) this.ended(m.runId, m.state);
+        if (was !== undefined && !isEnded(was) && isEnded(m.state)) this.ended(m.runId, m.state, m.reason);
         this.patchSummary(m.runId, { state: m.state, config: m.config, step: run.lastMetrics?.step, testAccuracy: run.latestEval?.testAccuracy });
         this.throttle.request(true); // the run the user opened: drawn at the next frame, not at the next interval
         break;
@@ -332,7 +332,7 @@ export class Dashboard {
       if (!r) continue;
       // A followed run that ended while the page heard no `state` message of it (let go of in a background tab): the
       // run list is how the page learns it first when its refresh comes before the history.
-      if (followed.has(id) && !isEnded(run.state) && isEnded(r.state)) this.ended(id, r.state);
+      if (followed.has(id) && !isEnded(run.state) && isEnded(r.state)) this.ended(id, r.state, r.reason);
       run.state = r.state;
     }
     this.subscribeGroup(this.groups.setRuns(runs));

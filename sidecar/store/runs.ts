@@ -26,6 +26,7 @@ import {
   type RunSummary,
   type StateMessage,
   type StepHistogramMessage,
+  isEnded,
   LIVE_STATES,
   runConfigSchema,
   runGroupSchema,
@@ -242,6 +243,7 @@ export class RunStore {
       if (here) {
         delete summary.orphaned;
         Object.assign(summary, here);
+        if (!isEnded(summary.state)) delete summary.reason; // training here again: the last end's reason is past
       }
       out.push(summary);
     }
@@ -267,6 +269,7 @@ export class RunStore {
       ...(record.group ? { group: record.group } : {}),
       ...(status.step !== undefined ? { step: status.step } : {}),
       ...(status.testAccuracy !== undefined ? { testAccuracy: status.testAccuracy } : {}),
+      ...(isEnded(status.state) && typeof status.reason === 'string' ? { reason: status.reason } : {}),
     };
     // Left running or paused by a process that is gone (a crash, a window reload): offered for resuming.
     if (LIVE_STATES.has(status.state) && status.pid !== undefined && !processAlive(status) && !this.activeElsewhere(runId)) summary.orphaned = true;
@@ -388,7 +391,10 @@ export class RunStore {
     }
     let status: Status = { state: 'idle' };
     for (const msg of this.readEvents(runId)) {
-      if (msg.type === 'state') status = { ...status, state: msg.state, ...(msg.step !== undefined ? { step: msg.step } : {}) };
+      if (msg.type === 'state') {
+        const { reason: _, ...rest } = status;
+        status = { ...rest, state: msg.state, ...(msg.step !== undefined ? { step: msg.step } : {}), ...(msg.reason !== undefined ? { reason: msg.reason } : {}) };
+      }
       else if (msg.type === 'eval') status.testAccuracy = msg.testAccuracy;
       if (msg.type === 'metrics') status.step = msg.step;
     }
@@ -399,7 +405,8 @@ export class RunStore {
     const previous = this.readStatus(runId);
     const status: Status = {
       state: msg.type === 'state' ? msg.state : previous.state,
-      ...(msg.type === 'state' && msg.reason !== undefined ? { reason: msg.reason } : {}),
+      // An eval after the end (the final evaluation of a stopped run) keeps the end's reason.
+      ...(msg.type === 'state' ? (msg.reason !== undefined ? { reason: msg.reason } : {}) : previous.reason !== undefined ? { reason: previous.reason } : {}),
       ...(this.lastStep.has(runId) ? { step: this.lastStep.get(runId) } : previous.step !== undefined ? { step: previous.step } : {}),
       ...(this.lastAccuracy.has(runId) ? { testAccuracy: this.lastAccuracy.get(runId) } : previous.testAccuracy !== undefined ? { testAccuracy: previous.testAccuracy } : {}),
       pid: process.pid,

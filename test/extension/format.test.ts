@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { endedMessage, escapeMarkdown, progressText, runDescription, statusBarText, withoutLinks, type FollowedRun } from '../../extension/format';
+import { endedMessage, escapeMarkdown, progressText, runDescription, runTooltip, statusBarText, withoutLinks, type FollowedRun } from '../../extension/format';
 import { resolveConfig, type EvalMessage, type MetricsMessage } from '../../sidecar/protocol';
 import { fuzzOptions } from '../support/fuzz';
 import { notificationLinks } from './notificationLinks';
@@ -33,6 +33,16 @@ test('the end-of-run notification says the result', () => {
 
 test('pickers describe a run in one line', () => {
   assert.equal(runDescription({ runId: 'r1', state: 'running', orphaned: true, config: resolveConfig({}, 2), step: 4000 }), 'adam lr 0.001 · interrupted · step 4,000');
+});
+
+test('a failed run\'s tooltip says why it failed, as text (no link forms), and a stopped run\'s says nothing more', () => {
+  const reason = '/data/[x](command:workbench.action.quit)/notes.txt is not a JPEG or PNG image';
+  const failed = runTooltip({ runId: 'r1', state: 'failed', reason, config: resolveConfig({ data: '/data' }, 2), step: 0 });
+  assert.equal(failed.split('\n\n')[2], escapeMarkdown(reason));
+  assert.doesNotMatch(failed, /\]\(/);
+  const stopped = runTooltip({ runId: 'r2', state: 'stopped', config: resolveConfig({}, 2), step: 10 });
+  assert.deepEqual(stopped.split('\n\n').slice(0, 2), ['**r2**', 'adam lr 0.001 · stopped · step 10']);
+  assert.equal(stopped.split('\n\n').length, 3);
 });
 
 test('download progress is in MB, decoding in images', () => {
