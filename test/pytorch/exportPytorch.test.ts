@@ -54,6 +54,9 @@ function worst(a: Float32Array, b: Float32Array, from: number, to: number): { er
   return { error, step };
 }
 
+/** What rank 0 prints when its MASTER_PORT was taken (gloo's TCPStore, or the socket's own error). */
+const ADDRESS_IN_USE = /address already in use|EADDRINUSE/i;
+
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
     const server = createServer().listen(0, '127.0.0.1', () => {
@@ -182,14 +185,22 @@ describe('export-pytorch: the run as a PyTorch script', { timeout: 600_000 }, ()
   });
 
   test('two processes under DDP follow the run within 1e-3 for 100 steps; rank 0 prints the global batch\'s lines', async (t) => {
-    const port = await freePort();
     const out = join(tmp, 'ddp-run');
-    const env = (rank: number) => ({ RANK: String(rank), LOCAL_RANK: String(rank), WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), OMP_NUM_THREADS: '1' });
     const script = join(tmp, 'export-reference', 'train.py');
-    const [rank0, rank1] = await ddpJob([
-      { args: [script, '--json', '--max-steps', '100', '--log-every', '50', '--out', out], env: env(0) },
-      { args: [script, '--json', '--max-steps', '100', '--log-every', '50', '--out', join(tmp, 'never-written')], env: env(1) },
-    ], 180_000);
+    // The port is free when freePort closes it, and another program (a test file beside this one) may take it before
+    // rank 0 listens on it: rank 0 then fails to bind, the job is ended, and it runs again on another port.
+    let rank0: Python, rank1: Python;
+    for (let attempt = 1; ; attempt++) {
+      const port = await freePort();
+      const env = (rank: number) => ({ RANK: String(rank), LOCAL_RANK: String(rank), WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), OMP_NUM_THREADS: '1' });
+      rmSync(out, { recursive: true, force: true });
+      [rank0, rank1] = await ddpJob([
+        { args: [script, '--json', '--max-steps', '100', '--log-every', '50', '--out', out], env: env(0) },
+        { args: [script, '--json', '--max-steps', '100', '--log-every', '50', '--out', join(tmp, 'never-written')], env: env(1) },
+      ], 180_000);
+      if (attempt === 3 || !(rank0.code !== 0 && ADDRESS_IN_USE.test(rank0.stderr))) break;
+      t.diagnostic(`port ${port} was taken before rank 0 listened on it: again on another`);
+    }
     assert.equal(rank0.code, 0, `rank 0: ${rank0.stderr}\nrank 1: ${rank1.stderr}`);
     assert.equal(rank1.code, 0, `rank 1: ${rank1.stderr}\nrank 0: ${rank0.stderr}`);
     assert.equal(rank1.stdout, '', 'only rank 0 prints');
