@@ -81,7 +81,7 @@ export class DashboardCharts {
         parsing: false,
         elements: { point: { radius: 3 }, line: { borderWidth: 2 } },
         scales: {
-          x: { type: 'linear', min: 0, suggestedMax: 2, title: { display: true, text: 'epoch' }, ticks: { stepSize: 1, precision: 0 } },
+          x: { type: 'linear', min: 0, suggestedMax: 2, title: { display: true, text: 'epoch' }, ticks: { stepSize: 1, precision: 0, callback: (v) => formatNumber(Number(v)) } }, // not Chart.js's Intl formatter: webview/text.ts
           y: { type: 'linear', min: 0, suggestedMax: 0.7, title: { display: true, text: 'test accuracy' }, ticks: { callback: percent } },
         },
         plugins: {

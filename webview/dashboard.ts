@@ -26,6 +26,7 @@ import { RunsList } from './views/runsList';
 import { StepHeatmaps } from './views/stepHeatmaps';
 import { ScheduleForm } from './views/scheduleForm';
 import { LrFinderView } from './views/lrFinderView';
+import { thousands } from './text';
 
 const REQUEST_TIMEOUT_MS = 15_000;
 const RUNS_REFRESH_MS = 15_000;
@@ -253,7 +254,7 @@ export class Dashboard {
           this.form.applied(Object.keys(m.changes));
           this.schedule.applied(Object.keys(m.changes));
           this.form.setPending(false, changed
-            ? { text: `Applied at step ${m.step.toLocaleString('en-US')}: ${appliedLabel(m.changes)}`, kind: 'ok' }
+            ? { text: `Applied at step ${thousands(m.step)}: ${appliedLabel(m.changes)}`, kind: 'ok' }
             : { text: 'Those values were already in force: nothing changed.', kind: 'ok' });
         } else if (m.runId === this.selection.primaryRunId) {
           this.form.applied([]);
@@ -282,7 +283,7 @@ export class Dashboard {
         // Periodic and epoch-end checkpoints are routine (3 a second at batch 4): nothing to show, nothing to redraw.
         // Only the ones asked for here are worth a notice.
         if (!this.settle(m.requestId)) return;
-        this.header.notice(`Checkpoint of ${m.runId} at step ${m.step.toLocaleString('en-US')} saved: ${m.path}`);
+        this.header.notice(`Checkpoint of ${m.runId} at step ${thousands(m.step)} saved: ${m.path}`);
         break;
       case 'system':
         this.header.setSystem(m.cpuPercent, m.rssBytes);

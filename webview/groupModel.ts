@@ -6,6 +6,7 @@ import { variantName } from '../sidecar/optim/variants';
 import { compareResults, type ComparisonSummary, type SeedResult } from '../sidecar/stats';
 import { groupCurve, stepGrid, type BandKind, type GroupCurve } from './groupSeries';
 import { RunData } from './runData';
+import { compareText } from './text';
 
 export interface GroupMember {
   runId: string;
@@ -42,7 +43,7 @@ export class GroupModel {
 
   /** Known groups, newest first (their ids sort by creation time). */
   list(): RunGroup[] {
-    return [...this.groups.values()].sort((a, b) => b.id.localeCompare(a.id));
+    return [...this.groups.values()].sort((a, b) => compareText(b.id, a.id));
   }
 
   get open(): RunGroup | undefined {

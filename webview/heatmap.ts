@@ -3,6 +3,7 @@
 // covers the steps since the previous one; shares are per column, so merged columns (more samples) weigh the same.
 import type { StepHistogramMessage } from '../sidecar/protocol';
 import type { Theme } from './chartKit';
+import { thousands } from './text';
 
 export type HeatmapKind = 'effectiveStep' | 'updateRatio';
 
@@ -85,7 +86,7 @@ export function drawHeatmap(canvas: HTMLCanvasElement, columns: readonly StepHis
   ctx.textBaseline = 'alphabetic';
   ctx.fillText('0', MARGIN.left, cssHeight - 4);
   ctx.textAlign = 'right';
-  ctx.fillText(`step ${lastStep.toLocaleString('en-US')}`, MARGIN.left + plotW, cssHeight - 4);
+  ctx.fillText(`step ${thousands(lastStep)}`, MARGIN.left + plotW, cssHeight - 4);
   // The guide line, where it falls inside the bins.
   const guideRow = (o.guide.log10 - bins.lo) * bins.perDecade;
   if (guideRow >= 0 && guideRow <= rows - 2) {

@@ -1,6 +1,7 @@
 // Which runs the dashboard shows: the open ("primary") run, whose controls the buttons and the form drive,
 // plus runs overlaid on it. Pure functions over the run list, so the rules are tested without a browser.
 import { LIVE_STATES, type RunSummary } from '../sidecar/protocol';
+import { compareText } from './text';
 
 export interface Selection {
   primaryRunId?: string;
@@ -9,7 +10,7 @@ export interface Selection {
 
 
 function newestFirst(runs: readonly RunSummary[]): RunSummary[] {
-  return [...runs].sort((a, b) => (b.createdAt ?? b.runId).localeCompare(a.createdAt ?? a.runId));
+  return [...runs].sort((a, b) => compareText(b.createdAt ?? b.runId, a.createdAt ?? a.runId));
 }
 
 export function newestRun(runs: readonly RunSummary[], where: (r: RunSummary) => boolean = () => true): RunSummary | undefined {

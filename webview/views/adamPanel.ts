@@ -5,6 +5,7 @@
 import { h, setText } from '../dom';
 import { formatNumber } from '../markers';
 import type { RunData } from '../runData';
+import { thousands } from '../text';
 
 interface Line {
   formula: string;
@@ -94,7 +95,7 @@ export class AdamPanel {
       this.variant.hidden = true;
       return;
     }
-    setText(this.title, `Adam, live — t = ${s.step.toLocaleString('en-US')}`);
+    setText(this.title, `Adam, live — t = ${thousands(s.step)}`);
     setText(this.lines[0].values, `β1 = ${f(s.beta1)}`);
     setText(this.lines[1].values, `β2 = ${f(s.beta2)}`);
     setText(this.lines[2].values, `1 − β1ᵗ = ${s.biasCorrection1.toFixed(4)}`);

@@ -3,6 +3,7 @@
 import type { ClassifiedMessage } from '../../sidecar/protocol';
 import { h, setText } from '../dom';
 import { drawChw, drawFilter, drawMap } from '../pixels';
+import { thousands } from '../text';
 
 export class ClassifiedView {
   readonly element: HTMLElement;
@@ -56,7 +57,7 @@ export class ClassifiedView {
     this.element.hidden = false;
     const truth = m.label !== undefined ? `; true class ${classNames[m.label] ?? m.label}` : '';
     const weights = m.source === 'live' ? 'the run\'s current weights' : m.runId ? 'the run\'s newest checkpoint' : 'the chosen checkpoint';
-    setText(this.caption, `${m.name} (${m.width}x${m.height})${truth}: classified with ${weights}, step ${m.step.toLocaleString('en-US')}.`);
+    setText(this.caption, `${m.name} (${m.width}x${m.height})${truth}: classified with ${weights}, step ${thousands(m.step)}.`);
     if (!this.originalFigure.hidden) setText(this.originalCaption, `as given: ${m.width}x${m.height}`);
     drawChw(this.resized, m.image);
     this.top.replaceChildren(

@@ -3,6 +3,7 @@
 import type { EvalMessage } from '../../sidecar/protocol';
 import { h, setText } from '../dom';
 import { formatNumber } from '../markers';
+import { thousands } from '../text';
 
 /** The PyTorch tutorial's own short names for the two long CIFAR-10 names, narrow enough for column heads. */
 const SHORT_NAMES: Record<string, string> = { airplane: 'plane', automobile: 'car' };
@@ -39,7 +40,7 @@ export class EvalView {
     }
     // The sidecar names the classes (runs recorded before it did show their labels).
     const CLASS_NAMES = e.classNames ?? e.perClassAccuracy.map((_, i) => `class ${i}`);
-    setText(this.caption, `After epoch ${formatNumber(e.epoch)} (step ${e.step.toLocaleString('en-US')}): test accuracy ${(e.testAccuracy * 100).toFixed(1)}%, test loss ${e.testLoss.toFixed(3)}.`);
+    setText(this.caption, `After epoch ${formatNumber(e.epoch)} (step ${thousands(e.step)}): test accuracy ${(e.testAccuracy * 100).toFixed(1)}%, test loss ${e.testLoss.toFixed(3)}.`);
     this.bars.replaceChildren(
       ...CLASS_NAMES.map((name, i) => {
         const acc = e.perClassAccuracy[i];

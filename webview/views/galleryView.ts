@@ -6,6 +6,7 @@ import type { ClassifiedMessage, ClientMessage, GalleryFilter, GalleryMessage } 
 import { h, setText } from '../dom';
 import { drawChw, fileBase64 } from '../pixels';
 import { ClassifiedView } from './classifiedView';
+import { thousands } from '../text';
 
 const PAGE = 48;
 /** A dropped file travels inside one WebSocket frame (1 MiB, base64 adds a third): bigger ones go by the Explorer. */
@@ -114,7 +115,7 @@ export class GalleryView {
     this.shown = m.offset + m.items.length;
     this.more.hidden = this.shown >= m.matching;
     const weights = m.source === 'live' ? 'current weights' : 'newest checkpoint';
-    setText(this.caption, `Step ${m.step.toLocaleString('en-US')} (${weights}): ${m.matching.toLocaleString('en-US')} of ${m.total.toLocaleString('en-US')} test images match; showing ${this.shown.toLocaleString('en-US')}. Click an image for its activation maps.`);
+    setText(this.caption, `Step ${thousands(m.step)} (${weights}): ${thousands(m.matching)} of ${thousands(m.total)} test images match; showing ${thousands(this.shown)}. Click an image for its activation maps.`);
   }
 
   /** Any classified image, asked for here or by "Adam: Classify Image" in the Explorer. */
@@ -193,7 +194,7 @@ export class GalleryView {
       return this.say(`${file.name} is not a PNG, JPEG or WebP image.`, 'error');
     }
     if (file.size > MAX_DROP_BYTES) {
-      return this.say(`${file.name} is ${file.size.toLocaleString('en-US')} bytes, more than the dashboard can send (${MAX_DROP_BYTES.toLocaleString('en-US')}); in VS Code, right-click it in the Explorer and choose "Adam: Classify Image", or use adam-trainer predict.`, 'error');
+      return this.say(`${file.name} is ${thousands(file.size)} bytes, more than the dashboard can send (${thousands(MAX_DROP_BYTES)}); in VS Code, right-click it in the Explorer and choose "Adam: Classify Image", or use adam-trainer predict.`, 'error');
     }
     const base64 = await fileBase64(file);
     this.choose({ image: { name: file.name, base64 } }, `data:${file.type || 'image/png'};base64,${base64}`);

@@ -5,6 +5,7 @@ import { h, setText } from '../dom';
 import { formatNumber } from '../markers';
 import type { RunData } from '../runData';
 import type { ConnectionState } from '../transport';
+import { thousands } from '../text';
 
 export interface HeaderActions {
   pause(): void;
@@ -84,11 +85,11 @@ export class Header {
       ? [
           `${run.config.optimizer}`,
           m ? `epoch ${Math.min(run.config.epochs, Math.floor(m.epoch) + 1)} of ${run.config.epochs}` : null,
-          m ? `step ${m.step.toLocaleString('en-US')}` : null,
+          m ? `step ${thousands(m.step)}` : null,
           m ? `loss ${m.loss.toFixed(3)}` : null,
           m ? `train acc. ${(m.accuracy * 100).toFixed(1)}%` : null,
           e ? `test acc. ${(e.testAccuracy * 100).toFixed(1)}%` : null,
-          m ? `${Math.round(m.samplesPerSec).toLocaleString('en-US')} samples/s` : null,
+          m ? `${thousands(Math.round(m.samplesPerSec))} samples/s` : null,
           // The engine trains on fewer threads while that is faster (another program holds a core): say so.
           m?.threads !== undefined && m.threads < run.config.workers ? `${m.threads} of ${run.config.workers} threads (cores are busy)` : null,
           `lr ${formatNumber(m?.learningRate ?? run.config.learningRate)}`,
@@ -120,7 +121,7 @@ export class Header {
     const names: Record<string, string> = { download: 'Downloading CIFAR-10', extract: 'Extracting', decode: 'Decoding images' };
     const fraction = p.total > 0 ? p.done / p.total : 0;
     this.progressBar.value = fraction;
-    const amount = p.phase === 'download' ? `${(p.done / 2 ** 20).toFixed(0)} of ${(p.total / 2 ** 20).toFixed(0)} MB` : `${p.done.toLocaleString('en-US')} of ${p.total.toLocaleString('en-US')}`;
+    const amount = p.phase === 'download' ? `${(p.done / 2 ** 20).toFixed(0)} of ${(p.total / 2 ** 20).toFixed(0)} MB` : `${thousands(p.done)} of ${thousands(p.total)}`;
     setText(this.progressText, `${names[p.phase] ?? p.phase}: ${Math.floor(fraction * 100)}% (${amount})`);
   }
 

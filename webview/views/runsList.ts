@@ -3,6 +3,7 @@
 import type { RunSummary } from '../../sidecar/protocol';
 import { h } from '../dom';
 import { formatNumber } from '../markers';
+import { thousands, compareText } from '../text';
 
 export interface RunsListActions {
   open(runId: string): void;
@@ -23,7 +24,7 @@ export class RunsList {
   update(runs: RunSummary[], primaryRunId: string | undefined, overlaid: ReadonlySet<string>, colorOf: (runId: string) => string): void {
     this.empty.hidden = runs.length > 0;
     // Newest first: run ids start with their creation time, and createdAt is there when the store has it.
-    const sorted = [...runs].sort((a, b) => (b.createdAt ?? b.runId).localeCompare(a.createdAt ?? a.runId));
+    const sorted = [...runs].sort((a, b) => compareText(b.createdAt ?? b.runId, a.createdAt ?? a.runId));
     this.body.replaceChildren(
       ...sorted.map((r) => {
         const swatch = h('span', { class: 'swatch' });
@@ -35,7 +36,7 @@ export class RunsList {
         const details = [
           r.config.optimizer,
           `lr ${formatNumber(r.config.learningRate)}`,
-          r.step !== undefined ? `step ${r.step.toLocaleString('en-US')}` : null,
+          r.step !== undefined ? `step ${thousands(r.step)}` : null,
           r.testAccuracy !== undefined ? `test ${(r.testAccuracy * 100).toFixed(1)}%` : null,
           r.parentRunId ? `fork of ${r.parentRunId} at ${r.forkStep ?? '?'}` : null,
         ].filter(Boolean);

@@ -8,6 +8,7 @@ import { readTheme } from '../chartKit';
 import { h, setText } from '../dom';
 import { drawHeatmap, type HeatmapKind } from '../heatmap';
 import type { RunData } from '../runData';
+import { thousands } from '../text';
 
 const KINDS: Array<{ kind: HeatmapKind; title: string; guide: { log10: number; label: string } }> = [
   { kind: 'effectiveStep', title: '|m̂ / (√v̂ + ε)| = |step| / lr', guide: { log10: 0, label: '1: the trust region' } },
@@ -60,7 +61,7 @@ export class StepHeatmaps {
         ? 'Open a run to see its step histograms.'
         : !columns.length
           ? 'The first histograms come a few hundred steps into the run (SGD without momentum has none: its update is not kept).'
-          : `${columns.length} columns up to step ${columns[columns.length - 1].step.toLocaleString('en-US')}, sampled within 1% of the training time; colour is the share of the layer’s parameters in each bin.` +
+          : `${columns.length} columns up to step ${thousands(columns[columns.length - 1].step)}, sampled within 1% of the training time; colour is the share of the layer’s parameters in each bin.` +
             (sgd ? ' SGD has no m̂/√v̂: its step is lr times the momentum buffer, with no bound, so only the update ratio is shown.' : ''),
     );
     const theme = readTheme();
