@@ -9,7 +9,8 @@ export interface Selection {
 }
 
 
-function newestFirst(runs: readonly RunSummary[]): RunSummary[] {
+/** Newest first: run ids start with their creation time, and createdAt is there when the store has it. */
+export function newestFirst(runs: readonly RunSummary[]): RunSummary[] {
   return [...runs].sort((a, b) => compareText(b.createdAt ?? b.runId, a.createdAt ?? a.runId));
 }
 

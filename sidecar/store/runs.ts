@@ -392,8 +392,9 @@ export class RunStore {
     let status: Status = { state: 'idle' };
     for (const msg of this.readEvents(runId)) {
       if (msg.type === 'state') {
-        const { reason: _, ...rest } = status;
-        status = { ...rest, state: msg.state, ...(msg.step !== undefined ? { step: msg.step } : {}), ...(msg.reason !== undefined ? { reason: msg.reason } : {}) };
+        status = { ...status, state: msg.state, ...(msg.step !== undefined ? { step: msg.step } : {}) };
+        if (msg.reason !== undefined) status.reason = msg.reason;
+        else delete status.reason;
       }
       else if (msg.type === 'eval') status.testAccuracy = msg.testAccuracy;
       if (msg.type === 'metrics') status.step = msg.step;
@@ -403,10 +404,11 @@ export class RunStore {
 
   private writeStatus(runId: string, msg: StateMessage | EvalMessage): void {
     const previous = this.readStatus(runId);
+    // An eval after the end (the final evaluation of a stopped run) keeps the end's reason.
+    const reason = msg.type === 'state' ? msg.reason : previous.reason;
     const status: Status = {
       state: msg.type === 'state' ? msg.state : previous.state,
-      // An eval after the end (the final evaluation of a stopped run) keeps the end's reason.
-      ...(msg.type === 'state' ? (msg.reason !== undefined ? { reason: msg.reason } : {}) : previous.reason !== undefined ? { reason: previous.reason } : {}),
+      ...(reason !== undefined ? { reason } : {}),
       ...(this.lastStep.has(runId) ? { step: this.lastStep.get(runId) } : previous.step !== undefined ? { step: previous.step } : {}),
       ...(this.lastAccuracy.has(runId) ? { testAccuracy: this.lastAccuracy.get(runId) } : previous.testAccuracy !== undefined ? { testAccuracy: previous.testAccuracy } : {}),
       pid: process.pid,

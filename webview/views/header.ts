@@ -89,7 +89,7 @@ export class Header {
           m ? `loss ${m.loss.toFixed(3)}` : null,
           m ? `train acc. ${(m.accuracy * 100).toFixed(1)}%` : null,
           e ? `test acc. ${(e.testAccuracy * 100).toFixed(1)}%` : null,
-          m ? `${thousands(Math.round(m.samplesPerSec))} samples/s` : null,
+          m ? `${thousands(m.samplesPerSec)} samples/s` : null,
           // The engine trains on fewer threads while that is faster (another program holds a core): say so.
           m?.threads !== undefined && m.threads < run.config.workers ? `${m.threads} of ${run.config.workers} threads (cores are busy)` : null,
           `lr ${formatNumber(m?.learningRate ?? run.config.learningRate)}`,

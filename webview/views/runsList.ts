@@ -3,7 +3,8 @@
 import type { RunSummary } from '../../sidecar/protocol';
 import { h } from '../dom';
 import { formatNumber } from '../markers';
-import { thousands, compareText } from '../text';
+import { newestFirst } from '../runSelection';
+import { thousands } from '../text';
 
 export interface RunsListActions {
   open(runId: string): void;
@@ -23,8 +24,7 @@ export class RunsList {
 
   update(runs: RunSummary[], primaryRunId: string | undefined, overlaid: ReadonlySet<string>, colorOf: (runId: string) => string): void {
     this.empty.hidden = runs.length > 0;
-    // Newest first: run ids start with their creation time, and createdAt is there when the store has it.
-    const sorted = [...runs].sort((a, b) => compareText(b.createdAt ?? b.runId, a.createdAt ?? a.runId));
+    const sorted = newestFirst(runs);
     this.body.replaceChildren(
       ...sorted.map((r) => {
         const swatch = h('span', { class: 'swatch' });
