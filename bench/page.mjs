@@ -4,12 +4,18 @@
 //   overlay  two live runs of 100,000 steps each (the shipped sample, batch 4, one worker each) overlaid: the
 //            page's frame times (median, p99, from window.adamFrames) and its JS heap after a forced GC at the
 //            first sample past step 10,000 and at the end (the growth must stay under 20 MB).
-//   node bench/page.mjs [--scenario open,overlay] [--repeats 3] [--steps 100000] [--root <another checkout, built>]
+//   open-plain  the same as `open` in a Chromium that no inspector is attached to, as a user's is: one Chromium, its
+//            tab sent to the page's URL for each load, through a loopback proxy that adds one small script reporting
+//            the page's own clock (Playwright's inspector records every WebSocket's creation stack, which costs the page 130-260
+//            ms of source positions in the bundle that no user pays; BENCHMARKS.md, seventeenth round);
+//   node bench/page.mjs [--scenario open,open-plain,overlay] [--repeats 3] [--steps 100000] [--root <another checkout, built>]
 // With --root, `open` also serves the same run from the other checkout's sidecar and dashboard, one page load of each
 // in turn (which goes first alternates), and prints the paired ratio: the median of this build's time over the other's
 // in each pair. The machine's noise moves the two together; medians of separate runs moved by a fifth between runs.
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, request } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -46,9 +52,121 @@ async function heapMB(page) {
   return usedSize / 2 ** 20;
 }
 
+/**
+ * What the plain Chromium's page runs after the dashboard's bundle: when the loss chart is drawn to the last step, it
+ * reports the page's clock (ms since its navigation started) and the dashboard's marks as an image request, which
+ * the page's Content-Security-Policy allows (img-src 'self'), then goes back to the waiting page for the next load.
+ */
+const REPORTER = `(() => {
+  const at = (name) => Math.round(performance.getEntriesByName(name)[0]?.startTime ?? NaN);
+  const observer = new MutationObserver(() => {
+    if (document.getElementById('chart-loss')?.dataset.lastX !== '1000000') return;
+    const drawn = performance.now();
+    observer.disconnect();
+    const nav = performance.getEntriesByType('navigation')[0];
+    const phase = { scriptStart: at('adam:script-start'), modulesLoaded: at('adam:modules-loaded'), constructed: at('adam:constructed'), domContentLoaded: Math.round(nav.domContentLoadedEventEnd), socketOpen: at('adam:socket-open'), historyReceived: at('adam:history-received'), historyLoaded: at('adam:history-loaded'), firstDraw: at('adam:first-draw') };
+    const image = new Image();
+    image.onload = image.onerror = () => location.replace('/__bench/wait');
+    image.src = '/__bench/report?m=' + encodeURIComponent(JSON.stringify({ ms: drawn, phase }));
+  });
+  observer.observe(document.documentElement, { subtree: true, attributes: true, attributeFilter: ['data-last-x'] });
+})();`;
+
+/**
+ * A Chromium with no inspector attached, as a user's is, started once and kept: a loopback proxy in front of a sidecar
+ * passes every request and the WebSocket through (Host, Origin and the page's policy say the sidecar's port, as it
+ * checks them), adds REPORTER after the bundle, and takes its report. Between loads the tab waits on a page of the
+ * proxy's that asks for the next URL. The bundle is served without validators (no-cache), so each load fetches and
+ * compiles it afresh, as a new Playwright page does.
+ */
+class PlainChromium {
+  constructor(tmp) {
+    this.tmp = tmp;
+    this.target = 0;
+    this.waiting = [];
+    this.proxy = createServer((req, res) => this.handle(req, res));
+    this.proxy.on('upgrade', (req, socket, head) => {
+      const up = connect(this.target, '127.0.0.1', () => {
+        const lines = [`${req.method} ${req.url} HTTP/1.1`, ...Object.entries(this.toTarget(req.headers)).map(([k, v]) => `${k}: ${v}`)];
+        up.write(`${lines.join('\r\n')}\r\n\r\n`);
+        up.write(head);
+        socket.pipe(up).pipe(socket);
+      });
+      up.on('error', () => socket.destroy());
+      socket.on('error', () => up.destroy());
+    });
+  }
+
+  toTarget(headers) {
+    return { ...headers, host: `127.0.0.1:${this.target}`, ...(headers.origin ? { origin: `http://127.0.0.1:${this.target}` } : {}) };
+  }
+
+  handle(req, res) {
+    const url = new URL(req.url, 'http://127.0.0.1');
+    if (url.pathname === '/__bench/wait') return res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><script src="/__bench/wait.js"></script>');
+    if (url.pathname === '/__bench/wait.js') return res.writeHead(200, { 'content-type': 'text/javascript' }).end("fetch('/__bench/next').then((r) => r.text()).then((u) => location.replace(u));");
+    if (url.pathname === '/__bench/next') return this.waiting.push((next) => res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'no-store' }).end(next));
+    if (url.pathname === '/__bench.js') return res.writeHead(200, { 'content-type': 'text/javascript' }).end(REPORTER);
+    if (url.pathname === '/__bench/report') {
+      this.reported?.(JSON.parse(url.searchParams.get('m')));
+      return res.writeHead(204).end();
+    }
+    const upstream = request({ host: '127.0.0.1', port: this.target, method: req.method, path: req.url, headers: this.toTarget(req.headers) }, (up) => {
+      const headers = { ...up.headers };
+      const csp = headers['content-security-policy'];
+      if (csp) headers['content-security-policy'] = csp.replaceAll(`:${this.target}`, `:${this.proxy.address().port}`);
+      if (!String(headers['content-type']).startsWith('text/html')) {
+        res.writeHead(up.statusCode, headers);
+        up.pipe(res);
+        return;
+      }
+      const chunks = [];
+      up.on('data', (c) => chunks.push(c));
+      up.on('end', () => {
+        const html = Buffer.from(Buffer.concat(chunks).toString('utf8').replace('</body>', '<script src="/__bench.js"></script></body>'));
+        res.writeHead(up.statusCode, { ...headers, 'content-length': html.length }).end(html);
+      });
+    });
+    req.pipe(upstream);
+  }
+
+  async start() {
+    await new Promise((r) => this.proxy.listen(0, '127.0.0.1', r));
+    this.browser = spawn(chromiumPath, ['--headless=new', '--no-sandbox', `--user-data-dir=${mkdtempSync(join(this.tmp, 'chromium-'))}`, '--window-size=1400,1000',
+      '--disable-background-networking', '--disable-component-update', '--no-first-run', '--no-default-browser-check', `http://127.0.0.1:${this.proxy.address().port}/__bench/wait`], { stdio: 'ignore' });
+    this.exited = new Promise((r) => this.browser.once('exit', r));
+  }
+
+  /** One load of the run from `server`: the page's own time to its loss chart drawn to the last step, and its marks. */
+  async open(server, runId) {
+    if (!this.browser) await this.start();
+    while (this.waiting.length === 0) {
+      if (this.browser.exitCode !== null) throw new Error(`the plain Chromium exited ${this.browser.exitCode}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    this.target = Number(new URL(server.page).port);
+    const report = new Promise((resolve) => { this.reported = resolve; });
+    this.waiting.shift()(`/${new URL(server.page).search}&run=${runId}`);
+    let timer;
+    try {
+      return await Promise.race([report, new Promise((_, reject) => { timer = setTimeout(() => reject(new Error('the plain Chromium did not draw the run in 60 s')), 60_000); })]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async close() {
+    this.browser?.kill('SIGKILL');
+    await this.exited;
+    this.proxy.closeAllConnections();
+    await new Promise((r) => this.proxy.close(r));
+  }
+}
+
 const browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--no-first-run'] });
 try {
-  if (scenarios.includes('open')) {
+  const opens = ['open', 'open-plain'].filter((k) => scenarios.includes(k));
+  if (opens.length > 0) {
     const tmp = mkdtempSync(join(tmpdir(), 'adam-page-'));
     const runsDir = join(tmp, 'runs');
     const runId = '20261201-000000-a1b2c3';
@@ -61,7 +179,7 @@ try {
       cpSync(runsDir, join(tmp, 'other-runs'), { recursive: true });
       other = await serve(join(tmp, 'other-runs'), otherRoot);
     }
-    const open = async (server) => {
+    const inspected = async (server) => {
       const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
       const t0 = performance.now();
       await page.goto(`${server.page}&run=${runId}`);
@@ -76,27 +194,37 @@ try {
       await page.close();
       return { ms, phase };
     };
-    const times = [];
-    const phases = [];
-    const otherTimes = [];
-    const ratios = [];
-    for (let r = 0; r < repeats; r++) {
-      const otherFirst = other !== undefined && r % 2 === 1;
-      const before = otherFirst ? await open(other) : undefined;
-      const mine = await open(s);
-      const after = other !== undefined && !otherFirst ? await open(other) : undefined;
-      times.push(mine.ms);
-      phases.push(mine.phase);
-      const theirs = before ?? after;
-      if (theirs) {
-        otherTimes.push(theirs.ms);
-        ratios.push(mine.ms / theirs.ms);
+    const plainChromium = new PlainChromium(tmp);
+    const plain = (server) => plainChromium.open(server, runId);
+    for (const kind of opens) {
+      const open = kind === 'open' ? inspected : plain;
+      // The plain Chromium's first load also starts the browser's own services (its first was 1,272 ms against 883 and
+      // 935 after it): a user's browser is already running. One load of each build first, not counted.
+      if (kind === 'open-plain') for (const server of [s, other].filter(Boolean)) await open(server);
+      const times = [];
+      const phases = [];
+      const otherTimes = [];
+      const ratios = [];
+      for (let r = 0; r < repeats; r++) {
+        const otherFirst = other !== undefined && r % 2 === 1;
+        const before = otherFirst ? await open(other) : undefined;
+        const mine = await open(s);
+        const after = other !== undefined && !otherFirst ? await open(other) : undefined;
+        times.push(mine.ms);
+        phases.push(mine.phase);
+        const theirs = before ?? after;
+        if (theirs) {
+          otherTimes.push(theirs.ms);
+          ratios.push(mine.ms / theirs.ms);
+        }
       }
+      const paired = other ? { root: otherRoot, rootMedianMs: Math.round(median(otherTimes)), rootRuns: otherTimes.map(Math.round), pairedOverRoot: +median(ratios).toFixed(3) } : {};
+      const scenario = `open a finished run of 1,000,000 steps${kind === 'open' ? ' (Playwright: an inspector attached)' : ' (a plain Chromium: no inspector)'}`;
+      console.log(JSON.stringify({ scenario, metricsLines: 10_000, medianMs: Math.round(median(times)), runs: times.map(Math.round), ...paired, phases }));
     }
+    await plainChromium.close();
     s.proc.kill('SIGTERM');
     other?.proc.kill('SIGTERM');
-    const paired = other ? { root: otherRoot, rootMedianMs: Math.round(median(otherTimes)), rootRuns: otherTimes.map(Math.round), pairedOverRoot: +median(ratios).toFixed(3) } : {};
-    console.log(JSON.stringify({ scenario: 'open a finished run of 1,000,000 steps', metricsLines: 10_000, medianMs: Math.round(median(times)), runs: times.map(Math.round), ...paired, phases }));
     rmSync(tmp, { recursive: true, force: true });
   }
   if (scenarios.includes('overlay')) {
