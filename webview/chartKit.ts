@@ -54,6 +54,32 @@ export function applyTheme(theme: Theme): void {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// Drawn when the dashboard draws: not before.
+
+const released = new WeakSet<object>();
+
+/**
+ * Chart.js lays a chart out and draws it as soon as its canvas is attached to the page (and again at each resize),
+ * which for a page opening a run is before its history has arrived: six empty charts laid out and drawn, about 170
+ * ms of the page's first 600 (a profile of bench/page.mjs's open). With this plugin a chart does nothing of its own
+ * (no update, no render, no event) until `releaseChart`, which the dashboard calls as it first draws the chart.
+ */
+export const untilReleased: Plugin<'line'> = {
+  id: 'adamUntilReleased',
+  beforeUpdate: (chart) => released.has(chart),
+  beforeRender: (chart) => released.has(chart),
+  beforeEvent: (chart) => released.has(chart),
+};
+
+export function releaseChart(chart: object): void {
+  released.add(chart);
+}
+
+export function isReleased(chart: object): boolean {
+  return released.has(chart);
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Markers: one vertical line per `applied` change, labelled "lr 0.001 → 0.003", and the fork step.
 
 export interface DrawnMarker {

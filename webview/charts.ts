@@ -2,7 +2,7 @@
 // only rebuilds the dataset list when the set of shown runs changes, otherwise it re-points the data and
 // calls `update('none')` (no animation, no re-creation).
 import type { ChartDataset, ChartOptions } from 'chart.js';
-import { Chart, markerPlugin, stepChartOptions, type DrawnMarker, type MarkerLayer } from './chartKit';
+import { Chart, isReleased, markerPlugin, releaseChart, stepChartOptions, untilReleased, type DrawnMarker, type MarkerLayer } from './chartKit';
 import { LAYER_PALETTE, withAlpha } from './colors';
 import { formatNumber, markersFromApplied } from './markers';
 import type { RunData } from './runData';
@@ -89,6 +89,7 @@ export class DashboardCharts {
           tooltip: { callbacks: { title: (items) => (items.length ? `epoch ${formatNumber(items[0].parsed.x ?? NaN)}` : ''), label: (i) => `${i.dataset.label}: ${percent(i.parsed.y ?? NaN)}` } },
         },
       } as ChartOptions<'line'>,
+      plugins: [untilReleased],
     });
 
     this.watchVisibility();
@@ -125,7 +126,7 @@ export class DashboardCharts {
 
   private stepChart(canvas: HTMLCanvasElement, options: ChartOptions<'line'>, showLabels: boolean, layer?: MarkerLayer): Chart<'line', XY[]> {
     const markers: MarkerLayer = layer ?? { markers: [], showLabels };
-    const chart = new Chart<'line', XY[]>(canvas, { type: 'line', data: { datasets: [] }, options, plugins: [markerPlugin(markers)] });
+    const chart = new Chart<'line', XY[]>(canvas, { type: 'line', data: { datasets: [] }, options, plugins: [untilReleased, markerPlugin(markers)] });
     this.layers.set(chart as unknown as Chart, markers);
     return chart;
   }
@@ -143,17 +144,28 @@ export class DashboardCharts {
     if (this.syncing) return;
     this.syncing = true;
     const { min, max } = source.scales.x;
-    for (const c of this.stepCharts) if ((c as unknown as Chart) !== source) c.zoomScale('x', { min, max }, 'none');
+    for (const c of this.stepCharts) {
+      if ((c as unknown as Chart) === source) continue;
+      this.layOut(c); // a chart never drawn (out of view since the page opened) has no scale to zoom yet
+      c.zoomScale('x', { min, max }, 'none');
+    }
     this.syncing = false;
     this.describe(this.shown.find((s) => s.primary)?.data);
     this.onRange((source as unknown as { isZoomedOrPanned(): boolean }).isZoomedOrPanned() ? { min, max } : undefined);
+  }
+
+  /** Lays out a chart the dashboard has not drawn yet (charts draw nothing before: chartKit's untilReleased). */
+  private layOut(c: Chart<'line', XY[]>): void {
+    if (isReleased(c)) return;
+    releaseChart(c);
+    c.update('none');
   }
 
   resetZoom(): void {
     // resetZoom calls onZoomComplete: without this guard each reset chart would pin the others to the
     // range it shows at that moment, and the curves would stop growing.
     this.syncing = true;
-    for (const c of this.stepCharts) c.resetZoom('none');
+    for (const c of this.stepCharts) if (isReleased(c)) c.resetZoom('none'); // one never drawn was never zoomed
     this.syncing = false;
     this.describe(this.shown.find((s) => s.primary)?.data);
     this.onRange(undefined);
@@ -175,7 +187,7 @@ export class DashboardCharts {
   /** Re-reads theme colours (VS Code theme switch). */
   restyle(): void {
     this.structureKey = '';
-    this.drewBlank = false;
+    this.drewBlank.clear();
     for (const c of this.allCharts) {
       const scales = c.options.scales as Record<string, { ticks?: { color?: string }; grid?: { color?: string }; title?: { color?: string } }>;
       for (const s of Object.values(scales)) {
@@ -187,7 +199,11 @@ export class DashboardCharts {
     this.draw(this.shown);
   }
 
-  draw(shown: ShownRun[]): void {
+  /**
+   * `awaiting`: a run to be shown has its history on the way. Charts that would show nothing are then not drawn yet
+   * (they are blank until they have something to show).
+   */
+  draw(shown: ShownRun[], awaiting = false): void {
     this.shown = shown;
     const primary = shown.find((s) => s.primary);
     const layerNames = primary ? [...primary.data.updateRatio.keys()] : [];
@@ -200,17 +216,22 @@ export class DashboardCharts {
       for (const c of this.allCharts) for (const ds of c.data.datasets) ds.data = (ds as unknown as { source: XY[] }).source.slice();
     }
     this.updateMarkers(shown);
-    // Charts that show nothing and showed nothing at their last update are left as they are: a page that just
-    // connected has its runs' histories on the way, and laying out six empty charts again cost 60 ms before them.
+    // Charts that show nothing are drawn (empty axes) once, and not while a run's history is on the way: a page that
+    // just connected lays its charts out with the history in them, not once empty before it (60 ms).
     const blank = this.allCharts.every((c) => showsNothing(c, this.layers.get(c as unknown as Chart)));
-    if (!(blank && this.drewBlank)) {
+    if (!(blank && awaiting)) {
       for (const c of this.allCharts) {
-        if (this.inView.has(c.canvas)) {
-          c.update('none');
-          this.stale.delete(c);
-        } else this.stale.add(c);
+        if (!this.inView.has(c.canvas)) {
+          this.stale.add(c);
+          continue;
+        }
+        this.stale.delete(c);
+        if (blank && this.drewBlank.has(c)) continue;
+        releaseChart(c);
+        c.update('none');
+        if (blank) this.drewBlank.add(c);
+        else this.drewBlank.delete(c);
       }
-      this.drewBlank = blank;
     }
     this.describe(primary?.data);
     if (!this.drewRun && (primary?.data.loss.raw.length ?? 0) > 0) {
@@ -220,8 +241,8 @@ export class DashboardCharts {
   }
 
   private drewRun = false;
-  /** Whether the charts' last update showed nothing (as Chart.js drew them when they were attached). */
-  private drewBlank = true;
+  /** The charts whose last update showed nothing: not laid out again while there is still nothing to show. */
+  private readonly drewBlank = new Set<Chart<'line', XY[]>>();
 
   /** What each canvas shows, as data attributes: for tests and tools that cannot read pixels. */
   private describe(run: RunData | undefined): void {

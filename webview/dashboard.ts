@@ -632,7 +632,8 @@ export class Dashboard {
         const detail = primary && this.detail?.runId === data.runId ? this.detail.data : undefined;
         return { data: detail ?? data, color: colors.get(data.runId)!, primary, detail: detail !== undefined };
       });
-    this.chartsView.charts.draw(shown);
+    const awaiting = this.connected && shownRunIds(this.selection).some((id) => !this.data.get(id)?.historyLoaded);
+    this.chartsView.charts.draw(shown, awaiting);
     this.chartsView.updateLegend(shown);
     this.adam.update(this.primary);
     this.stepHeatmaps.update(this.primary);

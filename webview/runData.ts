@@ -2,7 +2,7 @@
 // outside the DOM and outside chart.js, as fixed-size summaries (series.ts): memory and drawing do not grow
 // with the run's length. The charts hold references to these arrays and are only told to redraw. Messages repeated by a re-subscribe (history overlapping live messages) are dropped by step.
 import type { AppliedMessage, EvalMessage, MetricsMessage, PlanMessage, RunConfig, RunState, ServerMessage } from '../sidecar/protocol';
-import { DETAIL_POINTS } from '../sidecar/protocol';
+import { DETAIL_POINTS, metricsLines } from '../sidecar/protocol';
 import { appendIncreasing, BucketSeries, SERIES_CAPACITY, SmoothedSeries, type XY } from './series';
 import { StepHistogramSeries } from './stepHistogramSeries';
 
@@ -31,6 +31,8 @@ export class RunData {
   readonly plans: PlanMessage[] = [];
   readonly plannedLearningRate: XY[] = [];
   lastMetrics?: MetricsMessage;
+  /** The sidecar's record of the run (`history`) has been loaded: until then its charts wait for it. */
+  historyLoaded = false;
 
   constructor(
     readonly runId: string,
@@ -59,11 +61,12 @@ export class RunData {
     this.state = h.state;
     this.parentRunId = h.parentRunId;
     this.forkStep = h.forkStep;
-    for (const m of h.metrics) this.addMetrics(m);
+    for (const m of metricsLines(h.runId, h.metrics)) this.addMetrics(m);
     for (const e of h.evals) this.addEval(e);
     for (const a of h.applied) this.addApplied(a);
     this.stepHistograms.load(h.stepHistograms ?? []);
     for (const p of h.plans ?? []) this.addPlan(p);
+    this.historyLoaded = true;
   }
 
   /** A plan replaces the plans from its step on (a resumed run re-plans from where it resumed). */

@@ -67,9 +67,26 @@ const countLocaleCalls = `(() => {
   window.localeCalls = calls;
 })();`;
 
+/**
+ * In the page, before its script: counts the text drawn on the dashboard's charts (tick labels, titles), and how much of
+ * it came before the first history was loaded (Chart.js laid out and drew each chart, empty, as it was attached).
+ */
+const countChartText = `(() => {
+  window.chartText = { total: 0, beforeHistory: 0 };
+  const original = CanvasRenderingContext2D.prototype.fillText;
+  CanvasRenderingContext2D.prototype.fillText = function (...a) {
+    if (this.canvas.id.startsWith('chart-')) {
+      window.chartText.total++;
+      if (performance.getEntriesByName('adam:history-loaded').length === 0) window.chartText.beforeHistory++;
+    }
+    return original.apply(this, a);
+  };
+})();`;
+const chartText = () => page.evaluate(() => (window as unknown as { chartText: { total: number; beforeHistory: number } }).chartText);
+
 describe('opening the dashboard on a run named in its URL', { timeout: 120_000 }, () => {
   before(async () => {
-    await dash.open({ prefix: 'adam-openrun-', prepare, query: `&run=${RUNS[0].id}`, beforeLoad: (p) => p.addInitScript({ content: countLocaleCalls }) });
+    await dash.open({ prefix: 'adam-openrun-', prepare, query: `&run=${RUNS[0].id}`, beforeLoad: (p) => Promise.all([p.addInitScript({ content: countLocaleCalls }), p.addInitScript({ content: countChartText })]) });
     page = dash.page;
   });
   after(() => dash.close());
@@ -88,6 +105,12 @@ describe('opening the dashboard on a run named in its URL', { timeout: 120_000 }
   test('opening it used none of the browser\'s locale formatting, whose data (ICU) takes 30-55 ms to load', async () => {
     // The page writes counts and sorts ids itself (webview/text.ts), and gives Chart.js its tick labels.
     assert.deepEqual(await page.evaluate(() => (window as unknown as { localeCalls: Record<string, number> }).localeCalls), {});
+  });
+
+  test('no chart is laid out or drawn before the run\'s history is there: each is drawn once, with the run in it', async () => {
+    const text = await chartText();
+    assert.equal(text.beforeHistory, 0, 'text drawn on the charts before the history');
+    assert.ok(text.total > 0, 'the charts were drawn');
   });
 
   test('opening another run puts it in the address bar; a reload shows it, its history again sent with hello', async () => {
@@ -119,5 +142,18 @@ describe('opening the dashboard on a run named in its URL', { timeout: 120_000 }
 
   test('the page logged no errors', () => {
     assert.deepEqual(pageErrors, []);
+  });
+});
+
+describe('the dashboard with no run at all', { timeout: 60_000 }, () => {
+  const empty = new BrowserDashboard();
+  before(() => empty.open({ prefix: 'adam-norun-', beforeLoad: (p) => p.addInitScript({ content: countChartText }) }));
+  after(() => empty.close());
+
+  test('draws its charts\' empty axes: nothing on the way holds them back', async () => {
+    const drawn = () => empty.page.evaluate(() => (window as unknown as { chartText: { total: number } }).chartText.total);
+    await until('the empty charts drawn', async () => (await drawn()) > 0);
+    assert.equal(await empty.page.locator('#chart-loss').evaluate((el) => (el as HTMLElement).dataset.points), '0');
+    assert.deepEqual(empty.pageErrors, []);
   });
 });
