@@ -1,7 +1,7 @@
 // Who receives a run's messages: the clients subscribed to it. A subscriber first gets the run's history (read
 // from the run store and compacted), then every live message, with nothing falling between the two.
 import type { Client } from './runManager';
-import { isEnded, type RunConfig, type RunState, type ServerMessage } from './protocol';
+import { isEnded, metricsColumns, type RunConfig, type RunState, type ServerMessage } from './protocol';
 import { readSummary } from './store/historySummary';
 import type { RunStore } from './store/runs';
 
@@ -22,7 +22,7 @@ export class Subscriptions {
       ...(isEnded(state) && h.reason !== undefined ? { reason: h.reason } : {}),
       ...(h.parentRunId !== undefined ? { parentRunId: h.parentRunId } : {}),
       ...(h.forkStep !== undefined ? { forkStep: h.forkStep } : {}),
-      metrics: h.metrics,
+      metrics: metricsColumns(h.metrics),
       evals: h.evals,
       applied: h.applied,
       stepHistograms: h.stepHistograms,

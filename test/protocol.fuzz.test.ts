@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import {
   clientMessageSchema,
   ERROR_CODES,
+  metricsColumns,
   parseClientMessage,
   parseServerMessage,
   resolveConfig,
@@ -14,6 +15,7 @@ import {
   validateClientMessage,
   validateServerMessage,
   type ClientMessage,
+  type MetricsMessage,
   type Parsed,
   type ServerMessage,
 } from '../sidecar/protocol';
@@ -57,9 +59,9 @@ const SERVER: ServerMessage[] = [
   { type: 'state', runId: 'r', state: 'failed', reason: 'why', step: 3 },
   { type: 'progress', phase: 'download', done: 1, total: 2 },
   { type: 'error', code: 'bad_dataset', message: 'm', field: 'data' },
-  { type: 'history', runId: 'r', config, state: 'done', metrics: [metrics], evals: [evalMsg], applied: [applied] },
+  { type: 'history', runId: 'r', config, state: 'done', metrics: metricsColumns([metrics as MetricsMessage]), evals: [evalMsg], applied: [applied] },
   stepHistogram,
-  { type: 'history', runId: 'r', config, state: 'done', metrics: [], evals: [], applied: [], stepHistograms: [stepHistogram] },
+  { type: 'history', runId: 'r', config, state: 'done', metrics: metricsColumns([]), evals: [], applied: [], stepHistograms: [stepHistogram] },
   { type: 'runs', runs: [] },
   { type: 'checkpointed', runId: 'r', step: 5, path: '/p' },
   { type: 'detail', runId: 'r', fromStep: 0, toStep: 2, loss: { steps: [1, 2], mean: [2.3, null], min: [2.2, null], max: [2.4, null] }, metrics: [metrics], requestId: 'd' },

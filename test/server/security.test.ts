@@ -19,7 +19,7 @@ describe('the sidecar only accepts WebSocket connections that prove they are our
   test('a client with the token gets hello with the protocol version and the runs', async () => {
     const c = await TestClient.connect(s.url);
     const hello = await c.next('hello');
-    assert.equal(hello.protocolVersion, 1);
+    assert.equal(hello.protocolVersion, 2, 'version 2: a history sends its metrics as columns');
     assert.deepEqual(hello.runs, []);
     await c.close();
   });

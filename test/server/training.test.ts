@@ -82,10 +82,10 @@ describe('training over the WebSocket', () => {
     const history = await late.next('history');
     assert.equal(history.requestId, 'sub');
     assert.equal(history.state, 'running');
-    assert.ok(history.metrics.length >= 2);
+    assert.ok(history.metrics.step.length >= 2);
     assert.equal(history.applied[0].changes.learningRate.to, 5e-4);
     const live = await late.next('metrics');
-    assert.ok(live.step > history.metrics[history.metrics.length - 1].step);
+    assert.ok(live.step > history.metrics.step.at(-1)!);
 
     c.send({ type: 'fork', runId, step: ck.step, changes: { learningRate: 1e-4 }, requestId: 'fork' });
     const fork = await c.next('started', (m) => m.requestId === 'fork');
@@ -152,7 +152,7 @@ describe('a sidecar that ends mid-run', () => {
       assert.ok(next.step > m.step, `continues after the checkpoint (step ${next.step} > ${m.step})`);
       d.send({ type: 'subscribe', runId, requestId: 'h' });
       const history = await d.next('history', (x) => x.requestId === 'h');
-      const steps = history.metrics.map((x) => x.step);
+      const steps = history.metrics.step;
       assert.deepEqual(steps, [...steps].sort((a, b) => a - b), 'one history, steps increasing');
       d.send({ type: 'stop', runId });
       await d.next('state', (x) => x.state === 'stopped', 30_000);

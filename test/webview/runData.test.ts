@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RunData } from '../../webview/runData';
 import { SERIES_CAPACITY } from '../../webview/series';
-import { resolveConfig, type MetricsMessage, type EvalMessage } from '../../sidecar/protocol';
+import { metricsColumns, resolveConfig, type MetricsMessage, type EvalMessage } from '../../sidecar/protocol';
 
 const config = resolveConfig({ data: 'sample' }, 2);
 const metrics = (step: number, loss = 2, extra: Partial<MetricsMessage> = {}): MetricsMessage => ({
@@ -38,7 +38,7 @@ test('history replaces the run\'s series in the same arrays the charts hold', ()
   r.addMetrics(metrics(100));
   const held = r.loss.raw;
   const heldRatio = r.updateRatio.get('conv1')?.raw;
-  r.loadHistory({ type: 'history', runId: 'r1', config, state: 'paused', metrics: [metrics(100, 3), metrics(200, 2.5)], evals: [evalAt(12500, 1, 0.45)], applied: [] });
+  r.loadHistory({ type: 'history', runId: 'r1', config, state: 'paused', metrics: metricsColumns([metrics(100, 3), metrics(200, 2.5)]), evals: [evalAt(12500, 1, 0.45)], applied: [] });
   assert.equal(r.loss.raw, held);
   assert.equal(r.updateRatio.get('conv1')?.raw, heldRatio);
   assert.deepEqual(held.map((p) => p.y), [3, 2.5]);
