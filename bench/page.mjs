@@ -5,8 +5,8 @@
 //            page's frame times (median, p99, from window.adamFrames) and its JS heap after a forced GC at the
 //            first sample past step 10,000 and at the end (the growth must stay under 20 MB).
 //   open-plain  the same as `open` in a Chromium that no inspector is attached to, as a user's is: one Chromium, its
-//            tab sent to the page's URL for each load, through a loopback proxy that adds one small script reporting
-//            the page's own clock (Playwright's inspector records every WebSocket's creation stack, which costs the page 130-260
+//            tab sent to the page for each load, at a loopback address of the load's own (a new renderer process, as a
+//            first open has), through a proxy that adds one small script reporting the page's own clock (Playwright's inspector records every WebSocket's creation stack, which costs the page 130-260
 //            ms of source positions in the bundle that no user pays; BENCHMARKS.md, seventeenth round);
 //   node bench/page.mjs [--scenario open,open-plain,overlay] [--repeats 3] [--steps 100000] [--root <another checkout, built>]
 // With --root, `open` also serves the same run from the other checkout's sidecar and dashboard, one page load of each
@@ -55,7 +55,7 @@ async function heapMB(page) {
 /**
  * What the plain Chromium's page runs after the dashboard's bundle: when the loss chart is drawn to the last step, it
  * reports the page's clock (ms since its navigation started) and the dashboard's marks as an image request, which
- * the page's Content-Security-Policy allows (img-src 'self'), then goes back to the waiting page for the next load.
+ * the page's Content-Security-Policy allows (img-src 'self'), then goes back to the waiting page (WAIT_URL).
  */
 const REPORTER = `(() => {
   const at = (name) => Math.round(performance.getEntriesByName(name)[0]?.startTime ?? NaN);
@@ -66,26 +66,33 @@ const REPORTER = `(() => {
     const nav = performance.getEntriesByType('navigation')[0];
     const phase = { scriptStart: at('adam:script-start'), modulesLoaded: at('adam:modules-loaded'), constructed: at('adam:constructed'), domContentLoaded: Math.round(nav.domContentLoadedEventEnd), socketOpen: at('adam:socket-open'), historyReceived: at('adam:history-received'), historyLoaded: at('adam:history-loaded'), firstDraw: at('adam:first-draw') };
     const image = new Image();
-    image.onload = image.onerror = () => location.replace('/__bench/wait');
+    image.onload = image.onerror = () => location.replace(WAIT_URL);
     image.src = '/__bench/report?m=' + encodeURIComponent(JSON.stringify({ ms: drawn, phase }));
   });
   observer.observe(document.documentElement, { subtree: true, attributes: true, attributeFilter: ['data-last-x'] });
 })();`;
 
 /**
- * A Chromium with no inspector attached, as a user's is, started once and kept: a loopback proxy in front of a sidecar
- * passes every request and the WebSocket through (Host, Origin and the page's policy say the sidecar's port, as it
- * checks them), adds REPORTER after the bundle, and takes its report. Between loads the tab waits on a page of the
- * proxy's that asks for the next URL. The bundle is served without validators (no-cache), so each load fetches and
- * compiles it afresh, as a new Playwright page does.
+ * A Chromium with no inspector attached, as a user's is, started once and kept. Each load is of a loopback address of
+ * its own (127.0.0.2, .3, ...): another site, so the page gets a new renderer process with nothing compiled or cached,
+ * as a first open does (loads of one address shared a process and its compiled code, and opened in 0.37 s). A proxy on
+ * that address passes every request and the WebSocket through to the sidecar (Host, Origin and the page's policy
+ * rewritten to what the sidecar checks), adds REPORTER after the bundle, and takes its report. Between loads the tab
+ * waits on a page of the proxy's at 127.0.0.1 that asks for the next URL.
  */
 class PlainChromium {
   constructor(tmp) {
     this.tmp = tmp;
     this.target = 0;
     this.waiting = [];
-    this.proxy = createServer((req, res) => this.handle(req, res));
-    this.proxy.on('upgrade', (req, socket, head) => {
+    this.proxies = [];
+    this.loads = 0;
+  }
+
+  /** A proxy listening on `host`; returns its port. */
+  async listen(host) {
+    const proxy = createServer((req, res) => this.handle(req, res));
+    proxy.on('upgrade', (req, socket, head) => {
       const up = connect(this.target, '127.0.0.1', () => {
         const lines = [`${req.method} ${req.url} HTTP/1.1`, ...Object.entries(this.toTarget(req.headers)).map(([k, v]) => `${k}: ${v}`)];
         up.write(`${lines.join('\r\n')}\r\n\r\n`);
@@ -95,6 +102,9 @@ class PlainChromium {
       up.on('error', () => socket.destroy());
       socket.on('error', () => up.destroy());
     });
+    await new Promise((resolve, reject) => proxy.once('error', reject).listen(0, host, resolve));
+    this.proxies.push(proxy);
+    return proxy.address().port;
   }
 
   toTarget(headers) {
@@ -106,15 +116,16 @@ class PlainChromium {
     if (url.pathname === '/__bench/wait') return res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><script src="/__bench/wait.js"></script>');
     if (url.pathname === '/__bench/wait.js') return res.writeHead(200, { 'content-type': 'text/javascript' }).end("fetch('/__bench/next').then((r) => r.text()).then((u) => location.replace(u));");
     if (url.pathname === '/__bench/next') return this.waiting.push((next) => res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'no-store' }).end(next));
-    if (url.pathname === '/__bench.js') return res.writeHead(200, { 'content-type': 'text/javascript' }).end(REPORTER);
+    if (url.pathname === '/__bench.js') return res.writeHead(200, { 'content-type': 'text/javascript' }).end(`const WAIT_URL = ${JSON.stringify(this.waitUrl)};\n${REPORTER}`);
     if (url.pathname === '/__bench/report') {
       this.reported?.(JSON.parse(url.searchParams.get('m')));
       return res.writeHead(204).end();
     }
+    const here = `${req.socket.localAddress}:${req.socket.localPort}`;
     const upstream = request({ host: '127.0.0.1', port: this.target, method: req.method, path: req.url, headers: this.toTarget(req.headers) }, (up) => {
       const headers = { ...up.headers };
       const csp = headers['content-security-policy'];
-      if (csp) headers['content-security-policy'] = csp.replaceAll(`:${this.target}`, `:${this.proxy.address().port}`);
+      if (csp) headers['content-security-policy'] = csp.replaceAll(`127.0.0.1:${this.target}`, here);
       if (!String(headers['content-type']).startsWith('text/html')) {
         res.writeHead(up.statusCode, headers);
         up.pipe(res);
@@ -131,22 +142,24 @@ class PlainChromium {
   }
 
   async start() {
-    await new Promise((r) => this.proxy.listen(0, '127.0.0.1', r));
+    this.waitUrl = `http://127.0.0.1:${await this.listen('127.0.0.1')}/__bench/wait`;
     this.browser = spawn(chromiumPath, ['--headless=new', '--no-sandbox', `--user-data-dir=${mkdtempSync(join(this.tmp, 'chromium-'))}`, '--window-size=1400,1000',
-      '--disable-background-networking', '--disable-component-update', '--no-first-run', '--no-default-browser-check', `http://127.0.0.1:${this.proxy.address().port}/__bench/wait`], { stdio: 'ignore' });
+      '--disable-background-networking', '--disable-component-update', '--no-first-run', '--no-default-browser-check', this.waitUrl], { stdio: 'ignore' });
     this.exited = new Promise((r) => this.browser.once('exit', r));
   }
 
   /** One load of the run from `server`: the page's own time to its loss chart drawn to the last step, and its marks. */
   async open(server, runId) {
     if (!this.browser) await this.start();
+    const host = `127.0.0.${2 + (this.loads++ % 250)}`;
+    const port = await this.listen(host);
     while (this.waiting.length === 0) {
       if (this.browser.exitCode !== null) throw new Error(`the plain Chromium exited ${this.browser.exitCode}`);
       await new Promise((r) => setTimeout(r, 20));
     }
     this.target = Number(new URL(server.page).port);
     const report = new Promise((resolve) => { this.reported = resolve; });
-    this.waiting.shift()(`/${new URL(server.page).search}&run=${runId}`);
+    this.waiting.shift()(`http://${host}:${port}/${new URL(server.page).search}&run=${runId}`);
     let timer;
     try {
       return await Promise.race([report, new Promise((_, reject) => { timer = setTimeout(() => reject(new Error('the plain Chromium did not draw the run in 60 s')), 60_000); })]);
@@ -158,8 +171,10 @@ class PlainChromium {
   async close() {
     this.browser?.kill('SIGKILL');
     await this.exited;
-    this.proxy.closeAllConnections();
-    await new Promise((r) => this.proxy.close(r));
+    for (const proxy of this.proxies) {
+      proxy.closeAllConnections();
+      await new Promise((r) => proxy.close(r));
+    }
   }
 }
 
@@ -198,8 +213,8 @@ try {
     const plain = (server) => plainChromium.open(server, runId);
     for (const kind of opens) {
       const open = kind === 'open' ? inspected : plain;
-      // The plain Chromium's first load also starts the browser's own services (its first was 1,272 ms against 883 and
-      // 935 after it): a user's browser is already running. One load of each build first, not counted.
+      // The plain Chromium's first load also starts the browser's own services (1,272 ms against 883 and 935 after it,
+      // in a trial): a user's browser is already running. One load of each build first, not counted.
       if (kind === 'open-plain') for (const server of [s, other].filter(Boolean)) await open(server);
       const times = [];
       const phases = [];
