@@ -60,9 +60,10 @@ const released = new WeakSet<object>();
 
 /**
  * Chart.js lays a chart out and draws it as soon as its canvas is attached to the page (and again at each resize),
- * which for a page opening a run is before its history has arrived: six empty charts laid out and drawn, about 170
- * ms of the page's first 600 (a profile of bench/page.mjs's open). With this plugin a chart does nothing of its own
- * (no update, no render, no event) until `releaseChart`, which the dashboard calls as it first draws the chart.
+ * which for a page opening a run is before its history has arrived: six empty charts laid out and drawn, 110 ms of
+ * the 167 that attaching them took in a profile of bench/page.mjs's open (the rest is the page's first style
+ * recalculation, paid wherever it falls). With this plugin a chart does nothing of its own (no update, no render, no
+ * event) until `releaseChart`, which the dashboard calls as it first draws the chart.
  */
 export const untilReleased: Plugin<'line'> = {
   id: 'adamUntilReleased',
