@@ -5,9 +5,10 @@
 //            page's frame times (median, p99, from window.adamFrames) and its JS heap after a forced GC at the
 //            first sample past step 10,000 and at the end (the growth must stay under 20 MB).
 //   open-plain  the same as `open` in a Chromium that no inspector is attached to, as a user's is: one Chromium, its
-//            tab sent to the page for each load, at a loopback address of the load's own (a new renderer process, as a
-//            first open has), through a proxy that adds one small script reporting the page's own clock (Playwright's inspector records every WebSocket's creation stack, which costs the page 130-260
-//            ms of source positions in the bundle that no user pays; BENCHMARKS.md, seventeenth round);
+//            tab sent to the page for each load, at a loopback address of the load's own (a new renderer process, as
+//            a first open has), through a proxy that adds one small script reporting the page's own clock.
+//            Playwright's inspector records every WebSocket's creation stack, which costs the page 130-260 ms of
+//            source positions in the bundle that no user pays (BENCHMARKS.md, seventeenth round);
 //   node bench/page.mjs [--scenario open,open-plain,overlay] [--repeats 3] [--steps 100000] [--root <another checkout, built>]
 // With --root, `open` also serves the same run from the other checkout's sidecar and dashboard, one page load of each
 // in turn (which goes first alternates), and prints the paired ratio: the median of this build's time over the other's
