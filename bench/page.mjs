@@ -58,14 +58,19 @@ async function heapMB(page) {
  * reports the page's clock (ms since its navigation started) and the dashboard's marks as an image request, which
  * the page's Content-Security-Policy allows (img-src 'self'), then goes back to the waiting page (WAIT_URL).
  */
-const REPORTER = `(() => {
+/** Where the time went, from the page's own clock (ms since its navigation started): an expression run in the page. */
+const PHASES = `(() => {
   const at = (name) => Math.round(performance.getEntriesByName(name)[0]?.startTime ?? NaN);
+  const nav = performance.getEntriesByType('navigation')[0];
+  return { scriptStart: at('adam:script-start'), modulesLoaded: at('adam:modules-loaded'), constructed: at('adam:constructed'), domContentLoaded: Math.round(nav.domContentLoadedEventEnd), socketOpen: at('adam:socket-open'), historyReceived: at('adam:history-received'), historyLoaded: at('adam:history-loaded'), firstDraw: at('adam:first-draw') };
+})()`;
+
+const REPORTER = `(() => {
   const observer = new MutationObserver(() => {
     if (document.getElementById('chart-loss')?.dataset.lastX !== '1000000') return;
     const drawn = performance.now();
     observer.disconnect();
-    const nav = performance.getEntriesByType('navigation')[0];
-    const phase = { scriptStart: at('adam:script-start'), modulesLoaded: at('adam:modules-loaded'), constructed: at('adam:constructed'), domContentLoaded: Math.round(nav.domContentLoadedEventEnd), socketOpen: at('adam:socket-open'), historyReceived: at('adam:history-received'), historyLoaded: at('adam:history-loaded'), firstDraw: at('adam:first-draw') };
+    const phase = ${PHASES};
     const image = new Image();
     image.onload = image.onerror = () => location.replace(WAIT_URL);
     image.src = '/__bench/report?m=' + encodeURIComponent(JSON.stringify({ ms: drawn, phase }));
@@ -201,12 +206,7 @@ try {
       await page.goto(`${server.page}&run=${runId}`);
       await page.waitForFunction(() => document.getElementById('chart-loss')?.dataset.lastX === '1000000', null, { polling: 16, timeout: 60_000 });
       const ms = performance.now() - t0;
-      // Where the time went, from the page's own clock (ms since its navigation started).
-      const phase = await page.evaluate(() => {
-        const at = (name) => Math.round(performance.getEntriesByName(name)[0]?.startTime ?? NaN);
-        const nav = performance.getEntriesByType('navigation')[0];
-        return { scriptStart: at('adam:script-start'), modulesLoaded: at('adam:modules-loaded'), constructed: at('adam:constructed'), domContentLoaded: Math.round(nav.domContentLoadedEventEnd), socketOpen: at('adam:socket-open'), historyReceived: at('adam:history-received'), historyLoaded: at('adam:history-loaded'), firstDraw: at('adam:first-draw') };
-      });
+      const phase = await page.evaluate(PHASES);
       await page.close();
       return { ms, phase };
     };

@@ -478,6 +478,10 @@ export const metricsMessageSchema = z.strictObject({
 });
 export type MetricsMessage = z.infer<typeof metricsMessageSchema>;
 
+/** The numbers every metrics line has, one column each in a history. */
+const LINE_FIELDS = ['step', 'epoch', 'samplesSeen', 'loss', 'lossMin', 'lossMax', 'accuracy', 'learningRate', 'samplesPerSec'] as const;
+type LineField = (typeof LINE_FIELDS)[number];
+
 /**
  * A history's metrics lines as columns: one array per field, one entry per line (`updateRatio` per layer, null where
  * a line has no such layer; `threads` null where a line has none). Only the last line may carry optimizer statistics
@@ -503,7 +507,7 @@ export const metricsColumnsSchema = z
   .superRefine((c, ctx) => {
     const lines = c.step.length;
     const columns: Array<[string[], unknown[] | undefined]> = [
-      ...(['epoch', 'samplesSeen', 'loss', 'lossMin', 'lossMax', 'accuracy', 'learningRate', 'samplesPerSec', 'threads'] as const).map((k): [string[], unknown[] | undefined] => [[k], c[k]]),
+      ...[...LINE_FIELDS, 'threads' as const].map((k): [string[], unknown[] | undefined] => [[k], c[k]]),
       ...Object.entries(c.updateRatio).map(([layer, list]): [string[], unknown[]] => [['updateRatio', layer], list]),
     ];
     for (const [path, list] of columns) {
@@ -515,21 +519,10 @@ export type MetricsColumns = z.infer<typeof metricsColumnsSchema>;
 
 /** `lines` as a history sends them (metricsColumnsSchema). A line's optimizer statistics go only with the last line. */
 export function metricsColumns(lines: readonly MetricsMessage[]): MetricsColumns {
-  const column = <T>(get: (m: MetricsMessage) => T): T[] => lines.map(get);
   const layers = [...new Set(lines.flatMap((m) => Object.keys(m.updateRatio)))];
-  const columns: MetricsColumns = {
-    step: column((m) => m.step),
-    epoch: column((m) => m.epoch),
-    samplesSeen: column((m) => m.samplesSeen),
-    loss: column((m) => m.loss),
-    lossMin: column((m) => m.lossMin),
-    lossMax: column((m) => m.lossMax),
-    accuracy: column((m) => m.accuracy),
-    learningRate: column((m) => m.learningRate),
-    samplesPerSec: column((m) => m.samplesPerSec),
-    updateRatio: Object.fromEntries(layers.map((layer) => [layer, column((m) => m.updateRatio[layer] ?? null)])),
-  };
-  if (lines.some((m) => m.threads !== undefined)) columns.threads = column((m) => m.threads ?? null);
+  const columns = Object.fromEntries(LINE_FIELDS.map((k) => [k, lines.map((m) => m[k])])) as Record<LineField, number[]> as MetricsColumns;
+  columns.updateRatio = Object.fromEntries(layers.map((layer) => [layer, lines.map((m) => m.updateRatio[layer] ?? null)]));
+  if (lines.some((m) => m.threads !== undefined)) columns.threads = lines.map((m) => m.threads ?? null);
   const optimizer = lines.at(-1)?.optimizer;
   if (optimizer !== undefined) columns.optimizer = optimizer;
   return columns;
@@ -538,23 +531,11 @@ export function metricsColumns(lines: readonly MetricsMessage[]): MetricsColumns
 /** The lines of a history's metrics columns, as the live `metrics` messages of run `runId` would have been. */
 export function metricsLines(runId: string, c: MetricsColumns): MetricsMessage[] {
   const layers = Object.entries(c.updateRatio);
-  return c.step.map((step, i) => {
-    const updateRatio: Record<string, number> = {};
-    for (const [layer, list] of layers) if (list[i] !== null) updateRatio[layer] = list[i]!;
-    const m: MetricsMessage = {
-      type: 'metrics',
-      runId,
-      step,
-      epoch: c.epoch[i],
-      samplesSeen: c.samplesSeen[i],
-      loss: c.loss[i],
-      lossMin: c.lossMin[i],
-      lossMax: c.lossMax[i],
-      accuracy: c.accuracy[i],
-      learningRate: c.learningRate[i],
-      samplesPerSec: c.samplesPerSec[i],
-      updateRatio,
-    };
+  return c.step.map((_, i) => {
+    const m = { type: 'metrics', runId } as MetricsMessage;
+    for (const k of LINE_FIELDS) m[k] = c[k][i];
+    m.updateRatio = {};
+    for (const [layer, list] of layers) if (list[i] !== null) m.updateRatio[layer] = list[i]!;
     if (c.threads?.[i] != null) m.threads = c.threads[i]!;
     if (c.optimizer !== undefined && i === c.step.length - 1) m.optimizer = c.optimizer;
     return m;
