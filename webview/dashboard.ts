@@ -47,6 +47,8 @@ export class Dashboard {
   private smoothing: number;
   private logLoss: boolean;
   private connected = false;
+  /** The connection's last state; undefined until the transport says one. */
+  private connection?: ConnectionState;
   /** Hidden for HIDDEN_RELEASE_MS: the runs are unsubscribed until the page is shown. */
   private released = false;
   private releaseTimer?: ReturnType<typeof setTimeout>;
@@ -306,6 +308,7 @@ export class Dashboard {
 
   private connectionChanged(state: ConnectionState, detail?: string): void {
     this.connected = state === 'open';
+    this.connection = state;
     this.header.setConnection(state, detail);
     if (!this.connected) {
       // Requests die with their connection; the sidecar will not answer them on the next one.
@@ -623,8 +626,9 @@ export class Dashboard {
   }
 
   private draw(): void {
-    const colors = assignRunColors(shownRunIds(this.selection));
-    const shown: ShownRun[] = shownRunIds(this.selection)
+    const shownIds = shownRunIds(this.selection);
+    const colors = assignRunColors(shownIds);
+    const shown: ShownRun[] = shownIds
       .map((id) => this.data.get(id))
       .filter((r): r is RunData => r !== undefined)
       .map((data) => {
@@ -632,7 +636,8 @@ export class Dashboard {
         const detail = primary && this.detail?.runId === data.runId ? this.detail.data : undefined;
         return { data: detail ?? data, color: colors.get(data.runId)!, primary, detail: detail !== undefined };
       });
-    const awaiting = this.connected && shownRunIds(this.selection).some((id) => !this.data.get(id)?.historyLoaded);
+    // Histories are on the way while the socket is opening as well as open: the page's first frames often come first.
+    const awaiting = this.connection !== 'closed' && shownIds.some((id) => !this.data.get(id)?.historyLoaded);
     this.chartsView.charts.draw(shown, awaiting);
     this.chartsView.updateLegend(shown);
     this.adam.update(this.primary);

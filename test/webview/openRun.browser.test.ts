@@ -82,11 +82,25 @@ const countChartText = `(() => {
     return original.apply(this, a);
   };
 })();`;
+/**
+ * In the page, before its script: the socket's open event and messages come 400 ms late, in order (a loaded machine
+ * or a slow sidecar), so the page's first frames come while it is still connecting, before any history.
+ */
+const slowSocket = `(() => {
+  for (const event of ['onopen', 'onmessage']) {
+    const own = Object.getOwnPropertyDescriptor(WebSocket.prototype, event);
+    Object.defineProperty(WebSocket.prototype, event, {
+      configurable: true,
+      get() { return own.get.call(this); },
+      set(handler) { own.set.call(this, (e) => setTimeout(() => handler.call(this, e), 400)); },
+    });
+  }
+})();`;
 const chartText = () => page.evaluate(() => (window as unknown as { chartText: { total: number; beforeHistory: number } }).chartText);
 
 describe('opening the dashboard on a run named in its URL', { timeout: 120_000 }, () => {
   before(async () => {
-    await dash.open({ prefix: 'adam-openrun-', prepare, query: `&run=${RUNS[0].id}`, beforeLoad: (p) => Promise.all([p.addInitScript({ content: countLocaleCalls }), p.addInitScript({ content: countChartText })]) });
+    await dash.open({ prefix: 'adam-openrun-', prepare, query: `&run=${RUNS[0].id}`, beforeLoad: (p) => Promise.all([countLocaleCalls, countChartText, slowSocket].map((content) => p.addInitScript({ content }))) });
     page = dash.page;
   });
   after(() => dash.close());
@@ -107,7 +121,7 @@ describe('opening the dashboard on a run named in its URL', { timeout: 120_000 }
     assert.deepEqual(await page.evaluate(() => (window as unknown as { localeCalls: Record<string, number> }).localeCalls), {});
   });
 
-  test('no chart is laid out or drawn before the run\'s history is there: each is drawn once, with the run in it', async () => {
+  test('no chart is laid out or drawn before the run\'s history is there, even while the socket is opening: each is drawn once, with the run in it', async () => {
     const text = await chartText();
     assert.equal(text.beforeHistory, 0, 'text drawn on the charts before the history');
     assert.ok(text.total > 0, 'the charts were drawn');
