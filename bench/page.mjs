@@ -150,7 +150,7 @@ class PlainChromium {
   async start() {
     this.waitUrl = `http://127.0.0.1:${await this.listen('127.0.0.1')}/__bench/wait`;
     this.browser = spawn(chromiumPath, ['--headless=new', '--no-sandbox', `--user-data-dir=${mkdtempSync(join(this.tmp, 'chromium-'))}`, '--window-size=1400,1000',
-      '--disable-background-networking', '--disable-component-update', '--no-first-run', '--no-default-browser-check', this.waitUrl], { stdio: 'ignore' });
+      '--disable-background-networking', '--disable-component-update', '--no-first-run', '--no-default-browser-check', this.waitUrl], { stdio: 'ignore', detached: true });
     this.exited = new Promise((r) => this.browser.once('exit', r));
   }
 
@@ -175,7 +175,9 @@ class PlainChromium {
   }
 
   async close() {
-    this.browser?.kill('SIGKILL');
+    // The whole process group: Chromium's renderers and helpers outlive a killed browser process for a moment and
+    // still write to its profile, which the benchmark then fails to remove (ENOTEMPTY).
+    if (this.browser?.exitCode === null) process.kill(-this.browser.pid, 'SIGKILL');
     await this.exited;
     for (const proxy of this.proxies) {
       proxy.closeAllConnections();
@@ -241,7 +243,7 @@ try {
     await plainChromium.close();
     s.proc.kill('SIGTERM');
     other?.proc.kill('SIGTERM');
-    rmSync(tmp, { recursive: true, force: true });
+    rmSync(tmp, { recursive: true, force: true, maxRetries: 5 });
   }
   if (scenarios.includes('overlay')) {
     const tmp = mkdtempSync(join(tmpdir(), 'adam-page-'));
