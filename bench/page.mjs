@@ -150,7 +150,7 @@ class PlainChromium {
   async start() {
     this.waitUrl = `http://127.0.0.1:${await this.listen('127.0.0.1')}/__bench/wait`;
     this.browser = spawn(chromiumPath, ['--headless=new', '--no-sandbox', `--user-data-dir=${mkdtempSync(join(this.tmp, 'chromium-'))}`, '--window-size=1400,1000',
-      '--disable-background-networking', '--disable-component-update', '--no-first-run', '--no-default-browser-check', this.waitUrl], { stdio: 'ignore', detached: true });
+      '--disable-background-networking', '--disable-component-update', '--no-first-run', '--no-default-browser-check', this.waitUrl], { stdio: 'ignore' });
     this.exited = new Promise((r) => this.browser.once('exit', r));
   }
 
@@ -175,9 +175,10 @@ class PlainChromium {
   }
 
   async close() {
-    // The whole process group: Chromium's renderers and helpers outlive a killed browser process for a moment and
-    // still write to its profile, which the benchmark then fails to remove (ENOTEMPTY).
-    if (this.browser?.exitCode === null) process.kill(-this.browser.pid, 'SIGKILL');
+    // Chromium's renderers and helpers outlive the browser process for a moment and may still write to its profile:
+    // the profile's removal retries (rmSync's maxRetries) rather than failing with ENOTEMPTY. The browser stays in
+    // this process's group, so Ctrl+C stops it too.
+    this.browser?.kill('SIGKILL');
     await this.exited;
     for (const proxy of this.proxies) {
       proxy.closeAllConnections();
