@@ -5,14 +5,22 @@
 // `post` to its webview.
 //
 // The live stream (metrics, step histograms, routine checkpoints, system figures: about 19 messages a second at batch
-// 4) is posted in batches, at most every BATCH_MS: in VS Code each post crosses the extension host's RPC, the
-// workbench and two frames before the page sees it, and all of them share the cores with the run (issue 13). The page
-// draws a few frames a second, so it loses nothing. Anything else (a reply, a state change, an error) is posted at
-// once, after the batch waiting before it, so the order is the sidecar's.
-import { MAX_BATCH_MESSAGES, PROTOCOL_VERSION, readyMessageSchema, validateClientMessage, type ClientMessage, type ConnectionState, type HostBatch, type HostMessage, type RunSummary, type ServerMessage } from '../sidecar/protocol';
+// 4) is posted in batches: in VS Code each post crosses the extension host's RPC, the workbench and two frames before
+// the page sees it, and all of them share the cores with the run (issue 13). A batch waits BATCH_MS, or half the
+// page's draw interval once the page has said it (`pace`: it draws less often while frames cost more), up to
+// MAX_BATCH_MS: at most two posts for each frame the page draws, so it loses nothing. Anything else (a reply, a state
+// change, an error) is posted at once, after the batch waiting before it, so the order is the sidecar's.
+import { MAX_BATCH_MESSAGES, PROTOCOL_VERSION, paceMessageSchema, readyMessageSchema, validateClientMessage, type ClientMessage, type ConnectionState, type HostBatch, type HostMessage, type RunSummary, type ServerMessage } from '../sidecar/protocol';
 
-/** How long a live message may wait for others to share its post. */
+/** How long a live message may wait for others to share its post, until the page says how often it draws. */
 export const BATCH_MS = 250;
+/** The longest a live message waits, however slowly the page draws (its draw interval is at most 2 s). */
+export const MAX_BATCH_MS = 1000;
+
+/** The wait of a batch for a page that draws every `drawEveryMs`: half of that, within BATCH_MS and MAX_BATCH_MS. */
+export function batchWaitMs(drawEveryMs: number): number {
+  return Math.min(MAX_BATCH_MS, Math.max(BATCH_MS, drawEveryMs / 2));
+}
 
 /** The live stream, which may wait BATCH_MS: everything else is posted at once. */
 function batched(msg: ServerMessage): boolean {
@@ -39,11 +47,18 @@ export class Relay {
   /** Live messages waiting for their batch, and the timer that posts it. */
   private queue: ServerMessage[] = [];
   private timer?: ReturnType<typeof setTimeout>;
+  /** How long the next batch waits (BATCH_MS until the page says its pace). */
+  private batchMs = BATCH_MS;
 
   constructor(private readonly endpoints: RelayEndpoints) {}
 
-  /** A message from the webview: `ready`, or a protocol message for the sidecar. */
+  /** A message from the webview: `ready`, its `pace`, or a protocol message for the sidecar. */
   fromWebview(raw: unknown): void {
+    const pace = paceMessageSchema.safeParse(raw);
+    if (pace.success) {
+      this.batchMs = batchWaitMs(pace.data.drawEveryMs);
+      return;
+    }
     if (readyMessageSchema.safeParse(raw).success) {
       this.ready = true;
       this.postConnection();
@@ -73,7 +88,7 @@ export class Relay {
       if (batched(msg)) {
         this.queue.push(msg);
         if (this.queue.length >= MAX_BATCH_MESSAGES) this.flush(); // a comparison of many runs at once
-        else this.timer ??= setTimeout(() => this.flush(), BATCH_MS);
+        else this.timer ??= setTimeout(() => this.flush(), this.batchMs);
       } else {
         this.flush();
         this.endpoints.post(msg);
@@ -90,6 +105,7 @@ export class Relay {
   /** The webview went away (panel closed or its content destroyed): wait for its next `ready`. */
   webviewGone(): void {
     this.ready = false;
+    this.batchMs = BATCH_MS; // the next page times its own frames
     // What it had not seen yet comes with the history it asks for when it is back.
     this.queue = [];
     clearTimeout(this.timer);

@@ -201,6 +201,10 @@ export const CONNECTION_STATES = ['connecting', 'open', 'closed'] as const;
 export type ConnectionState = (typeof CONNECTION_STATES)[number];
 export const readyMessageSchema = z.strictObject({ type: z.literal('ready') });
 export type ReadyMessage = z.infer<typeof readyMessageSchema>;
+/** The page's pace (webview to extension host, never to the sidecar): how often it draws the live stream now
+ * (webview/drawScheduler.ts). The relay posts the stream no more often than the page can use it (extension/relay.ts). */
+export const paceMessageSchema = z.strictObject({ type: z.literal('pace'), drawEveryMs: z.number().finite().min(0).max(3_600_000) });
+export type PaceMessage = z.infer<typeof paceMessageSchema>;
 export const hostMessageSchema = z.strictObject({ type: z.literal('host'), connection: z.enum(CONNECTION_STATES), detail: z.string().max(4096).optional() });
 export type HostMessage = z.infer<typeof hostMessageSchema>;
 /** The extension's `batch`: the live messages of the last few hundred milliseconds in one post (extension/relay.ts).

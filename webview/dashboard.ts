@@ -63,7 +63,13 @@ export class Dashboard {
   private detail?: { runId: string; data: RunData };
   private detailRequest?: string;
   private detailTimer?: ReturnType<typeof setTimeout>;
-  private readonly throttle = new DrawScheduler(() => this.render(), undefined, undefined, (start, end) => this.frameCosts.record(start, end));
+  private readonly throttle = new DrawScheduler(
+    () => this.render(),
+    undefined,
+    undefined,
+    (start, end) => this.frameCosts.record(start, end),
+    (intervalMs) => this.transport.pace(intervalMs),
+  );
   private refreshTimer?: ReturnType<typeof setInterval>;
   private readonly groups: GroupModel;
   private band: BandKind;

@@ -35,9 +35,10 @@ export interface SchedulerOptions {
 /**
  * 2% of one core for the page's frames. What the page times is only its own part of a frame: the browser then
  * composites and rasterizes it on other threads and processes, and in VS Code the workbench around the webview is
- * drawn again too. In code-server with both cores training (bench/vscodeCpu.mjs, interleaved), a budget of 4% left
- * VS Code at 0.17 / 0.17 / 0.22 cores with the dashboard visible, and 2% at 0.13 / 0.14 / 0.15; the run got those
- * 0.04-0.07 cores back (issue 13). A frame of 27 ms, the live dashboard's in a plain Chromium, is drawn every 1.35 s.
+ * drawn again too, and every post of the live stream crosses it. In code-server with both cores training
+ * (bench/vscodeCpu.mjs, interleaved; BENCHMARKS.md "Twentieth round"), 4% with a post every 250 ms left VS Code at
+ * 0.17 / 0.17 / 0.22 cores with the dashboard visible, and 2% with the posts following the page's pace (relay.ts) at
+ * 0.13 / 0.14 / 0.15; neither change alone moved it beyond the trials' spread.
  */
 export const DEFAULT_SCHEDULE: SchedulerOptions = { minIntervalMs: 200, maxIntervalMs: 2000, budget: 0.02 };
 
@@ -64,16 +65,20 @@ export class DrawScheduler {
   private dirty = false;
   private lastDrawAt = -Infinity;
   private readonly costs: number[] = [];
+  /** The interval last told to `onInterval`. */
+  private toldIntervalMs?: number;
 
   /**
    * `draw`: draws everything that changed, synchronously. `onFrame`: told each frame's start and the end of its
-   * cost (after the paint), on the page's clock.
+   * cost (after the paint), on the page's clock. `onInterval`: told the interval after the first frame, and again
+   * whenever it has moved by more than a fifth since it was last told (VS Code's relay batches the live stream by it).
    */
   constructor(
     private readonly draw: () => void,
     private readonly opts: SchedulerOptions = DEFAULT_SCHEDULE,
     private readonly env: SchedulerEnv = browserEnv(),
     private readonly onFrame?: (startMs: number, endMs: number) => void,
+    private readonly onInterval?: (intervalMs: number) => void,
   ) {
     env.onVisibilityChange(() => {
       if (!env.hidden() && this.dirty) this.request();
@@ -124,6 +129,11 @@ export class DrawScheduler {
         this.costs.push(end - start);
         if (this.costs.length > 8) this.costs.shift();
         this.onFrame?.(start, end);
+        const interval = this.intervalMs;
+        if (this.toldIntervalMs === undefined || Math.abs(interval - this.toldIntervalMs) > this.toldIntervalMs / 5) {
+          this.toldIntervalMs = interval;
+          this.onInterval?.(interval);
+        }
       });
     }
   }

@@ -1,7 +1,7 @@
 // How the dashboard talks to the sidecar: one interface, two implementations. Inside VS Code the
 // extension host is the WebSocket client and relays with postMessage; in a plain browser served by the
 // sidecar the page opens the WebSocket itself. Messages are checked with the protocol module either way.
-import { hostBatchSchema, hostMessageSchema, parseServerMessage, validateServerMessage, type ClientMessage, type ConnectionState, type ReadyMessage, type ServerMessage } from '../sidecar/protocol';
+import { hostBatchSchema, hostMessageSchema, parseServerMessage, validateServerMessage, type ClientMessage, type ConnectionState, type PaceMessage, type ReadyMessage, type ServerMessage } from '../sidecar/protocol';
 
 export type { ConnectionState } from '../sidecar/protocol';
 
@@ -26,6 +26,8 @@ export interface Transport {
   saveState(state: PersistedState): void;
   /** Called once the dashboard's handlers are in place. */
   start(): void;
+  /** How often the page draws the live stream now (drawScheduler.ts). */
+  pace(drawEveryMs: number): void;
 }
 
 /** Messages between the webview and the extension host that are not protocol messages. */
@@ -38,6 +40,7 @@ abstract class BaseTransport implements Transport {
   abstract loadState(): PersistedState;
   abstract saveState(state: PersistedState): void;
   abstract start(): void;
+  abstract pace(drawEveryMs: number): void;
   onMessage(cb: (m: ServerMessage) => void): void {
     this.messageCbs.push(cb);
   }
@@ -97,6 +100,12 @@ export class PostMessageTransport extends BaseTransport {
   send(msg: ClientMessage): boolean {
     this.vscode.postMessage(msg);
     return true;
+  }
+
+  /** The relay then posts the live stream at most twice a frame (extension/relay.ts). */
+  pace(drawEveryMs: number): void {
+    const pace: PaceMessage = { type: 'pace', drawEveryMs: Math.round(drawEveryMs) };
+    this.vscode.postMessage(pace);
   }
 
   loadState(): PersistedState {
@@ -193,6 +202,9 @@ export class WebSocketTransport extends BaseTransport {
     this.socket.send(JSON.stringify(msg));
     return true;
   }
+
+  /** Nothing to tell: the sidecar sends each live message as it comes, and the page keeps them until it draws. */
+  pace(): void {}
 
   /** What the page showed last, with the run its URL names (`?run=`) as the open one. */
   loadState(): PersistedState {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BATCH_MS, Relay } from '../../extension/relay';
+import { BATCH_MS, batchWaitMs, MAX_BATCH_MS, Relay } from '../../extension/relay';
 import { hostBatchSchema, MAX_BATCH_MESSAGES, resolveConfig, type ClientMessage, type ServerMessage } from '../../sidecar/protocol';
 
 function relay(opts: { connected?: boolean; followed?: string[] } = {}) {
@@ -68,6 +68,53 @@ test('the live stream is posted within BATCH_MS, in one post, in the sidecar\'s 
   await sleep(BATCH_MS + 100);
   assert.deepEqual(posted.at(-1), metricsAt(108));
   assert.equal(posted.length, before + 2);
+  r.dispose();
+});
+
+test('once the page says how often it draws, a batch waits half of that (within BATCH_MS and MAX_BATCH_MS); a new page starts from BATCH_MS', async () => {
+  assert.equal(batchWaitMs(0), BATCH_MS);
+  assert.equal(batchWaitMs(1400), 700);
+  assert.equal(batchWaitMs(60_000), MAX_BATCH_MS);
+  const { r, posted, sent } = relay();
+  r.fromWebview({ type: 'ready' });
+  r.fromWebview({ type: 'pace', drawEveryMs: 1400 });
+  assert.deepEqual(sent, [], 'the pace is for the relay, never sent to the sidecar');
+  const before = posted.length;
+  r.fromSidecar(metricsAt(100));
+  r.fromSidecar(histogram(100));
+  await sleep(BATCH_MS + 100);
+  assert.equal(posted.length, before, 'still waiting after BATCH_MS');
+  await sleep(700 - BATCH_MS);
+  assert.deepEqual(posted.slice(before), [{ type: 'batch', messages: [metricsAt(100), histogram(100)] }], 'posted after 700 ms');
+  // Something other than the live stream is not held by the pace.
+  const state: ServerMessage = { type: 'state', runId: 'r1', state: 'paused', step: 100 };
+  r.fromSidecar(state);
+  assert.deepEqual(posted.at(-1), state);
+  // The panel hidden and shown again: a new page, which has not timed a frame yet.
+  r.webviewGone();
+  r.fromWebview({ type: 'ready' });
+  r.fromSidecar(metricsAt(104));
+  await sleep(BATCH_MS + 100);
+  assert.deepEqual(posted.at(-1), metricsAt(104));
+  r.dispose();
+});
+
+test('a malformed pace is answered with an error that names it, and changes nothing', async () => {
+  const { r, posted, sent } = relay();
+  r.fromWebview({ type: 'ready' });
+  for (const bad of [{ type: 'pace', drawEveryMs: -1 }, { type: 'pace', drawEveryMs: 'soon' }, { type: 'pace' }, { type: 'pace', drawEveryMs: 500, extra: 1 }]) {
+    const before = posted.length;
+    r.fromWebview(bad);
+    const error = posted.at(-1) as { type: string; message: string };
+    assert.equal(posted.length, before + 1, JSON.stringify(bad));
+    assert.equal(error.type, 'error');
+    assert.match(error.message, /pace/, error.message);
+  }
+  assert.deepEqual(sent, []);
+  const before = posted.length;
+  r.fromSidecar(metricsAt(100));
+  await sleep(BATCH_MS + 100);
+  assert.deepEqual(posted.slice(before), [metricsAt(100)], 'still batched at BATCH_MS');
   r.dispose();
 });
 

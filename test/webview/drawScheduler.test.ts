@@ -158,3 +158,26 @@ test('a request the user waits for (a run they opened has arrived) draws at the 
   page.advance(1000);
   assert.equal(draws, 2, 'a hidden page draws nothing, even when asked soon');
 });
+
+test('the interval is told after the first frame, then only when it has moved by more than a fifth', () => {
+  const page = fakePage();
+  const told: number[] = [];
+  let cost = 20;
+  const s = new DrawScheduler(() => page.spend(cost), { minIntervalMs: 100, maxIntervalMs: 5000, budget: 0.05 }, page.env, undefined, (ms) => told.push(ms));
+  assert.deepEqual(told, [], 'nothing before a frame has been timed');
+  s.request();
+  page.advance(0);
+  assert.deepEqual(told, [400], '20 ms at 5% of a core');
+  cost = 22; // mean 21 ms: 420 ms, within a fifth of 400
+  s.request();
+  page.advance(1000);
+  assert.deepEqual(told, [400]);
+  cost = 62; // mean 34.7 ms: 693 ms
+  s.request();
+  page.advance(1000);
+  assert.equal(told.length, 2);
+  assert.ok(Math.abs(told[1] - 2080 / 3) < 1e-9, `told ${told[1]}`);
+  for (let i = 0; i < 8; i++) { cost = 1; s.request(); page.advance(1000); } // cheap frames: down to the minimum
+  assert.equal(told.at(-1), 100);
+  assert.ok(told.every((ms, i) => i === 0 || Math.abs(ms - told[i - 1]) > told[i - 1] / 5), `each told value moved by more than a fifth: ${told.join(', ')}`);
+});
