@@ -38,7 +38,9 @@ export interface SchedulerOptions {
  * drawn again too, and every post of the live stream crosses it. In code-server with both cores training
  * (bench/vscodeCpu.mjs, interleaved; BENCHMARKS.md "Twentieth round"), 4% with a post every 250 ms left VS Code at
  * 0.17 / 0.17 / 0.22 cores with the dashboard visible, and 2% with the posts following the page's pace (relay.ts) at
- * 0.13 / 0.14 / 0.15; neither change alone moved it beyond the trials' spread.
+ * 0.13 / 0.14 / 0.15 (four more pairs: 0.18 / 0.16 / 0.15 / 0.16 against 0.19 / 0.20 / 0.19 / 0.18, the run getting
+ * 0.01-0.07 cores more); neither change alone moved it beyond the trials' spread. While a run keeps both cores busy,
+ * frames there take 45-60 ms and the page draws every 2 s, its slowest.
  */
 export const DEFAULT_SCHEDULE: SchedulerOptions = { minIntervalMs: 200, maxIntervalMs: 2000, budget: 0.02 };
 
