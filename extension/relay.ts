@@ -22,7 +22,7 @@ export function batchWaitMs(drawEveryMs: number): number {
   return Math.min(MAX_BATCH_MS, Math.max(BATCH_MS, drawEveryMs / 2));
 }
 
-/** The live stream, which may wait BATCH_MS: everything else is posted at once. */
+/** The live stream, which may wait for its batch (BATCH_MS to MAX_BATCH_MS): everything else is posted at once. */
 function batched(msg: ServerMessage): boolean {
   return msg.type === 'metrics' || msg.type === 'stepHistogram' || msg.type === 'system' || (msg.type === 'checkpointed' && msg.requestId === undefined);
 }
