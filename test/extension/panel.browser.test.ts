@@ -136,12 +136,13 @@ describe('the dashboard panel: webview HTML + relay + supervised sidecar', { tim
     assert.equal((await page.locator('#run-state').textContent())?.trim(), 'running');
   });
 
-  test('the page tells the relay how often it draws the live run, after its first frames and not on every frame', async () => {
+  test('the page tells the relay how often it draws the live run, at most once a frame', async () => {
     const paces = () => toHost.filter((m): m is { type: 'pace'; drawEveryMs: number } => (m as { type: string }).type === 'pace');
     const first = await waitFor(() => paces()[0]);
     assert.ok(Number.isInteger(first.drawEveryMs) && first.drawEveryMs >= 200 && first.drawEveryMs <= 2000, JSON.stringify(first));
     const frames = await page.evaluate(() => (window as unknown as { adamFrames: { since(t: number): number[] } }).adamFrames.since(0).length);
-    assert.ok(paces().length < frames, `${paces().length} paces told in ${frames} frames`);
+    // When it is told again is the scheduler's test (drawScheduler.test.ts); here, never more often than a frame is drawn.
+    assert.ok(paces().length <= frames, `${paces().length} paces told in ${frames} frames`);
   });
 
   test('a checkpoint asked for in the panel is announced; the run\'s routine checkpoints are not', async () => {
