@@ -5,7 +5,7 @@
 // p99 of `render`, read from window.adamFrames), the CPU the browser's processes used (cores, from /proc) and
 // the page's JS heap.
 //   npm run bench:watched -- [--batch 4,32] [--repeats 3] [--data DIR] [--workers N] [--busy]
-//                            [--page visible|hidden|background] [--steps4 N] [--steps32 N]
+//                            [--page visible|hidden] [--steps4 N] [--steps32 N]
 //   --busy        another process spins on one core all along (as a browser, a build or VS Code would)
 //   --page hidden the dashboard is open but its tab is in the background (document.hidden; emulated, see below)
 //   --vscode      in code-server's webview instead (bench/watchedVscode.mjs): the extension packaged and installed,
