@@ -179,6 +179,41 @@ test('a max-pool window tied to float32 rounding is judged against PyTorch\'s ow
   assert.equal(corrupted.worst!.index, 1010);
 });
 
+// PROPERTY_SEED=236566993's configuration 6, which failed in CI after the file listed near ties: a pool1 window of the
+// first batch (image 5, channel 1, row 9, column 2) holds two values that are equal in PyTorch's float32, 0.20310447 at
+// its top left (position 508, which max_pool2d picks, the first in scan order) and its bottom right (537); in float64
+// the bottom right is larger by 1.1e-7. Both engines pick it, and conv1.weight[147] got 5.437e-4 against PyTorch's
+// 5.872e-4. The file listed the tie, but took its runner-up from topk, which on an exact tie named position 508 first
+// and second, so the alternative swapped the winner for itself and changed nothing.
+const EXACT_TIE = { file: 'exact-tie.json', seed: 85800, optimizer: 'adam' as const, learningRate: 0.0003058044576687249, beta1: 0.7464181107282639, beta2: 0.9091660121619701, epsilon: 7.086665478914698e-8, weightDecay: 0, momentum: 0.42570626199245454, nesterov: false, alpha: 0.9158955827951432, batchSize: 7, steps: 12, workers: 2 };
+
+test('a max-pool window whose two largest values are equal in float32 is judged with the other one winning, not the winner again', { timeout: 120_000 }, async () => {
+  const dir = tempDir('adam-exact-tie-');
+  await generate([EXACT_TIE], dir);
+  const file = join(dir, EXACT_TIE.file);
+  const ref = JSON.parse(readFileSync(file, 'utf8'));
+  const tie = ref.first_batch.near_ties.find((t: { kind?: string; layer: unknown; image: number; channel: number; y: number; x: number }) =>
+    t.kind === undefined && t.layer === 1 && t.image === 5 && t.channel === 1 && t.y === 9 && t.x === 2);
+  assert.ok(tie, `PyTorch's file lists the pool1 window as a near tie: ${JSON.stringify(ref.first_batch.near_ties)}`);
+  assert.equal(tie.gapInRoundingUnits, 0);
+  assert.equal(tie.runnerUp, 19 * 28 + 5, 'the runner-up is the tied value max_pool2d did not pick (its pick is 18 * 28 + 4)');
+  const results = await checkReferenceFile(file, ['wasm', 'reference'], EXACT_TIE.workers);
+  assert.equal(filePasses(results), true, describe(results.filter((r) => !r.pass && r.counts !== false)));
+  for (const engine of ['wasm', 'reference']) {
+    const grads = results.find((r) => r.engine === engine && r.check === 'first_batch.grads')!;
+    assert.match(grads.note ?? '', /pool1 window \(image 5, channel 1, row 9, column 2\), whose two largest values are 0\.0 float32 rounding units apart/);
+  }
+  // Without the alternatives, both engines fail on conv1.weight[147], where the window's gradient went.
+  const bare = structuredClone(ref);
+  delete bare.first_batch.alternatives;
+  writeFileSync(file, JSON.stringify(bare));
+  for (const engine of ['wasm', 'reference'] as const) {
+    const without = (await checkReferenceFile(file, [engine], 1)).find((r) => r.check === 'first_batch.grads')!;
+    assert.equal(without.pass, false);
+    assert.equal(without.worst!.index, 147);
+  }
+});
+
 // PROPERTY_SEED=1383675686's configuration 23, which failed before the file listed ReLUs at zero as near ties: fc2's
 // unit 7 on image 0 has the input 2.2e-8 in PyTorch's float32 (4.0e-8 in float64, from terms whose magnitudes sum to
 // 0.52). The WebAssembly kernels' fused multiply-adds (relaxed SIMD) put it at or below zero, so that image's share of
