@@ -106,8 +106,9 @@ def near_ties(net, x):
         N, C, H, W = c.shape
         win = lambda t: t.reshape(N, C, H // 2, 2, W // 2, 2).permute(0, 1, 2, 4, 3, 5).reshape(N, C, H // 2, W // 2, 4)
         # The winner is the input max_pool2d picked (the first largest in scan order), not topk's first: on an exact
-        # tie topk may list the other one first, and a "runner-up" that is the winner itself swaps nothing
-        # (PROPERTY_SEED=236566993's configuration 6 had two equal values in a window, and topk named the winner twice).
+        # tie topk may list the other one first, and its second is then max_pool2d's own pick, a "runner-up" that
+        # swaps nothing (PROPERTY_SEED=236566993's configuration 6: two equal values in a window, and topk listed the
+        # later one first).
         wc = win(c); wa = win(a)
         picked = F.max_pool2d(c, 2, return_indices=True)[1]
         first = ((picked // W) % 2 * 2 + (picked % W) % 2).unsqueeze(-1)

@@ -183,8 +183,8 @@ test('a max-pool window tied to float32 rounding is judged against PyTorch\'s ow
 // first batch (image 5, channel 1, row 9, column 2) holds two values that are equal in PyTorch's float32, 0.20310447 at
 // its top left (position 508, which max_pool2d picks, the first in scan order) and its bottom right (537); in float64
 // the bottom right is larger by 1.1e-7. Both engines pick it, and conv1.weight[147] got 5.437e-4 against PyTorch's
-// 5.872e-4. The file listed the tie, but took its runner-up from topk, which on an exact tie named position 508 first
-// and second, so the alternative swapped the winner for itself and changed nothing.
+// 5.872e-4. The file listed the tie, but took its runner-up as topk's second, and on this exact tie topk listed 537
+// first and 508 second: the alternative swapped max_pool2d's pick for itself and changed nothing.
 const EXACT_TIE = { file: 'exact-tie.json', seed: 85800, optimizer: 'adam' as const, learningRate: 0.0003058044576687249, beta1: 0.7464181107282639, beta2: 0.9091660121619701, epsilon: 7.086665478914698e-8, weightDecay: 0, momentum: 0.42570626199245454, nesterov: false, alpha: 0.9158955827951432, batchSize: 7, steps: 12, workers: 2 };
 
 test('a max-pool window whose two largest values are equal in float32 is judged with the other one winning, not the winner again', { timeout: 120_000 }, async () => {
