@@ -16,7 +16,7 @@
 //   --profile     also prints the page's CPU profile (self time by function) over the measured window
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -140,6 +140,10 @@ async function trial(browser, batch, watched) {
   // How long the thread governor kept fewer threads than workers (metrics lines in the window whose count is below the top).
   const top = Math.max(...inWindow.map((l) => l.threads ?? 0));
   result.fewerThreads = inWindow.filter((l) => (l.threads ?? top) < top).length / inWindow.length;
+  // The workers the run started with: `train` says on stderr when it takes fewer than the cores (another program
+  // busy as it starts, as with --busy). The governor then has no fewer threads to try, and fewerThreads reads 0.
+  const fewer = /(\d+) workers? of (\d+) cores/.exec(stderr);
+  result.workers = fewer ? Number(fewer[1]) : Number(workers ?? process.env.ADAM_TRAINER_WORKERS ?? availableParallelism());
   if (watched) {
     const cpu1 = browserCpu();
     const seconds = (performance.now() - cpuAt0) / 1000;
@@ -216,6 +220,7 @@ try {
       browserCoresByProcess: cells.watched.map((x) => x.browserCoresByProcess),
       jsHeapMB: +median(cells.watched.map((x) => x.jsHeapMB)).toFixed(1),
       fewerThreads: { headless: cells.headless.map((x) => +x.fewerThreads.toFixed(2)), watched: cells.watched.map((x) => +x.fewerThreads.toFixed(2)) },
+      startedWorkers: { headless: cells.headless.map((x) => x.workers), watched: cells.watched.map((x) => x.workers) },
       ...(profile ? { profile: cells.watched[0].profile, sidecarProfile: cells.watched[0].sidecarProfile } : {}),
       runs: { headless: cells.headless.map((x) => Math.round(x.samplesPerSec)), watched: cells.watched.map((x) => Math.round(x.samplesPerSec)) },
     }));
