@@ -102,26 +102,32 @@ def near_ties(net, x):
         for index in near.nonzero().tolist():
             found.append({"kind": "relu", "layer": layer, "image": index[0], "index": index,
                           "on": bool(z[tuple(index)] > 0), "gapInRoundingUnits": float(units[tuple(index)])})
-    for layer, c, a, n in ((1, c1, a1, 75), (2, c2, a2, 225)):
-        N, C, H, W = c.shape
-        win = lambda t: t.reshape(N, C, H // 2, 2, W // 2, 2).permute(0, 1, 2, 4, 3, 5).reshape(N, C, H // 2, W // 2, 4)
-        # The winner is the input max_pool2d picked (the first largest in scan order), not topk's first: on an exact
-        # tie topk may list the other one first, and its second is then max_pool2d's own pick, a "runner-up" that
-        # swaps nothing (PROPERTY_SEED=236566993's configuration 6: two equal values in a window, and topk listed the
-        # later one first).
-        wc = win(c); wa = win(a)
-        picked = F.max_pool2d(c, 2, return_indices=True)[1]
-        first = ((picked // W) % 2 * 2 + (picked % W) % 2).unsqueeze(-1)
-        others = wc.scatter(-1, first, float("-inf"))
-        second = others.argmax(dim=-1, keepdim=True)
-        v1, v2 = wc.gather(-1, first)[..., 0], wc.gather(-1, second)[..., 0]
-        units = (v1 - v2) / (U * (wa.gather(-1, first)[..., 0] + wa.gather(-1, second)[..., 0]))
-        for nn_, ch, oy, ox in ((units <= 2 * math.sqrt(n)) & (v1 > 0)).nonzero().tolist():
-            k = int(second[nn_, ch, oy, ox, 0])
-            pos = (2 * oy + k // 2) * W + 2 * ox + k % 2
-            found.append({"layer": layer, "image": nn_, "channel": ch, "y": oy, "x": ox, "runnerUp": pos,
-                          "gapInRoundingUnits": float(units[nn_, ch, oy, ox])})
+    for layer, c, a, n in ((1, c1, a1, 75), (2, c2, a2, 225)): found += pool_ties(layer, c, a, n)
     return sorted(found, key=lambda t: t["gapInRoundingUnits"])[:NEAR_TIES_KEPT]
+
+
+def pool_ties(layer, c, a, n):
+    """The 2x2 windows of c (N, C, H, W: a convolution's output after its ReLU) whose largest (positive) value is
+    within 2 sqrt(n) u of the next, u relative to the sum of their terms' magnitudes (a: those sums per input)."""
+    N, C, H, W = c.shape
+    win = lambda t: t.reshape(N, C, H // 2, 2, W // 2, 2).permute(0, 1, 2, 4, 3, 5).reshape(N, C, H // 2, W // 2, 4)
+    # The winner is the input max_pool2d picked (the first largest in scan order), not topk's first: on an exact
+    # tie topk may list the other one first, and its second is then max_pool2d's own pick, a "runner-up" that
+    # swaps nothing (PROPERTY_SEED=236566993's configuration 6: two equal values in a window, and topk listed the
+    # later one first).
+    wc = win(c); wa = win(a)
+    picked = F.max_pool2d(c, 2, return_indices=True)[1]
+    first = ((picked // W) % 2 * 2 + (picked % W) % 2).unsqueeze(-1)
+    second = wc.scatter(-1, first, float("-inf")).argmax(dim=-1, keepdim=True)
+    v1, v2 = wc.gather(-1, first)[..., 0], wc.gather(-1, second)[..., 0]
+    units = (v1 - v2) / (U * (wa.gather(-1, first)[..., 0] + wa.gather(-1, second)[..., 0]))
+    found = []
+    for nn_, ch, oy, ox in ((units <= 2 * math.sqrt(n)) & (v1 > 0)).nonzero().tolist():
+        k = int(second[nn_, ch, oy, ox, 0])
+        pos = (2 * oy + k // 2) * W + 2 * ox + k % 2
+        found.append({"layer": layer, "image": nn_, "channel": ch, "y": oy, "x": ox, "runnerUp": pos,
+                      "gapInRoundingUnits": float(units[nn_, ch, oy, ox])})
+    return found
 
 
 # Float32 rounding of a gradient. Where PyTorch's gradient is itself of the size of float32 rounding (terms that
