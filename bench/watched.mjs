@@ -16,7 +16,7 @@
 //   --profile     also prints the page's CPU profile (self time by function) over the measured window
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -140,10 +140,10 @@ async function trial(browser, batch, watched) {
   // How long the thread governor kept fewer threads than workers (metrics lines in the window whose count is below the top).
   const top = Math.max(...inWindow.map((l) => l.threads ?? 0));
   result.fewerThreads = inWindow.filter((l) => (l.threads ?? top) < top).length / inWindow.length;
-  // The workers the run started with: `train` says on stderr when it takes fewer than the cores (another program
-  // busy as it starts, as with --busy). The governor then has no fewer threads to try, and fewerThreads reads 0.
-  const fewer = /(\d+) workers? of (\d+) cores/.exec(stderr);
-  result.workers = fewer ? Number(fewer[1]) : Number(workers ?? process.env.ADAM_TRAINER_WORKERS ?? availableParallelism());
+  // The workers the run started with, as it recorded them: `train` takes fewer than the cores when another program is
+  // busy as it starts (--busy), and the governor then has no fewer threads to try, so fewerThreads reads 0.
+  const [runId] = readdirSync(runsDir);
+  result.workers = JSON.parse(readFileSync(join(runsDir, runId, 'config.json'), 'utf8')).config.workers;
   if (watched) {
     const cpu1 = browserCpu();
     const seconds = (performance.now() - cpuAt0) / 1000;
