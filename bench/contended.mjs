@@ -26,7 +26,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { rand } from './random.mjs';
+import { bootstrapMedian90, median } from './stats.mjs';
 
 const here = join(dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (name, fallback) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : fallback; };
@@ -58,16 +58,6 @@ function train(root, batch, workers) {
   return done;
 }
 
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
-/** The 5th and 95th percentiles of the median of `xs` resampled with replacement (a fixed seed: the same runs give the
- * same interval). */
-function bootstrapMedian90(xs, draws = 4000) {
-  const random = rand(0x9e3779b9);
-  const medians = [];
-  for (let d = 0; d < draws; d++) medians.push(median(xs.map(() => xs[Math.floor(random() * xs.length)])));
-  medians.sort((a, b) => a - b);
-  return [medians[Math.floor(0.05 * draws)], medians[Math.floor(0.95 * draws)]];
-}
 const cells = [];
 for (const load of loads) for (const batch of batches) for (const workers of workerCounts) for (const root of roots) cells.push({ load, batch, workers, root, results: [] });
 // Within a load and batch size, each repeat starts one cell later than the one before, so that no worker count always

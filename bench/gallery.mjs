@@ -12,6 +12,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
+import { median } from './stats.mjs';
 
 const here = join(dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (name, fallback) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : fallback; };
@@ -20,7 +21,6 @@ const data = arg('data', existsSync(shared) ? shared : 'sample');
 const seconds = Number(arg('seconds', 20));
 const repeats = Number(arg('repeats', 3));
 const roots = [here, ...(arg('root') ? [arg('root')] : [])];
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[s.length >> 1] : NaN; };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function bench(root) {

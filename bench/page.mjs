@@ -23,6 +23,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import WebSocket from 'ws';
+import { median, quantile } from './stats.mjs';
 
 const here = join(dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (name, fallback) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : fallback; };
@@ -30,8 +31,6 @@ const scenarios = arg('scenario', 'open,overlay').split(',');
 const repeats = Number(arg('repeats', 3));
 const overlaySteps = Number(arg('steps', 100_000));
 const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
-const quantile = (xs, q) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(q * s.length))]; };
 
 const otherRoot = arg('root', undefined);
 

@@ -10,9 +10,13 @@
 //   --page hidden the dashboard is open but its tab is in the background (document.hidden; emulated, see below)
 //   --vscode      in code-server's webview instead (bench/watchedVscode.mjs): the extension packaged and installed,
 //                 "Adam: Train with Adam" from the palette; --seconds N measured (default 15), from --settle S seconds
-//                 into each run (default 8, headless and watched alike); --trace prints each second's steps/s;
+//                 into each run (default 8, with --page hidden 30: the panel is hidden as the dashboard first draws,
+//                 and hiding it costs VS Code a burst of work, once; headless and watched alike); --trace prints each
+//                 second's steps/s;
 //                 --baseline editor runs the headless one beside code-server with a text editor in front (VS Code
-//                 open, no dashboard: what the hidden dashboard itself costs), instead of on an otherwise idle machine
+//                 open, no dashboard: what the hidden dashboard itself costs), instead of on an otherwise idle machine;
+//                 --baseline both runs both headless runs in each repeat and splits the watched run's loss into VS
+//                 Code's own (beside an editor / idle) and the dashboard's (watched / beside an editor), with intervals
 //   --profile     also prints the page's CPU profile (self time by function) over the measured window
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -21,6 +25,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { median, pairedRatio, quantile } from './stats.mjs';
 
 const here = join(dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (name, fallback) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : fallback; };
@@ -34,15 +39,10 @@ const pageMode = arg('page', 'visible');
 const profile = process.argv.includes('--profile');
 const steps = { 4: Number(arg('steps4', 60000)), 32: Number(arg('steps32', 10000)) };
 const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-if (!['idle', 'editor'].includes(arg('baseline', 'idle'))) throw new Error(`--baseline must be idle or editor, got ${arg('baseline')}`);
+if (!['idle', 'editor', 'both'].includes(arg('baseline', 'idle'))) throw new Error(`--baseline must be idle, editor or both, got ${arg('baseline')}`);
 if (!['visible', 'hidden'].includes(pageMode)) throw new Error(`--page must be visible or hidden, got ${pageMode}`);
 if (!existsSync(join(here, 'dist', 'cli.js'))) throw new Error('build first: node scripts/build.mjs');
 
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.floor(s.length / 2)] : NaN; };
-/** The median of each repeat's watched / headless (the two run one after the other): the machine's speed drifts by a
- *  third within an hour here, and a pair sees the same machine; the ratio of the medians mixes repeats. */
-const pairedRatio = (headless, watched) => +median(headless.map((h, i) => watched[i] / h)).toFixed(3);
-const quantile = (xs, q) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.min(s.length - 1, Math.floor(q * s.length))] : NaN; };
 const CLOCK_TICKS = 100; // /proc/<pid>/stat counts CPU time in 1/100 s on Linux
 
 /** CPU seconds used so far by the browser (the Chromium processes this benchmark started, and theirs), in all and by
@@ -190,7 +190,7 @@ if (process.argv.includes('--vscode')) {
   const { benchVscode } = await import('./watchedVscode.mjs');
   const busyLoopVscode = busy ? spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' }) : null;
   try {
-    await benchVscode({ data, batches, repeats, seconds: Number(arg('seconds', 15)), settle: Number(arg('settle', 8)), pageMode, workers, profile, topOfProfile, pairedRatio, trace: process.argv.includes('--trace'), baseline: arg('baseline', 'idle') });
+    await benchVscode({ data, batches, repeats, seconds: Number(arg('seconds', 15)), settle: Number(arg('settle', pageMode === 'hidden' ? 30 : 8)), pageMode, workers, profile, topOfProfile, trace: process.argv.includes('--trace'), baseline: arg('baseline', 'idle') });
   } finally {
     busyLoopVscode?.kill('SIGKILL');
   }

@@ -4,8 +4,10 @@
 // train`. Both are timed the same way from outside: the growth of the run's losses.f32 (one float a step), polled
 // every second over a window of --seconds that starts at the same age of the run for both (--settle seconds after its
 // first step, default 8: opening the dashboard takes VS Code most of a core for about 3 s, once, which is not what
-// watching costs a run; and at least 1 s after the dashboard drew). --trace prints each trial's steps/s second by
-// second, so where the opening ends can be seen.
+// watching costs a run; and at least 1 s after the dashboard drew). With the panel hidden the default is 30: hiding it
+// costs VS Code's renderer about a second of a core, once, in bursts at about 1, 10 and 20 s after (it collects the
+// closed webview's garbage), and then it takes what an idle editor takes (twenty-second round, BENCHMARKS.md).
+// --trace prints each trial's steps/s second by second, so where the opening ends can be seen.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,10 +17,9 @@ import { chromium } from 'playwright-core';
 import { CodeServer, installExtension, isolatedEnv } from '../test/e2e/codeServer.mjs';
 import { ensureCodeServer, findChromium } from '../test/e2e/setup.mjs';
 import { CHROMIUM_ARGS, sleep, waitFor, Workbench } from '../test/e2e/workbench.mjs';
+import { bootstrapMedian90, median, pairedRatio, quantile } from './stats.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
-const quantile = (xs, q) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(q * s.length))]; };
 
 /** Every process's CPU seconds so far (utime + stime), with a short label from its command line. */
 export function processCpu() {
@@ -43,7 +44,26 @@ function labelOf(cmd) {
   if (/fileWatcher|watcherService/.test(line)) return 'code-server file watcher';
   if (/ptyHost/.test(line)) return 'code-server pty host';
   if (/code-server/.test(line)) return 'code-server';
-  return (cmd[0] ?? '').split('/').pop() || '?';
+  if (!cmd[0]) return 'kernel threads'; // no command line: the kernel's own (kworker, kdamond, rcu)
+  return cmd[0].split('/').pop();
+}
+
+/** The CPU seconds so far of each thread of the browser's processes (Chromium's renderers, GPU process, utilities), by
+ *  pid/tid, with a label of the process's kind and the thread's name ("chromium renderer: Compositor"). */
+export function browserThreadCpu() {
+  const out = new Map();
+  for (const [pid, p] of processCpu()) {
+    if (!p.label.startsWith('chromium')) continue;
+    try {
+      for (const t of readdirSync(`/proc/${pid}/task`)) {
+        const stat = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
+        const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/\d+$/, ''); // ThreadPoolForeg1 -> ThreadPoolForeg
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        out.set(`${pid}/${t}`, { label: `${p.label}: ${name}`, cpu: (Number(f[11]) + Number(f[12])) / 100 });
+      }
+    } catch { /* gone */ }
+  }
+  return out;
 }
 
 /** The cores each kind of process used between two processCpu() snapshots `seconds` apart, busiest first. */
@@ -105,6 +125,24 @@ async function rate(lossesFile, seconds, trace, window) {
   return (last.steps - s0) / ((last.at - t0) / 1000);
 }
 
+/** The cores busy on the whole machine over the next `ms` (/proc/stat: all but idle and iowait). */
+async function machineBusyCores(ms = 1000) {
+  const read = () => {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    return { busy: f.reduce((a, b) => a + b, 0) - f[3] - f[4], at: performance.now() };
+  };
+  const a = read();
+  await sleep(ms);
+  const b = read();
+  return (b.busy - a.busy) / 100 / ((b.at - a.at) / 1000);
+}
+
+/** Waits (at most 30 s) until the machine keeps under 0.25 cores busy for a second. */
+async function quietMachine() {
+  for (let t = 0; t < 30; t++) if ((await machineBusyCores()) < 0.25) return;
+  console.error('watchedVscode: the machine still kept 0.25 cores busy after 30 s; the headless run starts anyway');
+}
+
 /** The losses.f32 of the one run in `runsDir` as soon as it exists, and when it appeared (the run's first step). */
 async function firstLosses(runsDir) {
   const path = await waitFor('the run to train', async () => {
@@ -148,7 +186,7 @@ export function settings(data, batch, workers) {
   };
 }
 
-export async function benchVscode({ data, batches, repeats, seconds, settle, pageMode, workers, profile = false, topOfProfile, pairedRatio, trace = false, baseline = 'idle' }) {
+export async function benchVscode({ data, batches, repeats, seconds, settle, pageMode, workers, profile = false, topOfProfile, trace = false, baseline = 'idle' }) {
   const tmp = mkdtempSync(join(tmpdir(), 'adam-watched-vscode-'));
   const vsix = join(tmp, 'train-with-adam.vsix');
   execFileSync('npm', ['run', 'package', '--', '-o', vsix], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
@@ -187,15 +225,18 @@ export async function benchVscode({ data, batches, repeats, seconds, settle, pag
       const { path: started, startedAt } = await first;
       if (started !== losses) throw new Error(`the dashboard shows ${runId}, but ${started} is the run that trains`);
       await waitFor('the loss curve', async () => Number((await wb.chart('loss')).points) > 0, { timeoutMs: 60_000 });
+      let hiddenAt;
       if (pageMode === 'hidden') {
         // Another editor in front of the dashboard: its panel is hidden.
         await wb.runCommand('File: New Untitled Text File');
+        hiddenAt = performance.now();
       }
       await sleep(1000);
       // Measured from the same age of the run as the headless one (--settle): a trial that took longer to open the
       // dashboard starts later, never earlier.
       await sleepUntil(startedAt + settle * 1000);
       const age = (performance.now() - startedAt) / 1000;
+      const sinceHidden = hiddenAt === undefined ? undefined : (performance.now() - hiddenAt) / 1000;
       const since = pageMode === 'hidden' ? 0 : await wb.dashboard.locator('body').evaluate(() => performance.now());
       // --profile: the workbench's own page (its main frame; the webview is another frame) over the same window.
       const cdp = profile ? await wb.page.context().newCDPSession(wb.page) : null;
@@ -206,19 +247,21 @@ export async function benchVscode({ data, batches, repeats, seconds, settle, pag
       }
       const cpu0 = processCpu();
       const threads0 = sidecarThreads();
+      const browser0 = browserThreadCpu();
       const t0 = performance.now();
       const perSecond = [];
       const window = {};
       const stepsPerSec = await rate(losses, seconds, perSecond, window);
       const cores = coresByLabel(cpu0, processCpu(), (performance.now() - t0) / 1000);
       const sidecar = threadUse(threads0, sidecarThreads(), (performance.now() - t0) / 1000);
+      const browserThreads = coresByLabel(browser0, browserThreadCpu(), (performance.now() - t0) / 1000);
       const workbenchProfile = cdp ? topOfProfile((await cdp.send('Profiler.stop')).profile) : undefined;
       // The page's own frame times, from inside the webview's frame (window.adamFrames, webview/frameStats.ts).
       // (A hidden panel's webview is gone: no frames to read.)
       const frames = pageMode === 'hidden' ? [] : await wb.dashboard.locator('body').evaluate((_, t) => window.adamFrames?.since(t) ?? [], since);
       // Each frame's whole cost to the page, to its paint (window.adamFrameCosts): what the draw budget counts.
       const frameCosts = pageMode === 'hidden' ? [] : await wb.dashboard.locator('body').evaluate((_, t) => window.adamFrameCosts?.since(t) ?? [], since);
-      return { stepsPerSec, frames, frameCosts, cores, sidecar, workbenchProfile, threads: threadCounts(join(cs.globalStorage(), 'runs', runId), window), age, perSecond };
+      return { stepsPerSec, frames, frameCosts, cores, sidecar, browserThreads, workbenchProfile, threads: threadCounts(join(cs.globalStorage(), 'runs', runId), window), age, sinceHidden, perSecond };
     } finally {
       await close();
     }
@@ -247,16 +290,20 @@ export async function benchVscode({ data, batches, repeats, seconds, settle, pag
     return { close };
   }
 
-  async function headless(batch) {
-    const editor = baseline === 'editor' ? await idleEditor(batch) : null;
+  /** A headless run, on an otherwise idle machine (`beside` idle) or beside VS Code with a text editor in front (editor). */
+  async function headless(batch, beside) {
+    const editor = beside === 'editor' ? await idleEditor(batch) : null;
     try {
-      return await headlessRun(batch);
+      return await headlessRun(batch, beside);
     } finally {
       await editor?.close();
     }
   }
 
-  async function headlessRun(batch) {
+  async function headlessRun(batch, beside) {
+    // The trial before this one (a code-server and its page closing) can keep a core busy for a few seconds, and a
+    // run that starts then takes one worker: on an "idle machine" it waits until the machine is (as the editor's does).
+    if (beside === 'idle') await quietMachine();
     const runsDir = join(tmp, `headless-${++trial}`);
     const p = spawn(process.execPath, [join(root, 'bin', 'adam-trainer.js'), 'train', '--data', data, '--batch-size', String(batch), '--epochs', '1000', '--runs-dir', runsDir, '--cache-dir', join(tmp, 'cache'), ...(workers ? ['--workers', String(workers)] : [])], { stdio: 'ignore' });
     try {
@@ -267,50 +314,72 @@ export async function benchVscode({ data, batches, repeats, seconds, settle, pag
       const window = {};
       const threads0 = sidecarThreads();
       const cpu0 = processCpu();
+      const browser0 = browserThreadCpu();
       const t0 = performance.now();
       const stepsPerSec = await rate(losses, seconds, perSecond, window);
       const cores = coresByLabel(cpu0, processCpu(), (performance.now() - t0) / 1000);
       const sidecar = threadUse(threads0, sidecarThreads(), (performance.now() - t0) / 1000);
-      return { stepsPerSec, sidecar, cores, threads: threadCounts(dirname(losses), window), age, perSecond };
+      const browserThreads = coresByLabel(browser0, browserThreadCpu(), (performance.now() - t0) / 1000);
+      return { stepsPerSec, sidecar, cores, browserThreads, threads: threadCounts(dirname(losses), window), age, perSecond };
     } finally {
       p.kill('SIGKILL');
     }
   }
 
+  /** The kinds of run a repeat takes, in the order of its first repeat: --baseline both times the headless run twice,
+   *  on an otherwise idle machine and beside VS Code with a text editor in front, so that one benchmark splits what the
+   *  watched run loses into what VS Code alone takes (beside / idle) and what the dashboard takes (watched / beside). */
+  const kinds = baseline === 'both' ? ['idle', 'editor', 'watched'] : [baseline, 'watched'];
+
   try {
     for (const batch of batches) {
-      const cells = { headless: [], watched: [], frames: [], frameCosts: [], threads: { headless: [], watched: [] }, ages: { headless: [], watched: [] } };
+      const cells = { runs: Object.fromEntries(kinds.map((k) => [k, []])), frames: [], frameCosts: [], threads: {}, ages: {}, cores: {}, sidecarThreads: {}, browserThreads: {} };
       for (let r = 0; r < repeats; r++) {
-        const hl = await headless(batch);
-        cells.headless.push(hl.stepsPerSec * batch);
-        cells.threads.headless.push(hl.threads);
-        cells.ages.headless.push(+hl.age.toFixed(1));
-        if (trace) console.error(JSON.stringify({ batch, trial: r + 1, run: 'headless', age: +hl.age.toFixed(1), stepsPerSecond: hl.perSecond }));
-        const w = await watched(batch);
-        cells.ages.watched.push(+w.age.toFixed(1));
-        if (trace) console.error(JSON.stringify({ batch, trial: r + 1, run: 'watched', page: pageMode, age: +w.age.toFixed(1), stepsPerSecond: w.perSecond }));
-        cells.threads.watched.push(w.threads);
-        cells.watched.push(w.stepsPerSec * batch);
-        cells.frames.push(w.frames);
-        cells.frameCosts.push(w.frameCosts);
-        cells.cores = { headless: hl.cores, watched: w.cores }; // the last trial's CPU by process: where the cycles went
-        cells.workbenchProfile = w.workbenchProfile;
-        cells.sidecarThreads = { headless: hl.sidecar, watched: w.sidecar }; // the last trial's: where the sidecar's cores went
+        // With three kinds, each repeat starts one kind later (the machine drifts within minutes: no kind always
+        // runs first); with two, the headless run goes first, as it always has.
+        const order = kinds.length > 2 ? kinds.map((_, i) => kinds[(i + r) % kinds.length]) : kinds;
+        for (const kind of order) {
+          const run = kind === 'watched' ? await watched(batch) : await headless(batch, kind);
+          cells.runs[kind][r] = run.stepsPerSec * batch;
+          (cells.threads[kind] ??= [])[r] = run.threads;
+          (cells.ages[kind] ??= [])[r] = +run.age.toFixed(1);
+          cells.cores[kind] = run.cores; // the last trial's CPU by process: where the cycles went
+          cells.sidecarThreads[kind] = run.sidecar; // the last trial's: where the sidecar's cores went
+          cells.browserThreads[kind] = run.browserThreads; // the last trial's: which of the browser's threads drew
+          if (trace) console.error(JSON.stringify({ batch, trial: r + 1, run: kind === 'watched' ? 'watched' : `headless beside ${kind === 'editor' ? 'an editor' : 'nothing'}`, ...(kind === 'watched' ? { page: pageMode } : {}), age: +run.age.toFixed(1), stepsPerSecond: run.perSecond }));
+          if (kind === 'watched') {
+            if (run.sinceHidden !== undefined) (cells.sinceHidden ??= []).push(+run.sinceHidden.toFixed(1));
+            cells.frames.push(run.frames);
+            cells.frameCosts.push(run.frameCosts);
+            cells.workbenchProfile = run.workbenchProfile;
+          }
+        }
       }
-      const h = median(cells.headless);
-      const w = median(cells.watched);
+      const under = cells.runs[kinds[0]]; // the headless run the watched one is set against (with both: on an idle machine)
+      const h = median(under);
+      const w = median(cells.runs.watched);
+      const ratios = (a, b) => a.map((x, i) => b[i] / x);
       console.log(JSON.stringify({
-        where: 'code-server webview', batch, page: pageMode, headlessBeside: baseline === 'editor' ? 'code-server, a text editor in front' : 'nothing', workers: workers ?? 'default', data: data.includes('cifar10-jpg') ? 'cifar10-jpg' : data,
+        where: 'code-server webview', batch, page: pageMode, headlessBeside: { idle: 'nothing', editor: 'code-server, a text editor in front', both: 'nothing, and code-server with a text editor in front' }[baseline], workers: workers ?? 'default', data: data.includes('cifar10-jpg') ? 'cifar10-jpg' : data,
         headlessSamplesPerSec: Math.round(h), watchedSamplesPerSec: Math.round(w), ratio: +(w / h).toFixed(3),
-        pairedRatio: pairedRatio(cells.headless, cells.watched),
-        frameMedianMs: +median(cells.frames.map((f) => median(f) ?? NaN)).toFixed(2), frameP99Ms: +median(cells.frames.map((f) => quantile(f, 0.99) ?? NaN)).toFixed(2),
+        pairedRatio: pairedRatio(under, cells.runs.watched),
+        ...(baseline === 'both' ? {
+          // The watched run against the headless run on an idle machine (the issue's bar), and its two parts.
+          headlessBesideEditorSamplesPerSec: Math.round(median(cells.runs.editor)),
+          overIdle: { paired: pairedRatio(cells.runs.idle, cells.runs.watched), paired90: bootstrapMedian90(ratios(cells.runs.idle, cells.runs.watched)).map((x) => +x.toFixed(3)) },
+          vscodeAlone: { paired: pairedRatio(cells.runs.idle, cells.runs.editor), paired90: bootstrapMedian90(ratios(cells.runs.idle, cells.runs.editor)).map((x) => +x.toFixed(3)) },
+          dashboard: { paired: pairedRatio(cells.runs.editor, cells.runs.watched), paired90: bootstrapMedian90(ratios(cells.runs.editor, cells.runs.watched)).map((x) => +x.toFixed(3)) },
+        } : { pairedRatio90: bootstrapMedian90(ratios(under, cells.runs.watched)).map((x) => +x.toFixed(3)) }),
+        frameMedianMs: +median(cells.frames.map((f) => median(f))).toFixed(2), frameP99Ms: +median(cells.frames.map((f) => quantile(f, 0.99))).toFixed(2),
         framesPerSec: +median(cells.frames.map((f) => f.length / seconds)).toFixed(1),
-        frameCostMedianMs: +median(cells.frameCosts.map((f) => median(f) ?? NaN)).toFixed(2),
-        runs: { headless: cells.headless.map(Math.round), watched: cells.watched.map(Math.round) },
+        frameCostMedianMs: +median(cells.frameCosts.map((f) => median(f))).toFixed(2),
+        runs: Object.fromEntries(kinds.map((k) => [k === 'watched' ? 'watched' : k === 'idle' ? 'headless' : 'headlessBesideEditor', cells.runs[k].map(Math.round)])),
         threads: cells.threads,
         windowStartsAtRunAge: cells.ages,
+        ...(cells.sinceHidden ? { windowStartsAfterHiding: cells.sinceHidden } : {}),
         coresByProcess: cells.cores,
         sidecarThreads: cells.sidecarThreads,
+        browserThreads: cells.browserThreads,
         ...(cells.workbenchProfile ? { workbenchProfile: cells.workbenchProfile } : {}),
       }));
     }

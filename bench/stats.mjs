@@ -1,0 +1,24 @@
+// The benchmarks' statistics: medians, quantiles and ratios of runs taken in pairs. On this shared machine a cell's
+// runs spread by a third within an hour, so the figures that decide a bar are medians of pairs run side by side, with a
+// bootstrap interval that says how far the noise could move them.
+import { rand } from './random.mjs';
+
+/** The median of `xs` (the upper of the middle two for an even count); NaN when there is none. */
+export const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.floor(s.length / 2)] : NaN; };
+
+/** The `q` quantile of `xs` (nearest rank); NaN when there is none. */
+export const quantile = (xs, q) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.min(s.length - 1, Math.floor(q * s.length))] : NaN; };
+
+/** The median of each pair's over / under (pair i: under[i], then over[i] on the same machine a minute later), to 3
+ *  places: the ratio of the medians mixes repeats that saw different machines. */
+export const pairedRatio = (under, over) => +median(under.map((u, i) => over[i] / u)).toFixed(3);
+
+/** The 5th and 95th percentiles of the median of `xs` resampled with replacement (a fixed seed: the same runs give the
+ *  same interval). */
+export function bootstrapMedian90(xs, draws = 4000) {
+  const random = rand(0x9e3779b9);
+  const medians = [];
+  for (let d = 0; d < draws; d++) medians.push(median(xs.map(() => xs[Math.floor(random() * xs.length)])));
+  medians.sort((a, b) => a - b);
+  return [medians[Math.floor(0.05 * draws)], medians[Math.floor(0.95 * draws)]];
+}

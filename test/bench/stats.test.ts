@@ -1,0 +1,58 @@
+// The benchmarks' statistics (bench/stats.mjs), on samples drawn at random: the figures that decide issue 13's bars
+// are medians of paired ratios with a bootstrap interval, so these must be right.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { bootstrapMedian90, median, pairedRatio, quantile } from '../../bench/stats.mjs';
+import { rand } from '../../bench/random.mjs';
+
+const SEED = Number(process.env.PROPERTY_SEED ?? Math.floor(Math.random() * 2 ** 31));
+
+function samples(random: () => number): number[] {
+  const n = 1 + Math.floor(random() * 12);
+  // Speeds as the benchmarks see them (thousands of samples/s), with repeats, since ties happen.
+  return Array.from({ length: n }, () => 5000 + Math.floor(random() * 20) * 1000);
+}
+
+test(`median and quantile on samples drawn at random (seed ${SEED})`, () => {
+  const random = rand(SEED);
+  for (let i = 0; i < 500; i++) {
+    const xs = samples(random);
+    const m = median(xs);
+    assert.ok(xs.includes(m), `the median of ${xs} is one of them`);
+    assert.ok(xs.filter((x) => x <= m).length >= xs.length / 2, `half of ${xs} at most ${m}`);
+    assert.ok(xs.filter((x) => x >= m).length >= xs.length / 2, `half of ${xs} at least ${m}`);
+    assert.equal(quantile(xs, 0), Math.min(...xs));
+    assert.equal(quantile(xs, 1), Math.max(...xs));
+    assert.ok(quantile(xs, 0.25) <= m && m <= quantile(xs, 0.99), `quantiles of ${xs} in order around the median`);
+  }
+  assert.ok(Number.isNaN(median([])));
+  assert.ok(Number.isNaN(quantile([], 0.5)));
+  assert.equal(median([3, 1, 2]), 2);
+  assert.equal(median([4, 1, 3, 2]), 3, 'an even count gives the upper of the middle two');
+});
+
+test(`pairedRatio is the median of each pair's ratio, not the ratio of the medians (seed ${SEED})`, () => {
+  const random = rand(SEED ^ 0x5bd1e995);
+  for (let i = 0; i < 200; i++) {
+    const under = samples(random);
+    const k = 0.5 + random();
+    assert.equal(pairedRatio(under, under.map((u) => u * k)), +k.toFixed(3));
+  }
+  // Pairs of 0.8, 1.2 and 1.1: their median is 1.1, where the ratio of the columns' medians would say 1.2.
+  assert.equal(pairedRatio([10_000, 20_000, 30_000], [8_000, 24_000, 33_000]), 1.1);
+});
+
+test(`bootstrapMedian90 brackets the median and is the same for the same runs (seed ${SEED})`, () => {
+  const random = rand(SEED ^ 0x27d4eb2f);
+  for (let i = 0; i < 50; i++) {
+    const xs = samples(random).map((x) => x / 10_000);
+    const [lo, hi] = bootstrapMedian90(xs, 1000);
+    assert.ok(Math.min(...xs) <= lo && lo <= hi && hi <= Math.max(...xs), `[${lo}, ${hi}] within ${xs}`);
+    assert.ok(xs.includes(lo) && xs.includes(hi), 'a resampled median is one of the values');
+    assert.deepEqual(bootstrapMedian90(xs, 1000), [lo, hi]);
+  }
+  assert.deepEqual(bootstrapMedian90([0.87, 0.87, 0.87]), [0.87, 0.87]);
+  // Nine pairs all between 0.8 and 0.9 cannot give an interval that reaches 0.95.
+  const [, hi] = bootstrapMedian90([0.81, 0.82, 0.84, 0.86, 0.87, 0.87, 0.88, 0.89, 0.9]);
+  assert.ok(hi < 0.95 && hi >= 0.87, `upper end ${hi}`);
+});
