@@ -9,7 +9,8 @@
 // --states training: only the two states with a run (the dashboard visible, then hidden). Between those two it prints
 // VS Code's cores each second for --hide-seconds (default 30) after the panel is hidden: hiding it costs a burst, once.
 // --timeline also traces the browser over each state and prints the busiest events of the renderer's main thread and
-// its thread pool (style, layout, paint, garbage collection).
+// its thread pool (style, layout, paint, garbage collection). Tracing costs the browser's own processes about 0.07
+// cores (its browser and utility processes), so the cores of a --timeline run are not the ones to quote.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
