@@ -10,7 +10,7 @@
 // --trace prints each trial's steps/s second by second, so where the opening ends can be seen.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -125,19 +125,18 @@ async function rate(lossesFile, seconds, trace, window) {
   return (last.steps - s0) / ((last.at - t0) / 1000);
 }
 
-/** The cores busy on the whole machine over the next `ms` (/proc/stat: all but idle and iowait). */
+/** The cores busy on the whole machine over the next `ms`, counted as `train` counts them when it chooses its workers
+ *  (sidecar/parallel/freeCores.ts: each core's user, nice, sys and irq time). */
 async function machineBusyCores(ms = 1000) {
-  const read = () => {
-    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-    return { busy: f.reduce((a, b) => a + b, 0) - f[3] - f[4], at: performance.now() };
-  };
-  const a = read();
+  const busy = () => cpus().reduce((a, { times: t }) => a + t.user + t.nice + t.sys + t.irq, 0);
+  const b0 = busy();
+  const t0 = performance.now();
   await sleep(ms);
-  const b = read();
-  return (b.busy - a.busy) / 100 / ((b.at - a.at) / 1000);
+  return (busy() - b0) / (performance.now() - t0);
 }
 
-/** Waits (at most 30 s) until the machine keeps under 0.25 cores busy for a second. */
+/** Waits (at most 30 s) until the machine keeps under 0.25 cores busy for a second: a run started then takes a worker
+ *  for every core (`train` counts a core as taken from 0.75 of one busy). */
 async function quietMachine() {
   for (let t = 0; t < 30; t++) if ((await machineBusyCores()) < 0.25) return;
   console.error('watchedVscode: the machine still kept 0.25 cores busy after 30 s; the headless run starts anyway');
@@ -279,13 +278,7 @@ export async function benchVscode({ data, batches, repeats, seconds, settle, pag
       // one worker (it did, in 2 of 6 repeats at batch 32, before this wait). A user's VS Code beside a headless run
       // has long settled: so the run starts 25 s after the editor opened, and once VS Code is quiet.
       await sleep(25_000);
-      let busy = Infinity;
-      for (let t = 0; t < 30 && busy >= 0.25; t++) {
-        const before = processCpu();
-        await sleep(1000);
-        busy = Object.entries(coresByLabel(before, processCpu(), 1)).filter(([k]) => /chromium|code-server/.test(k)).reduce((a, [, c]) => a + c, 0);
-      }
-      if (busy >= 0.25) console.error(`watchedVscode: VS Code still used ${busy.toFixed(2)} cores after 30 s; the headless run starts beside it anyway`);
+      await quietMachine();
     } catch (e) {
       await close();
       throw e;
