@@ -13,6 +13,15 @@ export const quantile = (xs, q) => { const s = [...xs].sort((a, b) => a - b); re
  *  places: the ratio of the medians mixes repeats that saw different machines. */
 export const pairedRatio = (under, over) => +median(under.map((u, i) => over[i] / u)).toFixed(3);
 
+/** Windows of one run timed in turn, `around[0]`, `between[0]`, `around[1]`, ... `around[n]` (one more around than
+ *  between): each `between[i]` set against the mean of the two around it, as around / between. A drift of the
+ *  machine's speed that is linear over a bracket cancels out of its ratio; set against one neighbour alone, it does
+ *  not. */
+export function bracketedRatios(around, between) {
+  if (around.length !== between.length + 1) throw new Error(`bracketedRatios needs one more window around (${around.length}) than between (${between.length})`);
+  return between.map((b, i) => (around[i] + around[i + 1]) / 2 / b);
+}
+
 /** The 5th and 95th percentiles of the median of `xs` resampled with replacement (a fixed seed: the same runs give the
  *  same interval). */
 export function bootstrapMedian90(xs, draws = 4000) {

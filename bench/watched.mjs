@@ -16,7 +16,12 @@
 //                 --baseline editor runs the headless one beside code-server with a text editor in front (VS Code
 //                 open, no dashboard: what the hidden dashboard itself costs), instead of on an otherwise idle machine;
 //                 --baseline both runs both headless runs in each repeat and splits the watched run's loss into VS
-//                 Code's own (beside an editor / idle) and the dashboard's (watched / beside an editor), with intervals
+//                 Code's own (beside an editor / idle) and the dashboard's (watched / beside an editor), with intervals;
+//                 --baseline frozen times one watched run in windows of --seconds that alternate between VS Code
+//                 running and VS Code's processes stopped (SIGSTOP: the run alone on the machine), --cycles N (6) stopped
+//                 windows each between two running ones, a running one --resume-settle S (3) seconds after VS Code
+//                 resumes; the machine's drift, which moves separate runs by a quarter, cancels out of each ratio (--seconds
+//                 defaults to 8 here: the sidecar drops a client that has not answered its ping of 15 s before)
 //   --profile     also prints the page's CPU profile (self time by function) over the measured window
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -39,7 +44,7 @@ const pageMode = arg('page', 'visible');
 const profile = process.argv.includes('--profile');
 const steps = { 4: Number(arg('steps4', 60000)), 32: Number(arg('steps32', 10000)) };
 const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-if (!['idle', 'editor', 'both'].includes(arg('baseline', 'idle'))) throw new Error(`--baseline must be idle, editor or both, got ${arg('baseline')}`);
+if (!['idle', 'editor', 'both', 'frozen'].includes(arg('baseline', 'idle'))) throw new Error(`--baseline must be idle, editor, both or frozen, got ${arg('baseline')}`);
 if (!['visible', 'hidden'].includes(pageMode)) throw new Error(`--page must be visible or hidden, got ${pageMode}`);
 if (!existsSync(join(here, 'dist', 'cli.js'))) throw new Error('build first: node scripts/build.mjs');
 
@@ -190,7 +195,7 @@ if (process.argv.includes('--vscode')) {
   const { benchVscode } = await import('./watchedVscode.mjs');
   const busyLoopVscode = busy ? spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' }) : null;
   try {
-    await benchVscode({ data, batches, repeats, seconds: Number(arg('seconds', 15)), settle: Number(arg('settle', pageMode === 'hidden' ? 30 : 8)), pageMode, workers, profile, topOfProfile, trace: process.argv.includes('--trace'), baseline: arg('baseline', 'idle') });
+    await benchVscode({ data, batches, repeats, seconds: Number(arg('seconds', arg('baseline') === 'frozen' ? 8 : 15)), settle: Number(arg('settle', pageMode === 'hidden' ? 30 : 8)), pageMode, workers, profile, topOfProfile, trace: process.argv.includes('--trace'), baseline: arg('baseline', 'idle'), cycles: Number(arg('cycles', 6)), resumeSettle: Number(arg('resume-settle', 3)) });
   } finally {
     busyLoopVscode?.kill('SIGKILL');
   }

@@ -8,6 +8,10 @@
 // costs VS Code's renderer about a second of a core, once, in bursts at about 1, 10 and 20 s after (it collects the
 // closed webview's garbage), and then it takes what an idle editor takes (twenty-second round, BENCHMARKS.md).
 // --trace prints each trial's steps/s second by second, so where the opening ends can be seen.
+// --baseline frozen has no headless run: the watched run itself is timed with VS Code's processes stopped, in windows
+// that alternate with VS Code running (alternate() below). On this shared machine ten runs of the same headless
+// command in ten minutes trained at 14,900 to 21,200 samples/s, both workers at 93-100% of a core in each (the host's
+// drift, not the run's: twenty-third round), so a run timed a minute after another can be a third off it.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -17,7 +21,7 @@ import { chromium } from 'playwright-core';
 import { CodeServer, installExtension, isolatedEnv } from '../test/e2e/codeServer.mjs';
 import { ensureCodeServer, findChromium } from '../test/e2e/setup.mjs';
 import { CHROMIUM_ARGS, sleep, waitFor, Workbench } from '../test/e2e/workbench.mjs';
-import { bootstrapMedian90, median, pairedRatio, quantile } from './stats.mjs';
+import { bootstrapMedian90, bracketedRatios, median, pairedRatio, quantile } from './stats.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -157,6 +161,53 @@ async function sleepUntil(at) {
   if (wait > 0) await sleep(wait);
 }
 
+/** --baseline frozen: the pids of VS Code's processes (code-server's, and the browser's that shows it), never the
+ *  sidecar's (a process of its own, though the extension host started it). */
+function vscodePids() {
+  return [...processCpu()].filter(([, p]) => /^(chromium|code-server)/.test(p.label)).map(([pid]) => pid);
+}
+
+function signalAll(pids, signal) {
+  for (const pid of pids) {
+    try { process.kill(pid, signal); } catch { /* gone */ }
+  }
+}
+
+/**
+ * --baseline frozen: one watched run, its speed timed in windows of `seconds` that alternate between VS Code running
+ * and VS Code's processes stopped (SIGSTOP; the sidecar trains on, its messages wait in the socket), starting and
+ * ending with VS Code running: R F R F ... R. Each stopped window is set against the mean of the running windows on
+ * either side, so the machine's drift (it moves a run's speed by a quarter within minutes) cancels out of the ratio.
+ * A running window starts `resumeSettle` seconds after VS Code resumes: catching up on the messages that waited is a
+ * cost of the benchmark's stop, not of watching (a user's VS Code is never stopped).
+ */
+async function alternate(losses, { cycles, seconds, resumeSettle }) {
+  const running = [];
+  const frozen = [];
+  const cores = { running: [], frozen: [] };
+  const timed = async (into, coresInto) => {
+    const cpu0 = processCpu();
+    const t0 = performance.now();
+    into.push(await rate(losses, seconds));
+    coresInto.push(coresByLabel(cpu0, processCpu(), (performance.now() - t0) / 1000));
+  };
+  await timed(running, cores.running);
+  for (let i = 0; i < cycles; i++) {
+    const pids = vscodePids();
+    signalAll(pids, 'SIGSTOP');
+    try {
+      await sleep(300); // a burst that was running when stopped is over
+      await timed(frozen, cores.frozen);
+    } finally {
+      signalAll(pids, 'SIGCONT');
+    }
+    await sleep(resumeSettle * 1000);
+    await timed(running, cores.running);
+  }
+  const ratios = bracketedRatios(running, frozen);
+  return { running, frozen, ratios, cores };
+}
+
 /** The run's worker count and the thread counts the engine trained with, from its logged metrics ("count:share of the lines"). */
 function threadCounts(runDir, window = { from: 0, to: Infinity }) {
   const counts = new Map();
@@ -185,7 +236,7 @@ export function settings(data, batch, workers) {
   };
 }
 
-export async function benchVscode({ data, batches, repeats, seconds, settle, pageMode, workers, profile = false, topOfProfile, trace = false, baseline = 'idle' }) {
+export async function benchVscode({ data, batches, repeats, seconds, settle, pageMode, workers, profile = false, topOfProfile, trace = false, baseline = 'idle', cycles = 6, resumeSettle = 3 }) {
   const tmp = mkdtempSync(join(tmpdir(), 'adam-watched-vscode-'));
   const vsix = join(tmp, 'train-with-adam.vsix');
   execFileSync('npm', ['run', 'package', '--', '-o', vsix], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
@@ -238,6 +289,10 @@ export async function benchVscode({ data, batches, repeats, seconds, settle, pag
       const sinceHidden = hiddenAt === undefined ? undefined : (performance.now() - hiddenAt) / 1000;
       const since = pageMode === 'hidden' ? 0 : await wb.dashboard.locator('body').evaluate(() => performance.now());
       // --profile: the workbench's own page (its main frame; the webview is another frame) over the same window.
+      if (baseline === 'frozen') {
+        const alternation = await alternate(losses, { cycles, seconds, resumeSettle });
+        return { alternation, age, sinceHidden, threads: threadCounts(join(cs.globalStorage(), 'runs', runId)) };
+      }
       const cdp = profile ? await wb.page.context().newCDPSession(wb.page) : null;
       if (cdp) {
         await cdp.send('Profiler.enable');
@@ -328,6 +383,32 @@ export async function benchVscode({ data, batches, repeats, seconds, settle, pag
   const kinds = baseline === 'both' ? ['idle', 'editor', 'watched'] : [baseline, 'watched'];
 
   try {
+    if (baseline === 'frozen') {
+      for (const batch of batches) {
+        const trials = [];
+        for (let r = 0; r < repeats; r++) trials.push(await watched(batch));
+        const all = (key) => trials.flatMap((t) => t.alternation[key]);
+        const ratios = all('ratios');
+        // Each window's cores by process, as the median over the trials' windows of that state.
+        const coresOf = (state) => {
+          const rows = trials.flatMap((t) => t.alternation.cores[state]);
+          const labels = [...new Set(rows.flatMap((row) => Object.keys(row)))];
+          return Object.fromEntries(labels.map((l) => [l, +median(rows.map((row) => row[l] ?? 0)).toFixed(2)]).filter(([, c]) => c >= 0.01).sort((x, y) => y[1] - x[1]));
+        };
+        console.log(JSON.stringify({
+          where: 'code-server webview', batch, page: pageMode, headless: 'the same run with VS Code stopped, in windows alternating with VS Code running',
+          workers: workers ?? 'default', data: data.includes('cifar10-jpg') ? 'cifar10-jpg' : data, windowSeconds: seconds, resumeSettleSeconds: resumeSettle,
+          runningSamplesPerSec: Math.round(median(all('running')) * batch), stoppedSamplesPerSec: Math.round(median(all('frozen')) * batch),
+          pairedRatio: +median(ratios).toFixed(3), pairedRatio90: bootstrapMedian90(ratios).map((x) => +x.toFixed(3)), pairs: ratios.length,
+          atLeast95: `${ratios.filter((x) => x >= 0.95).length} of ${ratios.length}`,
+          windows: trials.map((t) => ({ running: t.alternation.running.map((x) => Math.round(x * batch)), stopped: t.alternation.frozen.map((x) => Math.round(x * batch)), ratios: t.alternation.ratios.map((x) => +x.toFixed(3)) })),
+          threads: trials.map((t) => t.threads), windowStartsAtRunAge: trials.map((t) => +t.age.toFixed(1)),
+          ...(pageMode === 'hidden' ? { windowStartsAfterHiding: trials.map((t) => +t.sinceHidden.toFixed(1)) } : {}),
+          coresByProcess: { running: coresOf('running'), stopped: coresOf('frozen') },
+        }));
+      }
+      return;
+    }
     for (const batch of batches) {
       const cells = { runs: Object.fromEntries(kinds.map((k) => [k, []])), frames: [], frameCosts: [], threads: {}, ages: {}, cores: {}, sidecarThreads: {}, browserThreads: {} };
       for (let r = 0; r < repeats; r++) {

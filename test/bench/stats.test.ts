@@ -2,7 +2,7 @@
 // are medians of paired ratios with a bootstrap interval, so these must be right.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bootstrapMedian90, median, pairedRatio, quantile } from '../../bench/stats.mjs';
+import { bootstrapMedian90, bracketedRatios, median, pairedRatio, quantile } from '../../bench/stats.mjs';
 import { rand } from '../../bench/random.mjs';
 
 const SEED = Number(process.env.PROPERTY_SEED ?? Math.floor(Math.random() * 2 ** 31));
@@ -55,4 +55,27 @@ test(`bootstrapMedian90 brackets the median and is the same for the same runs (s
   // Nine pairs all between 0.8 and 0.9 cannot give an interval that reaches 0.95.
   const [, hi] = bootstrapMedian90([0.81, 0.82, 0.84, 0.86, 0.87, 0.87, 0.88, 0.89, 0.9]);
   assert.ok(hi < 0.95 && hi >= 0.87, `upper end ${hi}`);
+});
+
+test(`bracketedRatios cancels a drift that is linear over each bracket, where one neighbour alone does not (seed ${SEED})`, () => {
+  const random = rand(SEED ^ 0x165667b1);
+  for (let i = 0; i < 200; i++) {
+    // A machine whose speed drifts along a line (up or down by up to 40% over the run), timed in 2n + 1 windows of
+    // the same length in turn: around, between, around, ... The run around is `k` times as fast as between.
+    const n = 1 + Math.floor(random() * 8);
+    const start = 10_000 + random() * 20_000;
+    const slope = (random() - 0.5) * 0.8 * start / (2 * n);
+    const speed = (w: number) => start + slope * w;
+    const k = 0.7 + random() * 0.6;
+    const around = Array.from({ length: n + 1 }, (_, j) => k * speed(2 * j));
+    const between = Array.from({ length: n }, (_, j) => speed(2 * j + 1));
+    const ratios = bracketedRatios(around, between);
+    assert.equal(ratios.length, n);
+    for (const r of ratios) assert.ok(Math.abs(r - k) < 1e-9 * k, `bracketed ratio ${r} against ${k} (slope ${slope})`);
+    // One neighbour alone reads the drift into the ratio (off by slope / speed), unless there is almost none.
+    const naive = between.map((b, j) => around[j] / b);
+    if (Math.abs(slope) / start > 0.005) assert.ok(naive.every((r) => Math.abs(r - k) > 1e-3 * k), 'one neighbour alone is off by the drift');
+  }
+  assert.deepEqual(bracketedRatios([10, 12, 14], [10, 13]), [1.1, 1]);
+  assert.throws(() => bracketedRatios([1, 2], [1, 2]), /one more window around/);
 });
