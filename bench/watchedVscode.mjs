@@ -161,10 +161,23 @@ async function sleepUntil(at) {
   if (wait > 0) await sleep(wait);
 }
 
-/** --baseline frozen: the pids of VS Code's processes (code-server's, and the browser's that shows it), never the
- *  sidecar's (a process of its own, though the extension host started it). */
+/** --baseline frozen: the pids of VS Code's processes that this benchmark started (code-server's, and the Chromium
+ *  that shows it; no other browser on the machine), never the sidecar's (a process of its own, though the extension
+ *  host started it). */
 function vscodePids() {
-  return [...processCpu()].filter(([, p]) => /^(chromium|code-server)/.test(p.label)).map(([pid]) => pid);
+  const parent = new Map();
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      parent.set(Number(p), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch { /* gone */ }
+  }
+  const ours = (pid) => {
+    for (let at = pid, hops = 0; at > 1 && hops < 64; at = parent.get(at) ?? 0, hops++) if (at === process.pid) return true;
+    return false;
+  };
+  return [...processCpu()].filter(([pid, p]) => /^(chromium|code-server)/.test(p.label) && ours(pid)).map(([pid]) => pid);
 }
 
 function signalAll(pids, signal) {
@@ -194,6 +207,7 @@ async function alternate(losses, { cycles, seconds, resumeSettle }) {
   await timed(running, cores.running);
   for (let i = 0; i < cycles; i++) {
     const pids = vscodePids();
+    if (pids.length === 0) throw new Error('--baseline frozen found none of VS Code\'s processes to stop');
     signalAll(pids, 'SIGSTOP');
     try {
       await sleep(300); // a burst that was running when stopped is over
