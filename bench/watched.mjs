@@ -20,7 +20,7 @@
 //                 --baseline frozen times one watched run in windows of --seconds that alternate between VS Code
 //                 running and VS Code's processes stopped (SIGSTOP: the run alone on the machine), --cycles N (6) stopped
 //                 windows each between two running ones, a running one --resume-settle S (3) seconds after VS Code
-//                 resumes; the machine's drift, which moves separate runs by a quarter, cancels out of each ratio (--seconds
+//                 resumes; the machine's drift, which moves separate runs by up to a third, cancels out of each ratio (--seconds
 //                 defaults to 8 here: the sidecar drops a client that has not answered its ping of 15 s before)
 //   --profile     also prints the page's CPU profile (self time by function) over the measured window
 import { spawn } from 'node:child_process';

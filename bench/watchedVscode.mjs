@@ -190,7 +190,7 @@ function signalAll(pids, signal) {
  * --baseline frozen: one watched run, its speed timed in windows of `seconds` that alternate between VS Code running
  * and VS Code's processes stopped (SIGSTOP; the sidecar trains on, its messages wait in the socket), starting and
  * ending with VS Code running: R F R F ... R. Each stopped window is set against the mean of the running windows on
- * either side, so the machine's drift (it moves a run's speed by a quarter within minutes) cancels out of the ratio.
+ * either side, so the machine's drift (it moves a run's speed by up to a third within minutes) cancels out of the ratio.
  * A running window starts `resumeSettle` seconds after VS Code resumes: catching up on the messages that waited is a
  * cost of the benchmark's stop, not of watching (a user's VS Code is never stopped).
  */
@@ -302,11 +302,11 @@ export async function benchVscode({ data, batches, repeats, seconds, settle, pag
       const age = (performance.now() - startedAt) / 1000;
       const sinceHidden = hiddenAt === undefined ? undefined : (performance.now() - hiddenAt) / 1000;
       const since = pageMode === 'hidden' ? 0 : await wb.dashboard.locator('body').evaluate(() => performance.now());
-      // --profile: the workbench's own page (its main frame; the webview is another frame) over the same window.
       if (baseline === 'frozen') {
         const alternation = await alternate(losses, { cycles, seconds, resumeSettle });
         return { alternation, age, sinceHidden, threads: threadCounts(join(cs.globalStorage(), 'runs', runId)) };
       }
+      // --profile: the workbench's own page (its main frame; the webview is another frame) over the same window.
       const cdp = profile ? await wb.page.context().newCDPSession(wb.page) : null;
       if (cdp) {
         await cdp.send('Profiler.enable');
@@ -413,7 +413,7 @@ export async function benchVscode({ data, batches, repeats, seconds, settle, pag
           where: 'code-server webview', batch, page: pageMode, headless: 'the same run with VS Code stopped, in windows alternating with VS Code running',
           workers: workers ?? 'default', data: data.includes('cifar10-jpg') ? 'cifar10-jpg' : data, windowSeconds: seconds, resumeSettleSeconds: resumeSettle,
           runningSamplesPerSec: Math.round(median(all('running')) * batch), stoppedSamplesPerSec: Math.round(median(all('frozen')) * batch),
-          pairedRatio: +median(ratios).toFixed(3), pairedRatio90: bootstrapMedian90(ratios).map((x) => +x.toFixed(3)), pairs: ratios.length,
+          bracketedRatio: +median(ratios).toFixed(3), bracketedRatio90: bootstrapMedian90(ratios).map((x) => +x.toFixed(3)), brackets: ratios.length,
           atLeast95: `${ratios.filter((x) => x >= 0.95).length} of ${ratios.length}`,
           windows: trials.map((t) => ({ running: t.alternation.running.map((x) => Math.round(x * batch)), stopped: t.alternation.frozen.map((x) => Math.round(x * batch)), ratios: t.alternation.ratios.map((x) => +x.toFixed(3)) })),
           threads: trials.map((t) => t.threads), windowStartsAtRunAge: trials.map((t) => +t.age.toFixed(1)),
