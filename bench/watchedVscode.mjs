@@ -25,7 +25,7 @@ import { bootstrapMedian90, bracketedRatios, median, pairedRatio, quantile } fro
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Every process's CPU seconds so far (utime + stime), with a short label from its command line. */
+/** Every process's CPU seconds so far (utime + stime), with a short label from its command line, and its parent. */
 export function processCpu() {
   const out = new Map();
   for (const p of readdirSync('/proc')) {
@@ -34,7 +34,7 @@ export function processCpu() {
       const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
-      out.set(Number(p), { label: labelOf(cmd), cpu: (Number(f[11]) + Number(f[12])) / 100 });
+      out.set(Number(p), { label: labelOf(cmd), cpu: (Number(f[11]) + Number(f[12])) / 100, ppid: Number(f[1]) });
     } catch { /* gone */ }
   }
   return out;
@@ -165,19 +165,12 @@ async function sleepUntil(at) {
  *  that shows it; no other browser on the machine), never the sidecar's (a process of its own, though the extension
  *  host started it). */
 function vscodePids() {
-  const parent = new Map();
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
-      parent.set(Number(p), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch { /* gone */ }
-  }
+  const procs = processCpu();
   const ours = (pid) => {
-    for (let at = pid, hops = 0; at > 1 && hops < 64; at = parent.get(at) ?? 0, hops++) if (at === process.pid) return true;
+    for (let at = pid, hops = 0; at > 1 && hops < 64; at = procs.get(at)?.ppid ?? 0, hops++) if (at === process.pid) return true;
     return false;
   };
-  return [...processCpu()].filter(([pid, p]) => /^(chromium|code-server)/.test(p.label) && ours(pid)).map(([pid]) => pid);
+  return [...procs].filter(([pid, p]) => /^(chromium|code-server)/.test(p.label) && ours(pid)).map(([pid]) => pid);
 }
 
 function signalAll(pids, signal) {
