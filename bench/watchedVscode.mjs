@@ -80,8 +80,9 @@ export function coresByLabel(before, after, seconds) {
   return Object.fromEntries([...by].filter(([, c]) => c >= 0.01).sort((x, y) => y[1] - x[1]).map(([k, c]) => [k, +c.toFixed(2)]));
 }
 
-/** Each thread of the sidecar processes now: CPU seconds and context switches (voluntary: it waited; involuntary: it
- * was preempted), by thread id. */
+/** Each thread of the sidecar processes now: CPU seconds, context switches (voluntary: it waited; involuntary: it
+ * was preempted) and the seconds it spent runnable but not running (schedstat's run delay: taken off its core), by
+ * thread id. */
 function sidecarThreads() {
   const out = new Map();
   for (const [pid, p] of processCpu()) {
@@ -92,14 +93,16 @@ function sidecarThreads() {
         const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
         const status = readFileSync(`/proc/${pid}/task/${t}/status`, 'utf8');
         const count = (name) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
-        out.set(`${pid}/${t}`, { main: t === String(pid), cpu: (Number(f[11]) + Number(f[12])) / 100, waits: count('voluntary_ctxt_switches'), preempted: count('nonvoluntary_ctxt_switches') });
+        const queued = Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[1]) / 1e9;
+        out.set(`${pid}/${t}`, { main: t === String(pid), cpu: (Number(f[11]) + Number(f[12])) / 100, waits: count('voluntary_ctxt_switches'), preempted: count('nonvoluntary_ctxt_switches'), queued });
       }
     } catch { /* gone */ }
   }
   return out;
 }
 
-/** The sidecar's busy threads between two sidecarThreads() snapshots: cores, and waits and preemptions a second. */
+/** The sidecar's busy threads between two sidecarThreads() snapshots: cores, waits and preemptions a second, and the
+ *  share of the time it was runnable and not running (`queued`). */
 function threadUse(before, after, seconds) {
   const rows = [];
   for (const [id, a] of after) {
@@ -107,7 +110,7 @@ function threadUse(before, after, seconds) {
     if (!b) continue;
     const cores = (a.cpu - b.cpu) / seconds;
     if (cores < 0.01) continue;
-    rows.push({ thread: a.main ? 'main' : 'other', cores: +cores.toFixed(2), waitsPerSec: Math.round((a.waits - b.waits) / seconds), preemptedPerSec: Math.round((a.preempted - b.preempted) / seconds) });
+    rows.push({ thread: a.main ? 'main' : 'other', cores: +cores.toFixed(2), waitsPerSec: Math.round((a.waits - b.waits) / seconds), preemptedPerSec: Math.round((a.preempted - b.preempted) / seconds), queued: +((a.queued - b.queued) / seconds).toFixed(3) });
   }
   return rows.sort((x, y) => y.cores - x.cores);
 }
@@ -191,28 +194,36 @@ async function alternate(losses, { cycles, seconds, resumeSettle }) {
   const running = [];
   const frozen = [];
   const cores = { running: [], frozen: [] };
-  const timed = async (into, coresInto) => {
+  const sidecar = { running: [], frozen: [] };
+  const idle = { running: [], frozen: [] };
+  const idleSeconds = () => cpus().reduce((a, { times: t }) => a + t.idle, 0) / 1000;
+  const timed = async (into, state) => {
     const cpu0 = processCpu();
+    const threads0 = sidecarThreads();
+    const idle0 = idleSeconds();
     const t0 = performance.now();
     into.push(await rate(losses, seconds));
-    coresInto.push(coresByLabel(cpu0, processCpu(), (performance.now() - t0) / 1000));
+    const elapsed = (performance.now() - t0) / 1000;
+    cores[state].push(coresByLabel(cpu0, processCpu(), elapsed));
+    sidecar[state].push(threadUse(threads0, sidecarThreads(), elapsed));
+    idle[state].push((idleSeconds() - idle0) / elapsed); // the machine's cores that ran nothing at all
   };
-  await timed(running, cores.running);
+  await timed(running, 'running');
   for (let i = 0; i < cycles; i++) {
     const pids = vscodePids();
     if (pids.length === 0) throw new Error('--baseline frozen found none of VS Code\'s processes to stop');
     signalAll(pids, 'SIGSTOP');
     try {
       await sleep(300); // a burst that was running when stopped is over
-      await timed(frozen, cores.frozen);
+      await timed(frozen, 'frozen');
     } finally {
       signalAll(pids, 'SIGCONT');
     }
     await sleep(resumeSettle * 1000);
-    await timed(running, cores.running);
+    await timed(running, 'running');
   }
   const ratios = bracketedRatios(running, frozen);
-  return { running, frozen, ratios, cores };
+  return { running, frozen, ratios, cores, sidecar, idle };
 }
 
 /** The run's worker count and the thread counts the engine trained with, from its logged metrics ("count:share of the lines"). */
@@ -412,6 +423,16 @@ export async function benchVscode({ data, batches, repeats, seconds, settle, pag
           threads: trials.map((t) => t.threads), windowStartsAtRunAge: trials.map((t) => +t.age.toFixed(1)),
           ...(pageMode === 'hidden' ? { windowStartsAfterHiding: trials.map((t) => +t.sinceHidden.toFixed(1)) } : {}),
           coresByProcess: { running: coresOf('running'), stopped: coresOf('frozen') },
+          idleCores: { running: +median(trials.flatMap((t) => t.alternation.idle.running)).toFixed(3), stopped: +median(trials.flatMap((t) => t.alternation.idle.frozen)).toFixed(3) },
+          // Each sidecar thread (main first, then the workers by cores) as the median over the windows of that state.
+          sidecarThreads: Object.fromEntries(['running', 'frozen'].map((state) => {
+            const rows = trials.flatMap((t) => t.alternation.sidecar[state]).map((w) => [...w.filter((r) => r.thread === 'main'), ...w.filter((r) => r.thread !== 'main')]);
+            const width = Math.max(...rows.map((w) => w.length));
+            return [state === 'frozen' ? 'stopped' : state, Array.from({ length: width }, (_, i) => {
+              const at = rows.map((w) => w[i]).filter(Boolean);
+              return { thread: at[0].thread, ...Object.fromEntries(['cores', 'waitsPerSec', 'preemptedPerSec', 'queued'].map((k) => [k, +median(at.map((r) => r[k])).toFixed(3)])) };
+            })];
+          })),
         }));
       }
       return;
