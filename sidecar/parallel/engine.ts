@@ -39,6 +39,8 @@ export interface EngineOptions {
   /** Tell the governor what other programs keep busy (freeCores.ts LoadMeter): default true. Tests that drive the
    * governor with switching options turn it off, so that the machine's load does not pin their thread count. */
   watchLoad?: boolean;
+  /** The number of the engine's first task, 0 by default (tests: task numbers are int32 words that wrap). */
+  firstTask?: number;
 }
 
 export interface ChunkResult {
@@ -157,6 +159,10 @@ export class ParallelEngine {
     Atomics.store(this.ctrl, CTRL.activeThreads, W);
     this.batchSize = opts.batchSize;
     this.ensureScratch(opts.batchSize);
+    const firstTask = (opts.firstTask ?? 0) | 0;
+    this.nextTask = firstTask;
+    Atomics.store(this.ctrl, CTRL.claimed, firstTask);
+    Atomics.store(this.ctrl, CTRL.completed, firstTask);
     this.setHyper(opts.hyper);
     // The initial configuration is active before any step; it is not an edit.
     this.active.set(this.pending);
@@ -301,7 +307,9 @@ export class ParallelEngine {
     let appliedAtStep: number | null = null;
     const first = this.nextTask;
     const S = shardsPerStep(this.batchSize, W, this.maxShardsPerWorker);
-    const end = first + steps * (S + W);
+    // Task numbers are int32 words in shared memory, and wrap after 2^31 tasks (a day and a half at batch 4): every
+    // comparison of two is by their difference, as an int32.
+    const end = (first + steps * (S + W)) | 0;
     this.nextTask = end;
     // A thread the OS left behind may be reading the last chunk's parameters right now: it reads them under this
     // seqlock and retries, so it sees one chunk's values, never a mix.
@@ -328,7 +336,7 @@ export class ParallelEngine {
     // thread switch on a core the workers want.
     await this.command(COMMAND.train, () => {
       const done = Atomics.load(c, CTRL.chunkDone); // read before `completed`: a bump in between ends the wait at once
-      return Atomics.load(c, CTRL.completed) >= end ? null : { slot: CTRL.chunkDone, value: done };
+      return ((Atomics.load(c, CTRL.completed) - end) | 0) >= 0 ? null : { slot: CTRL.chunkDone, value: done };
     });
     const chunkMs = performance.now() - t0;
     this.trainingMs += threads * chunkMs;

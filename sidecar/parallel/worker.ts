@@ -58,7 +58,7 @@ function run(init: WorkerInit): void {
   const waitUntilCompleted = (count: number) => {
     for (let i = 0; ; i++) {
       const completed = Atomics.load(ctrl, CTRL.completed);
-      if (completed - count >= 0) return;
+      if (((completed - count) | 0) >= 0) return;
       if (Atomics.load(ctrl, CTRL.abort) !== 0) throw new Aborted();
       if (i >= spin) Atomics.wait(ctrl, CTRL.completed, completed, 50);
     }
@@ -97,18 +97,19 @@ function run(init: WorkerInit): void {
     const bytes = L.augmentCodes !== 0 ? new Uint8Array(memory.buffer) : null;
     const words = L.augmentCodes !== 0 ? new Int32Array(memory.buffer) : null;
     for (;;) {
-      // Claim the next task of this chunk, never past its end (a late thread must not take the next chunk's).
+      // Claim the next task of this chunk, never past its end (a late thread must not take the next chunk's). Task
+      // numbers are int32 words that wrap: they are compared by their difference, as an int32.
       const task = Atomics.load(ctrl, CTRL.claimed);
-      if (task - end >= 0) return;
-      if (Atomics.compareExchange(ctrl, CTRL.claimed, task, task + 1) !== task) continue;
+      if (((task - end) | 0) >= 0) return;
+      if (Atomics.compareExchange(ctrl, CTRL.claimed, task, (task + 1) | 0) !== task) continue;
       // A step is S shard tasks, then W slice tasks; each of the two phases starts when the one before it is done.
-      const local = task - first;
+      const local = (task - first) | 0;
       const s = Math.floor(local / (S + W));
       const r = local - s * (S + W);
       const shard = r < S;
       const k = shard ? r : r - S;
-      const stepFirst = first + s * (S + W);
-      waitUntilCompleted(shard ? stepFirst : stepFirst + S);
+      const stepFirst = (first + s * (S + W)) | 0;
+      waitUntilCompleted(shard ? stepFirst : (stepFirst + S) | 0);
       if (shard) {
         const lo = split(B, S, k);
         const hi = split(B, S, k + 1);
@@ -131,11 +132,11 @@ function run(init: WorkerInit): void {
         backend.optimizerSlice(hyper, L.params, L.grads, L.gradStrideBytes, S, L.m, L.v, L.vMax, split(L.parameterCount, W, k, 4), split(L.parameterCount, W, k + 1, 4));
       }
       const completed = Atomics.add(ctrl, CTRL.completed, 1) + 1;
-      if (completed - end === 0) {
+      if (((completed - end) | 0) === 0) {
         Atomics.add(ctrl, CTRL.chunkDone, 1); // the chunk is done: the engine's main thread waits for this
         Atomics.notify(ctrl, CTRL.chunkDone);
       }
-      const done = (completed - first) % (S + W);
+      const done = ((completed - first) | 0) % (S + W);
       if (done === 0 || done === S) Atomics.notify(ctrl, CTRL.completed); // a phase is complete
     }
   };
