@@ -93,7 +93,8 @@ function sidecarThreads() {
         const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
         const status = readFileSync(`/proc/${pid}/task/${t}/status`, 'utf8');
         const count = (name) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
-        const queued = Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[1]) / 1e9;
+        let queued = NaN; // a kernel without schedstat (CONFIG_SCHED_INFO) has no run delay to give
+        try { queued = Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[1]) / 1e9; } catch { /* none */ }
         out.set(`${pid}/${t}`, { main: t === String(pid), cpu: (Number(f[11]) + Number(f[12])) / 100, waits: count('voluntary_ctxt_switches'), preempted: count('nonvoluntary_ctxt_switches'), queued });
       }
     } catch { /* gone */ }

@@ -307,7 +307,7 @@ export class ParallelEngine {
     let appliedAtStep: number | null = null;
     const first = this.nextTask;
     const S = shardsPerStep(this.batchSize, W, this.maxShardsPerWorker);
-    // Task numbers are int32 words in shared memory, and wrap after 2^31 tasks (a day and a half at batch 4): every
+    // Task numbers are int32 words in shared memory, and wrap after 2^31 tasks (about 30 hours at batch 4): every
     // comparison of two is by their difference, as an int32.
     const end = (first + steps * (S + W)) | 0;
     this.nextTask = end;
