@@ -164,15 +164,20 @@ test('a killed worker fails the run within a second, naming the worker, and leav
 
 test('a worker that throws fails the run with the reason, and the other worker stops waiting', async () => {
   const s = await session({ seed: 1, workers: 2 });
-  await losses(s, 3);
-  // Point worker 0's scratch far outside the memory: its next kernel call traps.
-  const table = new Int32Array(s.arena.memory.buffer, s.engine.layout.scratchTable, 2);
-  table[0] = 0x7ff00000;
-  const t0 = Date.now();
-  await assert.rejects(losses(s, 20), (e: Error) => /worker 0/.test(e.message) && /out of bounds|memory/i.test(e.message));
-  assert.ok(Date.now() - t0 < 1000);
-  const ctrl = new Int32Array(s.arena.memory.buffer, s.engine.layout.control, CTRL.size);
-  assert.equal(Atomics.load(ctrl, CTRL.failedWorker), 1);
-  await s.close();
+  try {
+    await losses(s, 3);
+    // Point worker 0's scratch far outside the memory: its next kernel call traps. Any thread takes any task, so on a
+    // busy machine worker 1 can take a whole short chunk before worker 0 wakes (a CI run saw 20 steps go by): the run
+    // gets up to 5,000 steps, and fails at worker 0's first task.
+    const table = new Int32Array(s.arena.memory.buffer, s.engine.layout.scratchTable, 2);
+    table[0] = 0x7ff00000;
+    const t0 = Date.now();
+    await assert.rejects(losses(s, 5000), (e: Error) => /worker 0/.test(e.message) && /out of bounds|memory/i.test(e.message));
+    assert.ok(Date.now() - t0 < 1000, `took ${Date.now() - t0} ms`);
+    const ctrl = new Int32Array(s.arena.memory.buffer, s.engine.layout.control, CTRL.size);
+    assert.equal(Atomics.load(ctrl, CTRL.failedWorker), 1);
+  } finally {
+    await s.close(); // also when an assertion failed: live worker threads would keep this file's process from ending
+  }
   for (const w of s.engine.workerThreads) assert.equal(w.threadId, -1);
 });
