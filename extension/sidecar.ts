@@ -2,8 +2,13 @@
 // with VS Code's own Node, read the `listening` handshake from its first stdout line (never logged: it
 // holds the token), connect a WebSocket client, and restart the process when it crashes, resuming the runs
 // it was training from their latest checkpoints. After 5 crashes within 3 minutes it stops trying.
+// Off Windows the sidecar listens on a Unix domain socket in a private folder of its own (serve --socket), not on a
+// port: in a remote window (code-server, Remote - SSH, WSL, a container) VS Code forwards every TCP port it finds
+// listening, so a port would show up in the Ports view and its "Your application is available" notification.
 // No `vscode` import: the extension wires callbacks to the UI, the tests drive it with real processes.
 import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import WebSocket from 'ws';
@@ -18,8 +23,10 @@ export interface SidecarOptions {
   cacheDir: string;
   /** serve --max-runs (adamTrainer.maxRuns). */
   maxRuns?: number;
-  /** Arguments instead of `serve --exit-with-parent --runs-dir … --cache-dir …` (tests use fixtures). */
+  /** Arguments instead of `serve --exit-with-parent --runs-dir … --cache-dir … [--socket …]` (tests use fixtures). */
   args?: string[];
+  /** Listen on a Unix domain socket (the default off Windows) instead of a port. */
+  socket?: boolean;
   env?: NodeJS.ProcessEnv;
   maxCrashes?: number;
   crashWindowMs?: number;
@@ -49,9 +56,11 @@ export class Sidecar {
   private readonly resumeRequests = new Map<string, { runId: string; wasPaused: boolean }>();
   private nextResume = 1;
   private readonly opts: Required<Omit<SidecarOptions, 'args' | 'env' | 'maxRuns'>> & Pick<SidecarOptions, 'args' | 'env' | 'maxRuns'>;
+  /** The private folder of the running sidecar's socket (removed when it exits). */
+  private socketDir?: string;
 
   constructor(options: SidecarOptions, private readonly events: SidecarEvents) {
-    this.opts = { maxCrashes: 5, crashWindowMs: 3 * 60_000, restartDelayMs: 1000, killTimeoutMs: 3000, listenTimeoutMs: 20_000, ...options };
+    this.opts = { maxCrashes: 5, crashWindowMs: 3 * 60_000, restartDelayMs: 1000, killTimeoutMs: 3000, listenTimeoutMs: 20_000, socket: process.platform !== 'win32', ...options };
   }
 
   get state(): SidecarState {
@@ -111,7 +120,11 @@ export class Sidecar {
 
   private async launch(): Promise<void> {
     this.setState(this.crashes.length ? 'restarting' : 'starting');
-    const args = this.opts.args ?? ['serve', '--exit-with-parent', '--runs-dir', this.opts.runsDir, '--cache-dir', this.opts.cacheDir, ...(this.opts.maxRuns !== undefined ? ['--max-runs', String(this.opts.maxRuns)] : [])];
+    this.removeSocketDir();
+    // A folder only we may enter (mkdtemp makes it 0700), so no other user can reach the socket; short enough for a
+    // socket's path (about 40 bytes of 104 on macOS, whose temporary folder is the longest).
+    if (this.opts.socket && !this.opts.args) this.socketDir = mkdtempSync(join(tmpdir(), 'adam-trainer-'));
+    const args = this.opts.args ?? ['serve', '--exit-with-parent', '--runs-dir', this.opts.runsDir, '--cache-dir', this.opts.cacheDir, ...(this.opts.maxRuns !== undefined ? ['--max-runs', String(this.opts.maxRuns)] : []), ...(this.socketDir ? ['--socket', join(this.socketDir, 'sidecar.sock')] : [])];
     // execArgv: [] so that the extension host's own flags (an inspector port, say) are not inherited.
     // ELECTRON_RUN_AS_NODE: inside VS Code, process.execPath is Electron; this makes it plain Node.
     const env = { ...(this.opts.env ?? process.env), ELECTRON_RUN_AS_NODE: '1' };
@@ -165,7 +178,8 @@ export class Sidecar {
   private connect(listening: Listening): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       // The token travels in the query; the URL is never logged.
-      const ws = new WebSocket(`ws://127.0.0.1:${listening.port}/?token=${encodeURIComponent(listening.token)}`, { maxPayload: 64 * 2 ** 20 });
+      const where = listening.socket !== undefined ? `ws+unix://${listening.socket}:` : `ws://127.0.0.1:${listening.port}`;
+      const ws = new WebSocket(`${where}/?token=${encodeURIComponent(listening.token)}`, { maxPayload: 64 * 2 ** 20 });
       ws.once('open', () => {
         this.socket = ws;
         resolve();
@@ -219,9 +233,16 @@ export class Sidecar {
     }
   }
 
+  /** The socket's folder: the sidecar removes the socket when it exits on its own, not when it is killed. */
+  private removeSocketDir(): void {
+    if (this.socketDir) rmSync(this.socketDir, { recursive: true, force: true });
+    this.socketDir = undefined;
+  }
+
   private exited(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
     if (child !== this.child) return;
     this.child = undefined;
+    this.removeSocketDir();
     this.socket?.close();
     this.socket = undefined;
     if (this.stopping) return;

@@ -735,6 +735,7 @@ export function validateClientMessage(value: unknown): Parsed<ClientMessage> {
 export function validateServerMessage(value: unknown): Parsed<ServerMessage> {
   return validate(serverMessageSchema, value);
 }
-/** The `listening` handshake, the sidecar's first stdout line under `serve`. */
-export const listeningSchema = z.strictObject({ type: z.literal('listening'), port: z.number().int(), token: z.string(), url: z.string() });
+/** The `listening` handshake, the sidecar's first stdout line under `serve`. Under `serve --socket` it names the socket
+ *  and its port is 0. */
+export const listeningSchema = z.strictObject({ type: z.literal('listening'), port: z.number().int(), socket: z.string().optional(), token: z.string(), url: z.string() });
 export type Listening = z.infer<typeof listeningSchema>;

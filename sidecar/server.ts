@@ -26,6 +26,8 @@ export interface ServerOptions {
   cacheDir: string;
   host?: string;
   port?: number;
+  /** Listen on this Unix domain socket instead of host:port (access.ts: no Host check, no browser page). */
+  socketPath?: string;
   /** The dashboard bundle (dist/webview): index.html, dashboard.js, ... Nothing outside it is served. */
   staticDir?: string;
   /** What handles client messages; a RunManager over `runsDir` unless given. */
@@ -39,11 +41,15 @@ export interface ServerOptions {
 }
 
 export interface RunningServer {
+  /** 0 on a Unix domain socket. */
   port: number;
+  /** The Unix domain socket it listens on, if it does. */
+  socketPath?: string;
   token: string;
   /** The WebSocket URL with the token (the `listening` line's `url`). */
   url: string;
-  /** The dashboard URL with the token; answered with a redirect that sets the cookie. */
+  /** The dashboard URL with the token; answered with a redirect that sets the cookie. Empty on a Unix domain socket,
+   *  which no browser can open. */
   dashboardUrl: string;
   handler: MessageHandler;
   /** Closes every connection and the listening socket; runs are the handler's (call its shutdown first). */
@@ -139,14 +145,17 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
 
   await new Promise<void>((resolvePromise, reject) => {
     server.once('error', reject);
-    server.listen(opts.port ?? 0, host, () => {
+    const listening = () => {
       server.off('error', reject);
       resolvePromise();
-    });
+    };
+    if (opts.socketPath !== undefined) server.listen(opts.socketPath, listening);
+    else server.listen(opts.port ?? 0, host, listening);
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
   access.port = port;
+  access.overSocket = opts.socketPath !== undefined;
 
   const heartbeat = setInterval(() => {
     for (const c of connections) {
@@ -166,9 +175,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const { token } = access;
   return {
     port,
+    ...(opts.socketPath !== undefined ? { socketPath: opts.socketPath } : {}),
     token,
-    url: `ws://127.0.0.1:${port}/?token=${token}`,
-    dashboardUrl: `http://127.0.0.1:${port}/?token=${token}`,
+    // ws's form for a socket: the socket's path, a colon, then the request's path.
+    url: opts.socketPath !== undefined ? `ws+unix://${opts.socketPath}:/?token=${token}` : `ws://127.0.0.1:${port}/?token=${token}`,
+    dashboardUrl: opts.socketPath !== undefined ? '' : `http://127.0.0.1:${port}/?token=${token}`,
     handler,
     close: async () => {
       clearInterval(heartbeat);

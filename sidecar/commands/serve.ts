@@ -3,7 +3,8 @@
 // With --exit-with-parent (what the extension uses) it exits when its stdin closes or its IPC channel
 // disconnects, as language servers do; always on SIGTERM or SIGINT; each time after checkpointing the
 // runs it trains, so a restarted sidecar can resume them.
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { datasetPool } from '../data/pool';
 import { UserError } from '../errors';
 import type { Listening } from '../protocol';
@@ -12,7 +13,7 @@ import { cleanAbandonedWrites } from '../store/checkpoint';
 import { adamTrainerHome, resolveUserPath } from '../store/paths';
 import { parseFlags } from './args';
 
-const HELP = `usage: adam-trainer serve [--runs-dir DIR] [--cache-dir DIR] [--exit-with-parent] [--max-runs N]
+const HELP = `usage: adam-trainer serve [--runs-dir DIR] [--cache-dir DIR] [--exit-with-parent] [--max-runs N] [--socket PATH]
 
 Starts the sidecar on 127.0.0.1 (a free port): the WebSocket and the dashboard. The first line on stdout is
 {"type":"listening","port":P,"token":"T","url":"ws://127.0.0.1:P/?token=T"}; the dashboard is at
@@ -22,7 +23,26 @@ http://127.0.0.1:P/?token=T.
   --cache-dir DIR      downloads and decoded datasets (default ~/.cache/adam-trainer, or $ADAM_TRAINER_HOME/cache)
   --exit-with-parent   exit when stdin closes or the IPC channel disconnects
   --max-runs N         most runs training at once, 1..64 (default 4); one more gets the error too_many_runs
+  --socket PATH        listen on a Unix domain socket at PATH (a new file) instead of a port: the WebSocket only,
+                       no dashboard pages. The line is then {"type":"listening","port":0,"socket":PATH,"token":"T",
+                       "url":"ws+unix://PATH:/?token=T"}. Not on Windows.
 `;
+
+/** The longest path a Unix domain socket may have (sockaddr_un's sun_path less its NUL: 108 on Linux, 104 on macOS). */
+export const MAX_SOCKET_PATH_BYTES = process.platform === 'linux' ? 107 : 103;
+
+/** The checked path for --socket, or a UserError that says what is wrong with it. */
+export function socketPathOf(given: string): string {
+  if (process.platform === 'win32') throw new UserError('bad_usage', '--socket needs Unix domain sockets, which this sidecar does not use on Windows; leave it out to listen on a port');
+  const path = resolveUserPath(given, '--socket');
+  // ws reads a socket URL as the socket's path up to the first colon, then the request's path.
+  if (path.includes(':')) throw new UserError('bad_usage', `--socket ${path} has a colon, which a ws+unix URL cannot carry; choose a path without one`);
+  const bytes = Buffer.byteLength(path);
+  if (bytes > MAX_SOCKET_PATH_BYTES) throw new UserError('bad_usage', `--socket ${path} is ${bytes} bytes long; a Unix domain socket's path may have at most ${MAX_SOCKET_PATH_BYTES}`);
+  if (existsSync(path)) throw new UserError('bad_usage', `--socket ${path} already exists; the sidecar creates the socket itself and removes it when it exits`);
+  if (!existsSync(dirname(path))) throw new UserError('bad_usage', `--socket ${path}: its folder ${dirname(path)} does not exist`);
+  return path;
+}
 
 /** How long a shutdown may take, checkpoints included, before the process exits anyway. */
 const SHUTDOWN_DEADLINE_MS = 4500;
@@ -33,6 +53,7 @@ export async function serve(args: string[]): Promise<number> {
     'cache-dir': { kind: 'string' },
     'exit-with-parent': { kind: 'boolean' },
     'max-runs': { kind: 'int', check: (v) => (Number(v) >= 1 && Number(v) <= 64 ? undefined : `--max-runs must be an integer in 1..64, got ${v}`) },
+    socket: { kind: 'string' },
     help: { kind: 'boolean' },
   });
   if (flags.help) {
@@ -55,13 +76,19 @@ export async function serve(args: string[]): Promise<number> {
   datasetPool.log = notice;
   // What a killed writer left behind (a checkpoint's temporary file) goes before anything is written again.
   for (const path of await cleanAbandonedWrites(runsDir)) notice(`removed ${path}, left by a write that was killed`);
+  const socketPath = flags.socket !== undefined ? socketPathOf(String(flags.socket)) : undefined;
   const maxRuns = flags['max-runs'] as number | undefined;
-  const server = await startServer({ runsDir, cacheDir, host: '127.0.0.1', port: 0, staticDir: dashboardDir(), notice, ...(maxRuns !== undefined ? { maxRuns } : {}) });
-  const listening: Listening = { type: 'listening', port: server.port, token: server.token, url: server.url };
-  process.stdout.write(JSON.stringify(listening) + '\n');
-  notice(`listening on 127.0.0.1:${server.port}, runs in ${runsDir}`);
-
-  return new Promise<number>((resolveExit) => {
+  let server: Awaited<ReturnType<typeof startServer>>;
+  try {
+    server = await startServer({ runsDir, cacheDir, host: '127.0.0.1', port: 0, ...(socketPath !== undefined ? { socketPath } : {}), staticDir: dashboardDir(), notice, ...(maxRuns !== undefined ? { maxRuns } : {}) });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (socketPath !== undefined && code) throw new UserError('bad_usage', `cannot listen on --socket ${socketPath}: ${code}`);
+    throw e;
+  }
+  // The signal handlers go in before the listening line goes out: a parent that stops the sidecar as soon as it has
+  // read the line (a test under load did) would otherwise kill it with SIGTERM's default action, unannounced.
+  const exit = new Promise<number>((resolveExit) => {
     let stopping = false;
     const shutdown = (why: string) => {
       if (stopping) return;
@@ -87,4 +114,8 @@ export async function serve(args: string[]): Promise<number> {
       if (process.send) process.on('disconnect', () => shutdown('parent disconnected'));
     }
   });
+  const listening: Listening = { type: 'listening', port: server.port, ...(socketPath !== undefined ? { socket: socketPath } : {}), token: server.token, url: server.url };
+  process.stdout.write(JSON.stringify(listening) + '\n');
+  notice(`listening on ${socketPath ?? `127.0.0.1:${server.port}`}, runs in ${runsDir}`);
+  return exit;
 }

@@ -8,6 +8,10 @@
 // since cookies are shared across ports), so the token leaves the address bar and the page's script never holds
 // it; the page then opens `ws://<its host>/` and the browser sends the cookie. Clients that are not browsers
 // (the extension host) put the token in the query: `ws://127.0.0.1:P/?token=T`.
+//
+// Over a Unix domain socket (`serve --socket`, what the extension uses off Windows) there is no host for a page to
+// rebind and no port: the Host check does not apply, and any Origin is refused, since no browser page can open such a
+// socket. The token is still required.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -19,6 +23,8 @@ export class Access {
   private readonly tokenHash = sha256(this.token);
   /** The port, once the server listens (the Host and Origin checks and the cookie's name depend on it). */
   port = 0;
+  /** Listening on a Unix domain socket instead of a port. */
+  overSocket = false;
 
   tokenMatches(given: string | undefined | null): boolean {
     return typeof given === 'string' && timingSafeEqual(sha256(given), this.tokenHash);
@@ -33,12 +39,13 @@ export class Access {
   }
 
   originAllowed(origin: string): boolean {
+    if (this.overSocket) return false;
     return origin === `http://127.0.0.1:${this.port}` || origin === `http://localhost:${this.port}`;
   }
 
   /** Why a WebSocket upgrade is refused ([status, sentence]), or null when it may go ahead. */
   refusal(req: IncomingMessage): [number, string] | null {
-    if (!this.hostAllowed(req.headers.host)) return [403, 'Forbidden: the Host header must be 127.0.0.1 or localhost with this port'];
+    if (!this.overSocket && !this.hostAllowed(req.headers.host)) return [403, 'Forbidden: the Host header must be 127.0.0.1 or localhost with this port'];
     const origin = req.headers.origin;
     if (origin !== undefined && !this.originAllowed(origin)) return [403, 'Forbidden: cross-origin WebSocket connections are refused'];
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');

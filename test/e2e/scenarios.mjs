@@ -77,6 +77,12 @@ export const scenarios = [
       const item = wb.dashboard.locator('#runs-list li', { hasText: runId });
       assert.match((await item.textContent()) ?? '', /done/);
       await waitFor('one test accuracy point per epoch', async () => Number((await wb.chart('testAccuracy')).points) === 20);
+      // VS Code looks for new listening ports every few seconds in a remote window, and forwards them: the sidecar,
+      // on a Unix domain socket, gives it none (extension/sidecar.ts).
+      const ports = await wb.forwardedPorts();
+      t.log(`ports in the status bar: ${ports}`);
+      assert.equal(ports, 'No Ports Forwarded', 'VS Code found no port of the sidecar to forward');
+      assert.ok(!(await wb.notifications()).some((n) => /is available|forwarded/i.test(n)), 'no port notification');
       await t.shot('done');
     },
   },

@@ -126,6 +126,15 @@ export class Workbench {
     return items.find((t) => /^(Adam|AdamW|AMSGrad|SGD)\b/.test(t)) ?? '';
   }
 
+  /** VS Code's Ports entry in the status bar, by its accessible label ("No Ports Forwarded", "Forwarded Ports: 41235"),
+   *  or '' when the window has none (code-server's windows are remote, and have one). */
+  async forwardedPorts() {
+    const labels = await this.page.locator('.part.statusbar .statusbar-item').evaluateAll((els) =>
+      els.map((e) => e.getAttribute('aria-label') ?? (e.querySelector('[aria-label]')?.getAttribute('aria-label') ?? '')),
+    );
+    return labels.find((l) => /Ports Forwarded|Forwarded Ports/.test(l)) ?? '';
+  }
+
   /** Texts of the notifications shown (toasts and the notification center). */
   async notifications() {
     return this.page.locator('.notification-list-item-message').evaluateAll((els) => els.map((e) => (e.textContent ?? '').trim()));

@@ -3,9 +3,10 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { listeningTcp } from '../server/sidecar';
 import { Sidecar, type SidecarOptions, type SidecarState } from '../../extension/sidecar';
 import type { ServerMessage } from '../../sidecar/protocol';
 
@@ -52,6 +53,13 @@ function supervise(opts: Partial<SidecarOptions> = {}) {
   return { sidecar, messages, states, logs, until };
 }
 
+/** The --socket a sidecar process was started with (its command line). */
+const socketOf = (pid: number): string | undefined => {
+  const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  const i = args.indexOf('--socket');
+  return i >= 0 ? args[i + 1] : undefined;
+};
+
 const alive = (pid: number) => {
   try {
     process.kill(pid, 0);
@@ -73,8 +81,26 @@ describe('sidecar supervision', { timeout: 90_000 }, () => {
     await sidecar.start();
     assert.equal(sidecar.state, 'ready');
     await until('hello', () => true);
-    assert.ok(logs.some((l) => l.includes('listening on 127.0.0.1')), 'the sidecar\'s stderr is relayed to the log');
+    // Off Windows, on a Unix domain socket in a folder only this user may enter, and on no TCP port: a remote
+    // window's VS Code forwards every port it finds listening (the Ports view, "Your application is available").
+    const socket = socketOf(sidecar.pid!)!;
+    assert.ok(socket?.startsWith(join(tmpdir(), 'adam-trainer-')), `started with --socket in a private folder: ${socket}`);
+    assert.equal(statSync(dirname(socket)).mode & 0o777, 0o700);
+    assert.deepEqual(listeningTcp(sidecar.pid!), []);
+    await until('the log line', () => logs.some((l) => l.includes(`listening on ${socket}`)));
     assert.ok(!logs.some((l) => l.includes('"listening"') || l.includes('token')), `a log line holds the handshake:\n${logs.join('\n')}`);
+    await sidecar.stop();
+    assert.equal(existsSync(dirname(socket)), false, 'the socket\'s folder is removed when the sidecar stops');
+  });
+
+  test('with socket: false it listens on a loopback port, as on Windows', async () => {
+    ensureBuilt();
+    const { sidecar, messages, logs, until } = supervise({ socket: false });
+    await sidecar.start();
+    await until('hello', () => messages.some((m) => m.type === 'hello'));
+    assert.equal(socketOf(sidecar.pid!), undefined);
+    assert.equal(listeningTcp(sidecar.pid!).length, 1);
+    await until('the log line', () => logs.some((l) => l.includes('listening on 127.0.0.1:')));
     await sidecar.stop();
   });
 
@@ -89,6 +115,7 @@ describe('sidecar supervision', { timeout: 90_000 }, () => {
       return c?.type === 'checkpointed' ? c.step : undefined;
     });
     const firstPid = sidecar.pid!;
+    const firstSocket = socketOf(firstPid)!;
     const before = messages.length;
     process.kill(firstPid, 'SIGKILL');
 
@@ -101,6 +128,12 @@ describe('sidecar supervision', { timeout: 90_000 }, () => {
     const next = await until('metrics after the resume', () => messages.slice(resumedAt).find((m) => m.type === 'metrics' && m.runId === runId));
     assert.ok(next.type === 'metrics' && next.step > checkpointStep, `training continued from the checkpoint (step ${checkpointStep}), got metrics at ${next.type === 'metrics' && next.step}`);
     assert.equal(alive(firstPid), false);
+    // A killed sidecar cannot remove its socket: its folder goes when the supervisor sees it exit, and the new one
+    // gets a folder of its own.
+    assert.equal(existsSync(dirname(firstSocket)), false, 'the killed sidecar\'s socket folder is removed');
+    const secondSocket = socketOf(sidecar.pid!)!;
+    assert.notEqual(dirname(secondSocket), dirname(firstSocket));
+    assert.ok(existsSync(secondSocket));
     await sidecar.stop();
   });
 

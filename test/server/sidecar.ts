@@ -1,6 +1,6 @@
 // A real `adam-trainer serve` process and real WebSocket clients for the service tests.
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -61,6 +61,25 @@ export async function startSidecar(opts: { runsDir?: string; args?: string[]; sp
     await exited;
   };
   return { proc, port: listening.port, token: listening.token, url: listening.url, runsDir, cacheDir, stderr: () => err, kill, exited };
+}
+
+/** The TCP sockets process `pid` listens on, as "address:port" in hex, from the kernel's tables (Linux). */
+export function listeningTcp(pid: number): string[] {
+  const inodes = new Set<string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m) inodes.add(m[1]);
+    } catch { /* closed meanwhile */ }
+  }
+  const found: string[] = [];
+  for (const table of ['tcp', 'tcp6']) {
+    for (const line of readFileSync(`/proc/${pid}/net/${table}`, 'utf8').split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length > 9 && f[3] === '0A' && inodes.has(f[9])) found.push(f[1]); // 0A: LISTEN
+    }
+  }
+  return found;
 }
 
 export function delay(ms: number): Promise<void> {
