@@ -6,6 +6,7 @@
 //   node bench/vscodeCpu.mjs [--data DIR] [--batch 4] [--seconds 10] [--repeats 1] [--states training] [--hide-seconds 30]
 //                            [--timeline]
 //                            [--root DIR (another checkout's build: its extension is measured too, interleaved)]
+//                            [--vscode-settings JSON (VS Code settings for code-server, e.g. '{"remote.autoForwardPortsSource":"output"}')]
 // --states training: only the two states with a run (the dashboard visible, then hidden). Between those two it prints
 // VS Code's cores each second for --hide-seconds (default 30) after the panel is hidden: hiding it costs a burst, once.
 // --timeline also traces the browser over each state and prints the busiest events of the renderer's main thread and
@@ -20,7 +21,7 @@ import { chromium } from 'playwright-core';
 import { CodeServer, installExtension, isolatedEnv } from '../test/e2e/codeServer.mjs';
 import { ensureCodeServer, findChromium } from '../test/e2e/setup.mjs';
 import { CHROMIUM_ARGS, sleep, waitFor, Workbench } from '../test/e2e/workbench.mjs';
-import { browserThreadCpu, coresByLabel, processCpu, settings } from './watchedVscode.mjs';
+import { browserThreadCpu, coresByLabel, processCpu, settings, vscodeSettingsArg } from './watchedVscode.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (name, fallback) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : fallback; };
@@ -32,6 +33,7 @@ const repeats = Number(arg('repeats', 1));
 const idleStates = arg('states', 'all') !== 'training';
 const hideSeconds = Number(arg('hide-seconds', 30));
 const timeline = process.argv.includes('--timeline');
+const vscodeSettings = vscodeSettingsArg(arg('vscode-settings'));
 const roots = [root, ...(arg('root') ? [resolve(arg('root'))] : [])];
 for (const r of roots) if (!existsSync(join(r, 'dist', 'extension.js'))) throw new Error(`build first: node scripts/build.mjs (in ${r})`);
 let build = 'this';
@@ -99,7 +101,7 @@ try {
     build = name;
     const dir = join(tmp, `trial-${trial++}`);
     mkdirSync(dir);
-    const cs = await CodeServer.start({ bin, tmp: dir, extensionsDir, workspace: join(dir, 'workspace'), settings: settings(data, batch) });
+    const cs = await CodeServer.start({ bin, tmp: dir, extensionsDir, workspace: join(dir, 'workspace'), settings: settings(data, batch, undefined, vscodeSettings) });
     const context = await browser.newContext({ viewport: { width: 1600, height: 1000 } });
     try {
       const wb = new Workbench(await context.newPage());

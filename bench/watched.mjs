@@ -22,6 +22,8 @@
 //                 windows each between two running ones, a running one --resume-settle S (3) seconds after VS Code
 //                 resumes; the machine's drift, which moves separate runs by up to a third, cancels out of each ratio (--seconds
 //                 defaults to 8 here: the sidecar drops a client that has not answered its ping of 15 s before)
+//                 --vscode-settings JSON: VS Code settings for code-server (as a user's settings.json), e.g.
+//                 '{"remote.autoForwardPortsSource":"output"}' (no scan of /proc for ports every few seconds)
 //   --profile     also prints the page's CPU profile (self time by function) over the measured window
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -192,10 +194,10 @@ function topOfProfile(p) {
 }
 
 if (process.argv.includes('--vscode')) {
-  const { benchVscode } = await import('./watchedVscode.mjs');
+  const { benchVscode, vscodeSettingsArg } = await import('./watchedVscode.mjs');
   const busyLoopVscode = busy ? spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' }) : null;
   try {
-    await benchVscode({ data, batches, repeats, seconds: Number(arg('seconds', arg('baseline') === 'frozen' ? 8 : 15)), settle: Number(arg('settle', pageMode === 'hidden' ? 30 : 8)), pageMode, workers, profile, topOfProfile, trace: process.argv.includes('--trace'), baseline: arg('baseline', 'idle'), cycles: Number(arg('cycles', 6)), resumeSettle: Number(arg('resume-settle', 3)) });
+    await benchVscode({ data, batches, repeats, seconds: Number(arg('seconds', arg('baseline') === 'frozen' ? 8 : 15)), settle: Number(arg('settle', pageMode === 'hidden' ? 30 : 8)), pageMode, workers, profile, topOfProfile, trace: process.argv.includes('--trace'), baseline: arg('baseline', 'idle'), cycles: Number(arg('cycles', 6)), resumeSettle: Number(arg('resume-settle', 3)), vscodeSettings: vscodeSettingsArg(arg('vscode-settings')) });
   } finally {
     busyLoopVscode?.kill('SIGKILL');
   }

@@ -25,7 +25,10 @@ import { bootstrapMedian90, bracketedRatios, median, pairedRatio, quantile } fro
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Every process's CPU seconds so far (utime + stime), with a short label from its command line, and its parent. */
+/** Every process's CPU seconds so far, with a short label from its command line, and its parent. The seconds include
+ *  those of its children that have exited (cutime + cstime): VS Code's extension host in a remote window runs `sh`,
+ *  `ls -l /proc/[0-9]*\/fd/[0-9]*` and `ps` every few seconds to look for ports to forward, each for a fraction of a
+ *  second, and a process that lives between two snapshots is in neither (twenty-fifth round, BENCHMARKS.md). */
 export function processCpu() {
   const out = new Map();
   for (const p of readdirSync('/proc')) {
@@ -34,7 +37,7 @@ export function processCpu() {
       const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
-      out.set(Number(p), { label: labelOf(cmd), cpu: (Number(f[11]) + Number(f[12])) / 100, ppid: Number(f[1]) });
+      out.set(Number(p), { label: labelOf(cmd), cpu: (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / 100, ppid: Number(f[1]) });
     } catch { /* gone */ }
   }
   return out;
@@ -245,17 +248,32 @@ function threadCounts(runDir, window = { from: 0, to: Infinity }) {
   return `workers ${workers}: ` + [...counts].sort((a, b) => a[0] - b[0]).map(([t, c]) => `${t}:${(c / n).toFixed(2)}`).join(' ');
 }
 
-export function settings(data, batch, workers) {
+/** `extra`: more settings (--vscode-settings), over these. */
+export function settings(data, batch, workers, extra = {}) {
   return {
     ...(workers ? { 'adamTrainer.workers': Number(workers) } : {}),
     'security.workspace.trust.enabled': false, 'workbench.startupEditor': 'none', 'workbench.tips.enabled': false,
     'telemetry.telemetryLevel': 'off', 'update.mode': 'none', 'extensions.autoCheckUpdates': false, 'extensions.autoUpdate': false,
     'git.enabled': false, 'chat.commandCenter.enabled': false,
     'adamTrainer.dataPath': data, 'adamTrainer.batchSize': batch, 'adamTrainer.epochs': 1000,
+    ...extra,
   };
 }
 
-export async function benchVscode({ data, batches, repeats, seconds, settle, pageMode, workers, profile = false, topOfProfile, trace = false, baseline = 'idle', cycles = 6, resumeSettle = 3 }) {
+/** --vscode-settings '{"remote.autoForwardPortsSource":"output"}': VS Code settings for the benchmark's code-server. */
+export function vscodeSettingsArg(text) {
+  if (text === undefined) return {};
+  let value;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`--vscode-settings must be a JSON object of VS Code settings: ${e.message}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`--vscode-settings must be a JSON object of VS Code settings, got ${text}`);
+  return value;
+}
+
+export async function benchVscode({ data, batches, repeats, seconds, settle, pageMode, workers, profile = false, topOfProfile, trace = false, baseline = 'idle', cycles = 6, resumeSettle = 3, vscodeSettings = {} }) {
   const tmp = mkdtempSync(join(tmpdir(), 'adam-watched-vscode-'));
   const vsix = join(tmp, 'train-with-adam.vsix');
   execFileSync('npm', ['run', 'package', '--', '-o', vsix], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
@@ -269,7 +287,7 @@ export async function benchVscode({ data, batches, repeats, seconds, settle, pag
   async function openWorkbench(name, batch) {
     const dir = join(tmp, `${name}-${++trial}`);
     mkdirSync(dir);
-    const cs = await CodeServer.start({ bin, tmp: dir, extensionsDir, workspace: join(dir, 'workspace'), settings: settings(data, batch, workers) });
+    const cs = await CodeServer.start({ bin, tmp: dir, extensionsDir, workspace: join(dir, 'workspace'), settings: settings(data, batch, workers, vscodeSettings) });
     const context = await browser.newContext({ viewport: { width: 1600, height: 1000 } });
     const close = async () => { await context.close().catch(() => undefined); await cs.killGroup(); };
     try {

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import WebSocket from 'ws';
+import { MAX_SOCKET_PATH_BYTES } from '../sidecar/server/socketPath';
 import { LIVE_STATES, listeningSchema, parseServerMessage, type ClientMessage, type Listening, type ServerMessage } from '../sidecar/protocol';
 
 export type SidecarState = 'stopped' | 'starting' | 'ready' | 'restarting' | 'failed';
@@ -27,6 +28,8 @@ export interface SidecarOptions {
   args?: string[];
   /** Listen on a Unix domain socket (the default off Windows) instead of a port. */
   socket?: boolean;
+  /** Where the socket's private folder is made (os.tmpdir()). */
+  tmpDir?: string;
   env?: NodeJS.ProcessEnv;
   maxCrashes?: number;
   crashWindowMs?: number;
@@ -60,7 +63,7 @@ export class Sidecar {
   private socketDir?: string;
 
   constructor(options: SidecarOptions, private readonly events: SidecarEvents) {
-    this.opts = { maxCrashes: 5, crashWindowMs: 3 * 60_000, restartDelayMs: 1000, killTimeoutMs: 3000, listenTimeoutMs: 20_000, socket: process.platform !== 'win32', ...options };
+    this.opts = { maxCrashes: 5, crashWindowMs: 3 * 60_000, restartDelayMs: 1000, killTimeoutMs: 3000, listenTimeoutMs: 20_000, socket: process.platform !== 'win32', tmpDir: tmpdir(), ...options };
   }
 
   get state(): SidecarState {
@@ -120,11 +123,8 @@ export class Sidecar {
 
   private async launch(): Promise<void> {
     this.setState(this.crashes.length ? 'restarting' : 'starting');
-    this.removeSocketDir();
-    // A folder only we may enter (mkdtemp makes it 0700), so no other user can reach the socket; short enough for a
-    // socket's path (about 40 bytes of 104 on macOS, whose temporary folder is the longest).
-    if (this.opts.socket && !this.opts.args) this.socketDir = mkdtempSync(join(tmpdir(), 'adam-trainer-'));
-    const args = this.opts.args ?? ['serve', '--exit-with-parent', '--runs-dir', this.opts.runsDir, '--cache-dir', this.opts.cacheDir, ...(this.opts.maxRuns !== undefined ? ['--max-runs', String(this.opts.maxRuns)] : []), ...(this.socketDir ? ['--socket', join(this.socketDir, 'sidecar.sock')] : [])];
+    const socket = this.opts.socket && !this.opts.args ? this.socketPath() : undefined;
+    const args = this.opts.args ?? ['serve', '--exit-with-parent', '--runs-dir', this.opts.runsDir, '--cache-dir', this.opts.cacheDir, ...(this.opts.maxRuns !== undefined ? ['--max-runs', String(this.opts.maxRuns)] : []), ...(socket ? ['--socket', socket] : [])];
     // execArgv: [] so that the extension host's own flags (an inspector port, say) are not inherited.
     // ELECTRON_RUN_AS_NODE: inside VS Code, process.execPath is Electron; this makes it plain Node.
     const env = { ...(this.opts.env ?? process.env), ELECTRON_RUN_AS_NODE: '1' };
@@ -231,6 +231,21 @@ export class Sidecar {
         }
         break;
     }
+  }
+
+  /** A new socket in a folder only we may enter (mkdtemp makes it 0700), so no other user can reach it; or none, and a
+   *  port, when the temporary folder's path is too long for a socket's (TMPDIR, tmpDir in tests). */
+  private socketPath(): string | undefined {
+    this.removeSocketDir();
+    const dir = mkdtempSync(join(this.opts.tmpDir, 'adam-trainer-'));
+    const path = join(dir, 'sidecar.sock');
+    if (Buffer.byteLength(path) <= MAX_SOCKET_PATH_BYTES) {
+      this.socketDir = dir;
+      return path;
+    }
+    rmSync(dir, { recursive: true, force: true });
+    this.events.log(`the temporary folder's path is too long for a Unix domain socket (${path}: more than ${MAX_SOCKET_PATH_BYTES} bytes); the sidecar listens on a loopback port instead`);
+    return undefined;
   }
 
   /** The socket's folder: the sidecar removes the socket when it exits on its own, not when it is killed. */

@@ -8,6 +8,7 @@ import { dirname } from 'node:path';
 import { datasetPool } from '../data/pool';
 import { UserError } from '../errors';
 import type { Listening } from '../protocol';
+import { MAX_SOCKET_PATH_BYTES } from '../server/socketPath';
 import { dashboardDir, startServer } from '../server';
 import { cleanAbandonedWrites } from '../store/checkpoint';
 import { adamTrainerHome, resolveUserPath } from '../store/paths';
@@ -28,8 +29,6 @@ http://127.0.0.1:P/?token=T.
                        "url":"ws+unix://PATH:/?token=T"}. Not on Windows.
 `;
 
-/** The longest path a Unix domain socket may have (sockaddr_un's sun_path less its NUL: 108 on Linux, 104 on macOS). */
-export const MAX_SOCKET_PATH_BYTES = process.platform === 'linux' ? 107 : 103;
 
 /** The checked path for --socket, or a UserError that says what is wrong with it. */
 export function socketPathOf(given: string): string {

@@ -3,7 +3,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { listeningTcp } from '../server/sidecar';
@@ -101,6 +101,20 @@ describe('sidecar supervision', { timeout: 90_000 }, () => {
     assert.equal(socketOf(sidecar.pid!), undefined);
     assert.equal(listeningTcp(sidecar.pid!).length, 1);
     await until('the log line', () => logs.some((l) => l.includes('listening on 127.0.0.1:')));
+    await sidecar.stop();
+  });
+
+  test('a temporary folder too deep for a socket\'s path: a loopback port instead, and the log says why', async () => {
+    ensureBuilt();
+    const deep = join(tmp, 'd'.repeat(100));
+    mkdirSync(deep);
+    const { sidecar, messages, logs, until } = supervise({ tmpDir: deep });
+    await sidecar.start();
+    await until('hello', () => messages.some((m) => m.type === 'hello'));
+    assert.equal(socketOf(sidecar.pid!), undefined);
+    assert.equal(listeningTcp(sidecar.pid!).length, 1);
+    assert.ok(logs.some((l) => /too long for a Unix domain socket/.test(l)), logs.join('\n'));
+    assert.deepEqual(readdirSync(deep), [], 'the folder made for the socket is removed');
     await sidecar.stop();
   });
 
