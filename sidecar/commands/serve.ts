@@ -29,9 +29,8 @@ http://127.0.0.1:P/?token=T.
                        "url":"ws+unix://PATH:/?token=T"}. Not on Windows.
 `;
 
-
 /** The checked path for --socket, or a UserError that says what is wrong with it. */
-export function socketPathOf(given: string): string {
+function socketPathOf(given: string): string {
   if (process.platform === 'win32') throw new UserError('bad_usage', '--socket needs Unix domain sockets, which this sidecar does not use on Windows; leave it out to listen on a port');
   const path = resolveUserPath(given, '--socket');
   // ws reads a socket URL as the socket's path up to the first colon, then the request's path.
