@@ -12,7 +12,7 @@ async function trace(workers: number, batchSize: number, firstTask: number): Pro
   const out: string[] = [];
   try {
     for (let i = 0; i < 12; i++) {
-      const chunk = await s.trainChunk(1 + (i % 4)); // up to 4 steps of up to 14 tasks: 2^31 is crossed in a few chunks
+      const chunk = await s.trainChunk(1 + (i % 4)); // up to 4 steps of at most 10 tasks (batch 32 on 2 workers): 2^31 is crossed within a few chunks
       out.push([...chunk.losses].join(','), [...chunk.correct].join(','));
       if (i % 4 === 3) {
         const e = await s.evaluate();
