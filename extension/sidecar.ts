@@ -124,7 +124,7 @@ export class Sidecar {
   private async launch(): Promise<void> {
     this.setState(this.crashes.length ? 'restarting' : 'starting');
     const socket = this.opts.socket && !this.opts.args ? this.socketPath() : undefined;
-    const args = this.opts.args ?? ['serve', '--exit-with-parent', '--runs-dir', this.opts.runsDir, '--cache-dir', this.opts.cacheDir, ...(this.opts.maxRuns !== undefined ? ['--max-runs', String(this.opts.maxRuns)] : []), ...(socket ? ['--socket', socket] : [])];
+    const args = this.opts.args ?? ['serve', '--exit-with-parent', '--runs-dir', this.opts.runsDir, '--cache-dir', this.opts.cacheDir, ...(this.opts.maxRuns !== undefined ? ['--max-runs', String(this.opts.maxRuns)] : []), ...(socket ? ['--socket', socket, '--remove-socket-folder'] : [])];
     // execArgv: [] so that the extension host's own flags (an inspector port, say) are not inherited.
     // ELECTRON_RUN_AS_NODE: inside VS Code, process.execPath is Electron; this makes it plain Node.
     const env = { ...(this.opts.env ?? process.env), ELECTRON_RUN_AS_NODE: '1' };
@@ -248,7 +248,8 @@ export class Sidecar {
     return undefined;
   }
 
-  /** The socket's folder: the sidecar removes the socket when it exits on its own, not when it is killed. */
+  /** The socket's folder, as the sidecar exits. It removes the socket and the folder itself when it exits on its own
+   *  (--remove-socket-folder: also after the extension host was killed), but not when it is killed. */
   private removeSocketDir(): void {
     if (this.socketDir) rmSync(this.socketDir, { recursive: true, force: true });
     this.socketDir = undefined;

@@ -3,7 +3,7 @@
 // With --exit-with-parent (what the extension uses) it exits when its stdin closes or its IPC channel
 // disconnects, as language servers do; always on SIGTERM or SIGINT; each time after checkpointing the
 // runs it trains, so a restarted sidecar can resume them.
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, rmdirSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { datasetPool } from '../data/pool';
 import { UserError } from '../errors';
@@ -14,7 +14,7 @@ import { cleanAbandonedWrites } from '../store/checkpoint';
 import { adamTrainerHome, resolveUserPath } from '../store/paths';
 import { parseFlags } from './args';
 
-const HELP = `usage: adam-trainer serve [--runs-dir DIR] [--cache-dir DIR] [--exit-with-parent] [--max-runs N] [--socket PATH]
+const HELP = `usage: adam-trainer serve [--runs-dir DIR] [--cache-dir DIR] [--exit-with-parent] [--max-runs N] [--socket PATH [--remove-socket-folder]]
 
 Starts the sidecar on 127.0.0.1 (a free port): the WebSocket and the dashboard. The first line on stdout is
 {"type":"listening","port":P,"token":"T","url":"ws://127.0.0.1:P/?token=T"}; the dashboard is at
@@ -27,6 +27,9 @@ http://127.0.0.1:P/?token=T.
   --socket PATH        listen on a Unix domain socket at PATH (a new file) instead of a port: the WebSocket only,
                        no dashboard pages. The line is then {"type":"listening","port":0,"socket":PATH,"token":"T",
                        "url":"ws+unix://PATH:/?token=T"}. Not on Windows.
+  --remove-socket-folder  also remove the socket's folder as the sidecar exits, if nothing else is in it (the
+                       extension makes a private folder for each sidecar; this removes it even when the extension
+                       host was killed and the sidecar exits with its parent)
 `;
 
 /** The checked path for --socket, or a UserError that says what is wrong with it. */
@@ -42,6 +45,24 @@ function socketPathOf(given: string): string {
   return path;
 }
 
+/**
+ * As the process exits: the socket, if it is still there (a shutdown that ran past its deadline never closed the
+ * server, which removes it), and with `folder` the folder around it, which rmdir leaves alone unless it is empty.
+ */
+function removeSocket(path: string, folder: boolean): void {
+  try {
+    if (lstatSync(path).isSocket()) unlinkSync(path);
+  } catch {
+    // already removed by the server's close
+  }
+  if (!folder) return;
+  try {
+    rmdirSync(dirname(path));
+  } catch {
+    // not empty (someone else's file), or already removed by the extension
+  }
+}
+
 /** How long a shutdown may take, checkpoints included, before the process exits anyway. */
 const SHUTDOWN_DEADLINE_MS = 4500;
 
@@ -52,6 +73,7 @@ export async function serve(args: string[]): Promise<number> {
     'exit-with-parent': { kind: 'boolean' },
     'max-runs': { kind: 'int', check: (v) => (Number(v) >= 1 && Number(v) <= 64 ? undefined : `--max-runs must be an integer in 1..64, got ${v}`) },
     socket: { kind: 'string' },
+    'remove-socket-folder': { kind: 'boolean' },
     help: { kind: 'boolean' },
   });
   if (flags.help) {
@@ -75,6 +97,7 @@ export async function serve(args: string[]): Promise<number> {
   // What a killed writer left behind (a checkpoint's temporary file) goes before anything is written again.
   for (const path of await cleanAbandonedWrites(runsDir)) notice(`removed ${path}, left by a write that was killed`);
   const socketPath = flags.socket !== undefined ? socketPathOf(String(flags.socket)) : undefined;
+  if (flags['remove-socket-folder'] && socketPath === undefined) throw new UserError('bad_usage', '--remove-socket-folder goes with --socket PATH');
   const maxRuns = flags['max-runs'] as number | undefined;
   let server: Awaited<ReturnType<typeof startServer>>;
   try {
@@ -84,6 +107,7 @@ export async function serve(args: string[]): Promise<number> {
     if (socketPath !== undefined && code) throw new UserError('bad_usage', `cannot listen on --socket ${socketPath}: ${code}`);
     throw e;
   }
+  if (socketPath !== undefined) process.on('exit', () => removeSocket(socketPath, flags['remove-socket-folder'] === true));
   // The signal handlers go in before the listening line goes out: a parent that stops the sidecar as soon as it has
   // read the line (a test under load did) would otherwise kill it with SIGTERM's default action, unannounced.
   const exit = new Promise<number>((resolveExit) => {

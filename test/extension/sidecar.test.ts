@@ -2,7 +2,8 @@
 // fixture scripts that crash, lie in their handshake or ignore SIGTERM.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -91,6 +92,32 @@ describe('sidecar supervision', { timeout: 90_000 }, () => {
     assert.ok(!logs.some((l) => l.includes('"listening"') || l.includes('token')), `a log line holds the handshake:\n${logs.join('\n')}`);
     await sidecar.stop();
     assert.equal(existsSync(dirname(socket)), false, 'the socket\'s folder is removed when the sidecar stops');
+  });
+
+  test('an extension host killed outright: the sidecar exits with it and removes its socket\'s folder', async () => {
+    ensureBuilt();
+    const host = mkdtempSync(join(tmp, 'host-'));
+    // The extension host is a process of its own here, supervising the real sidecar as the extension does.
+    const script = `
+      const { Sidecar } = require(${JSON.stringify(join(root, 'extension', 'sidecar.ts'))});
+      const quiet = { message() {}, state() {}, log() {} };
+      const s = new Sidecar({ script: ${JSON.stringify(bin)}, runsDir: ${JSON.stringify(join(host, 'runs'))}, cacheDir: ${JSON.stringify(join(host, 'cache'))}, tmpDir: ${JSON.stringify(host)} }, quiet);
+      s.start().then(() => console.log(JSON.stringify({ pid: s.pid })));
+    `;
+    const child = spawn(process.execPath, ['--import', 'tsx', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const line = await new Promise<string>((resolve, reject) => {
+      createInterface({ input: child.stdout! }).once('line', resolve);
+      child.once('exit', (code) => reject(new Error(`the host exited with ${code} before its sidecar started`)));
+    });
+    const pid = (JSON.parse(line) as { pid: number }).pid;
+    const socket = socketOf(pid)!;
+    assert.ok(socket?.startsWith(join(host, 'adam-trainer-')), socket);
+    assert.ok(existsSync(socket));
+    child.kill('SIGKILL');
+    const running = () => alive(pid) && !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    for (let i = 0; i < 150 && (running() || existsSync(dirname(socket))); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(running(), false, 'the sidecar exits when its parent is gone');
+    assert.deepEqual(readdirSync(host).filter((f) => f.startsWith('adam-trainer-')), [], 'no socket folder is left behind');
   });
 
   test('with socket: false it listens on a loopback port, as on Windows', async () => {

@@ -2,7 +2,7 @@
 // window's VS Code finds no port of ours to forward. A real process, real clients over the socket, and the kernel's
 // own socket tables (/proc/net) to show that it listens on no TCP port. (Linux: the extension uses a port on Windows.)
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -70,6 +70,28 @@ describe('serve --socket: the WebSocket on a Unix domain socket', () => {
     assert.equal(code, 0, `exited with ${signal ?? code}: ${t.stderr()}`);
     assert.equal(existsSync(other), false, 'the socket is gone');
   });
+
+  test('with --remove-socket-folder, its folder goes too when it exits with its parent (stdin closed)', async () => {
+    const folder = join(dir, 'owned');
+    mkdirSync(folder);
+    const t = await startSidecar({ args: ['--socket', join(folder, 's.sock'), '--remove-socket-folder', '--exit-with-parent'] });
+    t.proc.stdin!.end();
+    const { code, signal } = await t.exited;
+    assert.equal(code, 0, `exited with ${signal ?? code}: ${t.stderr()}`);
+    assert.match(t.stderr(), /stdin closed/);
+    assert.equal(existsSync(folder), false, 'the folder is gone');
+  });
+
+  test('with --remove-socket-folder, a folder that holds anything else is left as it is', async () => {
+    const folder = join(dir, 'shared');
+    mkdirSync(folder);
+    writeFileSync(join(folder, 'notes.txt'), 'mine');
+    const t = await startSidecar({ args: ['--socket', join(folder, 's.sock'), '--remove-socket-folder'] });
+    t.proc.kill('SIGTERM');
+    assert.equal((await t.exited).code, 0, t.stderr());
+    assert.deepEqual(readdirSync(folder), ['notes.txt']);
+    assert.equal(readFileSync(join(folder, 'notes.txt'), 'utf8'), 'mine');
+  });
 });
 
 describe('serve refuses a bad --socket with exit 2, naming what is wrong', () => {
@@ -90,6 +112,10 @@ describe('serve refuses a bad --socket with exit 2, naming what is wrong', () =>
 
   test('a path longer than a socket address holds', async () => {
     await assert.rejects(startSidecar({ args: ['--socket', join(dir, 'x'.repeat(120) + '.sock')] }), /bytes long; a Unix domain socket's path may have at most 10[37]/);
+  });
+
+  test('--remove-socket-folder without --socket', async () => {
+    await assert.rejects(startSidecar({ args: ['--remove-socket-folder'] }), /--remove-socket-folder goes with --socket PATH/);
   });
 
   test('an empty path', async () => {
