@@ -432,6 +432,14 @@ export async function benchVscode({ data, batches, repeats, seconds, settle, pag
           const labels = [...new Set(rows.flatMap((row) => Object.keys(row)))];
           return Object.fromEntries(labels.map((l) => [l, +median(rows.map((row) => row[l] ?? 0)).toFixed(2)]).filter(([, c]) => c >= 0.01).sort((x, y) => y[1] - x[1]));
         };
+        // The ratio the run would keep if it lost to VS Code only the cores VS Code's processes (and the kernel's threads)
+        // take while it runs, and none to waiting for a thread they took off its core: 1 - those cores (running less
+        // stopped) / the sidecar's cores while VS Code is stopped. No engine on these cores reads above it.
+        const ceiling = () => {
+          const others = (state) => median(trials.flatMap((t) => t.alternation.cores[state]).map((row) => Object.entries(row).reduce((sum, [label, c]) => sum + (label === 'sidecar' ? 0 : c), 0)));
+          const sidecar = median(trials.flatMap((t) => t.alternation.cores.frozen).map((row) => row.sidecar ?? 0));
+          return +(1 - (others('running') - others('frozen')) / sidecar).toFixed(3);
+        };
         console.log(JSON.stringify({
           where: 'code-server webview', batch, page: pageMode, headless: 'the same run with VS Code stopped, in windows alternating with VS Code running',
           workers: workers ?? 'default', data: data.includes('cifar10-jpg') ? 'cifar10-jpg' : data, windowSeconds: seconds, resumeSettleSeconds: resumeSettle,
@@ -442,6 +450,7 @@ export async function benchVscode({ data, batches, repeats, seconds, settle, pag
           threads: trials.map((t) => t.threads), windowStartsAtRunAge: trials.map((t) => +t.age.toFixed(1)),
           ...(pageMode === 'hidden' ? { windowStartsAfterHiding: trials.map((t) => +t.sinceHidden.toFixed(1)) } : {}),
           coresByProcess: { running: coresOf('running'), stopped: coresOf('frozen') },
+          ceiling: ceiling(),
           idleCores: { running: +median(trials.flatMap((t) => t.alternation.idle.running)).toFixed(3), stopped: +median(trials.flatMap((t) => t.alternation.idle.frozen)).toFixed(3) },
           // Each sidecar thread (main first, then the workers by cores) as the median over the windows of that state.
           sidecarThreads: Object.fromEntries(['running', 'frozen'].map((state) => {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import * as vscode from 'vscode';
 import type { ClientMessage, RunSummary, ServerMessage } from '../sidecar/protocol';
 import { isEnded, LIVE_STATES } from '../sidecar/protocol';
-import { endedMessage, progressText, statusBarText, statusBarTooltip, withoutLinks, type FollowedRun } from './format';
+import { endedMessage, figuresWaitMs, progressText, statusBarText, statusBarTooltip, withoutLinks, type FollowedRun } from './format';
 import { DashboardPanel } from './panel';
 import { Relay } from './relay';
 import { runContextKeys } from './runsTree';
@@ -13,8 +13,6 @@ import { RunsView } from './runsView';
 import { Sidecar, type SidecarState } from './sidecar';
 
 const REQUEST_TIMEOUT_MS = 60_000;
-/** The status bar shows a live run's step, loss and samples/s: updated at most this often from live metrics. */
-const STATUS_INTERVAL_MS = 1000;
 
 type Reply = Exclude<ServerMessage, { type: 'error' }>;
 interface Pending {
@@ -200,11 +198,20 @@ export class Controller implements vscode.Disposable {
       // figures, checkpoint notices: most of its 19 messages a second) does not touch it. Each write is a round trip
       // to the workbench, which repaints it, on the cores the run trains on (issue 13).
       if (msg.type === 'state' || msg.type === 'started') this.updateStatus();
-      else if ((msg.type === 'metrics' || msg.type === 'eval') && !this.statusTimer) this.statusTimer = setTimeout(() => { this.statusTimer = undefined; this.updateStatus(); }, STATUS_INTERVAL_MS);
+      else if ((msg.type === 'metrics' || msg.type === 'eval') && !this.statusTimer) {
+        // The first figures of a run show at once; after that, figures at most every STATUS_INTERVAL_MS.
+        const wait = figuresWaitMs(this.figuresShown, run.runId, Date.now());
+        this.statusTimer = setTimeout(() => {
+          this.statusTimer = undefined;
+          this.updateStatus();
+        }, wait);
+      }
     }
   }
 
   private statusTimer?: ReturnType<typeof setTimeout>;
+  /** The run whose live figures the status bar last showed, and when they were written. */
+  private figuresShown: { runId?: string; at: number } = { at: 0 };
 
   private runStateChanged(run: FollowedRun, state: FollowedRun['state'], reason?: string): void {
     run.state = state;
@@ -253,6 +260,7 @@ export class Controller implements vscode.Disposable {
     // Written only when it changed: VS Code sends every write to the workbench, changed or not.
     const text = statusBarText(run);
     if (text !== this.statusItem.text) this.statusItem.text = text;
+    if (run.metrics) this.figuresShown = { runId: run.runId, at: Date.now() };
     const markdown = statusBarTooltip(run);
     if (markdown !== this.statusTooltip) {
       this.statusTooltip = markdown;

@@ -30,6 +30,19 @@ const ICONS: Partial<Record<RunState, string>> = {
   failed: '$(error)',
 };
 
+/** The status bar shows a live run's epoch, loss, accuracy and samples/s: from live metrics at most this often (a run's
+ *  first figures at once). Each write is a round trip to the workbench, which repaints the status bar, on the cores the
+ *  run trains on: once a second it cost the run about 1.5% of its cores in code-server with the dashboard hidden (issue
+ *  13, BENCHMARKS.md "Twenty-seventh round"). */
+export const STATUS_INTERVAL_MS = 5000;
+
+/** How long new figures of run `runId` wait before the status bar shows them, at time `now`, when it last showed figures
+ *  of run `shown.runId` at `shown.at`: not at all if they are the run's first, else until STATUS_INTERVAL_MS after that. */
+export function figuresWaitMs(shown: { runId?: string; at: number }, runId: string, now: number): number {
+  if (shown.runId !== runId) return 0;
+  return Math.min(STATUS_INTERVAL_MS, Math.max(0, shown.at + STATUS_INTERVAL_MS - now));
+}
+
 export function statusBarText(run: FollowedRun): string {
   const m = run.metrics;
   const parts: string[] = [];

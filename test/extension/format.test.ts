@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { endedMessage, escapeMarkdown, progressText, runDescription, runTooltip, statusBarText, withoutLinks, type FollowedRun } from '../../extension/format';
+import { endedMessage, escapeMarkdown, figuresWaitMs, progressText, STATUS_INTERVAL_MS, runDescription, runTooltip, statusBarText, withoutLinks, type FollowedRun } from '../../extension/format';
 import { resolveConfig, type EvalMessage, type MetricsMessage } from '../../sidecar/protocol';
 import { fuzzOptions } from '../support/fuzz';
 import { notificationLinks } from './notificationLinks';
@@ -12,6 +12,18 @@ const run = (extra: Partial<FollowedRun>): FollowedRun => ({ runId: 'r1', state:
 
 test('the status bar shows epoch, loss, accuracy and samples/s of a training run', () => {
   assert.equal(statusBarText(run({ metrics })), '$(pulse) Adam epoch 2/2 · loss 1.235 · acc 56.1% · 9,876 samples/s');
+});
+
+test('a run\'s first figures go to the status bar at once, later ones at most every STATUS_INTERVAL_MS (random times)', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 1e12 }), fc.integer({ min: 0, max: 3 * STATUS_INTERVAL_MS }), fc.constantFrom('r1', 'r2', undefined), (at, since, shownRun) => {
+      const now = at + since;
+      const wait = figuresWaitMs({ runId: shownRun, at }, 'r1', now);
+      if (shownRun !== 'r1') assert.equal(wait, 0, 'the first figures of a run (or of a run newly followed) wait for nothing');
+      else assert.equal(now + wait, Math.max(now, at + STATUS_INTERVAL_MS), 'the next figures go STATUS_INTERVAL_MS after the last, or now if that is past');
+    }),
+    fuzzOptions(),
+  );
 });
 
 test('the status bar names the run\'s optimizer', () => {
