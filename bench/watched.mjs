@@ -21,7 +21,8 @@
 //                 running and VS Code's processes stopped (SIGSTOP: the run alone on the machine), --cycles N (6) stopped
 //                 windows each between two running ones, a running one --resume-settle S (3) seconds after VS Code
 //                 resumes; the machine's drift, which moves separate runs by up to a third, cancels out of each ratio (--seconds
-//                 defaults to 8 here: the sidecar drops a client that has not answered its ping of 15 s before)
+//                 defaults to 8 here: the sidecar drops a client that has not answered its ping of 15 s before); it
+//                 prints `ceiling`, the ratio left if the run lost only the cores VS Code and the kernel take meanwhile
 //                 --vscode-settings JSON: VS Code settings for code-server (as a user's settings.json), e.g.
 //                 '{"remote.autoForwardPortsSource":"output"}' (no scan of /proc for ports every few seconds)
 //   --profile     also prints the page's CPU profile (self time by function) over the measured window

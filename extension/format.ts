@@ -32,8 +32,8 @@ const ICONS: Partial<Record<RunState, string>> = {
 
 /** The status bar shows a live run's epoch, loss, accuracy and samples/s: from live metrics at most this often (a run's
  *  first figures at once). Each write is a round trip to the workbench, which repaints the status bar, on the cores the
- *  run trains on: once a second it cost the run about 1.5% of its cores in code-server with the dashboard hidden (issue
- *  13, BENCHMARKS.md "Twenty-seventh round"). */
+ *  run trains on: once a second it cost the run about 0.02 of its 1.8 cores in code-server with the dashboard hidden
+ *  (issue 13, BENCHMARKS.md "Twenty-seventh round"). */
 export const STATUS_INTERVAL_MS = 5000;
 
 /** How long new figures of run `runId` wait before the status bar shows them, at time `now`, when it last showed figures
