@@ -194,12 +194,11 @@ export class Controller implements vscode.Disposable {
     }
     if (run && run.runId === this.currentRunId) {
       // The status bar shows the run's state, its last metrics and its test accuracy. A change of state updates it at
-      // once, steps and evaluations at most once a second; the rest of the live stream (step histograms, system
-      // figures, checkpoint notices: most of its 19 messages a second) does not touch it. Each write is a round trip
-      // to the workbench, which repaints it, on the cores the run trains on (issue 13).
+      // once, steps and evaluations every STATUS_INTERVAL_MS (5 s; a run's first at once); the rest of the live
+      // stream (step histograms, system figures, checkpoint notices: most of its 19 messages a second) does not touch
+      // it. Each write is a round trip to the workbench, which repaints it, on the cores the run trains on (issue 13).
       if (msg.type === 'state' || msg.type === 'started') this.updateStatus();
       else if ((msg.type === 'metrics' || msg.type === 'eval') && !this.statusTimer) {
-        // The first figures of a run show at once; after that, figures at most every STATUS_INTERVAL_MS.
         const wait = figuresWaitMs(this.figuresShown, run.runId, Date.now());
         this.statusTimer = setTimeout(() => {
           this.statusTimer = undefined;
