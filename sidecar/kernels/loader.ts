@@ -38,7 +38,8 @@ export interface KernelExports {
   /** Forward only; writes count*10 f32 logits to out. */
   logitsShard(params: number, images: number, indices: number, count: number, scratch: number, out: number): void;
   /** PyTorch 1.13 Adam over parameter indices [start, end). flags: 1 = AdamW (decoupled decay), 2 = AMSGrad.
-   *  g = sum over k < numGradBuffers of the f32 buffer at gradsBase + k*gradStrideBytes (in order k). */
+   *  g = sum over k < numGradBuffers of the f32 buffer at gradsBase + k*gradStrideBytes (in order k); with
+   *  gradStrideBytes 0, gradsBase is an i32 table of the buffers' byte offsets (the same for sgdStep and rmspropStep). */
   adamStep(params: number, gradsBase: number, gradStrideBytes: number, numGradBuffers: number, m: number, v: number,
     vmax: number, start: number, end: number, lr: number, beta1: number, beta2: number, eps: number,
     weightDecay: number, biasCorrection1: number, biasCorrection2: number, flags: number): void;

@@ -20,6 +20,8 @@ export interface Backend {
   /** Returns the shard's summed loss; writes its correct count into the stats slot. */
   trainShard(params: number, grads: number, images: number, labels: number, indices: number, count: number, invBatch: number, scratch: number, stats: number): number;
   evalShard(params: number, images: number, labels: number, indices: number, count: number, scratch: number, predictions: number): number;
+  /** The optimizer over parameters [start, end), its gradient the sum of `numGrads` buffers at grads + k * gradStrideBytes,
+   *  or, with gradStrideBytes 0, at the byte offsets listed by the Int32 table at `grads`; in order k. */
   optimizerSlice(h: StepHyper, params: number, grads: number, gradStrideBytes: number, numGrads: number, m: number, v: number, vMax: number, start: number, end: number): void;
 }
 
@@ -65,8 +67,9 @@ export function referenceBackend(memory: WebAssembly.Memory, parameterCount: num
     },
     optimizerSlice(h, params, grads, stride, numGrads, m, v, vMax, start, end) {
       for (let i = start; i < end; i++) sum[i] = 0;
+      const table = stride === 0 ? new Int32Array(memory.buffer, grads, numGrads) : null;
       for (let k = 0; k < numGrads; k++) {
-        const g = f32(grads + k * stride, parameterCount);
+        const g = f32(table ? table[k] : grads + k * stride, parameterCount);
         for (let i = start; i < end; i++) sum[i] += g[i];
       }
       const p = f32(params, parameterCount);

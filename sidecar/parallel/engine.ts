@@ -9,10 +9,15 @@ import { join } from 'node:path';
 import { UserError } from '../errors';
 import { PARAMETER_COUNT } from '../nn/spec';
 import type { ArenaAllocator } from './arena';
-import { CTRL, COMMAND, HYPER, MAX_CHUNK_STEPS, MAX_SHARDS_PER_WORKER, evalTasks, shardsPerStep, stagingBytes, type EngineLayout } from './layout';
+import { CTRL, COMMAND, HYPER, LINE_WORDS, MAX_CHUNK_STEPS, rescueRegions, MAX_SHARDS_PER_WORKER, evalTasks, shardsPerStep, stagingBytes, type EngineLayout } from './layout';
 import { OPTIMIZERS, type OptimizerHyperparameters } from '../optim/hyperparameters';
 import { LoadMeter } from './freeCores';
 import { ThreadGovernor, type GovernorOptions } from './governor';
+import type { StallOptions } from './worker';
+
+/** Other programs' cores (LoadMeter) from which a chunk rescues held shards by default: an editor's or a browser's
+ *  work. On an idle machine the rescue costs more than it wins (BENCHMARKS.md twenty-eighth round). */
+export const RESCUE_LOAD = 0.04;
 
 /** Every engine's thread-milliseconds in chunks, in this process (a server trains several runs at once). */
 let processTrainingMs = 0;
@@ -41,6 +46,14 @@ export interface EngineOptions {
   watchLoad?: boolean;
   /** The number of the engine's first task, 0 by default (tests: task numbers are int32 words that wrap). */
   firstTask?: number;
+  /**
+   * Take on shards held too long by a thread off its core (worker.ts rescue): true always, false never; by default
+   * while other programs keep at least RESCUE_LOAD cores busy (freeCores.ts LoadMeter); a function decides for each
+   * chunk from its number (tests). The numbers never change.
+   */
+  rescue?: boolean | ((chunk: number) => boolean);
+  /** Tests: one worker stops in some of the shard tasks it claims (worker.ts StallOptions). */
+  stall?: StallOptions;
 }
 
 export interface ChunkResult {
@@ -80,6 +93,13 @@ export class ParallelEngine {
   private readonly stepLoss = new Float64Array(MAX_CHUNK_STEPS);
   private readonly stepCorrect = new Int32Array(MAX_CHUNK_STEPS);
   private readonly scratchTable: Int32Array;
+  private shardDone: Int32Array = new Int32Array(0);
+  /** Other programs' cores, as the load meter last read them (undefined before its first window closes). */
+  private othersBusy: number | undefined;
+  /** Chunks this engine has run, and those of them in which waiting threads took on held shards (worker.ts rescue). */
+  private chunks = 0;
+  rescueChunks = 0;
+  private shardRescue: Int32Array = new Int32Array(0);
   private readonly threads: Worker[] = [];
   private failure: Error | null = null;
   private busy = false;
@@ -180,7 +200,7 @@ export class ParallelEngine {
     const ready: Array<Promise<void>> = [];
     for (let index = 0; index < this.layout.workers; index++) {
       const w = new Worker(script, {
-        workerData: { index, memory: this.opts.arena.memory, module: this.opts.module, layout: this.layout, spinIterations },
+        workerData: { index, memory: this.opts.arena.memory, module: this.opts.module, layout: this.layout, spinIterations, stall: this.opts.stall },
         // The worker needs no command-line flags of ours (and refuses V8 flags in execArgv).
         execArgv: [],
         resourceLimits: { stackSizeMb: 8 },
@@ -214,6 +234,20 @@ export class ParallelEngine {
     this.failure = e;
     Atomics.store(this.ctrl, CTRL.abort, 1);
     for (const slot of [CTRL.completed, CTRL.chunkDone, CTRL.evalCompleted, CTRL.commandWord]) Atomics.notify(this.ctrl, slot);
+  }
+
+  /** The rescue's regions (layout.ts rescueRegions), when a chunk first rescues: the shards' buffers in order in the
+   *  table, every buffer free. After everything else, so that a run that never rescues keeps its memory as it was. */
+  private allocateRescue(): void {
+    const L = this.layout;
+    const R = rescueRegions(0, L);
+    const base = this.opts.arena.alloc(R.bytes);
+    const at = rescueRegions(base, L);
+    const table = this.opts.arena.i32(at.gradTable, L.maxShards);
+    for (let k = 0; k < L.maxShards; k++) table[k] = L.grads + k * L.gradStrideBytes;
+    this.shardDone = this.opts.arena.i32(at.shardDone, L.maxShards * LINE_WORDS);
+    this.shardRescue = this.opts.arena.i32(at.shardRescue, L.maxShards * LINE_WORDS);
+    Atomics.store(this.ctrl, CTRL.rescueBase, base);
   }
 
   /** Scratch big enough for a worker's shard of a batch (and for an evaluation task, EVAL_TASK_IMAGES images). */
@@ -326,7 +360,18 @@ export class ParallelEngine {
     Atomics.store(c, CTRL.batchSize, this.batchSize);
     Atomics.store(c, CTRL.chunkShards, S);
     Atomics.store(c, CTRL.chunkFirstTask, first);
+    // No shard task of this chunk is done or taken on yet; set afresh each chunk, so that the int32 task numbers these
+    // words hold are never 2^31 stale. (A thread still computing a task of an earlier chunk finds it done.)
+    const rescue = W > 1 && (typeof this.opts.rescue === 'function' ? this.opts.rescue(this.chunks) : this.opts.rescue ?? (this.othersBusy !== undefined && this.othersBusy >= RESCUE_LOAD));
+    if (rescue && this.shardDone.length === 0) this.allocateRescue();
+    for (let k = 0; k < this.shardDone.length; k += LINE_WORDS) {
+      this.shardDone[k] = (first - 1) | 0;
+      this.shardRescue[k] = (first - 1) | 0;
+    }
     Atomics.store(c, CTRL.chunkEndTask, end);
+    Atomics.store(c, CTRL.rescueMode, rescue ? 1 : 0);
+    this.chunks++;
+    if (rescue) this.rescueChunks++;
     Atomics.add(c, CTRL.chunkVersion, 1);
     const threads = this.governor?.next() ?? W;
     Atomics.store(c, CTRL.activeThreads, threads);
@@ -344,7 +389,10 @@ export class ParallelEngine {
     if (this.governor) {
       this.governor.report(threads, steps, chunkMs / 1000);
       const load = this.load?.read();
-      if (load !== undefined) this.governor.setLoad(load);
+      if (load !== undefined) {
+        this.governor.setLoad(load);
+        this.othersBusy = load;
+      }
     }
     // Each step's loss: the shards' sums in shard order, whichever thread computed them (the same numbers for
     // the same worker count).
@@ -393,6 +441,11 @@ export class ParallelEngine {
     Atomics.store(this.ctrl, CTRL.abort, 1);
     for (const slot of [CTRL.completed, CTRL.chunkDone, CTRL.evalCompleted, CTRL.commandWord]) Atomics.notify(this.ctrl, slot);
     await Promise.all(this.threads.map((w) => w.terminate()));
+  }
+
+  /** Shard tasks a thread won for another that held them (worker.ts rescue), since the engine started. */
+  get rescues(): number {
+    return Atomics.load(this.ctrl, CTRL.rescued);
   }
 
   /** Training tasks completed since the engine started (tests: how finely a step was cut). */

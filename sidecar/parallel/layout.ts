@@ -11,12 +11,24 @@
 // large batches a step has several shards per worker, so that task is a fraction of a worker's share, and the
 // threads end a phase closer together (bench/shards.ts, batch 32, two workers: 1.01-1.06x idle, paired in one
 // process; no change measured beyond the noise under a load of short wakeups or with a core busy).
+//
+// A shard task that a thread holds too long (another program took its core) is done again by a thread that waits for
+// it (worker.ts `rescue`). Each of the two computes the gradient into a buffer it alone writes (`gradWriting`): the
+// owner into the shard's buffer (`gradTable`), the other into its spare. The first to finish wins the task
+// (`shardDone`); when that is the spare, the spare becomes the shard's buffer and the shard's old buffer becomes the
+// spare, which is not written again until the loser has finished with it. The optimizer tasks sum the shards' buffers
+// through the table in shard order. The same inputs give the same bits, so who wins never changes a number. An
+// optimizer task updates the parameters in place and is not done twice. The engine turns this on for a chunk
+// (`rescueMode`) while other programs keep part of the machine busy: on an idle machine it cost more than it won.
+// Its regions are allocated when a chunk first rescues, and a chunk that does not rescue runs code of its own
+// (worker.ts plainChunk): the rescue's memory and code slowed runs that never used them (BENCHMARKS.md twenty-eighth
+// round).
 
 // Int32 slots of the control block.
 export const CTRL = {
   commandWord: 0, // (sequence << 2) | command: one word, so a worker reads which command and which issue of it at once
   chunkVersion: 1, // seqlock over the chunk's parameters and the active hyperparameters: odd while the engine writes
-  // 2: unused (was the evaluation's count of finished workers; evaluation is tasks now, evalCompleted)
+  rescued: 2, // shard tasks won by a thread that did them again for a thread that held them (worker.ts), since the start
   claimed: 3, // training tasks claimed so far (monotonic)
   completed: 4, // training tasks completed so far (monotonic); workers and the engine wait on it
   abort: 5, // non-zero: stop at the next wait (a worker failed, or the engine is closing)
@@ -34,6 +46,8 @@ export const CTRL = {
   chunkShards: 17, // forward/backward tasks (shards) per step of this chunk: shardsPerStep(batchSize, workers)
   evalClaimed: 18, // evaluation tasks (EVAL_TASK_IMAGES test images each) claimed; reset to 0 before each evaluation
   evalCompleted: 19, // evaluation tasks completed; the main thread waits on it
+  rescueMode: 20, // 1: this chunk's waiting threads take on held shards (worker.ts rescue); 0: they wait, as without it
+  rescueBase: 21, // where the rescue's regions are (rescueRegions), 0 until a chunk first rescues
   size: 32,
 } as const;
 
@@ -42,6 +56,22 @@ export const COMMAND = { idle: 0, train: 1, evaluate: 2, exit: 3 } as const;
 // Float64 slots of a hyperparameter block (pending: written by the main thread; active: what the step uses). The
 // optimizer slot holds its index in optim/hyperparameters.ts OPTIMIZERS; the flags hold 1 or 0.
 export const HYPER = { learningRate: 0, beta1: 1, beta2: 2, epsilon: 3, weightDecay: 4, momentum: 5, optimizer: 6, alpha: 7, biasCorrection: 8, nesterov: 9, size: 10 } as const;
+
+/** Int32 words in a cache line: the rescue's words that threads write often sit one to a line, so that threads working
+ *  on different shards do not take a line from each other. */
+export const LINE_WORDS = 16;
+
+/** The rescue's regions, one block that the engine allocates when a chunk first rescues (engine.ts): so that a run
+ *  that never rescues has its memory where it lay without the rescue (BENCHMARKS.md twenty-eighth round). */
+export function rescueRegions(base: number, L: Pick<EngineLayout, 'workers' | 'maxShards' | 'gradStrideBytes'>) {
+  const line = LINE_WORDS * 4;
+  const spareGrads = base; // workers buffers of gradStrideBytes each: each thread's spare when it starts (worker.ts)
+  const gradTable = spareGrads + L.workers * L.gradStrideBytes; // Int32[maxShards]: the offset of each shard's buffer
+  const gradWriting = gradTable + Math.ceil((L.maxShards * 4) / line) * line; // a line a buffer: 1 while one writes it
+  const shardDone = gradWriting + (L.maxShards + L.workers) * line; // a line a shard: its last task done (the winner's)
+  const shardRescue = shardDone + L.maxShards * line; // a line a shard: its last task a waiting thread took on
+  return { spareGrads, gradTable, gradWriting, shardDone, shardRescue, bytes: shardRescue + L.maxShards * line - base };
+}
 
 /** Most steps in one chunk: per-step results are kept in arrays of this length. */
 export const MAX_CHUNK_STEPS = 4096;
@@ -60,7 +90,7 @@ export interface EngineLayout {
   shardCorrect: number; // Int32[MAX_CHUNK_STEPS * maxShards]: each step's correct count per shard
   stepLearningRate: number; // Float64[MAX_CHUNK_STEPS]: the lr each step of the chunk uses (its schedule's, optim/schedule.ts)
   params: number;
-  grads: number; // maxShards buffers of gradStrideBytes each
+  grads: number; // maxShards buffers of gradStrideBytes each: shard k's until a rescue swaps it (gradTable)
   gradStrideBytes: number;
   m: number;
   v: number;

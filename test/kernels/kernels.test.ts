@@ -44,6 +44,14 @@ function setup(relaxed: boolean, instances: number, nImages: number, maxCount: n
   return { h, P, G, images, labels, indices, stats, scratch };
 }
 
+/** A table of the offsets of K gradient buffers at G + q * stride, listed last buffer first: with stride 0 the optimizers
+ *  find the buffers through it (in the table's order), not by address order. */
+function gradTable(h: Harness, G: number, stride: number, K: number): number {
+  const T = h.alloc(K * 4);
+  h.i32(T, K).set([...Array(K)].map((_, q) => G + (K - 1 - q) * stride));
+  return T;
+}
+
 function argmax(xs: ArrayLike<number>, from: number, n: number): number {
   let b = from;
   for (let i = from + 1; i < from + n; i++) if (xs[i] > xs[b]) b = i;
@@ -222,6 +230,7 @@ for (const build of BUILDS) {
     const K = 3;
     const stride = NP * 4 + 48;
     const P = h.alloc(NP * 4), G = h.alloc(K * stride), M = h.alloc(NP * 4), V = h.alloc(NP * 4), VM = h.alloc(NP * 4);
+    const T = gradTable(h, G, stride, K);
     const cases = [
       { flags: 0, wd: 0, start: 0, end: NP },
       { flags: 0, wd: 0.01, start: 8, end: NP },
@@ -241,11 +250,13 @@ for (const build of BUILDS) {
       }
       const lr = 3e-3, b1 = 0.9, b2 = 0.999, eps = 1e-8;
       for (let step = 1; step <= 4; step++) {
-        const gs = [...Array(K)].map((_, q) => h.f32(G + q * stride, NP));
+        // Odd steps find the buffers by their stride, even steps through the table (listing them in another order).
+        const viaTable = step % 2 === 0;
+        const gs = [...Array(K)].map((_, q) => h.f32(viaTable ? h.i32(T, K)[q] : G + q * stride, NP));
         for (const g of gs) for (let i = 0; i < NP; i++) g[i] = (r() - 0.5) * (i % 5 === 0 ? 1e-3 : 1) * (i % 389 === 0 ? 0 : 1);
         const before = { p: Float64Array.from(p), m: Float64Array.from(m), v: Float64Array.from(v), vm: Float64Array.from(vm) };
         const bc1 = 1 - b1 ** step, bc2 = 1 - b2 ** step;
-        k.adamStep(P, G, stride, K, M, V, VM, c.start, c.end, lr, b1, b2, eps, c.wd, bc1, bc2, c.flags);
+        k.adamStep(P, viaTable ? T : G, viaTable ? 0 : stride, K, M, V, VM, c.start, c.end, lr, b1, b2, eps, c.wd, bc1, bc2, c.flags);
         // float64 reference; float32 rounding is judged against the size of the terms that were added
         // (m = b1*m + (1-b1)*g can cancel), hence a per-element scale
         const exp = { p: Float64Array.from(before.p), m: Float64Array.from(before.m), v: Float64Array.from(before.v), vm: Float64Array.from(before.vm) };
@@ -305,6 +316,7 @@ for (const build of BUILDS) {
     const K = 2;
     const stride = NP * 4 + 16;
     const P = h.alloc(NP * 4), G = h.alloc(K * stride), B = h.alloc(NP * 4);
+    const T = gradTable(h, G, stride, K);
     const r = rng(7);
     const cases = [
       { momentum: 0.9, wd: 0, start: 0, end: NP, nesterov: false },
@@ -322,10 +334,12 @@ for (const build of BUILDS) {
       }
       const lr = 0.01;
       for (let step = 1; step <= 3; step++) {
-        const gs = [...Array(K)].map((_, q) => h.f32(G + q * stride, NP));
+        // Odd steps find the buffers by their stride, even steps through the table (listing them in another order).
+        const viaTable = step % 2 === 0;
+        const gs = [...Array(K)].map((_, q) => h.f32(viaTable ? h.i32(T, K)[q] : G + q * stride, NP));
         for (const g of gs) for (let i = 0; i < NP; i++) g[i] = r() - 0.5;
         const bp = Float64Array.from(p), bb = Float64Array.from(buf);
-        k.sgdStep(P, G, stride, K, B, c.start, c.end, lr, c.momentum, c.wd, step === 1 ? 1 : 0, c.nesterov ? 1 : 0);
+        k.sgdStep(P, viaTable ? T : G, viaTable ? 0 : stride, K, B, c.start, c.end, lr, c.momentum, c.wd, step === 1 ? 1 : 0, c.nesterov ? 1 : 0);
         const ep = Float64Array.from(bp), eb = Float64Array.from(bb);
         for (let i = c.start; i < c.end; i++) {
           let d = Math.fround(gs[0][i] + gs[1][i]);
@@ -351,6 +365,7 @@ for (const build of BUILDS) {
     const K = 2;
     const stride = NP * 4 + 16;
     const P = h.alloc(NP * 4), G = h.alloc(K * stride), B = h.alloc(NP * 4), S = h.alloc(NP * 4);
+    const T = gradTable(h, G, stride, K);
     const r = rng(11);
     const cases = [
       { alpha: 0.99, momentum: 0, wd: 0, eps: 1e-8, start: 0, end: NP },
@@ -366,10 +381,12 @@ for (const build of BUILDS) {
       }
       const lr = 0.01;
       for (let step = 1; step <= 3; step++) {
-        const gs = [...Array(K)].map((_, q) => h.f32(G + q * stride, NP));
+        // Odd steps find the buffers by their stride, even steps through the table (listing them in another order).
+        const viaTable = step % 2 === 0;
+        const gs = [...Array(K)].map((_, q) => h.f32(viaTable ? h.i32(T, K)[q] : G + q * stride, NP));
         for (const g of gs) for (let i = 0; i < NP; i++) g[i] = r() - 0.5;
         const bp = Float64Array.from(p), bb = Float64Array.from(buf), bs = Float64Array.from(sq);
-        k.rmspropStep(P, G, stride, K, B, S, c.start, c.end, lr, c.alpha, c.eps, c.momentum, c.wd);
+        k.rmspropStep(P, viaTable ? T : G, viaTable ? 0 : stride, K, B, S, c.start, c.end, lr, c.alpha, c.eps, c.momentum, c.wd);
         const ep = Float64Array.from(bp), eb = Float64Array.from(bb), es = Float64Array.from(bs);
         for (let i = c.start; i < c.end; i++) {
           let g = Math.fround(gs[0][i] + gs[1][i]);

@@ -1,11 +1,23 @@
-// The optimizers over a slice of the parameters, summing every worker's gradient buffer first. They mirror
+// The optimizers over a slice of the parameters, summing every shard's gradient buffer first. They mirror
 // sidecar/optim/adam.ts `adamStep` and sidecar/optim/sgd.ts `sgdStep`, the one statement of each rule: read
 // those for the formulas; these are the same arithmetic in float32 SIMD, with m and v flushed to zero below
 // FLUSH_BELOW (1e-30, as there) because subnormal floats are very slow and WebAssembly cannot flush them.
 // Parameter indices [start, end): start a multiple of 4; end a multiple of 4 or the last index.
 import { PARAMETER_COUNT } from './parameters';
+// The gradient buffers: numGrad buffers at gradsBase + k * stride, or, with stride 0, at the byte offsets that the i32
+// table at gradsBase lists (the engine's, when a shard's gradient is not in its own buffer: sidecar/parallel/worker.ts).
+// Either way they are summed in order k.
 // @ts-ignore: decorator
 @inline export function sumGrads(gradsBase: usize, stride: usize, numGrad: i32, off: usize): v128 {
+  if (stride == 0) {
+    let t = gradsBase;
+    let g = v128.load(<usize>load<i32>(t) + off);
+    for (let k = 1; k < numGrad; k++) {
+      t += 4;
+      g = f32x4.add(g, v128.load(<usize>load<i32>(t) + off));
+    }
+    return g;
+  }
   let p = gradsBase + off;
   let g = v128.load(p);
   if (numGrad > 1) {
@@ -21,6 +33,11 @@ import { PARAMETER_COUNT } from './parameters';
 
 // @ts-ignore: decorator
 @inline export function sumGrad1(gradsBase: usize, stride: usize, numGrad: i32, off: usize): f32 {
+  if (stride == 0) {
+    let g = load<f32>(<usize>load<i32>(gradsBase) + off);
+    for (let k = 1; k < numGrad; k++) g += load<f32>(<usize>load<i32>(gradsBase + (<usize>k << 2)) + off);
+    return g;
+  }
   let g = load<f32>(gradsBase + off);
   let p = gradsBase + off;
   for (let k = 1; k < numGrad; k++) {
