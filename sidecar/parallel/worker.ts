@@ -53,6 +53,7 @@ function run(init: WorkerInit): void {
   let shardDone = new Int32Array(0);
   let shardRescue = new Int32Array(0);
   let spareGrads = 0;
+  let gradTableOffset = 0; // where the table is, for the kernels when a shard's buffer is not its own
   // The gradient buffer this thread computes into when it takes on another's shard (layout.ts); swapped with the
   // shard's when it wins one.
   let spare = 0;
@@ -64,6 +65,7 @@ function run(init: WorkerInit): void {
     shardDone = new Int32Array(b, R.shardDone, L.maxShards * LINE_WORDS);
     shardRescue = new Int32Array(b, R.shardRescue, L.maxShards * LINE_WORDS);
     spareGrads = R.spareGrads;
+    gradTableOffset = R.gradTable;
     spare = spareGrads + index * L.gradStrideBytes;
     rescueBase = base;
   };
@@ -101,17 +103,15 @@ function run(init: WorkerInit): void {
   // spins before it sleeps (20,000 iterations by default, about 200 µs: one or two shards at batch 4), and again while
   // it does a shard; then the thread waits (the wait is for a step's shards: see rescueChunk).
   const waitUntilCompleted = (count: number, rescue?: () => boolean) => {
-    let at = spin;
     for (let i = 0; ; i++) {
       const completed = Atomics.load(ctrl, CTRL.completed);
       if (((completed - count) | 0) >= 0) return;
       if (Atomics.load(ctrl, CTRL.abort) !== 0) throw new Aborted();
-      if (rescue && i >= at) {
+      if (rescue && i >= spin) {
         if (!rescue()) rescue = undefined; // nothing to take on: wait for the shards
-        else at = i + 1;
         continue;
       }
-      if (i >= spin) Atomics.wait(ctrl, CTRL.completed, completed, rescue ? 0.05 : 50);
+      if (i >= spin) Atomics.wait(ctrl, CTRL.completed, completed, 50);
     }
   };
 
@@ -210,6 +210,9 @@ function run(init: WorkerInit): void {
     }
     return false;
   };
+  // The step whose shards an optimizer task waits for, and the rescue of one of them: made once, not at every task.
+  let waitingStepFirst = 0, waitingStep = 0;
+  const rescueWaitedFor = () => rescue(waitingStepFirst, waitingStep);
   const trainChunk = () => {
     // The chunk's parameters and hyperparameters as one consistent snapshot (the engine writes them under a
     // seqlock): a thread that comes late may read the next chunk's, and then takes part in that one.
@@ -291,7 +294,7 @@ function run(init: WorkerInit): void {
         hyper.biasCorrection2 = hyper.biasCorrection ? biasCorrection(hyper.beta2, t) : 1;
         hyper.step = t;
         hyper.learningRate = stepLearningRate[s]; // the step's own lr (its schedule's), written with the chunk
-        backend.optimizerSlice(hyper, L.params, chunkInOrder ? L.grads : rescueRegions(rescueBase, L).gradTable, chunkInOrder ? L.gradStrideBytes : 0, S, L.m, L.v, L.vMax, split(L.parameterCount, W, k, 4), split(L.parameterCount, W, k + 1, 4));
+        backend.optimizerSlice(hyper, L.params, chunkInOrder ? L.grads : gradTableOffset, chunkInOrder ? L.gradStrideBytes : 0, S, L.m, L.v, L.vMax, split(L.parameterCount, W, k, 4), split(L.parameterCount, W, k + 1, 4));
       }
       complete();
     }
@@ -317,7 +320,9 @@ function run(init: WorkerInit): void {
         // Counted done by runShard, unless another thread did it first (this one was taken off its core).
         runShard(task, s, k, true);
       } else {
-        waitUntilCompleted((stepFirst + S) | 0, () => rescue(stepFirst, s));
+        waitingStepFirst = stepFirst;
+        waitingStep = s;
+        waitUntilCompleted((stepFirst + S) | 0, rescueWaitedFor);
         const t = startStep + s + 1;
         // Without bias correction (the ablation) both are 1, as optim/hyperparameters.ts biasCorrectionsOf says.
         hyper.biasCorrection1 = hyper.biasCorrection ? biasCorrection(hyper.beta1, t) : 1;
@@ -328,7 +333,7 @@ function run(init: WorkerInit): void {
         let inOrder = true;
         for (let j = 0; j < S && inOrder; j++) inOrder = Atomics.load(gradTable, j) === L.grads + j * L.gradStrideBytes;
         const lo = split(L.parameterCount, W, k, 4), hi = split(L.parameterCount, W, k + 1, 4);
-        backend.optimizerSlice(hyper, L.params, inOrder ? L.grads : rescueRegions(rescueBase, L).gradTable, inOrder ? L.gradStrideBytes : 0, S, L.m, L.v, L.vMax, lo, hi);
+        backend.optimizerSlice(hyper, L.params, inOrder ? L.grads : gradTableOffset, inOrder ? L.gradStrideBytes : 0, S, L.m, L.v, L.vMax, lo, hi);
         complete();
       }
     }
