@@ -37,7 +37,7 @@ export interface SessionOptions {
   dataset?: (arena: SharedArena) => Dataset;
   downloadUrl?: string;
   /** How the engine picks its training threads (tests: a governor that switches every chunk). */
-  threads?: Pick<EngineOptions, 'adaptThreads' | 'governor' | 'watchLoad' | 'firstTask' | 'stall' | 'rescue'>;
+  threads?: Pick<EngineOptions, 'adaptThreads' | 'governor' | 'watchLoad' | 'firstTask' | 'stall' | 'rescue' | 'rescueAfterShards'>;
 }
 
 export interface EvalResult {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { UserError } from '../errors';
 import { PARAMETER_COUNT } from '../nn/spec';
 import type { ArenaAllocator } from './arena';
-import { CTRL, COMMAND, HYPER, LINE_WORDS, MAX_CHUNK_STEPS, rescueRegions, MAX_SHARDS_PER_WORKER, evalTasks, shardsPerStep, stagingBytes, type EngineLayout } from './layout';
+import { CTRL, COMMAND, HYPER, LINE_WORDS, MAX_CHUNK_STEPS, rescueRegions, MAX_SHARDS_PER_WORKER, evalTasks, shardsPerStep, stagingBytes, RESCUE_AFTER_SHARDS, type EngineLayout } from './layout';
 import { OPTIMIZERS, type OptimizerHyperparameters } from '../optim/hyperparameters';
 import { LoadMeter } from './freeCores';
 import { ThreadGovernor, type GovernorOptions } from './governor';
@@ -52,6 +52,9 @@ export interface EngineOptions {
    * chunk from its number (tests). The numbers never change.
    */
   rescue?: boolean | ((chunk: number) => boolean);
+  /** How long a thread waits for a step's shards before it takes one on, in its own shards' time (worker.ts
+   *  RESCUE_AFTER_SHARDS by default; benchmarks compare others, 0 takes one on as soon as the thread stops spinning). */
+  rescueAfterShards?: number;
   /** Tests: one worker stops in some of the shard tasks it claims (worker.ts StallOptions). */
   stall?: StallOptions;
 }
@@ -200,7 +203,7 @@ export class ParallelEngine {
     const ready: Array<Promise<void>> = [];
     for (let index = 0; index < this.layout.workers; index++) {
       const w = new Worker(script, {
-        workerData: { index, memory: this.opts.arena.memory, module: this.opts.module, layout: this.layout, spinIterations, stall: this.opts.stall },
+        workerData: { index, memory: this.opts.arena.memory, module: this.opts.module, layout: this.layout, spinIterations, stall: this.opts.stall, rescueAfterShards: this.opts.rescueAfterShards ?? RESCUE_AFTER_SHARDS },
         // The worker needs no command-line flags of ours (and refuses V8 flags in execArgv).
         execArgv: [],
         resourceLimits: { stackSizeMb: 8 },
@@ -441,6 +444,11 @@ export class ParallelEngine {
     Atomics.store(this.ctrl, CTRL.abort, 1);
     for (const slot of [CTRL.completed, CTRL.chunkDone, CTRL.evalCompleted, CTRL.commandWord]) Atomics.notify(this.ctrl, slot);
     await Promise.all(this.threads.map((w) => w.terminate()));
+  }
+
+  /** Shard tasks a waiting thread took on, won or lost (a lost one was work done twice), since the engine started. */
+  get rescuesTaken(): number {
+    return Atomics.load(this.ctrl, CTRL.rescuesTaken);
   }
 
   /** Shard tasks a thread won for another that held them (worker.ts rescue), since the engine started. */

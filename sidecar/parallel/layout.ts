@@ -48,6 +48,7 @@ export const CTRL = {
   evalCompleted: 19, // evaluation tasks completed; the main thread waits on it
   rescueMode: 20, // 1: this chunk's waiting threads take on held shards (worker.ts rescue); 0: they wait, as without it
   rescueBase: 21, // where the rescue's regions are (rescueRegions), 0 until a chunk first rescues
+  rescuesTaken: 22, // shard tasks a waiting thread took on (worker.ts rescue), won or lost, since the start
   size: 32,
 } as const;
 
@@ -56,6 +57,10 @@ export const COMMAND = { idle: 0, train: 1, evaluate: 2, exit: 3 } as const;
 // Float64 slots of a hyperparameter block (pending: written by the main thread; active: what the step uses). The
 // optimizer slot holds its index in optim/hyperparameters.ts OPTIMIZERS; the flags hold 1 or 0.
 export const HYPER = { learningRate: 0, beta1: 1, beta2: 2, epsilon: 3, weightDecay: 4, momentum: 5, optimizer: 6, alpha: 7, biasCorrection: 8, nesterov: 9, size: 10 } as const;
+
+/** A thread waiting for a step's shards takes on one another thread holds once this many of its own shards' time has
+ *  passed (worker.ts waitOrRescue): a thread that holds one and runs has finished it by then. */
+export const RESCUE_AFTER_SHARDS = 1.5;
 
 /** Int32 words in a cache line: the rescue's words that threads write often sit one to a line, so that threads working
  *  on different shards do not take a line from each other. */

@@ -20,6 +20,7 @@ export interface WorkerInit {
   layout: EngineLayout;
   spinIterations: number;
   stall?: StallOptions;
+  rescueAfterShards: number;
 }
 
 /** Tests: worker `worker` stops for `ms` in every `every`-th shard task it claims, as a thread that another program takes
@@ -99,19 +100,42 @@ function run(init: WorkerInit): void {
       if (i >= spin) Atomics.wait(ctrl, slot, value, 50);
     }
   };
-  // Waits until `completed` reaches `count`. `rescue`, when given, is called when the wait has spun as long as a thread
-  // spins before it sleeps (20,000 iterations by default, about 200 µs: one or two shards at batch 4), and again while
-  // it does a shard; then the thread waits (the wait is for a step's shards: see rescueChunk).
-  const waitUntilCompleted = (count: number, rescue?: () => boolean) => {
+  // Waits until `completed` reaches `count`.
+  const waitUntilCompleted = (count: number) => {
     for (let i = 0; ; i++) {
       const completed = Atomics.load(ctrl, CTRL.completed);
       if (((completed - count) | 0) >= 0) return;
       if (Atomics.load(ctrl, CTRL.abort) !== 0) throw new Aborted();
-      if (rescue && i >= spin) {
-        if (!rescue()) rescue = undefined; // nothing to take on: wait for the shards
+      if (i >= spin) Atomics.wait(ctrl, CTRL.completed, completed, 50);
+    }
+  };
+  // How long this thread's own shards take (ms; 0 until it has done one in a chunk that rescues): an exponential mean
+  // of the shards it won, each counted at most twice the mean so far (a shard during which the thread lost its core
+  // is not a shard's time).
+  let shardMs = 0;
+  const rescueAfter = init.rescueAfterShards;
+  // Waits, in a chunk that rescues, until the shards of step s (its first task stepFirst) are done: it spins as long as
+  // waitUntilCompleted does (20,000 iterations, about 200 µs), and once rescueAfter of its own shards' time
+  // has passed it takes on a shard another thread holds (rescue), while there is one; then it waits. Every
+  // shard of the step was claimed before this thread began to wait, so a thread that holds one and runs finishes it
+  // within a shard's time: at batch 32 (four images a shard, about 0.3 ms) a thread that waited only 200 µs did shards
+  // again that their holders were about to finish.
+  const waitOrRescue = (stepFirst: number, s: number) => {
+    const count = (stepFirst + S) | 0;
+    const rescueAt = performance.now() + rescueAfter * shardMs;
+    let canRescue = true;
+    for (let i = 0; ; i++) {
+      const completed = Atomics.load(ctrl, CTRL.completed);
+      if (((completed - count) | 0) >= 0) return;
+      if (Atomics.load(ctrl, CTRL.abort) !== 0) throw new Aborted();
+      if (i < spin) continue;
+      if (canRescue) {
+        const left = rescueAt - performance.now();
+        if (left > 0) Atomics.wait(ctrl, CTRL.completed, completed, left);
+        else canRescue = rescue(stepFirst, s); // nothing to take on: wait for the shards
         continue;
       }
-      if (i >= spin) Atomics.wait(ctrl, CTRL.completed, completed, 50);
+      Atomics.wait(ctrl, CTRL.completed, completed, 50);
     }
   };
 
@@ -205,14 +229,12 @@ function run(init: WorkerInit): void {
       const last = Atomics.load(shardRescue, k * LINE_WORDS);
       if (((last - shardTask) | 0) >= 0) continue; // another thread took it on
       if (Atomics.compareExchange(shardRescue, k * LINE_WORDS, last, shardTask) !== last) continue;
+      Atomics.add(ctrl, CTRL.rescuesTaken, 1);
       runShard(shardTask, s, k, false);
       return true;
     }
     return false;
   };
-  // The step whose shards an optimizer task waits for, and the rescue of one of them: made once, not at every task.
-  let waitingStepFirst = 0, waitingStep = 0;
-  const rescueWaitedFor = () => rescue(waitingStepFirst, waitingStep);
   const trainChunk = () => {
     // The chunk's parameters and hyperparameters as one consistent snapshot (the engine writes them under a
     // seqlock): a thread that comes late may read the next chunk's, and then takes part in that one.
@@ -318,11 +340,13 @@ function run(init: WorkerInit): void {
       if (shard) {
         waitUntilCompleted(stepFirst);
         // Counted done by runShard, unless another thread did it first (this one was taken off its core).
-        runShard(task, s, k, true);
+        const t0 = performance.now();
+        if (runShard(task, s, k, true)) {
+          const ms = performance.now() - t0;
+          shardMs = shardMs === 0 ? ms : 0.9 * shardMs + 0.1 * Math.min(ms, 2 * shardMs);
+        }
       } else {
-        waitingStepFirst = stepFirst;
-        waitingStep = s;
-        waitUntilCompleted((stepFirst + S) | 0, rescueWaitedFor);
+        waitOrRescue(stepFirst, s);
         const t = startStep + s + 1;
         // Without bias correction (the ablation) both are 1, as optim/hyperparameters.ts biasCorrectionsOf says.
         hyper.biasCorrection1 = hyper.biasCorrection ? biasCorrection(hyper.beta1, t) : 1;

@@ -22,7 +22,7 @@ interface Case {
   seed: number;
 }
 
-async function trace(c: Case, threads: { stall?: StallOptions; firstTask?: number; rescue?: boolean | ((chunk: number) => boolean) }, chunks = 12): Promise<{ out: string[]; rescues: number }> {
+async function trace(c: Case, threads: { stall?: StallOptions; firstTask?: number; rescue?: boolean | ((chunk: number) => boolean); rescueAfterShards?: number }, chunks = 12): Promise<{ out: string[]; rescues: number; taken: number }> {
   const s = await session(
     { seed: c.seed, workers: c.workers, batchSize: c.batchSize, optimizer: c.optimizer, augment: c.augment },
     // A fixed thread count: the governor never changes a number, but it would change which threads run.
@@ -39,7 +39,7 @@ async function trace(c: Case, threads: { stall?: StallOptions; firstTask?: numbe
       }
     }
     out.push(s.parametersSha256());
-    return { out, rescues: s.engine.rescues };
+    return { out, rescues: s.engine.rescues, taken: s.engine.rescuesTaken };
   } finally {
     await s.close();
   }
@@ -58,11 +58,15 @@ test('a worker stopped in its shards: the others take them on, and the run\'s nu
         seed: fc.integer({ min: 1, max: 1000 }),
       }),
       fc.record({ worker: fc.integer({ min: 0, max: 2 }), every: fc.integer({ min: 1, max: 4 }), ms: fc.integer({ min: 2, max: 6 }) }),
-      async (c, stall) => {
+      // How long a waiting thread waits before it takes a shard on, in its own shards' time (0: as soon as it stops
+      // spinning; the default, 1.5; 3).
+      fc.constantFrom(0, 0.5, 1.5, 3),
+      async (c, stall, after) => {
         stall.worker %= c.workers;
         const calm = await trace(c, {});
-        const stopped = await trace(c, { stall });
-        assert.deepEqual(stopped.out, calm.out, `${JSON.stringify(c)} stopped ${JSON.stringify(stall)}`);
+        const stopped = await trace(c, { stall, rescueAfterShards: after });
+        assert.deepEqual(stopped.out, calm.out, `${JSON.stringify(c)} stopped ${JSON.stringify(stall)}, rescue after ${after} shards`);
+        assert.ok(stopped.taken >= stopped.rescues, `shards taken on ${stopped.taken}, won ${stopped.rescues}`);
         rescued.push({ engine: c.engine, rescues: stopped.rescues });
       },
     ),
