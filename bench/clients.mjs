@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
+import { median } from './stats.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const argv = process.argv.slice(2);
@@ -53,8 +54,7 @@ async function oneRun(subscribers) {
     });
   });
   for (const w of [owner, ...watchers]) w.close();
-  rates.sort((a, b) => a - b);
-  return { median: rates[rates.length >> 1], messages: rates.length, received };
+  return { median: median(rates), messages: rates.length, received };
 }
 
 const results = { 0: [], [extra]: [] };
@@ -65,9 +65,8 @@ for (let r = 0; r < repeats; r++) {
     console.log(`repeat ${r + 1}, ${n} extra subscribers: median ${Math.round(x.median)} samples/s over ${x.messages} metrics messages` + (n ? `, ${x.received} messages delivered to watchers` : ''));
   }
 }
-const med = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-const base = med(results[0]);
-const watched = med(results[extra]);
+const base = median(results[0]);
+const watched = median(results[extra]);
 console.log(`\nmedian samples/s: alone ${Math.round(base)}, with ${extra} subscribers ${Math.round(watched)}: cost ${(100 * (1 - watched / base)).toFixed(1)}%`);
 server.kill('SIGTERM');
 await new Promise((r) => server.once('exit', r));

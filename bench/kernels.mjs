@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import v8 from 'node:v8';
 import { rand } from './random.mjs';
+import { median } from './stats.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (name, def) => {
@@ -31,10 +32,6 @@ const NP = 62006;
 const POOL = 2048;
 
 
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1];
-}
 
 function setup(build, maxCount, nScratch) {
   const module = new WebAssembly.Module(readFileSync(join(dir, `kernels-${build}.wasm`)));

@@ -6,7 +6,7 @@
 //   node --import tsx bench/rescue.ts [--data DIR] [--batch 4] [--workers 2] [--load scan,wakeups] [--pairs 20]
 //                                     [--window-ms 1000] [--after 1.5]
 // --after N: the rescuing session's threads take a shard on after N of their own shards' time (EngineOptions
-// rescueAfterShards; 0 as soon as they stop spinning, as before 2026-12-05's twenty-ninth round).
+// rescueAfterShards; 0: as soon as they stop spinning, as 49307e4 did).
 // Prints, per load, the median samples/s of each, the median of rescue-on over rescue-off in paired windows
 // (onOverOffPaired), and with the load on, each over its own windows without it (overIdlePaired); and the shards
 // won by a rescue and taken on (won or lost) a second. The two sessions' memory lies differently in each process, and
@@ -19,6 +19,7 @@ import { TrainingSession } from '../sidecar/session';
 import { resolveConfig } from '../sidecar/protocol';
 import { adamTrainerHome } from '../sidecar/store/paths';
 import { RESCUE_AFTER_SHARDS } from '../sidecar/parallel/layout';
+import { median } from './stats.mjs';
 
 const here = join(__dirname, '..');
 const arg = (name: string, fallback: string) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : fallback; };
@@ -36,7 +37,6 @@ const scripts: Record<string, string> = {
   busy: 'for(;;){}',
 };
 for (const l of loads) if (!(l in scripts)) throw new Error(`--load takes ${Object.keys(scripts).join(', ')}, got ${l}`);
-const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 
 async function main(): Promise<void> {
   const config = resolveConfig({ batchSize, workers, data, epochs: 10000, seed: 1 }, workers);

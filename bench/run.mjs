@@ -10,6 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { median } from './stats.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const argv = process.argv.slice(2);
@@ -40,7 +41,7 @@ function run(cmd, args) {
     });
   });
 }
-const median = (xs) => { const s = xs.filter((x) => x !== undefined).sort((a, b) => a - b); return s.length ? s[s.length >> 1] : undefined; };
+const medianOf = (xs) => { const s = xs.filter((x) => x !== undefined); return s.length ? median(s) : undefined; };
 const fmt = (x) => (x === undefined ? '-' : Math.round(x).toLocaleString('en-US'));
 
 const haveTorch = existsSync(anchor) && existsSync(python) && (await run(python, ['-c', 'import torch'])).code === 0;
@@ -59,8 +60,8 @@ for (const [batch, steps] of [[4, 3000], [32, 600]]) {
       }
     }
   }
-  const best = Math.max(median(t1) ?? 0, median(t2) ?? 0);
-  results[batch] = { ours: median(ours), torch1: median(t1), torch2: median(t2), ratio: best ? median(ours) / best : undefined, runs: { ours, torch1: t1, torch2: t2 } };
+  const best = Math.max(medianOf(t1) ?? 0, medianOf(t2) ?? 0);
+  results[batch] = { ours: medianOf(ours), torch1: medianOf(t1), torch2: medianOf(t2), ratio: best ? medianOf(ours) / best : undefined, runs: { ours, torch1: t1, torch2: t2 } };
   console.log(`batch ${batch}, ${steps} steps (samples/s, median of ${repeats}): ours ${fmt(results[batch].ours)}  torch 1 thread ${fmt(results[batch].torch1)}  ` +
     `torch 2 threads ${fmt(results[batch].torch2)}  ratio vs better torch ${results[batch].ratio ? results[batch].ratio.toFixed(2) + 'x' : '-'}`);
 }

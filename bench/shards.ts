@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { TrainingSession } from '../sidecar/session';
 import { resolveConfig } from '../sidecar/protocol';
 import { adamTrainerHome } from '../sidecar/store/paths';
+import { median } from './stats.mjs';
 
 const here = join(__dirname, '..');
 const arg = (name: string, fallback: string) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : fallback; };
@@ -29,7 +30,6 @@ const scripts: Record<string, string | null> = {
   busy: 'for(;;){}',
 };
 for (const l of loads) if (!(l in scripts)) throw new Error(`--load takes ${Object.keys(scripts).join(', ')}, got ${l}`);
-const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 
 async function main(): Promise<void> {
   const config = resolveConfig({ batchSize, workers, data, epochs: 10000, seed: 1 }, workers);

@@ -3,8 +3,14 @@
 // bootstrap interval that says how far the noise could move them.
 import { rand } from './random.mjs';
 
-/** The median of `xs` (the upper of the middle two for an even count); NaN when there is none. */
-export const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.floor(s.length / 2)] : NaN; };
+/** The median of `xs`: the middle value, or the mean of the middle two for an even count (until 2026-12-05's
+ *  twenty-ninth round it was the upper of the two, which read a bar's ten brackets up to half a gap high); NaN when
+ *  there is none. */
+export const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const h = s.length >> 1;
+  return s.length === 0 ? NaN : s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
+};
 
 /** The `q` quantile of `xs` (nearest rank); NaN when there is none. */
 export const quantile = (xs, q) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.min(s.length - 1, Math.floor(q * s.length))] : NaN; };

@@ -81,7 +81,8 @@ export async function benchCommand(args: string[]): Promise<number> {
           rates.push(await timeWindow(windowMs));
           if (flags['step-histograms']) withHistograms.push(await timeWindow(windowMs, true));
         }
-        const median = (list: number[]) => [...list].sort((a, b) => a - b)[list.length >> 1];
+        // The middle window, or the mean of the middle two.
+        const median = (list: number[]) => { const s = [...list].sort((a, b) => a - b); const h = s.length >> 1; return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2; };
         const row: BenchRow = { batchSize, workers, optimizer, samplesPerSec: median(rates), windows: rates.map((r) => Math.round(r)) };
         if (flags['step-histograms']) {
           const samplesPerSecWith = median(withHistograms);

@@ -115,11 +115,11 @@ function run(init: WorkerInit): void {
   let shardMs = 0;
   const rescueAfter = init.rescueAfterShards;
   // Waits, in a chunk that rescues, until the shards of step s (its first task stepFirst) are done: it spins as long as
-  // waitUntilCompleted does (20,000 iterations, about 200 µs), and once rescueAfter of its own shards' time
-  // has passed it takes on a shard another thread holds (rescue), while there is one; then it waits. Every
-  // shard of the step was claimed before this thread began to wait, so a thread that holds one and runs finishes it
-  // within a shard's time: at batch 32 (four images a shard, about 0.3 ms) a thread that waited only 200 µs did shards
-  // again that their holders were about to finish.
+  // waitUntilCompleted does (20,000 iterations, about 200 µs), and once rescueAfter of its own shards' time has passed
+  // it takes on a shard another thread holds (rescue), while there is one; then it waits. A thread that holds a shard
+  // and keeps its core finishes it within about a shard's time: at batch 32 (four images a shard, about 0.3 ms) threads
+  // that took shards on after 200 µs beside short wakeups took on 92 a second and won 3 (BENCHMARKS.md twenty-ninth
+  // round).
   const waitOrRescue = (stepFirst: number, s: number) => {
     const count = (stepFirst + S) | 0;
     const rescueAt = performance.now() + rescueAfter * shardMs;
