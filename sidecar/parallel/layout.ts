@@ -12,8 +12,8 @@
 // threads end a phase closer together (bench/shards.ts, batch 32, two workers: 1.01-1.06x idle, paired in one
 // process; no change measured beyond the noise under a load of short wakeups or with a core busy).
 //
-// A shard task that a thread holds too long (another program took its core) is done again by a thread that waits for
-// it (worker.ts `rescue`). Each of the two computes the gradient into a buffer it alone writes (`gradWriting`): the
+// A shard task that a thread holds too long (another program took its core) is done again by a thread that has waited
+// for it RESCUE_AFTER_SHARDS of its own shards' time (worker.ts `waitOrRescue`, `rescue`). Each of the two computes the gradient into a buffer it alone writes (`gradWriting`): the
 // owner into the shard's buffer (`gradTable`), the other into its spare. The first to finish wins the task
 // (`shardDone`); when that is the spare, the spare becomes the shard's buffer and the shard's old buffer becomes the
 // spare, which is not written again until the loser has finished with it. The optimizer tasks sum the shards' buffers
