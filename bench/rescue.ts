@@ -13,30 +13,20 @@
 // that alone moved one against the other by up to 10% from one run to the next (BENCHMARKS.md twenty-eighth round):
 // read several runs.
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { TrainingSession } from '../sidecar/session';
 import { resolveConfig } from '../sidecar/protocol';
 import { adamTrainerHome } from '../sidecar/store/paths';
 import { RESCUE_AFTER_SHARDS } from '../sidecar/parallel/layout';
 import { median } from './stats.mjs';
+import { arg, dataArg, LOAD_SCRIPTS, loadsArg, trainWindow } from './inProcess.mjs';
 
-const here = join(__dirname, '..');
-const arg = (name: string, fallback: string) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : fallback; };
-const shared = join(here, '..', 'shared', 'data', 'cifar10-jpg');
-const data = arg('data', existsSync(shared) ? shared : 'sample');
+const data = dataArg();
 const batchSize = Number(arg('batch', '4'));
 const workers = Number(arg('workers', '2'));
 const pairs = Number(arg('pairs', '20'));
 const windowMs = Number(arg('window-ms', '1000'));
-const loads = arg('load', 'scan,wakeups').split(',');
+const loads = loadsArg('scan,wakeups');
 const after = Number(arg('after', String(RESCUE_AFTER_SHARDS)));
-const scripts: Record<string, string> = {
-  wakeups: 'const burn = () => { const t = performance.now(); while (performance.now() - t < 0.2); setTimeout(burn, 2.3); }; burn();',
-  scan: 'setInterval(() => { const t = performance.now(); while (performance.now() - t < 100); }, 2300);',
-  busy: 'for(;;){}',
-};
-for (const l of loads) if (!(l in scripts)) throw new Error(`--load takes ${Object.keys(scripts).join(', ')}, got ${l}`);
 
 async function main(): Promise<void> {
   const config = resolveConfig({ batchSize, workers, data, epochs: 10000, seed: 1 }, workers);
@@ -45,25 +35,15 @@ async function main(): Promise<void> {
   const sessions = { off: await open(false), on: await open(true) };
   try {
     const window = async (session: TrainingSession): Promise<{ rate: number; rescuesPerSec: number; takenPerSec: number }> => {
-      let samples = 0;
-      let seconds = 0;
-      let chunk = 8;
       const rescues0 = session.engine.rescues;
       const taken0 = session.engine.rescuesTaken;
-      while (seconds * 1000 < windowMs) {
-        const t0 = performance.now();
-        const r = await session.trainChunk(chunk);
-        const dt = (performance.now() - t0) / 1000;
-        seconds += dt;
-        samples += r.steps * r.batchSize;
-        chunk = Math.max(1, Math.min(4096, Math.round(0.025 / (dt / r.steps)))); // chunks of about 25 ms, as a run's
-      }
+      const { samples, seconds } = await trainWindow(session, windowMs);
       return { rate: samples / seconds, rescuesPerSec: (session.engine.rescues - rescues0) / seconds, takenPerSec: (session.engine.rescuesTaken - taken0) / seconds };
     };
     await window(sessions.off); // warm: threads started, kernels compiled
     await window(sessions.on);
     for (const load of loads) {
-      const other = spawn(process.execPath, ['-e', scripts[load]], { stdio: 'ignore' });
+      const other = spawn(process.execPath, ['-e', LOAD_SCRIPTS[load]], { stdio: 'ignore' });
       try {
         await new Promise((resolve) => setTimeout(resolve, 300));
         const cells = (['off', 'on'] as const).flatMap((rescue) => [false, true].map((loaded) => ({ rescue, loaded, rates: [] as number[], rescues: [] as number[], taken: [] as number[] })));

@@ -8,28 +8,19 @@
 // Prints, per load and cut, the median samples/s over its windows, the median ratio to the first cut's window of the
 // same round (overFirstCutPaired), and with the load on, to the same cut's window without it (overIdlePaired).
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { TrainingSession } from '../sidecar/session';
 import { resolveConfig } from '../sidecar/protocol';
 import { adamTrainerHome } from '../sidecar/store/paths';
 import { median } from './stats.mjs';
+import { arg, dataArg, LOAD_SCRIPTS, loadsArg, trainWindow } from './inProcess.mjs';
 
-const here = join(__dirname, '..');
-const arg = (name: string, fallback: string) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : fallback; };
-const shared = join(here, '..', 'shared', 'data', 'cifar10-jpg');
-const data = arg('data', existsSync(shared) ? shared : 'sample');
+const data = dataArg();
 const batchSize = Number(arg('batch', '32'));
 const workers = Number(arg('workers', '2'));
 const pairs = Number(arg('pairs', '40'));
 const windowMs = Number(arg('window-ms', '500'));
 const cuts = arg('cut', '1,4').split(',').map(Number);
-const loads = arg('load', 'wakeups').split(',');
-const scripts: Record<string, string | null> = {
-  wakeups: 'const burn = () => { const t = performance.now(); while (performance.now() - t < 0.2); setTimeout(burn, 2.3); }; burn();',
-  busy: 'for(;;){}',
-};
-for (const l of loads) if (!(l in scripts)) throw new Error(`--load takes ${Object.keys(scripts).join(', ')}, got ${l}`);
+const loads = loadsArg('wakeups');
 
 async function main(): Promise<void> {
   const config = resolveConfig({ batchSize, workers, data, epochs: 10000, seed: 1 }, workers);
@@ -37,24 +28,14 @@ async function main(): Promise<void> {
   const session = await TrainingSession.create({ config, cacheDir: adamTrainerHome().cacheDir, engine: 'wasm', threads: { adaptThreads: false } });
   try {
     const window = async (): Promise<number> => {
-      let samples = 0;
-      let seconds = 0;
-      let chunk = 8;
-      while (seconds * 1000 < windowMs) {
-        const t0 = performance.now();
-        const r = await session.trainChunk(chunk);
-        const dt = (performance.now() - t0) / 1000;
-        seconds += dt;
-        samples += r.steps * r.batchSize;
-        chunk = Math.max(1, Math.min(4096, Math.round(0.025 / (dt / r.steps)))); // chunks of about 25 ms, as a run's
-      }
+      const { samples, seconds } = await trainWindow(session, windowMs);
       return samples / seconds;
     };
     await window(); // warm: threads started, kernels compiled
-    for (const load of loads.filter((l) => scripts[l])) {
+    for (const load of loads) {
       // The other process runs throughout, stopped (SIGSTOP) for the windows without it: each pair of windows then
       // differs in the load alone, and the cost of the load is measured as paired as the cut.
-      const other = spawn(process.execPath, ['-e', scripts[load]!], { stdio: 'ignore' });
+      const other = spawn(process.execPath, ['-e', LOAD_SCRIPTS[load]], { stdio: 'ignore' });
       try {
         await new Promise((resolve) => setTimeout(resolve, 300));
         const cells = cuts.flatMap((cut) => [false, true].map((on) => ({ cut, on, rates: [] as number[] })));

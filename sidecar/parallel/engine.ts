@@ -96,13 +96,14 @@ export class ParallelEngine {
   private readonly stepLoss = new Float64Array(MAX_CHUNK_STEPS);
   private readonly stepCorrect = new Int32Array(MAX_CHUNK_STEPS);
   private readonly scratchTable: Int32Array;
+  /** The rescue's per-shard words (layout.ts rescueRegions), empty until a chunk first rescues. */
   private shardDone: Int32Array = new Int32Array(0);
+  private shardRescue: Int32Array = new Int32Array(0);
   /** Other programs' cores, as the load meter last read them (undefined before its first window closes). */
   private othersBusy: number | undefined;
   /** Chunks this engine has run, and those of them in which waiting threads took on held shards (worker.ts rescue). */
   private chunks = 0;
   rescueChunks = 0;
-  private shardRescue: Int32Array = new Int32Array(0);
   private readonly threads: Worker[] = [];
   private failure: Error | null = null;
   private busy = false;

@@ -13,12 +13,12 @@
 // process; no change measured beyond the noise under a load of short wakeups or with a core busy).
 //
 // A shard task that a thread holds too long (another program took its core) is done again by a thread that has waited
-// for it RESCUE_AFTER_SHARDS of its own shards' time (worker.ts `waitOrRescue`, `rescue`). Each of the two computes the gradient into a buffer it alone writes (`gradWriting`): the
-// owner into the shard's buffer (`gradTable`), the other into its spare. The first to finish wins the task
-// (`shardDone`); when that is the spare, the spare becomes the shard's buffer and the shard's old buffer becomes the
-// spare, which is not written again until the loser has finished with it. The optimizer tasks sum the shards' buffers
-// through the table in shard order. The same inputs give the same bits, so who wins never changes a number. An
-// optimizer task updates the parameters in place and is not done twice. The engine turns this on for a chunk
+// for it RESCUE_AFTER_SHARDS of its own shards' time (worker.ts `waitOrRescue`, `rescue`). Each of the two computes
+// the gradient into a buffer it alone writes (`gradWriting`): the owner into the shard's buffer (`gradTable`), the
+// other into its spare. The first to finish wins the task (`shardDone`); when that is the spare, the spare becomes the
+// shard's buffer and the shard's old buffer becomes the spare, which is not written again until the loser has finished
+// with it. The optimizer tasks sum the shards' buffers through the table in shard order. The same inputs give the same
+// bits, so who wins never changes a number. An optimizer task updates the parameters in place and is not done twice. The engine turns this on for a chunk
 // (`rescueMode`) while other programs keep part of the machine busy: on an idle machine it cost more than it won.
 // Its regions are allocated when a chunk first rescues, and a chunk that does not rescue runs code of its own
 // (worker.ts plainChunk): the rescue's memory and code slowed runs that never used them (BENCHMARKS.md twenty-eighth
