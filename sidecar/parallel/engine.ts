@@ -462,6 +462,11 @@ export class ParallelEngine {
     return Atomics.load(this.ctrl, CTRL.completed);
   }
 
+  /** Training tasks claimed since the engine started (tests: a thread claims a task only once its phase has begun). */
+  get tasksClaimed(): number {
+    return Atomics.load(this.ctrl, CTRL.claimed);
+  }
+
   /** Thread ids, for tests that kill a real worker. */
   get workerThreads(): readonly Worker[] {
     return this.threads;

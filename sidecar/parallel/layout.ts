@@ -5,12 +5,14 @@
 // optimizer task per slice of the parameters. The shards and slices are logical (shardsPerStep(batch, workers)
 // shards and `workers` slices, so the numbers depend on the worker count and batch size and nothing else); any
 // thread may take any task. Tasks are numbered from the engine's start, and `claimed` / `completed` only grow: a
-// thread claims the next task with a compare-exchange on `claimed` (never past the chunk's end), and may start a
-// task of a phase only when `completed` has reached the phase's first task (every task of the phases before it is
-// done). So a thread that the OS does not schedule holds nothing up, unless it holds a task it has claimed; at
-// large batches a step has several shards per worker, so that task is a fraction of a worker's share, and the
-// threads end a phase closer together (bench/shards.ts, batch 32, two workers: 1.01-1.06x idle, paired in one
-// process; no change measured beyond the noise under a load of short wakeups or with a core busy).
+// thread claims the next task with a compare-exchange on `claimed` (never past the chunk's end), and only once the
+// task's phase has begun: `completed` has reached the phase's first task (every task of the phases before it is done).
+// A thread that waits for a phase holds nothing (one that claimed first and then waited held its task through any
+// spell off its core: in code-server at batch 32, a quarter of the waits longer than the spin were for such a thread,
+// BENCHMARKS.md thirtieth round). So a thread that the OS does not schedule holds nothing up, unless it holds a task it
+// has claimed and not finished; at large batches a step has several shards per worker, so that task is a fraction of
+// a worker's share, and the threads end a phase closer together (bench/shards.ts, batch 32, two workers: 1.01-1.06x
+// idle, paired in one process; no change measured beyond the noise under a load of short wakeups or with a core busy).
 //
 // A shard task that a thread holds too long (another program took its core) is done again by a thread that has waited
 // for it RESCUE_AFTER_SHARDS of its own shards' time (worker.ts `waitOrRescue`, `rescue`). Each of the two computes

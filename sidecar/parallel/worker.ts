@@ -290,7 +290,6 @@ function run(init: WorkerInit): void {
       // numbers are int32 words that wrap: they are compared by their difference, as an int32.
       const task = Atomics.load(ctrl, CTRL.claimed);
       if (((task - end) | 0) >= 0) return;
-      if (Atomics.compareExchange(ctrl, CTRL.claimed, task, (task + 1) | 0) !== task) continue;
       // A step is S shard tasks, then W slice tasks; each of the two phases starts when the one before it is done.
       const local = (task - first) | 0;
       const s = Math.floor(local / (S + W));
@@ -298,7 +297,13 @@ function run(init: WorkerInit): void {
       const shard = r < S;
       const k = shard ? r : r - S;
       const stepFirst = (first + s * (S + W)) | 0;
-      waitUntilCompleted(shard ? stepFirst : (stepFirst + S) | 0);
+      // The task is claimed once its phase has begun, not before (layout.ts).
+      const phaseFirst = shard ? stepFirst : (stepFirst + S) | 0;
+      if (((Atomics.load(ctrl, CTRL.completed) - phaseFirst) | 0) < 0) {
+        waitUntilCompleted(phaseFirst);
+        continue;
+      }
+      if (Atomics.compareExchange(ctrl, CTRL.claimed, task, (task + 1) | 0) !== task) continue;
       if (shard) {
         const lo = split(B, S, k);
         const hi = split(B, S, k + 1);
@@ -331,7 +336,6 @@ function run(init: WorkerInit): void {
       // numbers are int32 words that wrap: they are compared by their difference, as an int32.
       const task = Atomics.load(ctrl, CTRL.claimed);
       if (((task - end) | 0) >= 0) return;
-      if (Atomics.compareExchange(ctrl, CTRL.claimed, task, (task + 1) | 0) !== task) continue;
       // A step is S shard tasks, then W slice tasks; each of the two phases starts when the one before it is done.
       const local = (task - first) | 0;
       const s = Math.floor(local / (S + W));
@@ -339,8 +343,16 @@ function run(init: WorkerInit): void {
       const shard = r < S;
       const k = shard ? r : r - S;
       const stepFirst = (first + s * (S + W)) | 0;
+      // The task is claimed once its phase has begun, not before (layout.ts); a thread waiting for the shards takes on
+      // one that is held too long meanwhile.
+      const phaseFirst = shard ? stepFirst : (stepFirst + S) | 0;
+      if (((Atomics.load(ctrl, CTRL.completed) - phaseFirst) | 0) < 0) {
+        if (shard) waitUntilCompleted(phaseFirst);
+        else waitOrRescue(stepFirst, s);
+        continue;
+      }
+      if (Atomics.compareExchange(ctrl, CTRL.claimed, task, (task + 1) | 0) !== task) continue;
       if (shard) {
-        waitUntilCompleted(stepFirst);
         // Counted done by runShard, unless another thread did it first (this one was taken off its core).
         const t0 = performance.now();
         if (runShard(task, s, k, true)) {
@@ -348,7 +360,6 @@ function run(init: WorkerInit): void {
           shardMs = shardMs === 0 ? ms : Math.min(ms, 1.05 * shardMs);
         }
       } else {
-        waitOrRescue(stepFirst, s);
         const t = startStep + s + 1;
         // Without bias correction (the ablation) both are 1, as optim/hyperparameters.ts biasCorrectionsOf says.
         hyper.biasCorrection1 = hyper.biasCorrection ? biasCorrection(hyper.beta1, t) : 1;

@@ -47,6 +47,44 @@ test('a chunk at batch 32 with 2 workers runs 8 shard tasks and 2 optimizer task
   }
 });
 
+test('a thread claims a task only once its phase has begun, so a thread that waits holds none (batch 4 and 32, chunks that rescue and chunks that wait)', { timeout: 60_000 }, async () => {
+  // Sampled from the main thread while the workers train: `claimed` first, then `completed`. Both only grow, so the
+  // last task claimed had its phase begun when it was claimed if `completed`, read after, has reached the phase's first
+  // task. A thread that claimed its next task before waiting (the engine until the thirtieth round) broke this at every
+  // step: the first thread done with its optimizer slice claimed the next step's shard while the other's slice ran.
+  for (const [batchSize, rescue] of [[4, false], [32, false], [32, true]] as const) {
+    const s = await session({ seed: 6, workers: 2, batchSize }, { train: 4096, threads: { adaptThreads: false, watchLoad: false, rescue } });
+    try {
+      const S = shardsPerStep(batchSize, 2);
+      const perStep = S + 2;
+      let samples = 0;
+      let inFlight = 0;
+      for (let round = 0; round < 4; round++) {
+        const first = s.engine.tasksCompleted;
+        let finished = false;
+        const chunk = s.trainChunk(Math.floor(4096 / batchSize / 4)).then((c) => { finished = true; return c; });
+        while (!finished) {
+          const claimed = s.engine.tasksClaimed;
+          const completed = s.engine.tasksCompleted;
+          samples++;
+          if (claimed - completed > 0) inFlight++;
+          const last = claimed - 1 - first;
+          if (last >= 0) {
+            const step = Math.floor(last / perStep);
+            const phaseFirst = first + step * perStep + (last - step * perStep < S ? 0 : S);
+            assert.ok(completed >= phaseFirst, `batch ${batchSize}, rescue ${rescue}: task ${last} of the chunk claimed with ${completed - first} completed; its phase begins at ${phaseFirst - first}`);
+          }
+          await new Promise((r) => setImmediate(r));
+        }
+        await chunk;
+      }
+      assert.ok(samples >= 50 && inFlight >= 10, `batch ${batchSize}: ${samples} samples, ${inFlight} with a task in flight`);
+    } finally {
+      await s.close();
+    }
+  }
+});
+
 test('an evaluation gives the same loss and predictions, bit for bit, with 1, 2 or 3 workers', async () => {
   // Its tasks are EVAL_TASK_IMAGES images each and their losses are summed in task order, whichever thread ran them.
   // Split one slice per worker, the sums were grouped by worker and differed in their last bits.
