@@ -3,4 +3,3 @@ export declare const arg: (name: string, fallback: string) => string;
 export declare function dataArg(): string;
 export declare const LOAD_SCRIPTS: Record<'wakeups' | 'scan' | 'busy', string>;
 export declare function loadsArg(fallback: string): Array<'wakeups' | 'scan' | 'busy'>;
-export declare function trainWindow(session: { trainChunk(steps: number): Promise<{ steps: number; batchSize: number }> }, windowMs: number): Promise<{ samples: number; seconds: number }>;

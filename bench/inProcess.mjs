@@ -30,20 +30,3 @@ export function loadsArg(fallback) {
   for (const l of loads) if (!(l in LOAD_SCRIPTS)) throw new Error(`--load takes ${Object.keys(LOAD_SCRIPTS).join(', ')}, got ${l}`);
   return loads;
 }
-
-/** Trains `session` for at least `windowMs` in chunks of about 25 ms, as a run's (the first of 8 steps); returns the
- *  samples trained and the seconds the chunks took. */
-export async function trainWindow(session, windowMs) {
-  let samples = 0;
-  let seconds = 0;
-  let chunk = 8;
-  while (seconds * 1000 < windowMs) {
-    const t0 = performance.now();
-    const r = await session.trainChunk(chunk);
-    const dt = (performance.now() - t0) / 1000;
-    seconds += dt;
-    samples += r.steps * r.batchSize;
-    chunk = Math.max(1, Math.min(4096, Math.round(0.025 / (dt / r.steps))));
-  }
-  return { samples, seconds };
-}

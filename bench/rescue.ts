@@ -18,7 +18,8 @@ import { resolveConfig } from '../sidecar/protocol';
 import { adamTrainerHome } from '../sidecar/store/paths';
 import { RESCUE_AFTER_SHARDS } from '../sidecar/parallel/layout';
 import { median } from './stats.mjs';
-import { arg, dataArg, LOAD_SCRIPTS, loadsArg, trainWindow } from './inProcess.mjs';
+import { trainWindow } from '../sidecar/commands/bench';
+import { arg, dataArg, LOAD_SCRIPTS, loadsArg } from './inProcess.mjs';
 
 const data = dataArg();
 const batchSize = Number(arg('batch', '4'));

@@ -12,7 +12,8 @@ import { TrainingSession } from '../sidecar/session';
 import { resolveConfig } from '../sidecar/protocol';
 import { adamTrainerHome } from '../sidecar/store/paths';
 import { median } from './stats.mjs';
-import { arg, dataArg, LOAD_SCRIPTS, loadsArg, trainWindow } from './inProcess.mjs';
+import { trainWindow } from '../sidecar/commands/bench';
+import { arg, dataArg, LOAD_SCRIPTS, loadsArg } from './inProcess.mjs';
 
 const data = dataArg();
 const batchSize = Number(arg('batch', '32'));

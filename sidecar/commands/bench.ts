@@ -19,6 +19,31 @@ export interface BenchRow {
   stepHistograms?: { samplesPerSecWith: number; windowsWith: number[]; costPercent: number; pairedCostPercent: number; timeSharePercent: number; histograms: number; msPerHistogram: number };
 }
 
+/**
+ * Trains `session` for at least `windowMs` in chunks sized to about 25 ms of training, as a run's (the first of 8
+ * steps), calling `afterChunk` after each chunk as the trainer calls its recorders; returns the samples trained and
+ * the seconds the chunks and `afterChunk` took. Also bench/rescue.ts's and bench/shards.ts's timing window.
+ */
+export async function trainWindow(
+  session: { trainChunk(steps: number): Promise<{ steps: number; batchSize: number }> },
+  windowMs: number,
+  afterChunk?: (steps: number, trainedSeconds: number) => void,
+): Promise<{ samples: number; seconds: number }> {
+  let samples = 0;
+  let seconds = 0;
+  let chunk = 8;
+  while (seconds * 1000 < windowMs) {
+    const t0 = performance.now();
+    const r = await session.trainChunk(chunk);
+    const trained = (performance.now() - t0) / 1000;
+    afterChunk?.(r.steps, trained);
+    seconds += (performance.now() - t0) / 1000;
+    samples += r.steps * r.batchSize;
+    chunk = Math.max(1, Math.min(4096, Math.round(0.025 / (trained / r.steps))));
+  }
+  return { samples, seconds };
+}
+
 export async function benchCommand(args: string[]): Promise<number> {
   const { flags } = parseFlags(args, {
     data: { kind: 'string' },
@@ -57,20 +82,8 @@ export async function benchCommand(args: string[]): Promise<number> {
         const recorder = new StepHistogramRecorder('bench');
         let secondsWith = 0;
         const timeWindow = async (ms: number, histograms = false) => {
-          let samples = 0;
-          let seconds = 0;
-          let chunk = 8;
-          while (seconds * 1000 < ms) {
-            const t0 = performance.now();
-            const r = await session.trainChunk(chunk);
-            const trained = (performance.now() - t0) / 1000;
-            if (histograms) recorder.afterChunk(session, r.steps, trained);
-            const dt = (performance.now() - t0) / 1000;
-            if (histograms) secondsWith += dt;
-            seconds += dt;
-            samples += r.steps * r.batchSize;
-            chunk = Math.max(1, Math.min(4096, Math.round(0.025 / (trained / r.steps))));
-          }
+          const { samples, seconds } = await trainWindow(session, ms, histograms ? (steps, trained) => recorder.afterChunk(session, steps, trained) : undefined);
+          if (histograms) secondsWith += seconds;
           return samples / seconds;
         };
         await timeWindow(Math.min(500, windowMs)); // warm-up: JIT, caches, page faults
