@@ -1,5 +1,6 @@
 // Micro-benchmark of the WebAssembly kernels: trainShard samples/s at several shard sizes for both builds
-// (plain SIMD and relaxed SIMD), single thread, plus evalShard and adamStep; optionally N worker threads
+// (plain SIMD and relaxed SIMD), single thread, plus evalShard, adamStep and a worker's optimizer slice (the gradient
+// summed over 2 or 8 shards' buffers, by stride or through the rescue's table); optionally N worker threads
 // training concurrently on one shared memory (aggregate samples/s, no barriers: the kernels' ceiling).
 // Run `node scripts/build.mjs` first.
 //   node bench/kernels.mjs [--counts 2,4,16] [--ms 1500] [--builds simd,relaxed] [--workers 2] [--real]
@@ -59,12 +60,12 @@ function setup(build, maxCount, nScratch) {
     for (let i = 0; i < img.length; i++) img[i] = (r() * 256) | 0;
     for (let i = 0; i < POOL; i++) lab[i] = (r() * 10) | 0;
   }
-  return { module, memory, k, L, r };
+  return { module, memory, k, L, r, alloc };
 }
 
 function runSingle(build) {
   const maxCount = Math.max(...counts);
-  const { memory, k, L, r } = setup(build, maxCount, 1);
+  const { memory, k, L, r, alloc } = setup(build, maxCount, 1);
   const S = L.slots[0];
   const idx = new Int32Array(memory.buffer, S.indices, maxCount);
   const line = [];
@@ -103,6 +104,31 @@ function runSingle(build) {
       times.push(performance.now() - a);
     }
     line.push(`adamStep (all 62,006 params): ${(median(times) * 1000).toFixed(1)} us`);
+  }
+  // A worker's optimizer task: half the parameters, the gradient summed over the step's shards (2 at batch 4, 8 at batch
+  // 32 with two workers), found by their stride or, once a rescue has swapped a buffer, through the table.
+  for (const K of [2, 8]) {
+    const stride = NP * 4 + 64 - ((NP * 4) % 64);
+    const G = alloc(K * stride), T = alloc(K * 4);
+    if (alloc(0) > memory.buffer.byteLength) throw new Error('memory too small');
+    for (let q = 0; q < K; q++) {
+      const g = new Float32Array(memory.buffer, G + q * stride, NP);
+      for (let i = 0; i < NP; i++) g[i] = (r() - 0.5) * 1e-3;
+    }
+    new Int32Array(memory.buffer, T, K).set([...Array(K).keys()].reverse().map((q) => G + q * stride));
+    const half = Math.floor(NP / 2);
+    const slice = (table) => {
+      const times = [];
+      const t0 = performance.now();
+      while (performance.now() - t0 < budgetMs / 8 || times.length < 50) {
+        const a = performance.now();
+        k.adamStep(L.P, table ? T : G, table ? 0 : stride, K, L.M, L.V, 0, 0, half, 1e-9, 0.9, 0.999, 1e-8, 0, 0.1, 0.001, 0);
+        times.push(performance.now() - a);
+      }
+      return (median(times) * 1000).toFixed(1);
+    };
+    slice(false);
+    line.push(`adamStep slice (${half.toLocaleString('en')} params) of ${K} buffers: ${slice(false)} us by stride, ${slice(true)} us through the table`);
   }
   console.log(`${build.padEnd(8)} single thread, median samples/s: ${line.join(' | ')}`);
 }

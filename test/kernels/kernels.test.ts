@@ -310,6 +310,57 @@ for (const build of BUILDS) {
     }
   });
 
+  test(`${build.name}: adamStep through the table adds the buffers as by their stride, bit for bit (random buffer counts, orders, ranges and flags)`, () => {
+    // A rescue leaves the gradient buffers out of order (engine.ts), and the optimizer then finds them through the table:
+    // its numbers must be those of the same buffers found by their stride, in the table's order.
+    const h = new Harness(build.relaxed, 1);
+    const k = h.k[0];
+    const maxK = 12;
+    const stride = NP * 4 + 16;
+    const G = h.alloc(maxK * stride), inOrder = h.alloc(maxK * stride), T = h.alloc(maxK * 4);
+    const state = () => ({ p: h.alloc(NP * 4), m: h.alloc(NP * 4), v: h.alloc(NP * 4), vm: h.alloc(NP * 4) });
+    const viaTable = state(), viaStride = state();
+    const flagSets = [0, ADAM_FLAG_ADAMW, ADAM_FLAG_AMSGRAD, ADAM_FLAG_ADAMW | ADAM_FLAG_AMSGRAD];
+    let blocked = 0;
+    for (let trial = 0; trial < 24; trial++) {
+      const r = rng(1000 + trial);
+      const K = 1 + Math.floor(r() * maxK);
+      const a = Math.floor(r() * (NP + 1)), b = Math.floor(r() * (NP + 1));
+      const start = trial % 3 === 0 ? 0 : Math.min(a, b), end = trial % 3 === 0 ? NP : Math.max(a, b);
+      const flags = flagSets[trial % 4];
+      const wd = trial % 2 ? 0.01 : 0;
+      // The table lists the K buffers in a random order; the same data, in that order, sits at inOrder + q * stride.
+      const order = [...Array(maxK).keys()];
+      for (let q = maxK - 1; q > 0; q--) {
+        const j = Math.floor(r() * (q + 1));
+        [order[q], order[j]] = [order[j], order[q]];
+      }
+      h.i32(T, K).set(order.slice(0, K).map((slot) => G + slot * stride));
+      for (let q = 0; q < K; q++) {
+        const g = h.f32(G + order[q] * stride, NP);
+        for (let i = 0; i < NP; i++) g[i] = (r() - 0.5) * (i % 7 === 0 ? 1e-4 : 1);
+        h.f32(inOrder + q * stride, NP).set(g);
+      }
+      for (const key of ['p', 'm', 'v', 'vm'] as const) {
+        const x = h.f32(viaTable[key], NP);
+        for (let i = 0; i < NP; i++) x[i] = key === 'p' ? r() * 2 - 1 : key === 'm' ? (r() - 0.5) * 1e-2 : r() * 1e-4;
+        h.f32(viaStride[key], NP).set(x);
+      }
+      const step = 1 + (trial % 5);
+      const bc1 = 1 - 0.9 ** step, bc2 = 1 - 0.999 ** step;
+      k.adamStep(viaTable.p, T, 0, K, viaTable.m, viaTable.v, viaTable.vm, start, end, 1e-3, 0.9, 0.999, 1e-8, wd, bc1, bc2, flags);
+      k.adamStep(viaStride.p, inOrder, stride, K, viaStride.m, viaStride.v, viaStride.vm, start, end, 1e-3, 0.9, 0.999, 1e-8, wd, bc1, bc2, flags);
+      for (const key of ['p', 'm', 'v', 'vm'] as const) {
+        const x = new Uint32Array(h.f32(viaTable[key], NP).slice().buffer), y = new Uint32Array(h.f32(viaStride[key], NP).slice().buffer);
+        const i = x.findIndex((bits, j) => bits !== y[j]);
+        assert.equal(i, -1, `${key}[${i}] differs: ${K} buffers, [${start}, ${end}), flags ${flags}, weight decay ${wd}`);
+      }
+      // The ranges cover the blocked loop (eight vectors at a time), the vectors after it and the scalar tail.
+      if (end - start >= 64) blocked++;
+    }
+    assert.ok(blocked >= 10, `${blocked} ranges long enough for the blocked loop`);
+  });
+
   test(`${build.name}: sgdStep matches a float64 SGD (momentum, weight decay, Nesterov)`, () => {
     const h = new Harness(build.relaxed, 1);
     const k = h.k[0];
