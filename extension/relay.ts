@@ -10,6 +10,11 @@
 // page's draw interval once the page has said it (`pace`: it draws less often while frames cost more), up to
 // MAX_BATCH_MS: at most two posts for each frame the page draws, so it loses nothing. Anything else (a reply, a state
 // change, an error) is posted at once, after the batch waiting before it, so the order is the sidecar's.
+//
+// While no page is ready (the panel hidden or closed) the relay asks the sidecar for the `status` level of the stream
+// (server/liveLevel.ts): what the status bar, the Runs view and notifications use, not the step histograms and the
+// metrics several times a second that it would only parse and drop here. A page that says ready gets `all` again before
+// it subscribes, and the histories it asks for hold what it missed.
 import { MAX_BATCH_MESSAGES, PROTOCOL_VERSION, paceMessageSchema, readyMessageSchema, validateClientMessage, type ClientMessage, type ConnectionState, type HostBatch, type HostMessage, type RunSummary, type ServerMessage } from '../sidecar/protocol';
 
 /** How long a live message may wait for others to share its post, until the page says how often it draws. */
@@ -61,6 +66,7 @@ export class Relay {
     }
     if (readyMessageSchema.safeParse(raw).success) {
       this.ready = true;
+      this.sendLevel();
       this.postConnection();
       if (this.helloSeen) this.endpoints.post({ type: 'hello', protocolVersion: this.protocolVersion, runs: [...this.runs.values()] });
       // A command opens the dashboard and starts runs at once; the page usually says ready after they started.
@@ -75,6 +81,7 @@ export class Relay {
     }
     const msg = checked.message;
     if (msg.type === 'unsubscribe' && this.endpoints.followed().has(msg.runId)) return;
+    if (msg.type === 'live') return; // the relay's to say, for the page and the extension both
     if (!this.endpoints.send(msg)) {
       const requestId = msg.requestId;
       this.endpoints.post({ type: 'error', code: 'not_connected', message: 'The sidecar is not running; it is being started or restarted.', ...(requestId !== undefined ? { requestId } : {}) });
@@ -99,12 +106,15 @@ export class Relay {
   setConnection(state: ConnectionState, detail?: string): void {
     this.connection = { state, detail };
     if (state !== 'open') this.helloSeen = false;
+    else this.sendLevel(); // a new connection gets `all` until it says otherwise
     this.postConnection();
   }
 
   /** The webview went away (panel closed or its content destroyed): wait for its next `ready`. */
   webviewGone(): void {
+    const wasReady = this.ready;
     this.ready = false;
+    if (wasReady) this.sendLevel();
     this.batchMs = BATCH_MS; // the next page times its own frames
     // What it had not seen yet comes with the history it asks for when it is back.
     this.queue = [];
@@ -133,6 +143,11 @@ export class Relay {
   /** Whether the run list is the connected sidecar's (it said hello since the connection opened). */
   hasRunList(): boolean {
     return this.helloSeen;
+  }
+
+  /** Tells the sidecar how much of the live stream this connection needs now: all of it while a page shows it. */
+  private sendLevel(): void {
+    if (this.connection.state === 'open') this.endpoints.send({ type: 'live', level: this.ready ? 'all' : 'status' });
   }
 
   private postConnection(): void {

@@ -336,6 +336,13 @@ export function lrRangeProblem(min: number, max: number): string | undefined {
   return min < max ? undefined : `minLearningRate ${min} must be below maxLearningRate ${max}`;
 }
 
+/** A connection's share of its runs' live stream (the client message `live`). */
+export const LIVE_LEVELS = ['all', 'status'] as const;
+export type LiveLevel = (typeof LIVE_LEVELS)[number];
+/** At the `status` level, a run's metrics reach the connection at most this often (the status bar shows them every
+ *  5 s, extension/format.ts; the Runs view its step every 2 s). */
+export const STATUS_METRICS_MS = 1000;
+
 export const clientMessageSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('start'), config: startConfigSchema, resumeFrom: z.string().max(4096).optional(), requestId }),
   liveHyperparametersSchema.extend({ type: z.literal('update'), runId, requestId }).strict(),
@@ -347,6 +354,10 @@ export const clientMessageSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('fork'), runId, step: int().refine((x) => x >= 0, 'must be >= 0'), changes: liveHyperparametersSchema, requestId }),
   z.strictObject({ type: z.literal('subscribe'), runId, requestId }),
   z.strictObject({ type: z.literal('unsubscribe'), runId, requestId }),
+  // How much of its runs' live stream this connection gets from now on (server/liveLevel.ts): `all` (a new connection's)
+  // or `status` (no step histograms, system figures or routine checkpoint notices, and a run's metrics at most once
+  // every STATUS_METRICS_MS): VS Code's extension host while no dashboard page shows the stream. No reply.
+  z.strictObject({ type: z.literal('live'), level: z.enum(LIVE_LEVELS), requestId }),
   // The run's full detail between two steps (a chart zoomed into them): answered by `detail`.
   z.strictObject({
     type: z.literal('detail'),

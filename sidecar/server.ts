@@ -140,7 +140,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       conn.send({ type: 'error', ...parsed.error });
       return;
     }
-    dispatch(conn, parsed.message);
+    // The connection's own setting, not a request to the runs (server/liveLevel.ts).
+    if (parsed.message.type === 'live') conn.live.level = parsed.message.level;
+    else dispatch(conn, parsed.message);
   }
 
   await new Promise<void>((resolvePromise, reject) => {

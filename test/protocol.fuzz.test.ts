@@ -34,6 +34,7 @@ const CLIENT: ClientMessage[] = [
   ...(['pause', 'resume', 'stop', 'checkpoint', 'evaluate', 'subscribe', 'unsubscribe', 'delete'] as const).map((type) => ({ type, runId: 'r', requestId: 'q' })),
   { type: 'fork', runId: 'r', step: 100, changes: { beta1: 0.8 } },
   { type: 'list' },
+  { type: 'live', level: 'status' },
   { type: 'detail', runId: 'r', fromStep: 0, toStep: 100, requestId: 'd' },
   { type: 'compare', optimizers: ['adam', 'sgd'], seeds: [1, 2, 3], config: { epochs: 1 } },
   { type: 'gallery', runId: 'r', filter: { wrongOnly: true, trueClass: 3, predictedClass: 5, order: 'confidentMistakes' }, offset: 48, limit: 48, requestId: 'g' },

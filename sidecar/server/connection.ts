@@ -3,6 +3,7 @@
 import { WebSocket, type RawData } from 'ws';
 import type { ServerMessage } from '../protocol';
 import type { Client } from '../runManager';
+import { LiveLevelFilter } from './liveLevel';
 
 export const MESSAGES_PER_SECOND = 200;
 /** Past this much unsent data, a client only gets what it cannot do without (no metrics, no system). */
@@ -15,10 +16,17 @@ const DROPPABLE = new Set<ServerMessage['type']>(['metrics', 'system', 'progress
 export class Connection implements Client {
   alive = true;
   readonly bucket = new TokenBucket(MESSAGES_PER_SECOND, MESSAGES_PER_SECOND);
+  /** How much of the live stream this client asked for (the message `live`): all of it until it says otherwise. */
+  readonly live = new LiveLevelFilter();
 
   constructor(readonly id: number, readonly ws: WebSocket) {}
 
   send(msg: ServerMessage): void {
+    if (this.live.level === 'all') this.write(msg);
+    else for (const m of this.live.pass(msg, performance.now())) this.write(m);
+  }
+
+  private write(msg: ServerMessage): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
     const behind = this.ws.bufferedAmount;
     if (behind > DEAD_CLIENT_BYTES) {

@@ -223,3 +223,35 @@ test('a comparison started before the webview was ready is replayed after hello,
   const runs = (posted[1] as Extract<ServerMessage, { type: 'hello' }>).runs;
   assert.deepEqual(runs.find((x) => x.runId === 'r2')?.group, group);
 });
+
+test('the relay asks the sidecar for the status level while no page is ready, for all of the stream while one is, before the page\'s own messages', () => {
+  const { r, sent } = relay();
+  r.fromWebview({ type: 'ready' }); // before the sidecar is connected: nothing to tell it yet
+  r.webviewGone();
+  assert.deepEqual(sent, []);
+  r.setConnection('open');
+  assert.deepEqual(sent, [{ type: 'live', level: 'status' }], 'a new connection with no page');
+  r.fromWebview({ type: 'ready' });
+  r.fromWebview({ type: 'subscribe', runId: 'r1', requestId: 'web-1' });
+  assert.deepEqual(sent.slice(1), [{ type: 'live', level: 'all' }, { type: 'subscribe', runId: 'r1', requestId: 'web-1' }]);
+  r.webviewGone();
+  r.webviewGone(); // closed after it was hidden: said once
+  assert.deepEqual(sent.slice(3), [{ type: 'live', level: 'status' }]);
+  // A sidecar restarted while a page is ready: its new connection gets `all` at once.
+  r.fromWebview({ type: 'ready' });
+  r.setConnection('connecting');
+  r.setConnection('open');
+  assert.deepEqual(sent.slice(4), [{ type: 'live', level: 'all' }, { type: 'live', level: 'all' }]);
+  r.dispose();
+});
+
+test('the page cannot set the connection\'s level: the relay does', () => {
+  const { r, sent, posted } = relay();
+  r.setConnection('open');
+  r.fromWebview({ type: 'ready' });
+  const before = sent.length;
+  r.fromWebview({ type: 'live', level: 'status' });
+  assert.equal(sent.length, before);
+  assert.ok(!posted.some((m) => (m as { type: string }).type === 'error'));
+  r.dispose();
+});
