@@ -106,7 +106,7 @@ export class Relay {
   setConnection(state: ConnectionState, detail?: string): void {
     this.connection = { state, detail };
     if (state !== 'open') this.helloSeen = false;
-    else this.sendLevel(); // a new connection gets `all` until it says otherwise
+    else this.sendLevel(); // a new connection starts at `all`: say what this one needs
     this.postConnection();
   }
 

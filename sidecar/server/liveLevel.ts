@@ -1,7 +1,7 @@
 // How much of its runs' live stream one connection gets (the client message `live`). VS Code's extension host is one
 // connection for the status bar, the Runs view and the dashboard's webview; while no webview shows the stream (the
 // panel hidden or closed) it asks for `status`: what the status bar, the Runs view and notifications use. The rest
-// of the stream would only be received, parsed and dropped there, at about 0.015 cores on the cores the run trains on
+// of the stream would only be received, parsed and dropped there, at about 0.012 cores on the cores the run trains on
 // (BENCHMARKS.md thirty-second round); a page that comes back asks for its runs' histories, which hold it all.
 import { STATUS_METRICS_MS, isEnded, type LiveLevel, type ServerMessage } from '../protocol';
 
