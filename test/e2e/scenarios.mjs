@@ -127,6 +127,24 @@ export const scenarios = [
       const applied = events(t, runId).filter((e) => e.type === 'applied');
       assert.deepEqual(applied.map((a) => [a.step, a.changes.learningRate]), [[appliedStep, { from: 0.001, to: 0.003 }]]);
       await t.shot('marker');
+      // The panel hidden behind an editor: the extension then asks the sidecar only for what the status bar and the
+      // Runs view show (extension/relay.ts, the `status` level). The status bar goes on with the run, and the
+      // dashboard shown again has what it missed meanwhile, the marker too.
+      const hiddenAt = Number((await wb.chart('loss')).lastX);
+      await wb.runCommand('File: New Untitled Text File');
+      await waitFor('the dashboard\'s page to go with its hidden panel', async () => (await wb.webviewCount()) === 0 || !(await wb.page.locator('iframe.webview').first().isVisible()));
+      const shown = await wb.statusText();
+      const later = await waitFor('the status bar to go on while the panel is hidden', async () => {
+        const s = await wb.statusText();
+        return s !== shown ? s : undefined;
+      }, { timeoutMs: 20_000 });
+      t.log(`status bar while hidden: ${shown} -> ${later}`);
+      await wb.runCommand('Adam: Open Dashboard');
+      const back = await waitFor('the loss curve shown again past the step where it was hidden', async () => {
+        const c = await wb.chart('loss').catch(() => undefined);
+        return c && Number(c.lastX) > hiddenAt && /lr 0\.001 → 0\.003/.test(c.markers ?? '') ? c : undefined;
+      });
+      t.log(`loss curve hidden at step ${hiddenAt}, shown again at step ${back.lastX} with ${back.points} points`);
       await stopFromPalette(t);
     },
   },
