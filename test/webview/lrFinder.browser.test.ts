@@ -50,7 +50,13 @@ describe('Find learning rate in the dashboard', { timeout: 180_000 }, () => {
     await page.click('#use-lr');
     const update = dash.sent.map((s) => JSON.parse(s)).find((m) => m.type === 'update');
     assert.equal(update.learningRate, Math.min(1, adam.learningRate));
-    await page.locator('#form-status', { hasText: 'Applied at step' }).waitFor({ timeout: 15_000 });
+    await page.locator('#form-status', { hasText: 'Applied at step' }).waitFor({ timeout: 15_000 }).catch(async (e: Error) => {
+      // Failed once in a full `npm test` (2026-12-06) and never alone: say what the page and the sidecar said instead.
+      const form = await page.locator('#form-status').textContent().catch(() => '(no form status)');
+      const state = await page.locator('#run-state').textContent().catch(() => '(no run state)');
+      const replies = dash.received.filter((m) => m.type === 'applied' || m.type === 'error' || m.type === 'state').map((m) => JSON.stringify(m).slice(0, 300));
+      throw new Error(`${e.message}\nform status: ${form}; run state: ${state}; update sent: ${JSON.stringify(update)}\nreplies and states: ${replies.join('\n')}`);
+    });
     const applied = dash.received.find((m): m is Extract<ServerMessage, { type: 'applied' }> => m.type === 'applied')!;
     assert.deepEqual(applied.changes, { learningRate: { from: 0.001, to: update.learningRate } });
     await page.waitForFunction(() => (document.querySelector<HTMLElement>('#chart-loss')?.dataset.markers ?? '').includes('lr 0.001 →'), undefined, { timeout: 5_000 });
