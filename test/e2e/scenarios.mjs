@@ -283,7 +283,9 @@ export const scenarios = [
   {
     name: 'compare',
     title: 'Compare Adam with SGD: two curves overlaid',
-    settings: { 'adamTrainer.epochs': 5 },
+    // 20 epochs: the loss curve gets a point every 200 ms (LIVE_METRICS_INTERVAL_MS), and 5 epochs of the sample took
+    // under 2 s on a fast host, nine points where the scenario waits for ten (CI, 2026-12-06).
+    settings: { 'adamTrainer.epochs': 20 },
     async run(t) {
       const { wb } = t;
       await wb.runCommand('Adam: Compare Adam with SGD');
